@@ -202,3 +202,31 @@ class RunInfo(_Model):
     timings_s: dict[str, float] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     outputs: dict[str, str] = Field(default_factory=dict)
+
+
+class SceneEntity(_Model):
+    """Something the FilmScribe sees doing something, tied to the visual evidence (a track) when there is one."""
+
+    name: str
+    action: str = Field(description="what it does, e.g. 'walks', 'bounces', 'drives past'")
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+    track_id: int | None = None
+    screen_side: Literal["left", "centre", "right", "moves", "off"] = "centre"
+    surface: str | None = Field(default=None, description="material it touches, e.g. concrete, wood, gravel")
+
+
+class SceneScript(_Model):
+    """FilmScribe's structured scene script T (paper §1): what is on screen, when, and the space."""
+
+    summary: str
+    scene: SceneContext
+    entities: list[SceneEntity] = Field(default_factory=list)
+
+
+class ScribeFeedback(_Model):
+    """The FilmScribe validator's verdict on T against the visual evidence."""
+
+    valid: bool
+    issues: list[str] = Field(default_factory=list)
+    missing_track_ids: list[int] = Field(default_factory=list)

@@ -1,0 +1,156 @@
+"""FilmScribe (paper §1): a generator writes the scene script T, a validator checks it against the evidence.
+
+T(k+1) = Generator(V, Feedback(T(k), V)) until the validator accepts or the iteration budget is spent.
+The heuristic backend reads the motion tracks; an LLM backend gets the same evidence as text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from foleydesigner.agents.evidence import track_path, track_summary
+from foleydesigner.context import RunContext
+from foleydesigner.lexicon import find_surface
+from foleydesigner.llm import HEURISTIC, make_chat_model, structured_call
+from foleydesigner.prompts import filmscribe as P
+from foleydesigner.schemas import SceneContext, SceneEntity, SceneScript, ScribeFeedback, Track, VideoInfo
+from foleydesigner.tools.screenplay import parse_screenplay
+
+#: The first draft describes the main action: tracks at least this long. The validator then asks for the rest.
+SALIENT_TRACK_S = 1.0
+#: Tracks the validator insists on: anything moving for at least this long could make a sound.
+REQUIRED_TRACK_S = 0.5
+
+_ACTIONS = {"walking": "walks", "bouncing": "bounces", "moving": "moves", "static": "stands"}
+
+
+def _scene_from(screenplay: str | None, tracks: list[Track]) -> SceneContext:
+    if screenplay:
+        return parse_screenplay(screenplay).scene
+    outdoor = any(t.label == "vehicle" for t in tracks)
+    return SceneContext(location="outdoor" if outdoor else "unknown", room_size="open" if outdoor else "medium")
+
+
+def _entity(track: Track, scene: SceneContext) -> SceneEntity:
+    side = track_path(track)
+    surface = scene.surfaces[0] if scene.surfaces else ("concrete" if scene.location == "outdoor" else "wood")
+    return SceneEntity(
+        name=f"{track.label} {track.id}", action=_ACTIONS[track.motion], start_s=round(track.start_s, 3),
+        end_s=round(track.end_s, 3), track_id=track.id, screen_side="moves" if "->" in side else side,  # type: ignore[arg-type]
+        surface=surface if track.motion == "walking" else None,
+    )
+
+
+def heuristic_scribe(video: VideoInfo, tracks: list[Track], screenplay: str | None,
+                     feedback: ScribeFeedback | None) -> SceneScript:
+    scene = _scene_from(screenplay, tracks)
+    wanted = {t.id for t in tracks if t.end_s - t.start_s >= SALIENT_TRACK_S}
+    if feedback is not None:
+        wanted |= set(feedback.missing_track_ids)
+    entities = [_entity(t, scene) for t in tracks if t.id in wanted]
+    walkers = sum(e.action == "walks" for e in entities)
+    summary = (f"{len(entities)} moving entities ({walkers} walking) in a {scene.location} "
+               f"{scene.description or 'scene'}, {video.duration_s:.1f} s.")
+    if screenplay and (surface := find_surface(screenplay)):
+        summary += f" Ground: {surface}."
+    return SceneScript(summary=summary, scene=scene, entities=entities)
+
+
+def heuristic_validate(script: SceneScript, tracks: list[Track], video: VideoInfo) -> ScribeFeedback:
+    issues: list[str] = []
+    by_track = {e.track_id: e for e in script.entities if e.track_id is not None}
+    missing = [t.id for t in tracks if t.end_s - t.start_s >= REQUIRED_TRACK_S and t.id not in by_track]
+    for tid in missing:
+        issues.append(f"track {tid} moves for at least {REQUIRED_TRACK_S} s but is not described")
+    spans = {t.id: (t.start_s, t.end_s) for t in tracks}
+    for e in script.entities:
+        if e.end_s > video.duration_s + 1e-3 or e.start_s > e.end_s:
+            issues.append(f"{e.name}: time span {e.start_s}-{e.end_s} s is outside the {video.duration_s:.2f} s clip")
+        if e.track_id is not None:
+            if e.track_id not in spans:
+                issues.append(f"{e.name}: track {e.track_id} does not exist")
+                continue
+            a, b = spans[e.track_id]
+            inter = max(0.0, min(b, e.end_s) - max(a, e.start_s))
+            union = max(b, e.end_s) - min(a, e.start_s)
+            if union > 0 and inter / union < 0.5:
+                issues.append(f"{e.name}: {e.start_s}-{e.end_s} s does not match track {e.track_id} ({a:.2f}-{b:.2f} s)")
+    return ScribeFeedback(valid=not issues, issues=issues, missing_track_ids=missing)
+
+
+def _llm_scribe(ctx: RunContext, video: VideoInfo, tracks: list[Track], screenplay: str | None,
+                feedback: ScribeFeedback | None) -> SceneScript:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    backend = ctx.llm_for("scribe")
+    model = make_chat_model(backend, base_url=ctx.llm_base_url)
+    user = P.SCRIBE_USER.format(duration_s=video.duration_s, width=video.width, height=video.height, fps=video.fps,
+                                track_summary=track_summary(tracks), screenplay=screenplay or "",
+                                feedback="\n".join(feedback.issues) if feedback else "")
+    return structured_call(model, [SystemMessage(P.SCRIBE_SYSTEM), HumanMessage(user)], SceneScript,
+                           tracer=ctx.tracer, node="filmscribe.generate", backend=backend)
+
+
+def _llm_validate(ctx: RunContext, script: SceneScript, tracks: list[Track]) -> ScribeFeedback:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    backend = ctx.llm_for("validator")
+    model = make_chat_model(backend, base_url=ctx.llm_base_url)
+    user = P.VALIDATOR_USER.format(track_summary=track_summary(tracks), scene_script=script.model_dump_json(indent=1))
+    return structured_call(model, [SystemMessage(P.VALIDATOR_SYSTEM), HumanMessage(user)], ScribeFeedback,
+                           tracer=ctx.tracer, node="filmscribe.validate", backend=backend)
+
+
+def scribe(ctx: RunContext, video: VideoInfo, tracks: list[Track], screenplay: str | None,
+           feedback: ScribeFeedback | None) -> SceneScript:
+    if ctx.llm_for("scribe") == HEURISTIC:
+        return heuristic_scribe(video, tracks, screenplay, feedback)
+    return _llm_scribe(ctx, video, tracks, screenplay, feedback)
+
+
+def validate(ctx: RunContext, script: SceneScript, tracks: list[Track], video: VideoInfo) -> ScribeFeedback:
+    # The measurable checks always run: an LLM validator may add issues but cannot wave through a missing track.
+    measured = heuristic_validate(script, tracks, video)
+    if ctx.llm_for("validator") == HEURISTIC:
+        return measured
+    opinion = _llm_validate(ctx, script, tracks)
+    missing = sorted(set(measured.missing_track_ids) | set(opinion.missing_track_ids))
+    issues = measured.issues + [i for i in opinion.issues if i not in measured.issues]
+    return ScribeFeedback(valid=measured.valid and opinion.valid, issues=issues, missing_track_ids=missing)
+
+
+def decision(script: SceneScript) -> dict[str, Any]:
+    return {"entities": len(script.entities), "location": script.scene.location}
+
+
+# --- graph nodes -------------------------------------------------------------------------------------------
+
+def generate_scene_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    """FilmScribe generator node: T(k+1) = Generator(V, Feedback(T(k), V))."""
+    ctx: RunContext = runtime.context
+    video = VideoInfo.model_validate(state["video"])
+    tracks = [Track.model_validate(t) for t in state.get("tracks", [])]
+    fb = ScribeFeedback.model_validate(state["scribe_feedback"]) if state.get("scribe_feedback") else None
+    k = int(state.get("scribe_iterations", 0))
+    with ctx.tracer.span("filmscribe.generate", "agent", backend=ctx.llm_for("scribe"), inputs=[k, fb], iteration=k) as rec:
+        script = scribe(ctx, video, tracks, state.get("screenplay"), fb)
+        rec["parsed"] = script
+        rec["decision"] = decision(script)
+    return {"scene_script": script.model_dump(), "scribe_iterations": k + 1}
+
+
+def validate_scene_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    ctx: RunContext = runtime.context
+    video = VideoInfo.model_validate(state["video"])
+    tracks = [Track.model_validate(t) for t in state.get("tracks", [])]
+    script = SceneScript.model_validate(state["scene_script"])
+    k = int(state.get("scribe_iterations", 0))
+    with ctx.tracer.span("filmscribe.validate", "agent", backend=ctx.llm_for("validator"), inputs=state["scene_script"],
+                         iteration=k - 1) as rec:
+        fb = validate(ctx, script, tracks, video)
+        rec["parsed"] = fb
+        rec["decision"] = "valid" if fb.valid else f"{len(fb.issues)} issues"
+    out: dict[str, Any] = {"scribe_feedback": fb.model_dump()}
+    if not fb.valid and k >= ctx.max_scribe_iters:
+        out["warnings"] = [f"FilmScribe stopped after {k} iterations with open issues: {'; '.join(fb.issues[:3])}"]
+    return out

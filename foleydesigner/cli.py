@@ -1,0 +1,209 @@
+"""`foley` command line: run, demo, graph, backends, sounds, trace, train, eval."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from foleydesigner.errors import FoleyError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="FoleyDesigner: layered, placed, mixed Foley for silent clips.")
+console = Console(stderr=True)
+STAGES = ("load_video", "filmscribe", "write_script", "extract_clues", "generate_stem", "mix", "upmix", "export")
+
+
+def demo_clip() -> Path:
+    return Path(str(resources.files("foleydesigner") / "data" / "demo_vtest.mp4"))
+
+
+def demo_screenplay() -> Path:
+    return Path(str(resources.files("foleydesigner") / "data" / "demo_vtest.fountain"))
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+def _parse_roles(pairs: list[str]) -> dict[str, str]:
+    from foleydesigner.context import ROLES
+
+    roles = {}
+    for pair in pairs:
+        role, _, spec = pair.partition("=")
+        if role not in ROLES or not spec:
+            raise FoleyError(f"--llm-role takes ROLE=provider:model with ROLE one of {', '.join(ROLES)}; got '{pair}'")
+        roles[role] = spec
+    return roles
+
+
+def _run(clip: Path, script: Optional[Path], out: Path, **kw: object) -> None:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from foleydesigner.pipeline import run_foley
+
+    seen: set[str] = set()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True) as prog:
+        task = prog.add_task("load_video", total=len(STAGES))
+
+        def on_stage(node: str) -> None:
+            if node not in seen and node in STAGES:
+                seen.add(node)
+                i = STAGES.index(node)
+                prog.update(task, completed=i + 1, description=STAGES[i + 1] if i + 1 < len(STAGES) else "done")
+
+        state = run_foley(clip, out, screenplay_path=script, on_stage=on_stage, **kw)  # type: ignore[arg-type]
+    run = state["run"]
+    for w in run["warnings"]:
+        console.print(f"[yellow]warning:[/] {w}")
+    events = state["script"]["events"]
+    table = Table(title=f"{len(events)} sound events", show_lines=False)
+    for col in ("id", "layer", "start-end s", "hits", "track", "placement"):
+        table.add_column(col)
+    for e in events:
+        c = state["clues"][e["id"]]
+        az = c["azimuth_deg"]
+        table.add_row(e["id"], e["layer"], f"{e['start_s']:.2f}-{e['end_s']:.2f}", str(len(e["onsets_s"]) or ""),
+                      "" if e["source_track"] is None else str(e["source_track"]),
+                      f"{c['source']}: {az[0]:+.0f}° → {az[-1]:+.0f}°")
+    Console().print(table)
+    d = state["mix_plan"]["verification"].get("delivery", {})
+    Console().print(f"stereo {d.get('stereo')}  5.1 {d.get('surround_5_1')}  in {run['timings_s']['total']:.1f} s")
+    Console().print(f"wrote {state['out_dir']}/ ({run['outputs']['video']}, mix_5_1.wav, mix_stereo.wav, stems/, …)")
+
+
+@app.command()
+def run(
+    clip: Annotated[Path, typer.Argument(help="silent video clip (mp4, mkv, mov, avi)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output folder (must be new or empty)")],
+    script: Annotated[Optional[Path], typer.Option("--script", help="screenplay: plain text or Fountain")] = None,
+    llm: Annotated[str, typer.Option(help="'heuristic' (offline) or provider:model, e.g. openai:gpt-4o-mini")] = "heuristic",
+    llm_role: Annotated[list[str], typer.Option(help="per-role backend ROLE=provider:model (scribe, validator, writer, scorer, planner, experts)")] = [],  # noqa: B006
+    llm_base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL (vLLM, llama.cpp, LM Studio…)")] = None,
+    vision: Annotated[str, typer.Option(help="vision backend")] = "opencv",
+    generator: Annotated[str, typer.Option(help="generator backend: procedural, dit, stable_audio")] = "procedural",
+    dit_checkpoint: Annotated[Optional[Path], typer.Option(help="FoleyDiT checkpoint folder for --generator dit")] = None,
+    stable_audio_dir: Annotated[Optional[Path], typer.Option(help="local Stable Audio Open folder for --generator stable_audio")] = None,
+    binaural: Annotated[bool, typer.Option(help="render stems for headphones (spherical-head HRTF model)")] = False,
+    seed: Annotated[int, typer.Option(help="random seed: same seed, same sound")] = 0,
+    target_lufs: Annotated[float, typer.Option(help="integrated loudness of the mixes (ATSC A/85 -24; EBU R128 -23)")] = -24.0,
+    hfov: Annotated[float, typer.Option(help="camera horizontal field of view, degrees")] = 60.0,
+    max_scribe_iters: Annotated[int, typer.Option(help="FilmScribe generate/validate rounds at most")] = 3,
+    keep_original_audio: Annotated[bool, typer.Option(help="keep the clip's own audio as an extra track")] = False,
+    force: Annotated[bool, typer.Option(help="replace a previous run in --out")] = False,
+) -> None:
+    """Turn a silent clip into stems, a stereo and a 5.1 mix, and a video with both mixes."""
+    try:
+        if not -70.0 <= target_lufs <= -5.0:
+            raise FoleyError(f"--target-lufs {target_lufs} is outside [-70, -5] LUFS; broadcast uses -24 (A/85) or -23 (R128)")
+        if not 1.0 <= hfov < 180.0:
+            raise FoleyError(f"--hfov {hfov} must be in [1, 180) degrees; a normal lens is about 60")
+        if not 1 <= max_scribe_iters <= 20:
+            raise FoleyError(f"--max-scribe-iters {max_scribe_iters} must be between 1 and 20")
+        from foleydesigner.llm import parse_backend
+
+        parse_backend(llm)
+        options = {k: str(v) for k, v in (("dit_checkpoint", dit_checkpoint), ("stable_audio_dir", stable_audio_dir)) if v}
+        if binaural:
+            options["binaural"] = True  # type: ignore[assignment]
+        _run(clip, script, out, force=force, llm=llm, llm_roles=_parse_roles(llm_role), llm_base_url=llm_base_url,
+             vision=vision, generator=generator, generator_options=options, seed=seed, target_lufs=target_lufs,
+             hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio)
+    except FoleyError as exc:
+        _fail(exc)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="output folder")] = Path("foley_demo"),
+    force: Annotated[bool, typer.Option(help="replace a previous demo run in --out")] = True,
+) -> None:
+    """Run the offline pipeline on the bundled 10 s pedestrian clip and its screenplay."""
+    try:
+        _run(demo_clip(), demo_screenplay(), out, force=force)
+    except FoleyError as exc:
+        _fail(exc)
+
+
+@app.command()
+def graph() -> None:
+    """Print every graph as Mermaid text (paste into any Mermaid viewer)."""
+    from foleydesigner.graphs.filmscribe import build_filmscribe_graph
+    from foleydesigner.graphs.foley import build_foley_graph
+
+    for name, g in (("foley", build_foley_graph()), ("filmscribe", build_filmscribe_graph())):
+        typer.echo(f"%% graph: {name}")
+        typer.echo(g.get_graph(xray=True).draw_mermaid())
+
+
+@app.command()
+def backends(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+    """What each seam (LLM, vision, generator) offers and what it needs."""
+    from foleydesigner.generation.base import available_generators
+
+    seams = {
+        "llm": {"heuristic": ("offline rules over tracks and screenplay (default)", "nothing"),
+                "openai:MODEL": ("OpenAI chat models", "OPENAI_API_KEY"),
+                "anthropic:MODEL": ("Anthropic chat models", "ANTHROPIC_API_KEY"),
+                "ollama:MODEL": ("local models through Ollama", "a running Ollama server"),
+                "PROVIDER:MODEL --llm-base-url URL": ("any OpenAI-compatible server", "the server URL")},
+        "vision": {"opencv": ("MOG2 motion segmentation, HOG people, tracking, geometric depth (default)", "nothing")},
+        "generator": available_generators(),
+    }
+    if as_json:
+        typer.echo(json.dumps({s: {k: {"what": w, "needs": n} for k, (w, n) in v.items()} for s, v in seams.items()}, indent=2))
+        return
+    table = Table(title="backends")
+    for col in ("seam", "backend", "what", "needs"):
+        table.add_column(col)
+    for seam, items in seams.items():
+        for name, (what, needs) in items.items():
+            table.add_row(seam, name, what, needs)
+    Console().print(table)
+
+
+@app.command()
+def sounds(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
+    render: Annotated[Optional[Path], typer.Option(help="render a 2 s example of every class into this folder")] = None,
+) -> None:
+    """List the procedural sound classes; --render DIR writes one example WAV per class."""
+    from foleydesigner.generation import procedural
+
+    classes = procedural.list_classes()
+    if render:
+        paths = procedural.render_examples(render)
+        console.print(f"rendered {len(paths)} classes into {render}")
+        return
+    if as_json:
+        typer.echo(json.dumps([{"name": c.name, "description": c.description, "kind": c.kind, "layer": c.default_layer,
+                                "diffuse": c.diffuse, "params": dict(c.params), "synonyms": list(c.synonyms)}
+                               for c in classes], indent=2, default=str))
+        return
+    table = Table(title=f"{len(classes)} procedural sound classes")
+    for col in ("class", "kind", "layer", "parameters", "description"):
+        table.add_column(col)
+    for c in classes:
+        table.add_row(c.name, c.kind, c.default_layer, ", ".join(f"{k}={v}" for k, v in c.params.items()), c.description)
+    Console().print(table)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except FoleyError as exc:  # pragma: no cover - commands catch their own
+        console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Run context: the per-run settings every node reads (frozen; handed to nodes through LangGraph's runtime)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from foleydesigner.trace import Tracer
+from foleydesigner.units import DEFAULT_HFOV_DEG
+
+#: Agent roles that can each get their own LLM backend (`--llm-ROLE provider:model`).
+ROLES = ("scribe", "validator", "writer", "scorer", "planner", "experts")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    work_dir: Path  # where this run writes its files (a staging folder moved into --out at the end)
+    tracer: Tracer = field(default_factory=lambda: Tracer(None))
+    llm: str = "heuristic"
+    llm_roles: Mapping[str, str] = field(default_factory=dict)
+    llm_base_url: str | None = None
+    fallback: str | None = None
+    vision: str = "opencv"
+    generator: str = "procedural"
+    generator_options: Mapping[str, object] = field(default_factory=dict)
+    seed: int = 0
+    target_lufs: float = -24.0  # ATSC A/85; EBU R128 is -23
+    true_peak_dbtp: float = -2.0
+    hfov_deg: float = DEFAULT_HFOV_DEG
+    max_scribe_iters: int = 3
+    analysis_width: int = 384
+    keep_original_audio: bool = False
+
+    def llm_for(self, role: str) -> str:
+        """The backend string for an agent role: its override, else the run's --llm."""
+        if role not in ROLES:
+            raise ValueError(f"unknown agent role '{role}'; roles are {', '.join(ROLES)}")
+        return self.llm_roles.get(role) or self.llm

@@ -1,0 +1,86 @@
+"""The generator seam: one protocol, request/result dataclasses, and a registry of backends.
+
+A backend turns one sound event plus its spatio-temporal clues into one stereo stem covering the whole clip.
+Backends are looked up by name (`--generator NAME`); torch-based backends import torch only when built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from foleydesigner.errors import BackendError
+from foleydesigner.schemas import EventClues, SceneContext, SoundEvent
+from foleydesigner.units import SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    event: SoundEvent
+    clues: EventClues
+    duration_s: float
+    scene: SceneContext = field(default_factory=SceneContext)
+    sample_rate: int = SAMPLE_RATE
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.duration_s <= 0:
+            raise ValueError(f"duration_s must be > 0, got {self.duration_s}")
+        if self.sample_rate not in (16_000, 22_050, 24_000, 32_000, 44_100, 48_000):
+            raise ValueError(f"sample_rate must be a standard rate, got {self.sample_rate}")
+
+    @property
+    def n_samples(self) -> int:
+        return int(round(self.duration_s * self.sample_rate))
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    audio: np.ndarray  # float32 (2, n_samples)
+    sample_rate: int
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.audio.ndim != 2 or self.audio.shape[0] != 2:
+            raise ValueError(f"a stem must be stereo (2, n), got shape {self.audio.shape}")
+        if not np.all(np.isfinite(self.audio)):
+            raise ValueError("generated audio contains NaN or Inf")
+
+
+@runtime_checkable
+class FoleyGenerator(Protocol):
+    name: str
+
+    def generate(self, request: GenerationRequest) -> GenerationResult: ...
+
+
+#: name -> (factory taking keyword options, one-line description, what it needs)
+_REGISTRY: dict[str, tuple[Callable[..., FoleyGenerator], str, str]] = {}
+
+
+def register_generator(name: str, description: str, needs: str) -> Callable[[Callable[..., FoleyGenerator]], Callable[..., FoleyGenerator]]:
+    def wrap(factory: Callable[..., FoleyGenerator]) -> Callable[..., FoleyGenerator]:
+        _REGISTRY[name] = (factory, description, needs)
+        return factory
+
+    return wrap
+
+
+def available_generators() -> dict[str, tuple[str, str]]:
+    _load_builtin()
+    return {name: (desc, needs) for name, (_, desc, needs) in _REGISTRY.items()}
+
+
+def make_generator(name: str, **options: Any) -> FoleyGenerator:
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise BackendError(f"unknown generator '{name}'; choose one of: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name][0](**options)
+
+
+def _load_builtin() -> None:
+    # Importing the backend modules runs their @register_generator lines; torch stays unimported until built.
+    import foleydesigner.generation.backends  # noqa: F401

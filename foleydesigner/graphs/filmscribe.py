@@ -1,0 +1,28 @@
+"""FilmScribe subgraph: generate -> validate -> (retry | done). Wiring only."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+
+from foleydesigner.agents.filmscribe import generate_scene_script, validate_scene_script
+from foleydesigner.context import RunContext
+from foleydesigner.state import ScribeState
+
+
+def route_scribe(state: ScribeState, runtime: Any) -> Literal["generate", "__end__"]:
+    fb = state.get("scribe_feedback") or {}
+    if fb.get("valid") or int(state.get("scribe_iterations", 0)) >= runtime.context.max_scribe_iters:
+        return END
+    return "generate"
+
+
+def build_filmscribe_graph() -> Any:
+    g = StateGraph(ScribeState, context_schema=RunContext)
+    g.add_node("generate", generate_scene_script)
+    g.add_node("validate", validate_scene_script)
+    g.add_edge(START, "generate")
+    g.add_edge("generate", "validate")
+    g.add_conditional_edges("validate", route_scribe, ["generate", END])
+    return g.compile()

@@ -1,0 +1,123 @@
+"""Run the whole pipeline for one clip into an output folder, atomically.
+
+Everything is written into a hidden staging folder beside --out and moved into place only when the run has
+succeeded, so an interrupted or failed run never leaves files that look complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from foleydesigner.context import RunContext
+from foleydesigner.errors import FoleyError, InputError
+from foleydesigner.schemas import RunInfo, VideoInfo
+from foleydesigner.tools.export import atomic_write_json
+from foleydesigner.tools.screenplay import read_screenplay
+from foleydesigner.tools.video import probe_video
+from foleydesigner.trace import Tracer
+
+log = logging.getLogger(__name__)
+_VERSIONED = ("foleydesigner", "langgraph", "langchain-core", "numpy", "scipy", "opencv-contrib-python-headless",
+              "pedalboard", "av", "soundfile", "pyloudnorm", "pydantic")
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def check_out_dir(out_dir: Path, *, force: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir} is a file; give a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not force:
+            raise InputError(f"--out {out_dir} is not empty; choose a new folder or pass --force to replace a previous run")
+        if not (out_dir / "run.json").exists():
+            raise InputError(f"--out {out_dir} holds files that are not a FoleyDesigner run; --force only replaces previous runs")
+    parent = out_dir if out_dir.is_dir() else out_dir.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"--out {out_dir}: {parent} is not writable; choose a folder you can write to")
+
+
+def _publish(staging: Path, out_dir: Path) -> None:
+    if out_dir.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+        os.replace(out_dir, trash / "old")
+        os.replace(staging, out_dir)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(staging, out_dir)
+
+
+def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: str | Path | None = None,
+              force: bool = False, on_stage: Callable[[str], None] | None = None, **options: Any) -> dict[str, Any]:
+    """Run FoleyDesigner on one clip; returns the final graph state (with 'run' = RunInfo dump).
+
+    options are RunContext fields (llm, vision, generator, seed, target_lufs, hfov_deg, ...).
+    """
+    from foleydesigner.graphs.foley import build_foley_graph
+
+    t_start = time.perf_counter()
+    out = Path(out_dir).resolve()
+    video: VideoInfo = probe_video(video_path)  # fail fast on a bad clip, before any folder is made
+    screenplay = read_screenplay(screenplay_path) if screenplay_path else None
+    check_out_dir(out, force=force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        ctx = RunContext(work_dir=staging, tracer=Tracer(staging / "trace.jsonl"), **options)
+        if ctx.vision != "opencv":
+            raise InputError(f"unknown vision backend '{ctx.vision}'; available: opencv")
+        from foleydesigner.generation.base import make_generator
+
+        make_generator(ctx.generator, **dict(ctx.generator_options))  # fail before the long work, not after it
+        graph = build_foley_graph()
+        state: dict[str, Any] = {}
+        inputs = {"video_path": str(Path(video_path).resolve()), "screenplay": screenplay}
+        for update in graph.stream(inputs, context=ctx, stream_mode=["updates", "values"]):
+            mode, chunk = update
+            if mode == "updates" and on_stage:
+                for node in chunk:
+                    on_stage(node)
+            elif mode == "values":
+                state = chunk
+        for scratch in (staging / ".internal",):
+            shutil.rmtree(scratch, ignore_errors=True)
+        backends = {"llm": ctx.llm, **{f"llm.{r}": m for r, m in ctx.llm_roles.items()}, "vision": ctx.vision,
+                    "generator": ctx.generator}
+        timings = {k: round(v, 4) for k, v in state.get("timings", {}).items()}
+        timings["total"] = round(time.perf_counter() - t_start, 4)
+        info = RunInfo(versions=versions(), backends=backends, seed=ctx.seed, video=video, timings_s=timings,
+                       warnings=list(state.get("warnings", [])), outputs=dict(state.get("outputs", {})))
+        info.outputs["trace"] = "trace.jsonl"
+        info.outputs["run"] = "run.json"
+        tokens = {"input": ctx.tracer.tokens_in, "output": ctx.tracer.tokens_out}
+        atomic_write_json(staging / "run.json", {**info.model_dump(mode="json"), "tokens": tokens})
+        _publish(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    state["run"] = info.model_dump(mode="json")
+    state["out_dir"] = str(out)
+    return state
+
+
+
+__all__ = ["run_foley", "check_out_dir", "versions", "FoleyError"]

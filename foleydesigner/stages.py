@@ -1,0 +1,154 @@
+"""Pipeline stages that are tools rather than agents: watch the video, place the clues, generate, upmix, export.
+
+Each is a node `verb_noun(state, runtime) -> partial update`; the LangGraph wiring is in graphs/foley.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from foleydesigner.context import RunContext
+from foleydesigner.schemas import EventClues, FoleyScript, MixPlan, SoundEvent, StemInfo, VideoInfo
+from foleydesigner.tools import catalog
+from foleydesigner.tools.export import atomic_write_json, atomic_write_wav, mux_video, muxed_name
+from foleydesigner.tools.loudness import integrated_lufs, true_peak_dbfs
+from foleydesigner.tools.processing import master
+from foleydesigner.tools.upmix import downmix_bs775, upmix_51
+from foleydesigner.tools.video import probe_video
+from foleydesigner.units import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+INTERNAL = ".internal"  # scratch inside the run's staging folder; removed before the outputs are published
+
+
+def _ctx(runtime: Any) -> RunContext:
+    return runtime.context  # type: ignore[no-any-return]
+
+
+def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    """Probe the clip and gather the visual evidence V: tracked objects with their visual onsets."""
+    ctx = _ctx(runtime)
+    t0 = time.perf_counter()
+    info = probe_video(state["video_path"])
+    warnings = []
+    if info.has_audio:
+        warnings.append("the clip already has an audio track: it is replaced in the output video"
+                        + (" (kept as an extra track: --keep-original-audio)" if ctx.keep_original_audio
+                           else "; pass --keep-original-audio to keep it as an extra track"))
+    if info.variable_frame_rate:
+        warnings.append(f"variable frame rate: clues use the decoded frame timestamps at nominal {info.fps:.3f} fps")
+    tracks = ctx.tracer.call_tool("load_video", catalog.track_video,
+                                  {"video_path": state["video_path"], "analysis_width": ctx.analysis_width})
+    return {"video": info.model_dump(), "tracks": tracks, "warnings": warnings,
+            "timings": {"load_video": time.perf_counter() - t0}}
+
+
+def extract_clues(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    ctx = _ctx(runtime)
+    t0 = time.perf_counter()
+    clues = {}
+    for ev in state["script"]["events"]:
+        clues[ev["id"]] = ctx.tracer.call_tool("extract_clues", catalog.extract_event_clues,
+                                               {"event": ev, "tracks": state.get("tracks", []), "video": state["video"],
+                                                "hfov_deg": ctx.hfov_deg})
+    return {"clues": clues, "timings": {"extract_clues": time.perf_counter() - t0}}
+
+
+def generate_stem(task: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    """One generation branch (LangGraph Send): one event -> stems/<id>.wav."""
+    ctx = _ctx(runtime)
+    t0 = time.perf_counter()
+    event_id = task["event"]["id"]
+    out_path = ctx.work_dir / "stems" / f"{event_id}.wav"
+    info = ctx.tracer.call_tool(f"generate_stem[{event_id}]", catalog.generate_stem, {
+        "event": task["event"], "clues": task["clues"], "duration_s": task["duration_s"], "out_path": str(out_path),
+        "scene": task["scene"], "generator": ctx.generator, "seed": ctx.seed, "options": dict(ctx.generator_options)})
+    info["path"] = f"stems/{event_id}.wav"
+    return {"stems": [info], "timings": {f"generate_stem[{event_id}]": time.perf_counter() - t0}}
+
+
+def _read(path: Path) -> np.ndarray:
+    import soundfile as sf
+
+    data, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    return np.ascontiguousarray(data.T)
+
+
+def mix_stems_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    """Foley refinement & mixing (paper §4) on the generated stems; writes the stereo mix and the buses."""
+    from foleydesigner.agents.mixing import mix_stems
+
+    ctx = _ctx(runtime)
+    t0 = time.perf_counter()
+    script = FoleyScript.model_validate(state["script"])
+    events = {e.id: e for e in script.events}
+    clues = {k: EventClues.model_validate(v) for k, v in state["clues"].items()}
+    stems = {s["event_id"]: _read(ctx.work_dir / s["path"]) for s in sorted(state["stems"], key=lambda s: s["event_id"])}
+    result = mix_stems(ctx, stems, events, clues, script.scene)
+    atomic_write_wav(ctx.work_dir / "mix_stereo.wav", result["mix"])
+    gain = result["master_gain"]
+    buses = {"front": np.zeros_like(result["mix"]), "ambience": np.zeros_like(result["mix"]), "rear": np.zeros_like(result["mix"])}
+    for sid, audio in result["processed"].items():
+        buses[_bus(events[sid], clues.get(sid))] += audio * gain
+    (ctx.work_dir / INTERNAL).mkdir(exist_ok=True)
+    np.savez(ctx.work_dir / INTERNAL / "buses.npz", **buses)
+    plan = MixPlan(target_lufs=ctx.target_lufs, features=result["features"], plan=result["plan"],
+                   verification=result["verification"])
+    return {"mix_plan": plan.model_dump(), "mix": {"stereo": "mix_stereo.wav"}, "timings": {"mix": time.perf_counter() - t0}}
+
+
+def _bus(event: SoundEvent, clues: EventClues | None) -> str:
+    if event.layer == "bg" and (clues is None or clues.source == "scene"):
+        return "ambience"
+    if clues is not None and clues.source == "script" and abs(float(np.median(clues.azimuth_deg))) > 90.0:
+        return "rear"  # an off-screen event behind the listener belongs in the surrounds
+    return "front"
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    den = float(np.sqrt(np.sum(a.astype(np.float64) ** 2) * np.sum(b.astype(np.float64) ** 2)))
+    return float(np.sum(a.astype(np.float64) * b) / den) if den > 0 else 1.0
+
+
+def upmix_surround(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    """5.1 per ITU-R BS.775 from the mix buses; mastered to the same loudness target; downmix checked."""
+    ctx = _ctx(runtime)
+    t0 = time.perf_counter()
+    with np.load(ctx.work_dir / INTERNAL / "buses.npz") as z:
+        front, amb, rear = z["front"], z["ambience"], z["rear"]
+    x51, measured = master(upmix_51(front, amb, rear), target_lufs=ctx.target_lufs, ceiling_dbtp=ctx.true_peak_dbtp)
+    atomic_write_wav(ctx.work_dir / "mix_5_1.wav", x51)
+    stereo = _read(ctx.work_dir / "mix_stereo.wav")
+    down = downmix_bs775(x51)
+    delivery = {
+        "stereo": {"integrated_lufs": round(integrated_lufs(stereo), 2), "true_peak_dbtp": round(true_peak_dbfs(stereo), 2)},
+        "surround_5_1": {"integrated_lufs": measured["integrated_lufs"], "true_peak_dbtp": measured["true_peak_dbtp"]},
+        "downmix_correlation": [round(correlation(down[i], stereo[i]), 4) for i in range(2)],
+    }
+    plan = {**state["mix_plan"], "verification": {**state["mix_plan"]["verification"], "delivery": delivery}}
+    return {"mix_plan": plan, "mix": {**state["mix"], "surround": "mix_5_1.wav"}, "timings": {"upmix": time.perf_counter() - t0}}
+
+
+def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    """Write the script, clues and plan, and mux both mixes into the untouched video stream."""
+    ctx = _ctx(runtime)
+    t0 = time.perf_counter()
+    video = VideoInfo.model_validate(state["video"])
+    atomic_write_json(ctx.work_dir / "script.json", FoleyScript.model_validate(state["script"]))
+    ordered = [state["clues"][e["id"]] for e in state["script"]["events"]]
+    atomic_write_json(ctx.work_dir / "clues.json", {"events": ordered})
+    atomic_write_json(ctx.work_dir / "mix_plan.json", MixPlan.model_validate(state["mix_plan"]))
+    name = muxed_name(state["video_path"], video.codec)
+    mux_video(state["video_path"], ctx.work_dir / name, mix_51=_read(ctx.work_dir / "mix_5_1.wav"),
+              mix_stereo=_read(ctx.work_dir / "mix_stereo.wav"), sr=SAMPLE_RATE, keep_original_audio=ctx.keep_original_audio)
+    stems = {s["event_id"]: s["path"] for s in state["stems"]}
+    for s in state["stems"]:
+        StemInfo.model_validate({k: v for k, v in s.items() if k != "generator_info"})
+    return {"outputs": {"video": name, "script": "script.json", "clues": "clues.json", "mix_plan": "mix_plan.json",
+                        "mix_stereo": "mix_stereo.wav", "mix_5_1": "mix_5_1.wav", **{f"stem:{k}": v for k, v in stems.items()}},
+            "timings": {"export": time.perf_counter() - t0}}

@@ -1,0 +1,31 @@
+"""Shared builders for tests (tracks, video info, run context) — plain functions, no magic fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from foleydesigner.context import RunContext
+from foleydesigner.schemas import Track, VideoInfo
+from foleydesigner.trace import Tracer
+
+
+def video_info(duration_s: float = 4.0, fps: float = 25.0, width: int = 640, height: int = 360) -> VideoInfo:
+    return VideoInfo(path="clip.mp4", width=width, height=height, fps=fps, n_frames=int(round(duration_s * fps)),
+                     duration_s=duration_s, codec="h264", container="mp4")
+
+
+def linear_track(tid: int, *, t0: float, t1: float, x0: float, x1: float, fps: float = 25.0, label: str = "person",
+                 motion: str = "walking", h: float = 120.0, onsets: list[float] | None = None,
+                 width: int = 640, height: int = 360) -> Track:
+    t = np.arange(round(t0 * fps), round(t1 * fps) + 1) / fps
+    xs = np.interp(t, [t0, t1], [x0, x1])
+    w = h * 0.4
+    boxes = [(float(x - w / 2), float(height * 0.8 - h), float(w), float(h)) for x in xs]
+    return Track(id=tid, label=label, motion=motion, frames=[int(round(v * fps)) for v in t], t_s=t.round(4).tolist(),
+                 boxes=boxes, onsets_s=onsets or [], frame_width=width, frame_height=height)
+
+
+def context(tmp: Path, **kw: object) -> RunContext:
+    return RunContext(work_dir=tmp, tracer=Tracer(tmp / "trace.jsonl"), **kw)  # type: ignore[arg-type]
