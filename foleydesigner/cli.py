@@ -7,7 +7,7 @@ import logging
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -45,7 +45,7 @@ def _parse_roles(pairs: list[str]) -> dict[str, str]:
     return roles
 
 
-def _run(clip: Path, script: Optional[Path], out: Path, **kw: object) -> None:
+def _run(clip: Path, script: Path | None, out: Path, **kw: object) -> None:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from foleydesigner.pipeline import run_foley
@@ -84,14 +84,14 @@ def _run(clip: Path, script: Optional[Path], out: Path, **kw: object) -> None:
 def run(
     clip: Annotated[Path, typer.Argument(help="silent video clip (mp4, mkv, mov, avi)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder (must be new or empty)")],
-    script: Annotated[Optional[Path], typer.Option("--script", help="screenplay: plain text or Fountain")] = None,
+    script: Annotated[Path | None, typer.Option("--script", help="screenplay: plain text or Fountain")] = None,
     llm: Annotated[str, typer.Option(help="'heuristic' (offline) or provider:model, e.g. openai:gpt-4o-mini")] = "heuristic",
     llm_role: Annotated[list[str], typer.Option(help="per-role backend ROLE=provider:model (scribe, validator, writer, scorer, planner, experts)")] = [],  # noqa: B006
-    llm_base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL (vLLM, llama.cpp, LM Studio…)")] = None,
+    llm_base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL (vLLM, llama.cpp, LM Studio…)")] = None,
     vision: Annotated[str, typer.Option(help="vision backend")] = "opencv",
     generator: Annotated[str, typer.Option(help="generator backend: procedural, dit, stable_audio")] = "procedural",
-    dit_checkpoint: Annotated[Optional[Path], typer.Option(help="FoleyDiT checkpoint folder for --generator dit")] = None,
-    stable_audio_dir: Annotated[Optional[Path], typer.Option(help="local Stable Audio Open folder for --generator stable_audio")] = None,
+    dit_checkpoint: Annotated[Path | None, typer.Option(help="FoleyDiT checkpoint folder for --generator dit")] = None,
+    stable_audio_dir: Annotated[Path | None, typer.Option(help="local Stable Audio Open folder for --generator stable_audio")] = None,
     binaural: Annotated[bool, typer.Option(help="render stems for headphones (spherical-head HRTF model)")] = False,
     seed: Annotated[int, typer.Option(help="random seed: same seed, same sound")] = 0,
     target_lufs: Annotated[float, typer.Option(help="integrated loudness of the mixes (ATSC A/85 -24; EBU R128 -23)")] = -24.0,
@@ -173,7 +173,7 @@ def backends(as_json: Annotated[bool, typer.Option("--json", help="machine-reada
 @app.command()
 def sounds(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
-    render: Annotated[Optional[Path], typer.Option(help="render a 2 s example of every class into this folder")] = None,
+    render: Annotated[Path | None, typer.Option(help="render a 2 s example of every class into this folder")] = None,
 ) -> None:
     """List the procedural sound classes; --render DIR writes one example WAV per class."""
     from foleydesigner.generation import procedural

@@ -13,7 +13,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -108,8 +107,8 @@ def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: s
                        warnings=list(state.get("warnings", [])), outputs=dict(state.get("outputs", {})))
         info.outputs["trace"] = "trace.jsonl"
         info.outputs["run"] = "run.json"
-        tokens = {"input": ctx.tracer.tokens_in, "output": ctx.tracer.tokens_out}
-        atomic_write_json(staging / "run.json", {**info.model_dump(mode="json"), "tokens": tokens})
+        info.tokens = {"input": ctx.tracer.tokens_in, "output": ctx.tracer.tokens_out}
+        atomic_write_json(staging / "run.json", info)
         _publish(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

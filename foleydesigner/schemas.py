@@ -183,7 +183,8 @@ class StemFeatures(_Model):
     peak_dbfs: float
     crest_db: float
     band_energy_db: list[float]
-    masked_by_db: float = 0.0
+    masked_by_db: float = Field(default=0.0, description="dB the other stems exceed it where it sounds (ERB bands)")
+    masked_by_bg_db: float = Field(default=0.0, description="the same, counting background stems only")
     rt60_s: float | None = None
 
 
@@ -202,6 +203,7 @@ class RunInfo(_Model):
     timings_s: dict[str, float] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     outputs: dict[str, str] = Field(default_factory=dict)
+    tokens: dict[str, int] = Field(default_factory=dict, description="LLM tokens used, input/output")
 
 
 class SceneEntity(_Model):

@@ -19,14 +19,20 @@ from foleydesigner.llm import HEURISTIC, make_chat_model, structured_call
 from foleydesigner.prompts import mixing as P
 from foleydesigner.schemas import EventClues, MixOperation, SceneContext, SoundEvent, StemFeatures
 from foleydesigner.tools import processing as proc
-from foleydesigner.tools.analysis import N_BANDS, band_energies_db, erb_band_edges, masking_db, stem_features
+from foleydesigner.tools.analysis import (
+    N_BANDS,
+    band_energies_db,
+    erb_band_edges,
+    masking_report,
+    stem_features,
+)
 from foleydesigner.tools.loudness import integrated_lufs
 from foleydesigner.units import SAMPLE_RATE
 
 #: Stem loudness targets (LUFS, integrated) before the master stage: beds sit ~10 LU under foreground Foley,
 #: the usual spacing between a hard effect and its ambience in a TV mix.
 FG_TARGET_LUFS = -23.0
-BG_TARGET_LUFS = -33.0
+BG_TARGET_LUFS = -31.0
 #: A foreground stem masked by more than this (dB, see analysis.masking_db) gets the beds carved for it.
 MASKING_LIMIT_DB = 3.0
 MAX_VERIFY_ROUNDS = 2
@@ -80,25 +86,48 @@ def _carve_bands(fg_bands: list[np.ndarray], n: int = 2) -> list[float]:
     return [float(round(centres[i], 1)) for i in sorted(top)]
 
 
+def layer_gains(stems: Mapping[str, np.ndarray], events: Mapping[str, SoundEvent], sr: int = SAMPLE_RATE) -> dict[str, float]:
+    """Gain (dB) per stem that brings each layer *as a group* to its target, then offsets by intensity.
+
+    Levelling the layer rather than each stem keeps the distance cues the renderer put between a near and a
+    far source; intensity moves a stem ±3 dB around its layer.
+    """
+    gains: dict[str, float] = {}
+    for layer, target in (("fg", FG_TARGET_LUFS), ("bg", BG_TARGET_LUFS)):
+        ids = [s for s in stems if events[s].layer == layer]
+        if not ids:
+            continue
+        lufs = integrated_lufs(np.sum([stems[s] for s in ids], axis=0), sr)
+        if lufs <= -100:
+            continue
+        ref = 0.7 if layer == "fg" else 0.4
+        for s in ids:
+            gains[s] = float(np.clip(target - lufs + 6.0 * (events[s].intensity - ref), RANGES["gain_db"][0], 40.0))
+    return gains
+
+
 def heuristic_plan(features: list[StemFeatures], events: Mapping[str, SoundEvent], depths: Mapping[str, float],
-                   scene: SceneContext, fg_bands: list[np.ndarray], carve_db: float = 4.0) -> dict[str, list[MixOperation]]:
+                   scene: SceneContext, fg_bands: list[np.ndarray], gains: Mapping[str, float],
+                   carve_db: float = 4.0) -> dict[str, list[MixOperation]]:
     room, damping = _ROOM[scene.room_size]
     outdoor = scene.location == "outdoor" or scene.room_size == "open"
-    worst_fg_mask = max((f.masked_by_db for f in features if f.layer == "fg"), default=0.0)
+    worst_fg_mask = max((f.masked_by_bg_db for f in features if f.layer == "fg"), default=0.0)
     carve = _carve_bands(fg_bands) if worst_fg_mask > MASKING_LIMIT_DB else []
     plan: dict[str, list[MixOperation]] = {}
     for f in features:
         ev = events[f.event_id]
         ops: list[MixOperation] = []
-        target = (FG_TARGET_LUFS + 6.0 * (ev.intensity - 0.7)) if f.layer == "fg" else (BG_TARGET_LUFS + 6.0 * (ev.intensity - 0.4))
-        if f.integrated_lufs is not None and f.integrated_lufs > -100:
-            ops.append(MixOperation(expert="gain", params={"gain_db": round(min(12.0, target - f.integrated_lufs), 2)},
-                                    reason=f"{f.layer} layer target {target:.1f} LUFS (measured {f.integrated_lufs:.1f})"))
+        if f.event_id in gains:
+            target = FG_TARGET_LUFS if f.layer == "fg" else BG_TARGET_LUFS
+            ops.append(MixOperation(expert="gain", params={"gain_db": round(gains[f.event_id], 2)},
+                                    reason=f"{f.layer} layer to {target:.0f} LUFS as a group (keeps distance cues), "
+                                           f"intensity {ev.intensity:.2f}"))
         eq: dict[str, Any] = {"highpass_hz": 40.0 if f.layer == "fg" else 60.0}
         reason = "high-pass rumble below the stem's useful range"
         if f.layer == "bg" and carve:
             eq["bands"] = [{"freq_hz": c, "gain_db": -carve_db, "q": 1.2} for c in carve]
-            reason += f"; carve {carve_db:.0f} dB at {', '.join(f'{c:.0f}' for c in carve)} Hz where foreground sounds are masked ({worst_fg_mask:.1f} dB)"
+            reason += (f"; carve {carve_db:.0f} dB at {', '.join(f'{c:.0f}' for c in carve)} Hz where the beds mask "
+                       f"foreground sounds (worst {worst_fg_mask:.1f} dB)")
         ops.append(MixOperation(expert="eq", params=eq, reason=reason))
         if f.layer == "fg":
             d = depths.get(f.event_id, 3.0)
@@ -106,7 +135,8 @@ def heuristic_plan(features: list[StemFeatures], events: Mapping[str, SoundEvent
             ops.append(MixOperation(expert="reverb", params={"room_size": room, "damping": damping, "wet": round(wet, 3)},
                                     reason=f"shared {scene.room_size} space; wet {wet:.2f} for {d:.1f} m"))
             if f.crest_db > 18.0:
-                ops.append(MixOperation(expert="dyn", params={"threshold_db": round(f.peak_dbfs - 10.0, 1), "ratio": 3.0,
+                thr = round(max(-60.0, f.peak_dbfs + gains.get(f.event_id, 0.0) - 10.0), 1)
+                ops.append(MixOperation(expert="dyn", params={"threshold_db": min(thr, -1.0), "ratio": 3.0,
                                                                "attack_ms": 3.0, "release_ms": 80.0},
                                         reason=f"crest factor {f.crest_db:.0f} dB: tame the hits so the bed can be heard"))
         elif any(x.layer == "fg" for x in features):
@@ -151,40 +181,45 @@ def execute(stems: Mapping[str, np.ndarray], plan: Mapping[str, list[MixOperatio
 
 def mix_stems(ctx: RunContext, stems: Mapping[str, np.ndarray], events: Mapping[str, SoundEvent],
               clues: Mapping[str, EventClues], scene: SceneContext, sr: int = SAMPLE_RATE) -> dict[str, Any]:
-    """Diagnose, plan, execute, verify (re-plan while fg masking stays over the limit), then master."""
+    """Diagnose, plan, execute, verify (re-plan while fg masking by the beds stays over the limit), master."""
     meta = {sid: (events[sid].label, events[sid].layer) for sid in stems}
     layers = {sid: events[sid].layer for sid in stems}
     depths = {sid: float(np.median(np.asarray(clues[sid].depth_m))) for sid in stems if sid in clues}
     with ctx.tracer.span("mixing.analysis", "agent", backend="local", inputs=sorted(stems)) as rec:
-        features = stem_features(dict(stems), meta, sr)
-        rec["parsed"] = [{"id": f.event_id, "lufs": f.integrated_lufs, "masked_by_db": f.masked_by_db} for f in features]
-    fg_bands = [band_energies_db(stems[s], sr)[1] for s in stems if layers[s] == "fg"]
+        bands = {sid: band_energies_db(a, sr)[1] for sid, a in stems.items()}
+        features = stem_features(dict(stems), meta, sr, bands=bands)
+        gains = layer_gains(stems, events, sr)
+        rec["parsed"] = [{"id": f.event_id, "lufs": f.integrated_lufs, "masked_by_bg_db": f.masked_by_bg_db} for f in features]
+    fg_bands = [bands[s] for s in stems if layers[s] == "fg"]
     carve_db = 4.0
     rounds: list[dict[str, Any]] = []
     for round_ in range(MAX_VERIFY_ROUNDS + 1):
-        backend = ctx.llm_for("planner")
-        with ctx.tracer.span("mixing.planner", "agent", backend=backend, inputs=[f.event_id for f in features]) as rec:
-            if backend == HEURISTIC or round_ > 0:
-                plan = heuristic_plan(features, events, depths, scene, fg_bands, carve_db=carve_db)
+        backend = ctx.llm_for("planner") if round_ == 0 else HEURISTIC
+        with ctx.tracer.span("mixing.planner", "agent", backend=backend, inputs=[f.event_id for f in features],
+                             round=round_) as rec:
+            if backend == HEURISTIC:
+                plan = heuristic_plan(features, events, depths, scene, fg_bands, gains, carve_db=carve_db)
             else:
                 plan = _llm_plan(ctx, features, scene, ctx.target_lufs)
             problems = validate_plan(plan, set(stems))
             if problems:
                 rec["rejected"] = problems
-                plan = heuristic_plan(features, events, depths, scene, fg_bands, carve_db=carve_db)
-                ctx.tracer.write({"node": "mixing.planner", "kind": "agent", "decision": "plan rejected; heuristic plan used",
-                                  "problems": problems})
+                plan = heuristic_plan(features, events, depths, scene, fg_bands, gains, carve_db=carve_db)
             rec["parsed"] = {s: [o.model_dump() for o in ops] for s, ops in plan.items()}
-        with ctx.tracer.span("mixing.experts", "agent", backend="local", inputs=sorted(plan)):
+        with ctx.tracer.span("mixing.experts", "agent", backend="local", inputs=sorted(plan), round=round_):
             processed = execute(stems, plan, layers, sr)
-        after = stem_features(processed, meta, sr)
-        bands_after = {s: band_energies_db(a, sr)[1] for s, a in processed.items()}
-        fg_mask = {f.event_id: f.masked_by_db for f in after if f.layer == "fg"}
-        fg = [integrated_lufs(processed[s], sr) for s in processed if layers[s] == "fg"]
-        bg = [integrated_lufs(processed[s], sr) for s in processed if layers[s] == "bg"]
-        offset = (float(np.mean(fg)) - float(np.mean(bg))) if fg and bg else None
-        rounds.append({"round": round_, "fg_masking_db": fg_mask, "fg_minus_bg_lu": None if offset is None else round(offset, 2)})
-        if all(m <= MASKING_LIMIT_DB for m in fg_mask.values()) or not bands_after:
+        with ctx.tracer.span("mixing.verify", "agent", backend="local", inputs=round_, round=round_) as rec:
+            after = {s: band_energies_db(a, sr)[1] for s, a in processed.items()}
+            masks = masking_report(after, layers)
+            fg_mask = {s: round(m[1], 2) for s, m in masks.items() if layers[s] == "fg"}
+            fg = [processed[s] for s in processed if layers[s] == "fg"]
+            bg = [processed[s] for s in processed if layers[s] == "bg"]
+            offset = integrated_lufs(np.sum(fg, axis=0), sr) - integrated_lufs(np.sum(bg, axis=0), sr) if fg and bg else None
+            result = {"round": round_, "fg_masked_by_bg_db": fg_mask,
+                      "fg_minus_bg_lu": None if offset is None else round(offset, 2)}
+            rounds.append(result)
+            rec["parsed"] = result
+        if all(m <= MASKING_LIMIT_DB for m in fg_mask.values()) or carve_db >= 12.0:
             break
         carve_db = min(12.0, carve_db + 4.0)  # still buried: carve deeper, bounded
     mix = np.sum(list(processed.values()), axis=0) if processed else np.zeros((2, 1), np.float32)

@@ -19,7 +19,7 @@ from foleydesigner.tools.screenplay import ScreenplayCue, parse_screenplay
 
 #: Sound a tracked entity makes, by its motion and label (Foley practice: people walk, balls bounce, cars pass).
 _TRACK_SOUND = {("walking", "person"): "footsteps", ("walking", "object"): "footsteps", ("bouncing", "object"): "ball_bounce",
-                ("bouncing", "person"): "footsteps", ("moving", "vehicle"): "engine_passby", ("moving", "object"): "rolling",
+                ("bouncing", "person"): "footsteps", ("moving", "vehicle"): "engine_passby", ("moving", "object"): "whoosh",
                 ("moving", "person"): "cloth_rustle"}
 #: Which screenplay classes a tracked motion can stand for (used to tie a cue to a track instead of doubling it).
 _COMPATIBLE = {"footsteps": {"walking"}, "ball_bounce": {"bouncing"}, "engine_passby": {"moving"},

@@ -26,3 +26,6 @@ def build_filmscribe_graph() -> Any:
     g.add_edge("generate", "validate")
     g.add_conditional_edges("validate", route_scribe, ["generate", END])
     return g.compile()
+
+#: For `langgraph.json` / LangGraph Studio.
+graph = build_filmscribe_graph()

@@ -80,13 +80,30 @@ def rt60_estimate_s(audio: np.ndarray, sr: int = SAMPLE_RATE) -> float | None:
     return float(below[0] * 0.01 * 3.0)  # time to fall 20 dB, ×3 for 60 dB
 
 
-def stem_features(stems: dict[str, np.ndarray], meta: dict[str, tuple[str, str]], sr: int = SAMPLE_RATE) -> list[StemFeatures]:
+def combined_db(bands: list[np.ndarray], like: np.ndarray) -> np.ndarray:
+    """Power sum of several band-energy maps (dB); -120 dB when there are none."""
+    if not bands:
+        return np.full_like(like, -120.0)
+    return 10 * np.log10(sum(10 ** (b / 10) for b in bands) + 1e-12)
+
+
+def masking_report(bands: dict[str, np.ndarray], layers: dict[str, str]) -> dict[str, tuple[float, float]]:
+    """Per stem: (masking by all other stems, masking by the background stems only), in dB."""
+    out = {}
+    for sid, b in bands.items():
+        others = [bands[o] for o in bands if o != sid]
+        beds = [bands[o] for o in bands if o != sid and layers[o] == "bg"]
+        out[sid] = (masking_db(b, combined_db(others, b)), masking_db(b, combined_db(beds, b)))
+    return out
+
+
+def stem_features(stems: dict[str, np.ndarray], meta: dict[str, tuple[str, str]], sr: int = SAMPLE_RATE,
+                  bands: dict[str, np.ndarray] | None = None) -> list[StemFeatures]:
     """Features for every stem; `meta` maps stem id -> (label, layer)."""
-    bands = {sid: band_energies_db(a, sr)[1] for sid, a in stems.items()}
+    bands = bands or {sid: band_energies_db(a, sr)[1] for sid, a in stems.items()}
+    masks = masking_report(bands, {sid: meta[sid][1] for sid in stems})
     feats = []
     for sid, audio in stems.items():
-        others = [bands[o] for o in stems if o != sid]
-        masker = 10 * np.log10(sum(10 ** (b / 10) for b in others) + 1e-12) if others else np.full_like(bands[sid], -120.0)
         lufs = integrated_lufs(audio, sr)
         peak = sample_peak_dbfs(audio)
         rms = float(np.sqrt(np.mean(np.asarray(audio, dtype=np.float64) ** 2)))
@@ -96,6 +113,7 @@ def stem_features(stems: dict[str, np.ndarray], meta: dict[str, tuple[str, str]]
             event_id=sid, label=label, layer=layer,  # type: ignore[arg-type]
             integrated_lufs=round(lufs, 2), peak_dbfs=round(peak, 2) if math.isfinite(peak) else -120.0,
             crest_db=round(crest, 2), band_energy_db=np.round(bands[sid].mean(axis=1), 2).tolist(),
-            masked_by_db=round(masking_db(bands[sid], masker), 2), rt60_s=rt60_estimate_s(audio, sr),
+            masked_by_db=round(masks[sid][0], 2), masked_by_bg_db=round(masks[sid][1], 2),
+            rt60_s=rt60_estimate_s(audio, sr),
         ))
     return feats

@@ -46,7 +46,7 @@ def clues_for_track(event: SoundEvent, track: Track, video: VideoInfo, *, hfov_d
         az = uniform_filter1d(az, win, mode="nearest")
         log_d = uniform_filter1d(log_d, win, mode="nearest")
     seen = np.zeros(len(t), dtype=bool)
-    for a, b in zip(tt[:-1], tt[1:]):
+    for a, b in zip(tt[:-1], tt[1:], strict=True):
         if b - a <= GAP_BRIDGE_S:
             seen |= (t >= a - 0.5 / video.fps) & (t <= b + 0.5 / video.fps)
     for a in tt:

@@ -1,0 +1,52 @@
+"""Pipeline speed on the bundled demo clip: prints ratios measured in this run (no absolute targets asserted).
+
+    python benchmarks/pipeline_speed.py [CLIP] [--script FILE]
+
+pipeline time ÷ clip duration (target on 2 cores: < 0.5) and pipeline time ÷ video decode time, plus the
+per-stage split from run.json. Imports are done before the clock starts (the target is "after imports").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from foleydesigner.cli import demo_clip, demo_screenplay
+from foleydesigner.graphs.foley import build_foley_graph  # noqa: F401  (import cost outside the timing)
+from foleydesigner.pipeline import run_foley
+from foleydesigner.tools.video import iter_frames, probe_video
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("clip", nargs="?", default=str(demo_clip()))
+    ap.add_argument("--script", default=None)
+    args = ap.parse_args()
+    script = args.script or (str(demo_screenplay()) if args.clip == str(demo_clip()) else None)
+    info = probe_video(args.clip)
+    t0 = time.perf_counter()
+    n = sum(1 for _ in iter_frames(args.clip))
+    decode_s = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        run_foley(args.clip, Path(tmp) / "warm", screenplay_path=script)  # warm caches (first-call lazy imports)
+        t0 = time.perf_counter()
+        run_foley(args.clip, Path(tmp) / "out", screenplay_path=script)
+        total = time.perf_counter() - t0
+        stages = json.loads((Path(tmp) / "out" / "run.json").read_text())["timings_s"]
+    print(f"clip: {args.clip} ({info.duration_s:.1f} s, {n} frames, {info.width}x{info.height} @ {info.fps:.2f} fps)")
+    print(f"video decode: {decode_s:.3f} s")
+    print(f"pipeline: {total:.2f} s")
+    for k, v in stages.items():
+        if not k.startswith("generate_stem["):
+            print(f"  {k:>14}: {v:.3f} s")
+    gen = sum(v for k, v in stages.items() if k.startswith("generate_stem["))
+    print(f"  generate (sum of branches): {gen:.3f} s")
+    print(f"pipeline time / clip duration: {total / info.duration_s:.3f}  (target < 0.5)")
+    print(f"pipeline time / video decode time: {total / decode_s:.1f}")
+
+
+if __name__ == "__main__":
+    main()
