@@ -29,7 +29,7 @@ def demo_screenplay() -> Path:
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
+    console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -201,7 +201,7 @@ def main() -> None:
     try:
         app()
     except FoleyError as exc:  # pragma: no cover - commands catch their own
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
         sys.exit(2)
 
 

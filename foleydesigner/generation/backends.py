@@ -56,7 +56,9 @@ class ProceduralGenerator:
                                    rng=event_rng(request.seed, ev.id))
         placed = request.clues.source != "scene" or not info.diffuse
         if placed:
-            config = SpatialConfig(mode="binaural" if self.binaural else "stereo", hard_mask=request.clues.source == "track")
+            # The room is the mixer's reverb expert's job (one shared space, wet from depth): no tail here.
+            config = SpatialConfig(mode="binaural" if self.binaural else "stereo", hard_mask=request.clues.source == "track",
+                                   distance_reverb=False)
             audio = render_clues(src, request.clues, sr=request.sample_rate, config=config)
         else:
             audio = src if src.shape[0] == 2 else np.repeat(src, 2, axis=0)
