@@ -51,8 +51,11 @@ class ProceduralGenerator:
         cls = self.sound_class(ev.label, ev.description)
         info = self._lib.CLASSES[cls]
         params = {k: v for k, v in ev.params.items() if k in info.params}
-        src = self._lib.synthesize(cls, duration_s=request.duration_s, sr=request.sample_rate, onsets_s=ev.onsets_s,
-                                   start_s=ev.start_s, end_s=ev.end_s, intensity=ev.intensity, params=params,
+        dur = request.duration_s
+        onsets = [o for o in ev.onsets_s if 0.0 <= o < dur]  # a script may round a last hit onto the clip's end
+        start = min(ev.start_s, dur)
+        src = self._lib.synthesize(cls, duration_s=dur, sr=request.sample_rate, onsets_s=onsets,
+                                   start_s=start, end_s=min(max(ev.end_s, start), dur), intensity=ev.intensity, params=params,
                                    rng=event_rng(request.seed, ev.id))
         placed = request.clues.source != "scene" or not info.diffuse
         if placed:
