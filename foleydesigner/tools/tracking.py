@@ -1,0 +1,398 @@
+"""Multi-object tracking for a static camera: who moves where, frame by frame (DESIGN.md, vision seam).
+
+MOG2 background subtraction primed with a median of the opening seconds (objects present from frame 0 are
+foreground at once) → blobs → Kalman + Hungarian; a blob swallowing several tracks (people passing) is
+resolved by masked template matching; HOG labels persons and splits people walking together; tracklets
+split by occlusions are linked offline (motion, size, colour). Motion class and onsets: tools/onsets.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.signal import savgol_filter
+
+from foleydesigner.errors import InputError
+from foleydesigner.schemas import Track, VideoInfo
+from foleydesigner.tools import onsets
+from foleydesigner.tools.video import iter_frames
+
+log = logging.getLogger(__name__)
+
+_BG_SAMPLES = 15  # frames whose median primes the background (odd: a true median)
+_PRIME_S = 8.0  # ... spread over the opening seconds (one decode pass; a few tens of MB at 384 px)
+_BG_MEMORY_S = 20.0  # MOG2 forgets at this time scale: a person pausing a few seconds stays foreground
+_COAST_S = 0.4  # keep predicting an unseen track this long online; longer gaps are linked offline
+_LINK_GAP_S = 1.2  # longest occlusion bridged by offline linking
+_HOG_EVERY_S = 0.4  # HOG on candidate regions only, a few times per second (~5 ms per crop)
+_MIN_AREA_FRAC = 2.5e-4  # smallest blob, as a fraction of the analysis frame (~20 px at 384x216)
+View = tuple[np.ndarray, np.ndarray]  # (analysis frame, foreground mask)
+
+
+def _centre(b: np.ndarray) -> np.ndarray:
+    return np.array([b[0] + b[2] / 2, b[1] + b[3] / 2, b[2], b[3]], float)
+
+
+def _inside(a: np.ndarray, b: np.ndarray, iou: bool = False) -> float:
+    """Fraction of box a's area that lies inside box b (or, with iou=True, intersection over union)."""
+    i = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])) * max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return i / (a[2] * a[3] + (b[2] * b[3] - i if iou else 0.0) + 1e-9)
+
+
+def _grow(b: np.ndarray, frac: float) -> np.ndarray:
+    return np.array([b[0] - frac * b[2], b[1] - frac * b[3], b[2] * (1 + 2 * frac), b[3] * (1 + 2 * frac)])
+
+
+def _crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    x, y, w, h = (int(round(v)) for v in box)
+    return image[max(0, y):y + h, max(0, x):x + w]
+
+
+class _Kalman:
+    """Constant velocity on the centre, random walk on the size: a walker's width swings with every step,
+    so extrapolating a size velocity through a merge would shrink or inflate the prediction."""
+
+    _F, _H = np.eye(6) + np.eye(6, k=4), np.eye(4, 6)
+
+    def __init__(self, box: np.ndarray) -> None:
+        self.x = np.r_[_centre(box), 0.0, 0.0]
+        self.P = np.diag([1, 1, 1, 1, 4, 4]) ** 2 * 0.05 * max(box[3], 4.0) ** 2
+
+    def predict(self) -> np.ndarray:
+        q = (0.03 * max(self.x[3], 4.0)) ** 2  # noise scales with size, so near and far objects behave alike
+        self.x = self._F @ self.x
+        self.P = self._F @ self.P @ self._F.T + np.diag([q, q, 4 * q, 4 * q, 2 * q, 2 * q])
+        c = self.x[:4]
+        return np.array([c[0] - c[2] / 2, c[1] - c[3] / 2, max(c[2], 1.0), max(c[3], 1.0)])
+
+    def update(self, box: np.ndarray) -> None:
+        r = (0.05 * max(self.x[3], 4.0)) ** 2
+        K = self.P @ self._H.T @ np.linalg.inv(self._H @ self.P @ self._H.T + np.eye(4) * r)
+        self.x = self.x + K @ (_centre(box) - self._H @ self.x)
+        self.P = (np.eye(6) - K @ self._H) @ self.P
+
+
+@dataclass(eq=False)  # identity semantics: tracklets hold arrays and are compared by object
+class _Tracklet:
+    id: int
+    kf: _Kalman
+    frames: list[int] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+    solo: list[bool] = field(default_factory=list)  # a blob of its own (not placed inside a merged blob)
+    misses: int = 0
+    blind: int = 0  # consecutive frames placed by prediction only, inside a merged blob
+    hist: np.ndarray | None = None
+    templ: View | None = None
+    hog_hits: int = 0
+    hog_tries: int = 0
+    pred: np.ndarray = field(default_factory=lambda: np.zeros(4))
+
+    def add(self, frame: int, box: np.ndarray, view: View | None, measured: bool = True) -> None:
+        if measured:
+            self.kf.update(box)
+        self.frames.append(frame)
+        self.boxes.append(box)
+        self.solo.append(view is not None)
+        self.misses, self.blind = 0, 0 if measured else self.blind + 1
+        if view is not None:
+            self.set_template(view, box)
+            crop, m = _crop(view[0], box), _crop(view[1], box)
+            if len(self.frames) % 5 == 1 and m.sum() >= 10:  # hue-saturation histogram for offline linking
+                h = cv2.calcHist([cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)], [0, 1], m, [12, 6], [0, 180, 0, 256])
+                h = cv2.normalize(h, h).flatten()
+                self.hist = h if self.hist is None else 0.8 * self.hist + 0.2 * h
+
+    def set_template(self, view: View, box: np.ndarray) -> None:
+        """Appearance = colour patch + its foreground mask: matching only the object's own pixels keeps a
+        dark coat from matching dark background, and the other person in a merge from matching at all."""
+        patch, m = _crop(view[0], box), _crop(view[1], box)
+        if m.sum() >= 8:
+            self.templ = (patch.copy(), np.repeat(m[:, :, None], 3, axis=2))
+
+    @property
+    def confirmed(self) -> bool:
+        return len(self.frames) >= 3 or self.hog_hits >= 2
+
+
+def _prime_background(frames: list[np.ndarray]) -> cv2.BackgroundSubtractorMOG2:
+    """MOG2 whose model starts as the median of frames spread over the buffer (a mover vanishes from it if
+    it is elsewhere in most samples), with the per-pixel spread learnt from copies at the sensor noise."""
+    stack = np.stack([frames[i] for i in np.unique(np.linspace(0, len(frames) - 1, _BG_SAMPLES).round().astype(int))])
+    median = np.median(stack, axis=0).astype(np.uint8)
+    # Robust noise: per-pixel MAD on a pixel grid (noise is a frame-wide statistic), then its median.
+    mad = np.median(np.abs(stack[:, ::4, ::4].astype(np.int16) - median[::4, ::4]), axis=0)
+    sigma = float(max(1.5, 1.4826 * np.median(mad)))
+    mog = cv2.createBackgroundSubtractorMOG2(history=500, varThreshold=16, detectShadows=True)
+    mog.setVarMin(max(4.0, (1.5 * sigma) ** 2))  # never trust the model tighter than the sensor noise
+    rng = np.random.default_rng(0)
+    for k in range(8):
+        mog.apply(np.clip(median + rng.normal(0, sigma, median.shape), 0, 255).astype(np.uint8), learningRate=1 / (k + 1))
+    return mog
+
+
+def _blobs(fg: np.ndarray, min_area: float) -> tuple[list[np.ndarray], np.ndarray]:
+    mask = (fg > 200).astype(np.uint8)  # 127 = MOG2 shadow: cast shadows are not objects
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    # A tall closing kernel joins legs, torso and head of one person without merging side-by-side people.
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 7)))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    # Edge pixels count as foreground when partly covered (half, on average): the continuous extent is half
+    # a pixel inside the pixel extent on each side.
+    return [stats[i, :4] + np.array([0.5, 0.5, -1.0, -1.0]) for i in range(1, n) if stats[i, 4] >= min_area], mask
+
+
+class _Tracker:
+    def __init__(self, fps: float, min_area: float) -> None:
+        self.min_area, self.max_coast = min_area, max(1, int(round(_COAST_S * fps)))
+        self.active: list[_Tracklet] = []
+        self.done: list[_Tracklet] = []
+        self.next_id = 0
+        self.view: View | None = None
+        self.times: dict[int, float] = {}
+
+    def step(self, frame: int, t: float, view: View, dets: list[np.ndarray]) -> None:
+        self.view, self.times[frame] = view, t
+        for tr in self.active:
+            tr.pred = tr.kf.predict()
+        conf = [tr for tr in self.active if tr.confirmed]
+        dets = _join_fragments(dets, conf)
+        # A "stay unmatched" column per track (cost 3 > any gated pair): no swap forced to give every row a blob.
+        cost = np.hstack([np.full((len(self.active), len(dets)), 1e6), np.where(np.eye(len(self.active)) > 0, 3.0, 1e6)])
+        for a, tr in enumerate(self.active):
+            p, v = tr.pred, math.hypot(tr.kf.x[4], tr.kf.x[5])
+            s = math.sqrt(p[2] * p[3])
+            for b, d in enumerate(dets):
+                dist, iou = math.hypot(*(_centre(d)[:2] - _centre(p)[:2])), _inside(p, d, iou=True)
+                # Gate widens with speed: a ball reversing at a bounce lands ~2 frame-steps from its prediction.
+                if (iou > 0.05 or dist < 0.8 * s + 2.0 * v) and 0.25 < (d[2] * d[3]) / (p[2] * p[3]) < 4.0:
+                    cost[a, b] = (1 - iou) + dist / (s + v)
+        pairs = [(self.active[a], b) for a, b in zip(*linear_sum_assignment(cost), strict=True) if b < len(dets)]
+        taken = {tr.id for tr, _ in pairs}
+        for tr, j in pairs:
+            d = dets[j]
+            # Merge: a confirmed track that lost its blob while predicted inside this one (people passing)
+            # is located by template matching, or carried by its prediction while hidden.
+            hidden = [u for u in conf if u.id not in taken and u.templ is not None
+                      and _inside(u.pred, d) >= 0.5 and u.blind < 3 * self.max_coast]
+            if not hidden:
+                tr.add(frame, d, view)
+                continue
+            if tr.templ is None:
+                tr.add(frame, d, None)
+            else:
+                hidden.append(tr)  # the blob is more than this track: locate it inside too
+            for u in hidden:
+                box, found = self._locate(view[0], u)
+                u.add(frame, box, None, measured=found)
+                taken.add(u.id)
+        for tr in self.active:
+            tr.misses += int(tr.frames[-1] != frame)
+        used = {j for _, j in pairs}
+        seen = [tr.boxes[-1] for tr in conf if tr.frames[-1] == frame]
+        for j, d in enumerate(dets):
+            # A leftover piece inside an object just updated is part of it (or hidden behind it): no new track.
+            if j not in used and d[2] * d[3] >= self.min_area and all(_inside(d, b) < 0.6 for b in seen):
+                self.active.append(_Tracklet(self.next_id, _Kalman(d)))
+                self.active[-1].add(frame, d, view)
+                self.next_id += 1
+        gone = [tr for tr in self.active if tr.misses > (self.max_coast if tr.confirmed else 1)]
+        self.done += gone
+        self.active = [tr for tr in self.active if tr not in gone]
+
+    def _locate(self, image: np.ndarray, tr: _Tracklet) -> tuple[np.ndarray, bool]:
+        """Best masked-template match near the prediction, or (prediction, False) when hidden behind another."""
+        p = tr.pred
+        assert tr.templ is not None
+        templ, tmask = tr.templ
+        th, tw = templ.shape[:2]
+        mx, my = 0.3 * tw + abs(tr.kf.x[4]) + 2, 0.1 * th + abs(tr.kf.x[5]) + 1
+        x0, y0 = int(max(0, p[0] - mx)), int(max(0, p[1] - my))
+        region = image[y0:int(p[1] + p[3] + my), x0:int(p[0] + p[2] + mx)]
+        if region.shape[0] < th or region.shape[1] < tw:
+            return p, False
+        res = np.nan_to_num(cv2.matchTemplate(region, templ, cv2.TM_CCOEFF_NORMED, mask=tmask), nan=-1.0)
+        # Prefer the predicted place, so two look-alike people walking side by side do not swap.
+        gy, gx = np.mgrid[0:res.shape[0], 0:res.shape[1]]
+        px, py = p[0] + p[2] / 2 - tw / 2 - x0, p[1] + p[3] / 2 - th / 2 - y0
+        iy, ix = np.unravel_index(np.argmax(res - 0.5 * (((gx - px) / tw) ** 2 + ((gy - py) / th) ** 2)), res.shape)
+        if res[iy, ix] < 0.65:
+            return p, False
+        return np.r_[x0 + ix + tw / 2 - p[2] / 2, y0 + iy + th / 2 - p[3] / 2, p[2:]], True
+
+    def vote_people(self, image: np.ndarray, scale: float, hog: cv2.HOGDescriptor) -> None:
+        """HOG votes "person" per track; a person-like blob holding several people is split, one per person."""
+        for tr in list(self.active):
+            box = tr.boxes[-1]
+            group = box[2] > 0.6 * box[3] and tr.hog_hits >= 1  # one person is ≤ ~0.6 as wide as tall
+            if not tr.confirmed or tr.misses or tr.blind or tr.hog_tries >= (20 if group else 8) or (tr.hog_hits >= 2 and not group):
+                continue
+            people = sorted((p * scale for p in _hog_people(image, box / scale, hog)),
+                            key=lambda p: abs(_centre(p)[0] - _centre(box)[0]))
+            tr.hog_tries, tr.hog_hits = tr.hog_tries + 1, tr.hog_hits + int(bool(people))
+            if len(people) < 2 or self.view is None:
+                continue
+            for k, p in enumerate(people):  # the nearest keeps the track, the others start new ones
+                part = tr if k == 0 else _Tracklet(self.next_id, _Kalman(p), [tr.frames[-1]], [p], [True])
+                part.kf.x = np.r_[_centre(p), tr.kf.x[4:]]  # people walking together share the group's velocity
+                part.set_template(self.view, p)
+                if k == 0:
+                    tr.boxes[-1] = p
+                else:
+                    part.hog_hits, part.hist, self.next_id = 2, tr.hist, self.next_id + 1
+                    self.active.append(part)
+            log.debug("split track %d into %d people by HOG", tr.id, len(people))
+
+
+def _join_fragments(dets: list[np.ndarray], conf: list[_Tracklet]) -> list[np.ndarray]:
+    """Pieces of one object (torso, legs) lying in its prediction alone, and not too big together, unite."""
+    owner: dict[int, list[int]] = {}
+    for j, d in enumerate(dets):
+        near = [tr for tr in conf if _inside(d, _grow(tr.pred, 0.15)) > 0]
+        if len(near) == 1 and _inside(d, _grow(near[0].pred, 0.15)) >= 0.7:
+            owner.setdefault(id(near[0]), []).append(j)
+    preds, out, gone = {id(tr): tr.pred for tr in conf}, [], set()
+    for key, js in ((k, v) for k, v in owner.items() if len(v) >= 2):
+        lo, hi = np.min([dets[j][:2] for j in js], axis=0), np.max([dets[j][:2] + dets[j][2:] for j in js], axis=0)
+        if np.prod(hi - lo) <= 1.6 * preds[key][2] * preds[key][3]:
+            out.append(np.r_[lo, hi - lo])
+            gone.update(js)
+    return out + [d for j, d in enumerate(dets) if j not in gone]
+
+
+def _hog_people(image: np.ndarray, box: np.ndarray, hog: cv2.HOGDescriptor) -> list[np.ndarray]:
+    """People the default HOG detector finds in this box (source pixels), from an upscaled crop only."""
+    x, y, w, h = box
+    s = 100.0 / max(h, 1.0)  # the detector's 64x128 window expects a ~96 px tall person
+    cw, ch = max(w, h / 2) * 1.5, h * 1.4
+    x0, y0 = int(max(0, x + w / 2 - cw / 2)), int(max(0, y + h / 2 - ch / 2))
+    crop = image[y0:int(y + h / 2 + ch / 2), x0:int(x + w / 2 + cw / 2)]
+    if h < 20 or crop.size == 0:
+        return []
+    crop = cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
+    px, py = max(0, 80 - crop.shape[1]) // 2 + 8, max(0, 144 - crop.shape[0]) // 2 + 8
+    found, _ = hog.detectMultiScale(cv2.copyMakeBorder(crop, py, py, px, px, cv2.BORDER_REPLICATE),
+                                    hitThreshold=0.0, winStride=(8, 8), padding=(0, 0), scale=1.1)
+    people: list[np.ndarray] = []
+    for fx, fy, fw, fh in found:
+        # The 64x128 window holds a person 32 px wide and 96 px tall, centred: keep the person only.
+        p = np.array([(fx + 0.25 * fw - px) / s + x0, (fy + 0.125 * fh - py) / s + y0, 0.5 * fw / s, 0.75 * fh / s])
+        if p[3] >= 0.6 * h and _inside(p, _grow(box, 0.15)) >= 0.6 and all(_inside(p, q, iou=True) < 0.3 for q in people):
+            people.append(p)
+    return people
+
+
+def _anchor(tr: _Tracklet, at_end: bool, fps: float) -> tuple[int, np.ndarray, np.ndarray, float]:
+    """(frame, centre, velocity px/frame, height) at a tracklet's end (start), from whole views only."""
+    k = max(3, int(round(fps)))
+    frames, boxes = (tr.frames[-k:], tr.boxes[-k:]) if at_end else (tr.frames[:k], tr.boxes[:k])
+    h = float(np.median([b[3] for b in boxes]))
+    good = [i for i, b in enumerate(boxes) if b[3] >= 0.8 * h] or list(range(len(boxes)))
+    f = np.asarray([frames[i] for i in good], float)
+    c = np.array([_centre(boxes[i])[:2] for i in good])
+    v = np.array([np.polyfit(f, c[:, i], 1)[0] for i in range(2)]) if len(f) >= 2 else np.zeros(2)
+    return (frames[good[-1]], c[-1], v, h) if at_end else (frames[good[0]], c[0], v, h)
+
+
+def _link(tracklets: list[_Tracklet], fps: float) -> list[list[_Tracklet]]:
+    """Chain tracklets across occlusions ≤ _LINK_GAP_S: positions extrapolated both ways must meet, sizes
+    agree within 40 % and colour histograms match; cheapest links first, each end used once."""
+    gap_max = max(2, int(round(_LINK_GAP_S * fps)))
+    ends = {tr.id: _anchor(tr, True, fps) for tr in tracklets}
+    starts = {tr.id: _anchor(tr, False, fps) for tr in tracklets}
+    cands = []
+    for a, b in itertools.permutations(tracklets, 2):
+        (fa, ca, va, ha), (fb, cb, vb, hb) = ends[a.id], starts[b.id]
+        if not 1 <= b.frames[0] - a.frames[-1] <= gap_max or not 0.7 < hb / ha < 1.4:
+            continue
+        g = fb - fa
+        err = (np.linalg.norm(ca + va * g - cb) + np.linalg.norm(cb - vb * g - ca)) / 2
+        # Tolerance: half a body plus drift over the gap, plus a velocity change (a bounce) of one frame.
+        e = err / (ha * (0.5 + 0.6 * g / fps) + max(np.linalg.norm(va), np.linalg.norm(vb)))
+        hd = 0.4 if a.hist is None or b.hist is None else cv2.compareHist(a.hist, b.hist, cv2.HISTCMP_BHATTACHARYYA)
+        if e < 1.0 and hd < 0.6:
+            cands.append((e + hd, a.id, b.id))
+    nxt, prv = dict[int, int](), dict[int, int]()
+    for _, ia, ib in sorted(cands):
+        if ia not in nxt and ib not in prv:
+            nxt[ia], prv[ib] = ib, ia
+    by_id, chains = {tr.id: tr for tr in tracklets}, []
+    for tr in (tr for tr in tracklets if tr.id not in prv):
+        chains.append([tr])
+        while chains[-1][-1].id in nxt:
+            chains[-1].append(by_id[nxt[chains[-1][-1].id]])
+    return chains
+
+
+def _smooth(boxes: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarray:
+    """Savitzky–Golay on centre and size within each contiguous run: removes blob-edge jitter, keeps turns."""
+    win = max(5, 2 * int(round(0.1 * fps)) + 1)
+    c = np.column_stack([boxes[:, :2] + boxes[:, 2:] / 2, boxes[:, 2:]])
+    for run in np.split(np.arange(len(frames)), np.flatnonzero(np.diff(frames) > 1) + 1):
+        if len(run) >= win:
+            c[run] = savgol_filter(c[run], win, 2, axis=0)
+    return np.column_stack([c[:, :2] - c[:, 2:] / 2, c[:, 2:]])
+
+
+def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: int = 384,
+                  min_track_s: float = 0.5) -> list[Track]:
+    """Track every moving object of a static-camera clip: one Track per object with a box (source-frame
+    pixels) per frame where it is seen, a label ("person", "vehicle", "ball", "object"), a motion class and
+    its visual onsets (footfalls, bounces, impacts)."""
+    if analysis_width < 64 or min_track_s < 0:
+        raise ValueError(f"analysis_width must be ≥ 64 px and min_track_s ≥ 0, got {analysis_width}, {min_track_s}")
+    scale = min(1.0, analysis_width / info.width)
+    size = (int(round(info.width * scale / 2)) * 2, int(round(info.height * scale / 2)) * 2)
+    sx, sy = info.width / size[0], info.height / size[1]
+    tracker = _Tracker(info.fps, _MIN_AREA_FRAC * size[0] * size[1])
+    hog = cv2.HOGDescriptor()
+    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+    hog_every = max(1, int(round(_HOG_EVERY_S * info.fps)))
+    # One decode pass: the opening seconds are buffered at analysis size and their median primes MOG2,
+    # then the buffer and the rest of the clip stream through (full frames kept only where HOG looks).
+    decoded = ((fr.index, fr.t_s, fr.image if scale == 1.0 else cv2.resize(fr.image, size, interpolation=cv2.INTER_LINEAR),
+                fr.image) for fr in iter_frames(video_path))
+    buffered = [(i, t, small, full if i % hog_every == 0 else None)
+                for i, t, small, full in itertools.islice(decoded, max(1, int(_PRIME_S * info.fps)))]
+    if not buffered:
+        raise InputError(f"{video_path}: no frames could be decoded")
+    mog = _prime_background([b[2] for b in buffered])
+    for index, t_s, small, full in itertools.chain(buffered, decoded):
+        dets, mask = _blobs(mog.apply(small, learningRate=1.0 / (_BG_MEMORY_S * info.fps)), tracker.min_area * 0.5)
+        tracker.step(index, t_s, (small, mask), dets)
+        if index % hog_every == 0 and full is not None:
+            tracker.vote_people(full, 1.0 / sx, hog)
+    tracks: list[Track] = []
+    for chain in sorted(_link([tr for tr in tracker.done + tracker.active if tr.confirmed], info.fps), key=lambda c: c[0].frames[0]):
+        frames = np.array([f for tr in chain for f in tr.frames])
+        times = [tracker.times[f] for f in frames]
+        boxes = np.array([b for tr in chain for b in tr.boxes]) * [sx, sy, sx, sy]
+        if times[-1] - times[0] < min_track_s:
+            continue
+        hits, upright = sum(tr.hog_hits for tr in chain), float(np.median(boxes[:, 3] / boxes[:, 2])) >= 1.5
+        hog_person = hits >= 2 or (hits >= 1 and upright)  # one HOG hit on an upright blob is a person too
+        # Motion and onsets read raw solo boxes: frames placed inside a merged blob are gaps to them.
+        solo = np.array([f for tr in chain for f in tr.solo])
+        keep = solo if solo.sum() >= 0.5 * len(solo) else np.ones(len(solo), bool)
+        raw = Track(id=len(tracks), label="person" if hog_person else "object", frames=frames[keep].tolist(),
+                    t_s=np.asarray(times)[keep].tolist(), boxes=[tuple(b) for b in boxes[keep]],
+                    frame_width=info.width, frame_height=info.height)
+        desc = onsets.describe_track(raw, info.fps)
+        centres = boxes[:, :2] + boxes[:, 2:] / 2
+        travel = float(np.hypot(*(centres[-1] - centres[0]))) / float(np.median(boxes[:, 2:].max(axis=1)))
+        # Drop fluttering tape or foliage (jitters in place) and shreds of blobs seen now and then.
+        tiny = np.median(boxes[:, 2] * boxes[:, 3]) / (sx * sy) < 2 * tracker.min_area
+        if not hog_person and (tiny or len(frames) < 0.5 * (frames[-1] - frames[0] + 1)
+                               or (desc.motion not in ("walking", "bouncing") and travel < (0.75 if upright else 1.5))):
+            continue
+        tracks.append(Track(id=raw.id, label=desc.label, motion=desc.motion, frames=frames.tolist(), t_s=times,
+                            boxes=[tuple(float(v) for v in b) for b in _smooth(boxes, frames, info.fps)],
+                            onsets_s=desc.onsets_s, frame_width=info.width, frame_height=info.height))
+    log.info("tracked %d objects in %s", len(tracks), video_path)
+    return tracks
