@@ -17,7 +17,7 @@ from foleydesigner.errors import FoleyError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="FoleyDesigner: layered, placed, mixed Foley for silent clips.")
 console = Console(stderr=True)
-STAGES = ("load_video", "filmscribe", "write_script", "extract_clues", "generate_stem", "mix", "upmix", "export")
+STAGES = ("load_video", "decompose", "extract_clues", "generate_stem", "mix", "upmix", "export")
 
 
 def demo_clip() -> Path:
@@ -94,29 +94,55 @@ def run(
     stable_audio_dir: Annotated[Path | None, typer.Option(help="local Stable Audio Open folder for --generator stable_audio")] = None,
     binaural: Annotated[bool, typer.Option(help="render stems for headphones (spherical-head HRTF model)")] = False,
     seed: Annotated[int, typer.Option(help="random seed: same seed, same sound")] = 0,
-    target_lufs: Annotated[float, typer.Option(help="integrated loudness of the mixes (ATSC A/85 -24; EBU R128 -23)")] = -24.0,
+    target_lufs: Annotated[float | None, typer.Option(help="integrated loudness of the mixes, LUFS (overrides --loudness-preset)")] = None,
+    loudness_preset: Annotated[str, typer.Option(help="atsc: ATSC A/85, -24 LUFS; ebu: EBU R128, -23 LUFS (true peak <= -2 dBTP either way)")] = "atsc",
     hfov: Annotated[float, typer.Option(help="camera horizontal field of view, degrees")] = 60.0,
     max_scribe_iters: Annotated[int, typer.Option(help="FilmScribe generate/validate rounds at most")] = 3,
     keep_original_audio: Annotated[bool, typer.Option(help="keep the clip's own audio as an extra track")] = False,
     force: Annotated[bool, typer.Option(help="replace a previous run in --out")] = False,
+    llm_scribe: Annotated[str | None, typer.Option(help="backend of the FilmScribe generator (default: --llm)")] = None,
+    llm_validator: Annotated[str | None, typer.Option(help="backend of the FilmScribe validator")] = None,
+    llm_writer: Annotated[str | None, typer.Option(help="backend of the FoleyScriptWriter and the ToT expansions")] = None,
+    llm_scorer: Annotated[str | None, typer.Option(help="ToT judge, on top of the computed scores (heuristic: none)")] = None,
+    llm_planner: Annotated[str | None, typer.Option(help="backend of the mixing planner")] = None,
+    llm_vision: Annotated[bool, typer.Option(help="send keyframes as images even to models not known to see")] = False,
+    fallback: Annotated[str | None, typer.Option(help="'heuristic': a failed LLM step uses the offline rules (warned)")] = None,
+    tot_k: Annotated[int, typer.Option(help="ToT: candidate scripts per node")] = 3,
+    tot_beam: Annotated[int, typer.Option(help="ToT: nodes kept per level (top-b)")] = 2,
+    tot_tau: Annotated[float, typer.Option(help="ToT: stop when a script scores above this")] = 0.85,
+    tot_depth: Annotated[int, typer.Option(help="ToT: levels of candidate scripts at most")] = 3,
+    tot_weights: Annotated[str, typer.Option(help="ToT: w1,w2,w3 of w1·s_align + w2·s_layer + w3·s_emotion")] = "0.5,0.3,0.2",
 ) -> None:
     """Turn a silent clip into stems, a stereo and a 5.1 mix, and a video with both mixes."""
     try:
+        from foleydesigner.context import LOUDNESS_PRESETS
+
+        if loudness_preset not in LOUDNESS_PRESETS:
+            raise FoleyError(f"--loudness-preset {loudness_preset}: choose one of {', '.join(LOUDNESS_PRESETS)}")
+        target_lufs = LOUDNESS_PRESETS[loudness_preset] if target_lufs is None else target_lufs
         if not -70.0 <= target_lufs <= -5.0:
             raise FoleyError(f"--target-lufs {target_lufs} is outside [-70, -5] LUFS; broadcast uses -24 (A/85) or -23 (R128)")
         if not 1.0 <= hfov < 180.0:
             raise FoleyError(f"--hfov {hfov} must be in [1, 180) degrees; a normal lens is about 60")
         if not 1 <= max_scribe_iters <= 20:
             raise FoleyError(f"--max-scribe-iters {max_scribe_iters} must be between 1 and 20")
+        from foleydesigner.agents.tot import tot_settings
         from foleydesigner.llm import parse_backend
 
-        parse_backend(llm)
+        roles = {**_parse_roles(llm_role), **{r: v for r, v in (("scribe", llm_scribe), ("validator", llm_validator),
+                 ("writer", llm_writer), ("scorer", llm_scorer), ("planner", llm_planner)) if v}}
+        for spec in (llm, *roles.values()):
+            parse_backend(spec)
+        if fallback not in (None, "heuristic"):
+            raise FoleyError(f"--fallback {fallback}: the only fallback is 'heuristic'")
+        decomposition = {"llm_vision": llm_vision, "fallback": fallback,
+                         **tot_settings(tot_k, tot_beam, tot_tau, tot_depth, tot_weights)}
         options = {k: str(v) for k, v in (("dit_checkpoint", dit_checkpoint), ("stable_audio_dir", stable_audio_dir)) if v}
         if binaural:
             options["binaural"] = True  # type: ignore[assignment]
-        _run(clip, script, out, force=force, llm=llm, llm_roles=_parse_roles(llm_role), llm_base_url=llm_base_url,
+        _run(clip, script, out, force=force, llm=llm, llm_roles=roles, llm_base_url=llm_base_url,
              vision=vision, generator=generator, generator_options=options, seed=seed, target_lufs=target_lufs,
-             hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio)
+             hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, **decomposition)
     except FoleyError as exc:
         _fail(exc)
 
@@ -134,12 +160,33 @@ def demo(
 
 
 @app.command()
+def trace(
+    run_dir: Annotated[Path, typer.Argument(help="the --out folder of a `foley run`")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
+) -> None:
+    """A run's per-agent timeline: node, kind, backend, latency, tokens and what each call decided."""
+    from foleydesigner.trace_view import render, report
+
+    try:
+        rep = report(run_dir)
+    except FoleyError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(rep, indent=2, default=str))
+    else:
+        render(rep, Console(width=max(Console().width, 160)))
+
+
+@app.command()
 def graph() -> None:
     """Print every graph as Mermaid text (paste into any Mermaid viewer)."""
+    from foleydesigner.graphs.decomposition import build_decomposition_graph
     from foleydesigner.graphs.filmscribe import build_filmscribe_graph
     from foleydesigner.graphs.foley import build_foley_graph
+    from foleydesigner.graphs.mixing import build_mixing_graph
 
-    for name, g in (("foley", build_foley_graph()), ("filmscribe", build_filmscribe_graph())):
+    for name, g in (("foley", build_foley_graph()), ("decomposition", build_decomposition_graph()),
+                    ("filmscribe", build_filmscribe_graph()), ("mixing", build_mixing_graph())):
         typer.echo(f"%% graph: {name}")
         typer.echo(g.get_graph(xray=True).draw_mermaid())
 
@@ -194,6 +241,41 @@ def sounds(
     for c in classes:
         table.add_row(c.name, c.kind, c.default_layer, ", ".join(f"{k}={v}" for k, v in c.params.items()), c.description)
     Console().print(table)
+
+
+@app.command("eval")
+def eval_(
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for report.json, report.md, plots/, clips/, runs/")],
+    quick: Annotated[bool, typer.Option(help="one 4 s clip per kind (a few minutes on 2 cores)")] = False,
+    seed: Annotated[int, typer.Option(help="pipeline seed for every clip")] = 0,
+    target_lufs: Annotated[float, typer.Option(help="loudness target the mixes are scored against")] = -24.0,
+) -> None:
+    """Benchmark the pipeline vs the w/o-STC and text-only placement baselines on synthetic clips with exact truth."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from foleydesigner.eval.harness import run_benchmark
+    from foleydesigner.eval.report import markdown_table
+
+    try:
+        if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "report.json").exists())):
+            raise FoleyError(f"--out {out} holds files that are not a previous `foley eval`; choose a new folder")
+        command = f"foley eval{' --quick' if quick else ''} --out {out}" + (f" --seed {seed}" if seed else "") + \
+            (f" --target-lufs {target_lufs:g}" if target_lufs != -24.0 else "")
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                      transient=True) as prog:
+            task = prog.add_task("eval")
+
+            def on_clip(name: str, i: int, n: int) -> None:
+                prog.update(task, description=f"clip {i + 1}/{n}: {name}")
+
+            report = run_benchmark(out, quick=quick, seed=seed, target_lufs=target_lufs, command=command, on_clip=on_clip)
+    except FoleyError as exc:
+        _fail(exc)
+        return
+    typer.echo(markdown_table(report))
+    for name, ok in report["checks"].items():
+        console.print(f"{'[green]pass' if ok else '[red]FAIL'}[/] {name}")
+    Console().print(f"wrote {out}/report.json, report.md, plots/ in {report['elapsed_s']:.0f} s")
 
 
 def main() -> None:

@@ -6,9 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from foleydesigner.llm import RetryPolicy
 from foleydesigner.trace import Tracer
 from foleydesigner.units import DEFAULT_HFOV_DEG
 
+#: Integrated loudness targets (LUFS) of the delivered mixes: ATSC A/85 (US broadcast) and EBU R128 (Europe).
+#: The true-peak ceiling stays -2 dBTP for both (A/85's; R128 allows -1, so -2 satisfies both).
+LOUDNESS_PRESETS = {"atsc": -24.0, "ebu": -23.0}
 #: Agent roles that can each get their own LLM backend (`--llm-ROLE provider:model`).
 ROLES = ("scribe", "validator", "writer", "scorer", "planner", "experts")
 
@@ -30,6 +34,15 @@ class RunContext:
     hfov_deg: float = DEFAULT_HFOV_DEG
     max_scribe_iters: int = 3
     analysis_width: int = 384
+    llm_vision: bool = False  # send keyframes to the scribe/validator even if the model is not known to see
+    llm_retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Tree-of-Thought decomposition (paper §1): k candidates per node, top-b kept per level, stop above τ or at
+    # max depth; Score = w1·s_align + w2·s_layer + w3·s_emotion.
+    tot_k: int = 3
+    tot_beam: int = 2
+    tot_tau: float = 0.85
+    tot_depth: int = 3
+    tot_weights: tuple[float, float, float] = (0.5, 0.3, 0.2)
     keep_original_audio: bool = False
 
     def llm_for(self, role: str) -> str:

@@ -2,19 +2,31 @@
 
 `heuristic` means no LLM: agents run their offline rules. Anything else is an `init_chat_model` string
 (`openai:gpt-4o-mini`, `anthropic:claude-…`, `ollama:llama3.1`, or any OpenAI-compatible server via base_url).
+Every call is traced (prompt, raw reply, parsed result, latency, tokens, cost); malformed output is re-asked
+once with the validation error; rate limits, 5xx and timeouts are retried with exponential backoff.
+
+Test hook: `register_chat_model_factory("scripted", factory)` makes `--llm scripted:NAME` resolve to
+`factory(NAME, base_url=..., temperature=...)`. Nothing is registered in normal use.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
+import threading
 import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ValidationError
 
 from foleydesigner.errors import BackendError
-from foleydesigner.trace import Tracer
+from foleydesigner.trace import Tracer, digest
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -22,7 +34,33 @@ T = TypeVar("T", bound=BaseModel)
 HEURISTIC = "heuristic"
 _KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "google_genai": "GOOGLE_API_KEY",
             "mistralai": "MISTRAL_API_KEY", "groq": "GROQ_API_KEY"}
-_TRANSIENT = ("RateLimit", "Timeout", "APIConnection", "InternalServer", "ServiceUnavailable", "Overloaded", "APITimeout")
+_INSTALL = {"ollama": "langchain-ollama", "google_genai": "langchain-google-genai", "mistralai": "langchain-mistralai",
+            "groq": "langchain-groq"}
+#: Models that take images: keyframes are sent to these (or to any model with --llm-vision).
+_VISION = re.compile(r"gpt-4o|gpt-4\.1|gpt-4-turbo|gpt-5|\bo[134]\b|\bo[134]-|claude-3|claude-(?:sonnet|opus|haiku)-4|"
+                     r"gemini|llava|vision|-vl\b|pixtral|minicpm-v|moondream|gemma3", re.I)
+#: USD per million input / output tokens, list prices (2025). Unknown models cost None: never a guess.
+PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00), "gpt-4.1-nano": (0.10, 0.40), "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1": (2.00, 8.00), "gpt-5-nano": (0.05, 0.40), "gpt-5-mini": (0.25, 2.00), "gpt-5": (1.25, 10.00),
+    "o4-mini": (1.10, 4.40), "o3": (2.00, 8.00), "claude-3-5-haiku": (0.80, 4.00), "claude-haiku-4-5": (1.00, 5.00),
+    "claude-3-7-sonnet": (3.00, 15.00), "claude-sonnet-4": (3.00, 15.00), "claude-opus-4": (15.00, 75.00),
+}
+#: HTTP statuses worth retrying: timeout, conflict, rate limit, server errors, Anthropic's 529 "overloaded".
+_TRANSIENT_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+_TRANSIENT_NAMES = ("RateLimit", "Timeout", "APIConnection", "InternalServer", "ServiceUnavailable", "Overloaded")
+
+ChatModelFactory = Callable[..., Any]
+_FACTORIES: dict[str, ChatModelFactory] = {}
+
+
+def register_chat_model_factory(provider: str, factory: ChatModelFactory) -> None:
+    """Make 'provider:MODEL' resolve to factory(MODEL, base_url=..., temperature=...) (a test hook)."""
+    _FACTORIES[provider] = factory
+
+
+def unregister_chat_model_factory(provider: str) -> None:
+    _FACTORIES.pop(provider, None)
 
 
 def parse_backend(spec: str) -> tuple[str, str]:
@@ -30,68 +68,327 @@ def parse_backend(spec: str) -> tuple[str, str]:
     spec = spec.strip()
     if spec == HEURISTIC:
         return HEURISTIC, ""
-    if ":" not in spec or not spec.split(":", 1)[1]:
+    if ":" not in spec or not spec.split(":", 1)[1] or not spec.split(":", 1)[0]:
         raise BackendError(f"LLM backend '{spec}' is not 'heuristic' or 'provider:model' (e.g. openai:gpt-4o-mini, "
                            "anthropic:claude-sonnet-4-5, ollama:llama3.1)")
     provider, model = spec.split(":", 1)
     return provider, model
 
 
-def make_chat_model(spec: str, *, base_url: str | None = None, temperature: float = 0.2) -> Any:
+def is_vision_model(spec: str) -> bool:
+    """Whether a backend is known to take images (keyframes); --llm-vision overrides for unknown ones."""
+    return spec != HEURISTIC and bool(_VISION.search(parse_backend(spec)[1]))
+
+
+def redact_url(url: str | None) -> str | None:
+    """A base URL fit for run.json: no user:password@, no ?query (keys hide in both)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _secrets() -> list[str]:
+    return [v for k in _KEY_ENV.values() if len(v := os.environ.get(k, "")) >= 6]
+
+
+def scrub(text: str, extra: Sequence[str] = ()) -> str:
+    """Remove API keys (from the environment, or given) from text bound for an error message or the trace."""
+    for secret in [*_secrets(), *extra]:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def make_chat_model(spec: str, *, base_url: str | None = None, temperature: float = 0.2, timeout_s: float = 120.0) -> Any:
     """A LangChain chat model for 'provider:model'. Fails with the env var to set when a key is missing."""
     provider, model = parse_backend(spec)
     if provider == HEURISTIC:
         raise BackendError("the heuristic backend has no chat model")
+    if provider in _FACTORIES:
+        return _FACTORIES[provider](model, base_url=base_url, temperature=temperature)
     env = _KEY_ENV.get(provider)
     if env and not os.environ.get(env) and not base_url:
         raise BackendError(f"--llm {spec} needs an API key: set {env}, or pick --llm heuristic for the offline backend")
     from langchain.chat_models import init_chat_model
 
     kwargs: dict[str, Any] = {"temperature": temperature}
+    if provider in ("openai", "anthropic"):
+        # Our RetryPolicy is the only retry layer, so every retry is visible in the trace.
+        kwargs.update(max_retries=0, timeout=timeout_s)
     if base_url:
         kwargs["base_url"] = base_url
         kwargs.setdefault("api_key", os.environ.get(env or "OPENAI_API_KEY") or "not-needed")
     try:
         return init_chat_model(model, model_provider=provider, **kwargs)
+    except ImportError as exc:
+        pkg = _INSTALL.get(provider, f"the LangChain integration for '{provider}'")
+        hint = " (or use its OpenAI-compatible endpoint: --llm openai:MODEL --llm-base-url http://localhost:11434/v1)" \
+            if provider == "ollama" else ""
+        raise BackendError(f"--llm {spec} needs {pkg} installed{hint}") from exc
     except Exception as exc:
-        raise BackendError(f"cannot create chat model '{spec}': {exc}") from exc
+        raise BackendError(f"cannot create chat model '{spec}': {scrub(str(exc), [base_url or ''])}") from exc
 
 
-def _usage(raw: Any) -> dict[str, int]:
+def check_backends(specs: Sequence[str], *, base_url: str | None = None) -> None:
+    """Construct each distinct LLM backend once (no network), so a missing key fails before the long work."""
+    for spec in dict.fromkeys(s for s in specs if s != HEURISTIC):
+        make_chat_model(spec, base_url=base_url)
+
+
+# --- retries, usage, cost ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff for transient provider errors; `sleep` is injectable so tests never wait."""
+
+    max_retries: int = 4
+    base_s: float = 1.0
+    factor: float = 2.0
+    max_s: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def delay(self, retry: int, exc: BaseException) -> float:
+        headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+        try:  # the server knows best how long to wait
+            after = float(headers.get("retry-after", "")) if hasattr(headers, "get") else None
+        except (TypeError, ValueError):
+            after = None
+        return min(self.max_s, after if after is not None else self.base_s * self.factor**retry)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Rate limits, 5xx, overload and timeouts: worth another try after a pause."""
+    if isinstance(exc, (TimeoutError, ConnectionError)):
+        return True
+    if getattr(exc, "status_code", None) in _TRANSIENT_STATUS:
+        return True
+    return any(n in c.__name__ for c in type(exc).__mro__ for n in _TRANSIENT_NAMES)
+
+
+def price_for(spec: str) -> tuple[float, float] | None:
+    provider, model = parse_backend(spec)
+    if provider == "ollama":
+        return (0.0, 0.0)  # runs locally
+    best = max((k for k in PRICES_PER_MTOK if model.startswith(k)), key=len, default=None)
+    return PRICES_PER_MTOK[best] if best else None
+
+
+@dataclass
+class Usage:
+    """Per-run LLM tally: calls, tokens and cost per backend (cost None where the price is not known)."""
+
+    per_backend: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, backend: str, tokens: dict[str, int]) -> float | None:
+        price = price_for(backend) if ":" in backend else None
+        cost = None if price is None else (tokens["input"] * price[0] + tokens["output"] * price[1]) / 1e6
+        with self._lock:
+            row = self.per_backend.setdefault(backend, {"calls": 0, "input_tokens": 0, "output_tokens": 0,
+                                                        "cost_usd": 0.0 if price is not None else None})
+            row["calls"] += 1
+            row["input_tokens"] += tokens["input"]
+            row["output_tokens"] += tokens["output"]
+            if cost is not None:
+                row["cost_usd"] = round(row["cost_usd"] + cost, 6)
+        return cost
+
+    @property
+    def cost_usd(self) -> float | None:
+        costs = [r["cost_usd"] for r in self.per_backend.values()]
+        return None if not costs or any(c is None for c in costs) else round(sum(costs), 6)
+
+
+_USAGE: weakref.WeakKeyDictionary[Tracer, Usage] = weakref.WeakKeyDictionary()
+
+
+def usage_for(tracer: Tracer) -> Usage:
+    """The usage tally of the run that owns this tracer (every call through structured_call is counted)."""
+    return _USAGE.setdefault(tracer, Usage())
+
+
+def _tokens(raw: Any) -> dict[str, int]:
     meta = getattr(raw, "usage_metadata", None) or {}
     return {"input": int(meta.get("input_tokens", 0) or 0), "output": int(meta.get("output_tokens", 0) or 0)}
 
 
+# --- messages ------------------------------------------------------------------------------------------------
+
+def image_block(jpeg_b64: str) -> dict[str, Any]:
+    """A standard LangChain image content block (converted per provider by langchain-openai/-anthropic)."""
+    return {"type": "image", "base64": jpeg_b64, "mime_type": "image/jpeg"}
+
+
+def _trace_content(content: Any) -> Any:
+    """Message content for the trace: images become a digest, never kilobytes of base64."""
+    if not isinstance(content, list):
+        return content
+    out = []
+    for block in content:
+        if isinstance(block, dict) and block.get("type") in ("image", "image_url"):
+            data = block.get("base64") or str(block.get("image_url", ""))
+            out.append({"type": "image", "bytes_b64": len(data), "digest": digest(data)})
+        else:
+            out.append(block)
+    return out
+
+
+def _trace_messages(messages: Sequence[Any]) -> list[dict[str, Any]]:
+    return [{"role": getattr(m, "type", "?"), "content": _trace_content(getattr(m, "content", str(m)))}
+            for m in messages]
+
+
+def _raw(msg: Any) -> dict[str, Any]:
+    return {"content": getattr(msg, "content", str(msg)), "tool_calls": getattr(msg, "tool_calls", []) or [],
+            "invalid_tool_calls": getattr(msg, "invalid_tool_calls", []) or [],
+            "refusal": (getattr(msg, "additional_kwargs", {}) or {}).get("refusal")}
+
+
+def _no_output_reason(msg: Any, schema: type[BaseModel]) -> str:
+    raw = _raw(msg)
+    if raw["refusal"]:
+        return f"the model refused: {str(raw['refusal'])[:300]}"
+    if raw["invalid_tool_calls"]:
+        bad = raw["invalid_tool_calls"][0]
+        return f"malformed JSON for {schema.__name__}: {bad.get('error') or bad.get('args')}"[:500]
+    text = raw["content"] if isinstance(raw["content"], str) else json.dumps(raw["content"], default=str)
+    return f"no {schema.__name__} in the reply (it said: {text[:300]!r})" if text else f"no {schema.__name__} in the reply"
+
+
+# --- the call ------------------------------------------------------------------------------------------------
+
+def _invoke(runnable: Any, convo: list[Any], *, tracer: Tracer, node: str, backend: str, retry: RetryPolicy,
+            rec: dict[str, Any]) -> Any:
+    for n in range(retry.max_retries + 1):
+        try:
+            return runnable.invoke(convo)
+        except Exception as exc:
+            text = scrub(f"{exc.__class__.__name__}: {exc}")
+            if n < retry.max_retries and is_transient(exc):
+                wait = retry.delay(n, exc)
+                rec.setdefault("retries", []).append({"error": text[:300], "wait_s": round(wait, 3)})
+                log.warning("%s: %s, retrying in %.1f s", node, text[:200], wait)
+                retry.sleep(wait)
+                continue
+            raise BackendError(f"{node}: the {backend} call failed ({text[:500]})"
+                               + (f" after {n} retries" if n else "")) from None
+    raise AssertionError("unreachable")
+
+
 def structured_call(model: Any, messages: list[Any], schema: type[T], *, tracer: Tracer, node: str, backend: str,
-                    max_retries: int = 3, backoff_s: float = 1.0) -> T:
-    """Ask for `schema`; re-ask once with the validation error; retry transient provider errors with backoff."""
-    runnable = model.with_structured_output(schema, include_raw=True)
-    convo = list(messages)
-    for attempt in range(2):
-        for retry in range(max_retries + 1):
-            with tracer.span(node, "llm", backend=backend, inputs=[str(m) for m in convo],
-                             prompt=[getattr(m, "content", str(m)) for m in convo], attempt=attempt) as rec:
-                try:
-                    out = runnable.invoke(convo)
-                except Exception as exc:
-                    if retry < max_retries and any(t in exc.__class__.__name__ for t in _TRANSIENT):
-                        rec["retry_after_error"] = f"{exc.__class__.__name__}: {exc}"
-                        time.sleep(backoff_s * 2**retry)
-                        continue
-                    raise BackendError(f"{node}: the {backend} call failed ({exc.__class__.__name__}: {exc})") from exc
-                raw = out.get("raw")
-                rec["raw"] = getattr(raw, "content", None) or str(getattr(raw, "tool_calls", ""))
-                rec["tokens"] = _usage(raw)
+                    tools: Sequence[Any] = (), retry: RetryPolicy | None = None, max_tool_rounds: int = 4,
+                    max_retries: int | None = None, backoff_s: float | None = None) -> T:
+    """Ask for `schema`; re-ask once with the validation error, then fail the node with a clear error.
+
+    With `tools`, the model may call them first (they run locally and their results go back to it); it answers
+    by calling the schema as a tool. Transient provider errors are retried with `retry` (exponential backoff)."""
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    policy = retry or RetryPolicy()
+    if max_retries is not None or backoff_s is not None:
+        policy = RetryPolicy(max_retries if max_retries is not None else policy.max_retries,
+                             backoff_s if backoff_s is not None else policy.base_s, policy.factor, policy.max_s, policy.sleep)
+    by_name = {getattr(t, "name", ""): t for t in tools}
+    runnable = model.bind_tools([*tools, schema]) if tools else _structured(model, schema)
+    convo, problems, rounds = list(messages), [], 0
+    while len(problems) < 2:
+        with tracer.span(node, "llm", backend=backend, inputs=_trace_messages(convo), prompt=_trace_messages(convo),
+                         attempt=len(problems), model=backend) as rec:
+            out = _invoke(runnable, convo, tracer=tracer, node=node, backend=backend, retry=policy, rec=rec)
+            raw = out if tools else out.get("raw")
+            rec["raw"] = _raw(raw)
+            rec["tokens"] = _tokens(raw)
+            rec["cost_usd"] = usage_for(tracer).add(backend, rec["tokens"])
+            if not tools:
                 parsed, error = out.get("parsed"), out.get("parsing_error")
                 if parsed is not None and error is None:
                     rec["parsed"] = parsed
                     return parsed  # type: ignore[no-any-return]
-                rec["parse_error"] = str(error or "no structured output")
-            break
-        from langchain_core.messages import HumanMessage
+                problem = str(error) if error is not None else _no_output_reason(raw, schema)
+                convo = convo + [HumanMessage(f"Your previous reply was not a valid {schema.__name__}: {problem}. "
+                                              f"Reply again with a valid {schema.__name__}.")]
+            else:
+                calls = list(getattr(raw, "tool_calls", []) or [])
+                answer = next((c for c in calls if c["name"] == schema.__name__), None)
+                if answer is not None:
+                    try:
+                        parsed = schema.model_validate(answer["args"])
+                        rec["parsed"] = parsed
+                        return parsed
+                    except ValidationError as exc:
+                        problem = str(exc)
+                elif calls and rounds < max_tool_rounds:
+                    rounds += 1
+                    convo = convo + [raw] + [_run_tool(by_name, c, tracer, node) for c in calls]
+                    rec["decision"] = f"called {', '.join(c['name'] for c in calls)}"
+                    continue
+                else:
+                    problem = (f"more than {max_tool_rounds} tool rounds without an answer" if calls
+                               else _no_output_reason(raw, schema))
+                note = f"Not a valid {schema.__name__}: {problem}. Answer by calling {schema.__name__} with valid arguments."
+                reply = raw if isinstance(raw, AIMessage) else AIMessage(str(raw))
+                convo = convo + [reply] + ([ToolMessage(note, tool_call_id=c["id"]) for c in calls] or [HumanMessage(note)])
+            rec["parse_error"] = problem[:1000]
+            problems.append(problem)
+    raise BackendError(f"{node}: {backend} gave no valid {schema.__name__} after a re-ask ({' '.join(problems[-1].split())[:300]}); "
+                       "try another model, or pass --fallback heuristic to use the offline rules for this step")
 
-        problem = error if isinstance(error, ValidationError) else (error or "the reply had no structured output")
-        convo = convo + [HumanMessage(f"Your previous reply was not a valid {schema.__name__}: {problem}. "
-                                      f"Reply again with a valid {schema.__name__}.")]
-    raise BackendError(f"{node}: {backend} returned malformed output twice ({problem}); "
-                       "try another model or --fallback heuristic")
+
+def _structured(model: Any, schema: type[BaseModel]) -> Any:
+    """Structured output by function calling: OpenAI's default json_schema mode is strict and rejects the free-form
+    `params` dicts of our schemas; models without a `method` argument take the plain call."""
+    try:
+        return model.with_structured_output(schema, include_raw=True, method="function_calling")
+    except (TypeError, ValueError, NotImplementedError):
+        return model.with_structured_output(schema, include_raw=True)
+
+
+def _run_tool(by_name: dict[str, Any], call: dict[str, Any], tracer: Tracer, node: str) -> Any:
+    from langchain_core.messages import ToolMessage
+
+    tool = by_name.get(call["name"])
+    with tracer.span(node, "tool", backend="local", inputs=call.get("args"), tool=call["name"]) as rec:
+        if tool is None:
+            result: Any = f"error: there is no tool named {call['name']}; available: {', '.join(by_name)}"
+        else:
+            try:
+                result = tool.invoke(call.get("args") or {})
+            except Exception as exc:  # the model sees the error and can correct its arguments
+                result = f"error: {exc.__class__.__name__}: {exc}"
+        rec["parsed"] = result
+    content = result if isinstance(result, str) else json.dumps(result, default=str)
+    return ToolMessage(content, tool_call_id=call.get("id") or call["name"])
+
+
+# --- agents' entry points ------------------------------------------------------------------------------------
+
+def ask(ctx: Any, role: str, node: str, messages: list[Any], schema: type[T], *, tools: Sequence[Any] = ()) -> T:
+    """One structured call for an agent role, with the run's backend, base URL, retry policy and tracer."""
+    backend = ctx.llm_for(role)
+    model = make_chat_model(backend, base_url=ctx.llm_base_url)
+    return structured_call(model, messages, schema, tracer=ctx.tracer, node=node, backend=backend, tools=tools,
+                           retry=getattr(ctx, "llm_retry", None))
+
+
+def wants_images(ctx: Any, role: str) -> bool:
+    backend = ctx.llm_for(role)
+    return backend != HEURISTIC and (bool(getattr(ctx, "llm_vision", False)) or is_vision_model(backend))
+
+
+def with_fallback(ctx: Any, role: str, node: str, llm_fn: Callable[[], T], heuristic_fn: Callable[[], T]) -> tuple[T, list[str]]:
+    """Run the LLM path; on its failure use the heuristic only when --fallback heuristic, with a warning."""
+    backend = ctx.llm_for(role)
+    if backend == HEURISTIC:
+        return heuristic_fn(), []
+    try:
+        return llm_fn(), []
+    except BackendError as exc:
+        if getattr(ctx, "fallback", None) != HEURISTIC:
+            raise
+        warning = f"{node}: {backend} failed, used the heuristic backend instead (--fallback heuristic): {exc}"
+        ctx.tracer.write({"node": node, "kind": "fallback", "backend": HEURISTIC, "warning": warning})
+        log.warning("%s", warning)
+        return heuristic_fn(), [warning]

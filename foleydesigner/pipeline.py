@@ -87,6 +87,10 @@ def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: s
         from foleydesigner.generation.base import make_generator
 
         make_generator(ctx.generator, **dict(ctx.generator_options))  # fail before the long work, not after it
+        from foleydesigner.context import ROLES
+        from foleydesigner.llm import check_backends, redact_url, usage_for
+
+        check_backends([ctx.llm_for(r) for r in ROLES], base_url=ctx.llm_base_url)  # a missing key fails here
         graph = build_foley_graph()
         state: dict[str, Any] = {}
         inputs = {"video_path": str(Path(video_path).resolve()), "screenplay": screenplay}
@@ -101,6 +105,12 @@ def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: s
             shutil.rmtree(scratch, ignore_errors=True)
         backends = {"llm": ctx.llm, **{f"llm.{r}": m for r, m in ctx.llm_roles.items()}, "vision": ctx.vision,
                     "generator": ctx.generator}
+        if ctx.llm_base_url:
+            backends["llm_base_url"] = str(redact_url(ctx.llm_base_url))  # never user:key@ or ?key=
+        if ctx.fallback:
+            backends["fallback"] = ctx.fallback
+        backends["tot"] = (f"k={ctx.tot_k} beam={ctx.tot_beam} tau={ctx.tot_tau} depth={ctx.tot_depth} "
+                           f"weights={','.join(f'{w:g}' for w in ctx.tot_weights)}")
         timings = {k: round(v, 4) for k, v in state.get("timings", {}).items()}
         timings["total"] = round(time.perf_counter() - t_start, 4)
         info = RunInfo(versions=versions(), backends=backends, seed=ctx.seed, video=video, timings_s=timings,
@@ -108,6 +118,8 @@ def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: s
         info.outputs["trace"] = "trace.jsonl"
         info.outputs["run"] = "run.json"
         info.tokens = {"input": ctx.tracer.tokens_in, "output": ctx.tracer.tokens_out}
+        usage = usage_for(ctx.tracer)
+        info.cost_usd, info.llm_usage = usage.cost_usd, usage.per_backend
         atomic_write_json(staging / "run.json", info)
         _publish(staging, out)
     except BaseException:

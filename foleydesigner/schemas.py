@@ -185,14 +185,38 @@ class StemFeatures(_Model):
     band_energy_db: list[float]
     masked_by_db: float = Field(default=0.0, description="dB the other stems exceed it where it sounds (ERB bands)")
     masked_by_bg_db: float = Field(default=0.0, description="the same, counting background stems only")
-    rt60_s: float | None = None
+    masked_bands_hz: list[float] = Field(default_factory=list, description="ERB bands where the beds bury it most")
+    rt60_s: float | None = Field(default=None, description="decay (T20×3) of its loudest isolated hit")
+    drr_db: float | None = Field(default=None, description="blind direct-to-reverberant ratio around its hits")
+    short_term_max_lufs: float | None = Field(default=None, description="loudest 3 s window (EBU Tech 3341)")
+    short_term_lufs: list[float] = Field(default_factory=list, description="short-term loudness every second")
+    loudness_range_lu: float | None = Field(default=None, description="EBU Tech 3342 LRA")
 
 
 class MixPlan(_Model):
+    """mix_plan.json: what the mixing team measured (analysis), decided (plan, with reasons) and verified."""
+
     target_lufs: float
+    true_peak_dbtp: float = -2.0
     features: list[StemFeatures]
     plan: dict[str, list[MixOperation]]
+    analysis: dict[str, Any] = Field(default_factory=dict, description="band centres, targets, the layer balance")
+    space: dict[str, Any] = Field(default_factory=dict, description="the scene's shared acoustic space")
+    experts: list[dict[str, Any]] = Field(default_factory=list, description="capabilities offered to the planner")
     verification: dict[str, Any] = Field(default_factory=dict)
+
+
+class PlanProposal(_Model):
+    """The Mixing Planner's answer: Π = {(stem, O)} with parameters and a reason per operation (paper §4)."""
+
+    plan: dict[str, list[MixOperation]] = Field(description="stem id -> its operations, each one expert at most once")
+
+
+class ExpertRefinement(_Model):
+    """A mixing expert's refined parameters for the stems it was given."""
+
+    params: dict[str, dict[str, Any]] = Field(description="stem id -> final parameters of this expert's operation")
+    note: str = ""
 
 
 class RunInfo(_Model):
@@ -204,6 +228,8 @@ class RunInfo(_Model):
     warnings: list[str] = Field(default_factory=list)
     outputs: dict[str, str] = Field(default_factory=dict)
     tokens: dict[str, int] = Field(default_factory=dict, description="LLM tokens used, input/output")
+    cost_usd: float | None = Field(default=None, description="LLM cost from the price table; None if a model's price is unknown")
+    llm_usage: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per LLM backend: calls, tokens, cost")
 
 
 class SceneEntity(_Model):
@@ -216,6 +242,8 @@ class SceneEntity(_Model):
     track_id: int | None = None
     screen_side: Literal["left", "centre", "right", "moves", "off"] = "centre"
     surface: str | None = Field(default=None, description="material it touches, e.g. concrete, wood, gravel")
+    material: str | None = Field(default=None, description="what it is made of, e.g. metal, glass, rubber")
+    action_times_s: list[float] = Field(default_factory=list, description="when its actions make sound (footfalls, bounces)")
 
 
 class SceneScript(_Model):
@@ -232,3 +260,85 @@ class ScribeFeedback(_Model):
     valid: bool
     issues: list[str] = Field(default_factory=list)
     missing_track_ids: list[int] = Field(default_factory=list)
+
+
+# --- Tree-of-Thought decomposition (paper §1) ----------------------------------------------------------------
+
+Principle = Literal["visual_alignment", "narrative_separation", "emotional_modulation"]
+
+
+class EventChanges(_Model):
+    """Fields of an event to change; unset fields stay as they are."""
+
+    label: str | None = None
+    description: str | None = None
+    layer: Layer | None = None
+    start_s: float | None = Field(default=None, ge=0)
+    end_s: float | None = Field(default=None, ge=0)
+    onsets_s: list[float] | None = None
+    source_track: int | None = None
+    untie: bool = Field(default=False, description="set true to detach the event from its track (off-screen)")
+    intensity: float | None = Field(default=None, ge=0.0, le=1.0)
+    azimuth_deg: float | None = None
+    depth_m: float | None = Field(default=None, gt=0)
+    params: dict[str, Any] | None = None
+
+
+class ScriptEdit(_Model):
+    """One edit of a layered script: add an event, remove one, or change some of its fields."""
+
+    op: Literal["add", "remove", "update"]
+    event_id: str
+    event: SoundEvent | None = Field(default=None, description="the new event, for op=add")
+    changes: EventChanges | None = Field(default=None, description="what to change, for op=update")
+
+
+class ScriptCandidate(_Model):
+    """A child node of the Tree-of-Thought: the parent script plus a few edits made for one Foley principle."""
+
+    principle: Principle
+    rationale: str
+    edits: list[ScriptEdit] = Field(min_length=1)
+
+
+class ScriptCandidates(_Model):
+    candidates: list[ScriptCandidate]
+
+
+class ScriptJudgement(_Model):
+    """An LLM judge's opinion of a layered script, each score in [0, 1]."""
+
+    align: float = Field(ge=0.0, le=1.0, description="sounds match what is visible, when it happens")
+    layer: float = Field(ge=0.0, le=1.0, description="clear foreground over a supporting bed, not too dense")
+    emotion: float = Field(ge=0.0, le=1.0, description="levels and beds fit the scene's mood")
+    rationale: str = ""
+
+
+class TotScores(_Model):
+    align: float
+    layer: float
+    emotion: float
+    total: float
+    computed: dict[str, float] = Field(default_factory=dict, description="s_align, s_layer, s_emotion from facts")
+    judge: ScriptJudgement | None = None
+    facts: dict[str, float] = Field(default_factory=dict, description="the measurements the scores come from")
+
+
+class TotNode(_Model):
+    id: str
+    parent: str | None
+    depth: int = Field(ge=0)
+    script: FoleyScript | None = Field(default=None, description="None for the root, the inputs (V, F)")
+    scores: TotScores | None = None
+    status: Literal["root", "kept", "pruned", "winner", "frontier"] = "frontier"
+    expansion: dict[str, Any] = Field(default_factory=dict, description="operator, principle, rationale, edits, backend")
+
+
+class TotTree(_Model):
+    """tot_tree.json: every node the search made, why it was kept or pruned, and the winner."""
+
+    params: dict[str, Any]
+    winner: str
+    stop_reason: str
+    nodes: list[TotNode]
+    edges: list[tuple[str, str]]

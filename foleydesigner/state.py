@@ -19,6 +19,10 @@ class FoleyState(TypedDict, total=False):
     scribe_feedback: dict[str, Any]  # ScribeFeedback
     scribe_iterations: int
     script: dict[str, Any]  # FoleyScript
+    tot_tree: dict[str, Any]  # TotTree under construction (nodes + edges, JSON-able)
+    tot_frontier: list[str]  # ToT node ids kept at the current level
+    tot_level: int
+    tot_stop: str  # why the search stopped ('' while it runs)
     clues: Annotated[dict[str, dict[str, Any]], merge_dicts]  # event id -> EventClues
     stems: Annotated[list[dict[str, Any]], operator.add]  # StemInfo, one per generation branch
     mix: dict[str, Any]  # paths of the mixes and buses written by the mixer
@@ -31,6 +35,7 @@ class FoleyState(TypedDict, total=False):
 class ScribeState(TypedDict, total=False):
     """The FilmScribe subgraph's state: shares keys with FoleyState so it plugs in as a node."""
 
+    video_path: str
     video: dict[str, Any]
     tracks: list[dict[str, Any]]
     screenplay: str | None
@@ -40,6 +45,26 @@ class ScribeState(TypedDict, total=False):
     warnings: Annotated[list[str], operator.add]
 
 
+class DecompositionState(TypedDict, total=False):
+    """Stage ① (FilmScribe loop, script writer, Tree-of-Thought search): shares keys with FoleyState."""
+
+    video_path: str
+    video: dict[str, Any]
+    tracks: list[dict[str, Any]]
+    screenplay: str | None
+    scene_script: dict[str, Any]
+    scribe_feedback: dict[str, Any]
+    scribe_iterations: int
+    script: dict[str, Any]
+    tot_tree: dict[str, Any]
+    tot_frontier: list[str]
+    tot_level: int
+    tot_stop: str
+    outputs: Annotated[dict[str, str], merge_dicts]
+    warnings: Annotated[list[str], operator.add]
+    timings: Annotated[dict[str, float], merge_dicts]
+
+
 class StemTask(TypedDict):
     """Payload of one generation branch (LangGraph Send)."""
 
@@ -47,3 +72,42 @@ class StemTask(TypedDict):
     clues: dict[str, Any]
     duration_s: float
     scene: dict[str, Any]
+
+
+class MixState(TypedDict, total=False):
+    """Stage ③, the mixing subgraph (paper §4). In: script, clues, stems (from FoleyState) or audio given directly;
+    out: mix_plan, mix, timings, warnings. The rest holds audio arrays and analysis objects: the subgraph is
+    compiled without a checkpointer, so none of it is ever serialised."""
+
+    script: dict[str, Any]
+    clues: dict[str, dict[str, Any]]
+    stems: list[dict[str, Any]]  # StemInfo
+    audio: dict[str, Any]  # stem id -> (2, n) float32, the unprocessed stems
+    experts: dict[str, Any]  # name -> expert plugin, loaded once per run
+    scene: Any  # agents.experts.MixScene: the analysis every expert reads
+    round: int
+    plan: dict[str, list[Any]]  # stem id -> MixOperation
+    settings: Annotated[dict[str, dict[str, Any]], merge_dicts]  # expert -> {round, ops} from its Send branch
+    processed: dict[str, Any]
+    returns: dict[str, Any]
+    notes: dict[str, Any]
+    rounds: Annotated[list[dict[str, Any]], operator.add]  # what verification measured, per round
+    started: float
+    mix_plan: dict[str, Any]
+    mix: dict[str, Any]
+    warnings: Annotated[list[str], operator.add]
+    timings: Annotated[dict[str, float], merge_dicts]
+
+
+class MixInput(TypedDict, total=False):
+    script: dict[str, Any]
+    clues: dict[str, dict[str, Any]]
+    stems: list[dict[str, Any]]
+    audio: dict[str, Any]
+
+
+class MixOutput(TypedDict, total=False):
+    mix_plan: dict[str, Any]
+    mix: dict[str, Any]
+    warnings: Annotated[list[str], operator.add]
+    timings: Annotated[dict[str, float], merge_dicts]

@@ -117,7 +117,7 @@ def test_demo_clip_end_to_end(tmp_path, demo_clip):
         rate = len(e.onsets_s) / (e.end_s - e.start_s)
         assert 1.0 <= rate <= 3.0, (e.id, rate)
     assert {e.label for e in script.events if e.layer == "bg"} >= {"wind", "traffic"}
-    door = next(e for e in script.events if e.label == "door_slam")
+    door = next(e for e in script.events if e.label in ("door_slam", "car_door"))  # "a car DOOR SLAMS"
     assert door.azimuth_deg is not None and door.azimuth_deg < 0  # "off to the left"
     with av.open(str(out / "demo_vtest.foley.mp4")) as c:
         assert [s.codec_context.channels for s in c.streams.audio] == [6, 2]

@@ -1,56 +1,66 @@
 """FilmScribe (paper §1): a generator writes the scene script T, a validator checks it against the evidence.
 
 T(k+1) = Generator(V, Feedback(T(k), V)) until the validator accepts or the iteration budget is spent.
-The heuristic backend reads the motion tracks; an LLM backend gets the same evidence as text.
+The heuristic backend reads the motion tracks (and the keyframes' brightness); an LLM backend gets the same
+evidence as text, can call describe_track, and a vision model also sees keyframes as images.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from foleydesigner.agents.evidence import track_path, track_summary
+from foleydesigner.agents.evidence import describe_track_tool, sound_for_track, track_path, track_summary
 from foleydesigner.context import RunContext
 from foleydesigner.lexicon import find_surface
-from foleydesigner.llm import HEURISTIC, make_chat_model, structured_call
+from foleydesigner.llm import ask, image_block, wants_images, with_fallback
 from foleydesigner.prompts import filmscribe as P
 from foleydesigner.schemas import SceneContext, SceneEntity, SceneScript, ScribeFeedback, Track, VideoInfo
+from foleydesigner.tools.keyframes import keyframe_times, keyframes, mean_luma
 from foleydesigner.tools.screenplay import parse_screenplay
 
 #: The first draft describes the main action: tracks at least this long. The validator then asks for the rest.
 SALIENT_TRACK_S = 1.0
 #: Tracks the validator insists on: anything moving for at least this long could make a sound.
 REQUIRED_TRACK_S = 0.5
+#: Mean luma (0-255) below which an exterior reads as night: a dusk street sits around 60-80, a night one < 45.
+NIGHT_LUMA = 45.0
+N_KEYFRAMES = 4
 
 _ACTIONS = {"walking": "walks", "bouncing": "bounces", "moving": "moves", "static": "stands"}
+_MATERIALS = {"vehicle": "metal", "ball": "rubber"}
 
 
-def _scene_from(screenplay: str | None, tracks: list[Track]) -> SceneContext:
+def _scene_from(screenplay: str | None, tracks: list[Track], luma: float | None) -> SceneContext:
     if screenplay:
         return parse_screenplay(screenplay).scene
     outdoor = any(t.label == "vehicle" for t in tracks)
-    return SceneContext(location="outdoor" if outdoor else "unknown", room_size="open" if outdoor else "medium")
+    night = luma is not None and luma < NIGHT_LUMA
+    return SceneContext(location="outdoor" if outdoor else "unknown", room_size="open" if outdoor else "medium",
+                        time_of_day="night" if night else "unknown")
 
 
 def _entity(track: Track, scene: SceneContext) -> SceneEntity:
     side = track_path(track)
     surface = scene.surfaces[0] if scene.surfaces else ("concrete" if scene.location == "outdoor" else "wood")
+    sound = sound_for_track(track, scene)
     return SceneEntity(
         name=f"{track.label} {track.id}", action=_ACTIONS[track.motion], start_s=round(track.start_s, 3),
         end_s=round(track.end_s, 3), track_id=track.id, screen_side="moves" if "->" in side else side,  # type: ignore[arg-type]
-        surface=surface if track.motion == "walking" else None,
+        surface=surface if track.motion == "walking" or track.label == "person" else None,
+        material=_MATERIALS.get(track.label), action_times_s=list(sound.onsets_s) if sound else list(track.onsets_s),
     )
 
 
 def heuristic_scribe(video: VideoInfo, tracks: list[Track], screenplay: str | None,
-                     feedback: ScribeFeedback | None) -> SceneScript:
-    scene = _scene_from(screenplay, tracks)
+                     feedback: ScribeFeedback | None, luma: float | None = None) -> SceneScript:
+    scene = _scene_from(screenplay, tracks, luma)
     wanted = {t.id for t in tracks if t.end_s - t.start_s >= SALIENT_TRACK_S}
     if feedback is not None:
         wanted |= set(feedback.missing_track_ids)
     entities = [_entity(t, scene) for t in tracks if t.id in wanted]
     walkers = sum(e.action == "walks" for e in entities)
     summary = (f"{len(entities)} moving entities ({walkers} walking) in a {scene.location} "
-               f"{scene.description or 'scene'}, {video.duration_s:.1f} s.")
+               f"{scene.description or 'scene'}, {scene.time_of_day}, {video.duration_s:.1f} s.")
     if screenplay and (surface := find_surface(screenplay)):
         summary += f" Ground: {surface}."
     return SceneScript(summary=summary, scene=scene, entities=entities)
@@ -78,49 +88,60 @@ def heuristic_validate(script: SceneScript, tracks: list[Track], video: VideoInf
     return ScribeFeedback(valid=not issues, issues=issues, missing_track_ids=missing)
 
 
+def _human(ctx: RunContext, role: str, video: VideoInfo, text_template: str, **fields: Any) -> Any:
+    """The user message: text, plus keyframes as images when the role's model can see (or --llm-vision)."""
+    from langchain_core.messages import HumanMessage
+
+    frames = keyframes(video.path, keyframe_times(video.duration_s, N_KEYFRAMES)) if wants_images(ctx, role) else []
+    note = P.KEYFRAME_NOTE.format(times=", ".join(f"{k.t_s:.2f}" for k in frames)) if frames else ""
+    text = text_template.format(keyframe_note=note, **fields)
+    if not frames:
+        return HumanMessage(text)
+    return HumanMessage([{"type": "text", "text": text}, *(image_block(k.jpeg_b64) for k in frames)])
+
+
 def _llm_scribe(ctx: RunContext, video: VideoInfo, tracks: list[Track], screenplay: str | None,
                 feedback: ScribeFeedback | None) -> SceneScript:
-    from langchain_core.messages import HumanMessage, SystemMessage
+    from langchain_core.messages import SystemMessage
 
-    backend = ctx.llm_for("scribe")
-    model = make_chat_model(backend, base_url=ctx.llm_base_url)
-    user = P.SCRIBE_USER.format(duration_s=video.duration_s, width=video.width, height=video.height, fps=video.fps,
-                                track_summary=track_summary(tracks), screenplay=screenplay or "",
-                                feedback="\n".join(feedback.issues) if feedback else "")
-    return structured_call(model, [SystemMessage(P.SCRIBE_SYSTEM), HumanMessage(user)], SceneScript,
-                           tracer=ctx.tracer, node="filmscribe.generate", backend=backend)
+    user = _human(ctx, "scribe", video, P.SCRIBE_USER, duration_s=video.duration_s, width=video.width,
+                  height=video.height, fps=video.fps, track_summary=track_summary(tracks), screenplay=screenplay or "",
+                  feedback="\n".join(feedback.issues) if feedback else "")
+    return ask(ctx, "scribe", "filmscribe.generate", [SystemMessage(P.SCRIBE_SYSTEM), user], SceneScript,
+               tools=[describe_track_tool(tracks)])
 
 
-def _llm_validate(ctx: RunContext, script: SceneScript, tracks: list[Track]) -> ScribeFeedback:
-    from langchain_core.messages import HumanMessage, SystemMessage
+def _llm_validate(ctx: RunContext, script: SceneScript, tracks: list[Track], video: VideoInfo) -> ScribeFeedback:
+    from langchain_core.messages import SystemMessage
 
-    backend = ctx.llm_for("validator")
-    model = make_chat_model(backend, base_url=ctx.llm_base_url)
-    user = P.VALIDATOR_USER.format(track_summary=track_summary(tracks), scene_script=script.model_dump_json(indent=1))
-    return structured_call(model, [SystemMessage(P.VALIDATOR_SYSTEM), HumanMessage(user)], ScribeFeedback,
-                           tracer=ctx.tracer, node="filmscribe.validate", backend=backend)
+    user = _human(ctx, "validator", video, P.VALIDATOR_USER, track_summary=track_summary(tracks),
+                  scene_script=script.model_dump_json(indent=1))
+    return ask(ctx, "validator", "filmscribe.validate", [SystemMessage(P.VALIDATOR_SYSTEM), user], ScribeFeedback)
 
 
 def scribe(ctx: RunContext, video: VideoInfo, tracks: list[Track], screenplay: str | None,
-           feedback: ScribeFeedback | None) -> SceneScript:
-    if ctx.llm_for("scribe") == HEURISTIC:
-        return heuristic_scribe(video, tracks, screenplay, feedback)
-    return _llm_scribe(ctx, video, tracks, screenplay, feedback)
+           feedback: ScribeFeedback | None) -> tuple[SceneScript, list[str]]:
+    def offline() -> SceneScript:
+        luma = None if screenplay else mean_luma(video.path, video.duration_s)
+        return heuristic_scribe(video, tracks, screenplay, feedback, luma)
+
+    return with_fallback(ctx, "scribe", "filmscribe.generate",
+                         lambda: _llm_scribe(ctx, video, tracks, screenplay, feedback), offline)
 
 
-def validate(ctx: RunContext, script: SceneScript, tracks: list[Track], video: VideoInfo) -> ScribeFeedback:
+def validate(ctx: RunContext, script: SceneScript, tracks: list[Track], video: VideoInfo) -> tuple[ScribeFeedback, list[str]]:
     # The measurable checks always run: an LLM validator may add issues but cannot wave through a missing track.
     measured = heuristic_validate(script, tracks, video)
-    if ctx.llm_for("validator") == HEURISTIC:
-        return measured
-    opinion = _llm_validate(ctx, script, tracks)
+    opinion, warnings = with_fallback(ctx, "validator", "filmscribe.validate",
+                                      lambda: _llm_validate(ctx, script, tracks, video), lambda: measured)
     missing = sorted(set(measured.missing_track_ids) | set(opinion.missing_track_ids))
     issues = measured.issues + [i for i in opinion.issues if i not in measured.issues]
-    return ScribeFeedback(valid=measured.valid and opinion.valid, issues=issues, missing_track_ids=missing)
+    return ScribeFeedback(valid=measured.valid and opinion.valid, issues=issues, missing_track_ids=missing), warnings
 
 
 def decision(script: SceneScript) -> dict[str, Any]:
-    return {"entities": len(script.entities), "location": script.scene.location}
+    return {"entities": len(script.entities), "location": script.scene.location,
+            "time_of_day": script.scene.time_of_day, "mood": script.scene.mood}
 
 
 # --- graph nodes -------------------------------------------------------------------------------------------
@@ -133,10 +154,10 @@ def generate_scene_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]
     fb = ScribeFeedback.model_validate(state["scribe_feedback"]) if state.get("scribe_feedback") else None
     k = int(state.get("scribe_iterations", 0))
     with ctx.tracer.span("filmscribe.generate", "agent", backend=ctx.llm_for("scribe"), inputs=[k, fb], iteration=k) as rec:
-        script = scribe(ctx, video, tracks, state.get("screenplay"), fb)
+        script, warnings = scribe(ctx, video, tracks, state.get("screenplay"), fb)
         rec["parsed"] = script
         rec["decision"] = decision(script)
-    return {"scene_script": script.model_dump(), "scribe_iterations": k + 1}
+    return {"scene_script": script.model_dump(), "scribe_iterations": k + 1, "warnings": warnings}
 
 
 def validate_scene_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -147,10 +168,10 @@ def validate_scene_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]
     k = int(state.get("scribe_iterations", 0))
     with ctx.tracer.span("filmscribe.validate", "agent", backend=ctx.llm_for("validator"), inputs=state["scene_script"],
                          iteration=k - 1) as rec:
-        fb = validate(ctx, script, tracks, video)
+        fb, warnings = validate(ctx, script, tracks, video)
         rec["parsed"] = fb
         rec["decision"] = "valid" if fb.valid else f"{len(fb.issues)} issues"
-    out: dict[str, Any] = {"scribe_feedback": fb.model_dump()}
+    out: dict[str, Any] = {"scribe_feedback": fb.model_dump(), "warnings": warnings}
     if not fb.valid and k >= ctx.max_scribe_iters:
-        out["warnings"] = [f"FilmScribe stopped after {k} iterations with open issues: {'; '.join(fb.issues[:3])}"]
+        out["warnings"] = warnings + [f"FilmScribe stopped after {k} iterations with open issues: {'; '.join(fb.issues[:3])}"]
     return out

@@ -1,7 +1,8 @@
 """FoleyScriptWriter (paper §1): screenplay F + scene script T -> layered Foley script S = {(e_i, l_i)}.
 
 Visible physical events come from T (each fg event tied to the track that makes it, with its visual onsets);
-narrative and off-screen sounds come from F; the scene's space gives the ambience bed.
+narrative and off-screen sounds come from F; the scene heading's place and the space give the ambience beds.
+The result is the root of the Tree-of-Thought search (agents/tot.py), which refines it.
 """
 
 from __future__ import annotations
@@ -9,22 +10,31 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from foleydesigner.agents.evidence import track_summary
+from foleydesigner.agents.evidence import describe_track_tool, sound_for_track, track_summary
 from foleydesigner.context import RunContext
-from foleydesigner.lexicon import ENTRIES
-from foleydesigner.llm import HEURISTIC, make_chat_model, structured_call
+from foleydesigner.lexicon import BY_NAME, ENTRIES, LexiconEntry
+from foleydesigner.llm import ask, with_fallback
 from foleydesigner.prompts import script_writer as P
 from foleydesigner.schemas import FoleyScript, SceneContext, SceneScript, SoundEvent, Track, VideoInfo
-from foleydesigner.tools.screenplay import ScreenplayCue, parse_screenplay
+from foleydesigner.tools.screenplay import ScreenplayCue, parse_screenplay, spot_screenplay
 
-#: Sound a tracked entity makes, by its motion and label (Foley practice: people walk, balls bounce, cars pass).
-_TRACK_SOUND = {("walking", "person"): "footsteps", ("walking", "object"): "footsteps", ("bouncing", "object"): "ball_bounce",
-                ("bouncing", "person"): "footsteps", ("moving", "vehicle"): "engine_passby", ("moving", "object"): "whoosh",
-                ("moving", "person"): "cloth_rustle"}
 #: Which screenplay classes a tracked motion can stand for (used to tie a cue to a track instead of doubling it).
-_COMPATIBLE = {"footsteps": {"walking"}, "ball_bounce": {"bouncing"}, "engine_passby": {"moving"},
-               "engine_idle": {"moving", "static"}, "rolling": {"moving"}, "horse_hooves": {"walking", "moving"},
-               "whoosh": {"moving"}, "cloth_rustle": {"moving", "walking"}}
+COMPATIBLE = {"footsteps": {"walking", "moving"}, "running_footsteps": {"walking", "moving"}, "heel_steps": {"walking"},
+              "ball_bounce": {"bouncing"}, "engine_passby": {"moving"}, "truck_passby": {"moving"},
+              "motorcycle_passby": {"moving"}, "engine_idle": {"moving", "static"}, "horse_hooves": {"walking", "moving"},
+              "whoosh": {"moving"}, "cloth_rustle": {"moving", "walking"}, "dog_bark": {"walking", "moving"}}
+#: Families: a cue of one class confirms a visible event of another ('kids run' confirms tracked footsteps).
+SAME_SOUND = {"running_footsteps": "footsteps", "heel_steps": "footsteps", "truck_passby": "engine_passby",
+              "motorcycle_passby": "engine_passby"}
+#: Default levels: a CAPS cue is one the story points at; beds sit under the foreground (Foley practice).
+FG_INTENSITY, CAPS_INTENSITY, BED_INTENSITY = 0.7, 0.8, 0.45
+#: At most this many place beds from a scene heading: one character bed plus air/tone is what an editor lays.
+MAX_PLACE_BEDS = 2
+_NIGHT_BEDS = {"birds": "crickets", "seagulls": None, "owl": "owl"}
+
+
+def family(label: str) -> str:
+    return SAME_SOUND.get(label, label)
 
 
 def ambience_for(scene: SceneContext) -> tuple[str, str]:
@@ -36,9 +46,58 @@ def ambience_for(scene: SceneContext) -> tuple[str, str]:
     return "room_tone", "ambience bed"
 
 
+def place_beds(names: tuple[str, ...], scene: SceneContext) -> list[str]:
+    """The place's beds for this time of day: no birdsong at night (crickets instead), no seagulls."""
+    out: list[str] = []
+    for name in names:
+        swapped = _NIGHT_BEDS.get(name, name) if scene.time_of_day == "night" else name
+        if swapped and swapped not in out:
+            out.append(swapped)
+    return out[:MAX_PLACE_BEDS]
+
+
+def bed_event(name: str, event_id: str, duration: float, description: str, origin: str = "scene",
+              start_s: float = 0.0, intensity: float = BED_INTENSITY) -> SoundEvent:
+    entry = BY_NAME.get(name)
+    return SoundEvent(id=event_id, label=name, layer=entry.layer if entry else "bg", start_s=min(start_s, duration),
+                      end_s=duration, intensity=intensity, description=description, origin=origin,  # type: ignore[arg-type]
+                      params=dict(entry.params) if entry else {})
+
+
+def track_event(track: Track, scene: SceneContext, *, start_s: float | None = None, end_s: float | None = None,
+                description: str = "", origin: str = "video") -> SoundEvent | None:
+    """The fg event a track makes under the motion rules, tied to it, with its per-step/bounce onsets."""
+    sound = sound_for_track(track, scene)
+    if sound is None:
+        return None
+    a = track.start_s if start_s is None else start_s
+    b = track.end_s if end_s is None else end_s
+    entry = BY_NAME[sound.label]
+    return SoundEvent(id=f"{sound.label}_t{track.id}", label=sound.label, layer="fg", start_s=round(a, 3),
+                      end_s=round(max(a, b), 3), onsets_s=[o for o in sound.onsets_s if a - 1e-6 <= o <= b + 1e-6],
+                      source_track=track.id, intensity=sound.intensity, params={**entry.params, **sound.params},
+                      origin=origin, description=description or track_summary([track]).lstrip("- "))  # type: ignore[arg-type]
+
+
 def _cue_time(cue: ScreenplayCue, duration: float) -> float:
     t = cue.time_s if cue.time_s is not None else cue.position * duration
     return float(min(max(t, 0.0), max(duration - 0.25, 0.0)))
+
+
+def cue_event(cue: ScreenplayCue, event_id: str, duration: float, side: int) -> SoundEvent:
+    """An off-screen (or unseen) cue as an event at the time the screenplay puts it, where it says it is."""
+    entry: LexiconEntry = cue.entry
+    params = {**entry.params, **({"surface": cue.surface} if cue.surface and entry.generator == "footsteps" else {})}
+    if entry.layer == "bg" or entry.continuous:
+        start = cue.time_s if cue.time_s is not None else (0.0 if entry.layer == "bg" else _cue_time(cue, duration))
+        return SoundEvent(id=event_id, label=entry.name, layer=entry.layer, start_s=min(start, duration), end_s=duration,
+                          intensity=BED_INTENSITY if entry.layer == "bg" else (CAPS_INTENSITY if cue.caps else 0.65),
+                          description=cue.sentence, azimuth_deg=cue.azimuth_deg, params=params, origin="screenplay")
+    t = _cue_time(cue, duration)
+    az = cue.azimuth_deg if cue.azimuth_deg is not None else (-35.0 if side % 2 == 0 else 35.0)
+    return SoundEvent(id=event_id, label=entry.name, layer="fg", start_s=t, end_s=min(duration, t + 1.5),
+                      onsets_s=[round(t, 3)], intensity=CAPS_INTENSITY if cue.caps else 0.65, azimuth_deg=az,
+                      depth_m=8.0 if cue.offscreen else 4.0, description=cue.sentence, params=params, origin="screenplay")
 
 
 def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Track], screenplay: str | None) -> FoleyScript:
@@ -57,80 +116,89 @@ def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Tr
     tied: dict[int, SoundEvent] = {}
     for ent in scene_script.entities:
         track = by_id.get(ent.track_id) if ent.track_id is not None else None
-        if track is None:
+        ev = track and track_event(track, scene, start_s=ent.start_s, end_s=ent.end_s,
+                                   description=f"{ent.name} {ent.action} ({track_summary([track]).lstrip('- ')})")
+        if ev is None or track is None:
             continue
-        cls = _TRACK_SOUND.get((track.motion, track.label))
-        if cls is None:
-            continue
-        onsets = [o for o in track.onsets_s if ent.start_s - 1e-6 <= o <= ent.end_s + 1e-6]
-        params = {"surface": ent.surface} if cls == "footsteps" and ent.surface else {}
-        ev = SoundEvent(id=f"{cls}_t{track.id}", label=cls, layer="fg", start_s=ent.start_s, end_s=ent.end_s,
-                        onsets_s=onsets, source_track=track.id, intensity=0.7, params=params, origin="video",
-                        description=f"{ent.name} {ent.action} ({track_summary([track]).lstrip('- ')})")
+        if ent.surface and ev.label in ("footsteps", "running_footsteps"):
+            ev = ev.model_copy(update={"params": {**ev.params, "surface": ent.surface}})
         events.append(ev)
         tied[track.id] = ev
 
-    # 2. Screenplay cues: tie to a compatible visible event, else add (bg beds, off-screen fg sounds).
-    if sp:
-        bg_seen: set[str] = set()
-        for cue in sp.cues:
-            cls, layer = cue.entry.sound_class, cue.entry.layer
-            matches = [e for e in events if e.origin in ("video", "both") and e.label == cls]
-            if matches and not cue.offscreen:
-                for e in matches:
-                    idx = events.index(e)
-                    upd = {"origin": "both", "description": e.description + f" | screenplay: {cue.sentence}"}
-                    if cue.surface and cls == "footsteps":
-                        upd["params"] = {**e.params, "surface": cue.surface}
-                    events[idx] = e.model_copy(update=upd)
-                continue
-            untied = [t for t in tracks if t.id not in tied and t.motion in _COMPATIBLE.get(cls, set())]
-            if layer == "fg" and untied and not cue.offscreen:
-                track = max(untied, key=lambda t: t.end_s - t.start_s)
-                ev = SoundEvent(id=f"{cls}_t{track.id}", label=cls, layer="fg", start_s=track.start_s, end_s=track.end_s,
-                                onsets_s=list(track.onsets_s), source_track=track.id, intensity=0.75,
-                                description=cue.sentence, origin="both")
+    # 2. Screenplay cues: confirm a visible event of the same sound, tie to an untied track, else add.
+    bg_seen: set[str] = set()
+    for cue in sp.cues if sp else []:
+        cls = cue.entry.name
+        matches = [i for i, e in enumerate(events) if e.origin in ("video", "both") and family(e.label) == family(cls)]
+        if matches and not cue.offscreen:
+            for i in matches:
+                e = events[i]
+                upd: dict[str, Any] = {"origin": "both", "description": e.description + f" | screenplay: {cue.sentence}"}
+                if cue.surface and family(cls) == "footsteps":
+                    upd["params"] = {**e.params, "surface": cue.surface}
+                events[i] = e.model_copy(update=upd)
+            continue
+        untied = [t for t in tracks if t.id not in tied and t.motion in COMPATIBLE.get(cls, set())]
+        if cue.entry.layer == "fg" and untied and not cue.offscreen:
+            track = max(untied, key=lambda t: t.end_s - t.start_s)
+            ev = track_event(track, scene, description=cue.sentence, origin="both")
+            if ev is not None:
+                ev = ev.model_copy(update={"label": cls, "id": f"{cls}_t{track.id}", "intensity": 0.75,
+                                           "params": {**ev.params, **cue.entry.params}})
                 events.append(ev)
                 tied[track.id] = ev
                 continue
-            if layer == "bg" or cue.entry.continuous:
-                if cls in bg_seen:
-                    continue
-                bg_seen.add(cls)
-                start = cue.time_s if cue.time_s is not None else 0.0
-                events.append(SoundEvent(id=new_id(cls), label=cls, layer=layer, start_s=min(start, duration), end_s=duration,
-                                         intensity=0.45 if layer == "bg" else 0.65, description=cue.sentence,
-                                         azimuth_deg=cue.azimuth_deg, origin="screenplay"))
+        if cue.entry.layer == "bg" or cue.entry.continuous:
+            if cls in bg_seen:
                 continue
-            t = _cue_time(cue, duration)
-            az = cue.azimuth_deg if cue.azimuth_deg is not None else (-35.0 if counts[cls] % 2 == 0 else 35.0)
-            events.append(SoundEvent(id=new_id(cls), label=cls, layer="fg", start_s=t, end_s=min(duration, t + 1.5),
-                                     onsets_s=[round(t, 3)], intensity=0.8 if cue.caps else 0.65, azimuth_deg=az,
-                                     depth_m=8.0 if cue.offscreen else 4.0, description=cue.sentence, origin="screenplay"))
+            bg_seen.add(cls)
+        events.append(cue_event(cue, new_id(cls), duration, counts[cls]))
 
-    # 3. The ambience bed, unless the screenplay already laid one.
+    # 3. The ambience beds: the scene heading's place, else the space's default, unless the screenplay laid some.
     if not any(e.layer == "bg" for e in events):
-        cls, what = ambience_for(scene)
-        events.append(SoundEvent(id=new_id(cls), label=cls, layer="bg", start_s=0.0, end_s=duration, intensity=0.35,
-                                 description=f"{what} for a {scene.location} {scene.description or 'scene'}", origin="scene"))
+        names = place_beds(sp.ambience, scene) if sp and sp.ambience else []
+        for name in names or [ambience_for(scene)[0]]:
+            what = f"{name.replace('_', ' ')} for a {scene.location} {scene.description or 'scene'}"
+            events.append(bed_event(name, new_id(name), duration, what, intensity=0.35))
     notes = [f"unresolved CAPS in screenplay: {', '.join(sorted(set(sp.unresolved_caps)))}"] if sp and sp.unresolved_caps else []
     return FoleyScript(duration_s=duration, scene=scene, events=events, notes=notes)
 
 
-def write_script(ctx: RunContext, video: VideoInfo, scene_script: SceneScript, tracks: list[Track],
-                 screenplay: str | None) -> FoleyScript:
-    backend = ctx.llm_for("writer")
-    if backend == HEURISTIC:
-        return heuristic_write(video, scene_script, tracks, screenplay)
+def fit_to_clip(script: FoleyScript, duration: float, track_ids: set[int]) -> tuple[FoleyScript, list[str]]:
+    """Make a model-written script playable: times inside the clip, onsets inside their event, real track ids."""
+    notes, events = [], []
+    for e in script.events:
+        start = min(max(e.start_s, 0.0), max(duration - 0.05, 0.0))
+        end = min(max(e.end_s, start), duration)
+        upd: dict[str, Any] = {"start_s": round(start, 3), "end_s": round(end, 3),
+                               "onsets_s": [o for o in e.onsets_s if start - 1e-6 <= o <= end + 1e-6 and o < duration]}
+        if e.source_track is not None and e.source_track not in track_ids:
+            notes.append(f"{e.id}: track {e.source_track} does not exist; treated as off-screen")
+            upd["source_track"] = None
+        if (start, end) != (e.start_s, e.end_s):
+            notes.append(f"{e.id}: time span clipped to the {duration:.2f} s clip")
+        events.append(e.model_copy(update=upd))
+    return script.model_copy(update={"duration_s": duration, "events": events, "notes": script.notes + notes}), notes
+
+
+def _llm_write(ctx: RunContext, video: VideoInfo, scene_script: SceneScript, tracks: list[Track],
+               screenplay: str | None) -> FoleyScript:
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    classes = ", ".join(sorted({e.sound_class for e in ENTRIES}))
+    classes = ", ".join(sorted(e.name for e in ENTRIES))
     user = P.WRITER_USER.format(duration_s=video.duration_s, scene_script=scene_script.model_dump_json(indent=1),
                                 track_summary=track_summary(tracks), screenplay=screenplay or "")
-    model = make_chat_model(backend, base_url=ctx.llm_base_url)
-    script = structured_call(model, [SystemMessage(P.WRITER_SYSTEM.format(classes=classes)), HumanMessage(user)],
-                             FoleyScript, tracer=ctx.tracer, node="script_writer", backend=backend)
-    return script.model_copy(update={"duration_s": video.duration_s})
+    tools = [spot_screenplay, describe_track_tool(tracks)]
+    script = ask(ctx, "writer", "script_writer", [SystemMessage(P.WRITER_SYSTEM.format(classes=classes)), HumanMessage(user)],
+                 FoleyScript, tools=tools)
+    return fit_to_clip(script, video.duration_s, {t.id for t in tracks})[0]
+
+
+def write_script(ctx: RunContext, video: VideoInfo, scene_script: SceneScript, tracks: list[Track],
+                 screenplay: str | None) -> tuple[FoleyScript, list[str]]:
+    return with_fallback(ctx, "writer", "script_writer",
+                         lambda: _llm_write(ctx, video, scene_script, tracks, screenplay),
+                         lambda: heuristic_write(video, scene_script, tracks, screenplay))
 
 
 def write_foley_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -140,7 +208,7 @@ def write_foley_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     tracks = [Track.model_validate(t) for t in state.get("tracks", [])]
     scene_script = SceneScript.model_validate(state["scene_script"])
     with ctx.tracer.span("script_writer", "agent", backend=ctx.llm_for("writer"), inputs=state["scene_script"]) as rec:
-        script = write_script(ctx, video, scene_script, tracks, state.get("screenplay"))
+        script, warnings = write_script(ctx, video, scene_script, tracks, state.get("screenplay"))
         rec["parsed"] = script
         rec["decision"] = {"fg": sum(e.layer == "fg" for e in script.events), "bg": sum(e.layer == "bg" for e in script.events)}
-    return {"script": script.model_dump()}
+    return {"script": script.model_dump(), "warnings": warnings}

@@ -1,4 +1,4 @@
-"""The top-level pipeline: load video -> decompose (FilmScribe loop, script writer) -> clues ->
+"""The top-level pipeline: load video -> decompose (FilmScribe loop, script writer, ToT search) -> clues ->
 generate stems (one Send branch per event) -> mix -> upmix -> export. Wiring only."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
 from foleydesigner import stages
-from foleydesigner.agents.script_writer import write_foley_script
 from foleydesigner.context import RunContext
-from foleydesigner.graphs.filmscribe import build_filmscribe_graph
+from foleydesigner.graphs.decomposition import build_decomposition_graph
+from foleydesigner.graphs.mixing import build_mixing_graph
 from foleydesigner.state import FoleyState
 
 
@@ -25,17 +25,15 @@ def route_generation(state: FoleyState) -> list[Send]:
 def build_foley_graph(checkpointer: Any = None) -> Any:
     g = StateGraph(FoleyState, context_schema=RunContext)
     g.add_node("load_video", stages.load_video)
-    g.add_node("filmscribe", build_filmscribe_graph())
-    g.add_node("write_script", write_foley_script)
+    g.add_node("decompose", build_decomposition_graph())
     g.add_node("extract_clues", stages.extract_clues)
     g.add_node("generate_stem", stages.generate_stem)
-    g.add_node("mix", stages.mix_stems_node)
+    g.add_node("mix", build_mixing_graph())
     g.add_node("upmix", stages.upmix_surround)
     g.add_node("export", stages.export_outputs)
     g.add_edge(START, "load_video")
-    g.add_edge("load_video", "filmscribe")
-    g.add_edge("filmscribe", "write_script")
-    g.add_edge("write_script", "extract_clues")
+    g.add_edge("load_video", "decompose")
+    g.add_edge("decompose", "extract_clues")
     g.add_conditional_edges("extract_clues", route_generation, ["generate_stem"])
     g.add_edge("generate_stem", "mix")
     g.add_edge("mix", "upmix")

@@ -9,9 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from langchain_core.tools import tool
 
 from foleydesigner.errors import InputError
-from foleydesigner.lexicon import LexiconEntry, find_sounds, find_surface
+from foleydesigner.lexicon import LexiconEntry, ambience_for_place, find_sounds, find_surface, is_caps
 from foleydesigner.schemas import SceneContext
 
 _HEADING = re.compile(r"^(?:\.(?!\.)|(?:INT\.?/EXT|INT/EXT|I/E|INT|EXT|EST)[\.\s])", re.IGNORECASE)
@@ -27,7 +30,25 @@ _DIRECTIONS = (
     (re.compile(r"\b(?:to|from|on|off)\s+(?:the\s+)?left\b|\bleft\b", re.I), -70.0),
     (re.compile(r"\b(?:to|from|on|off)\s+(?:the\s+)?right\b|\bright\b", re.I), 70.0),
 )
-_OFFSCREEN = re.compile(r"\b(?:O\.S\.|off[- ]?screen|somewhere|unseen|distant|in the distance|outside|next door|above|below)\b", re.I)
+_OFFSCREEN = re.compile(r"\b(?:O\.S\.|off[- ]?screen|somewhere|unseen|distant|in the distance|outside|next door|above|below|"
+                        r"upstairs|downstairs|down the hall|far off|far away)\b|\(O\.S\.\)", re.I)
+_SFX = re.compile(r"^(?:SFX|SOUND|FX)\s*[:\-]\s*", re.I)
+#: Words that set a scene's mood (the ToT's emotional-modulation score reads it); most hits wins, ties go first.
+_MOODS = (
+    ("tense", r"tense|tension|suspense|dread|eerie|ominous|menacing|sinister|creeps|holds? (?:his|her|their) breath|"
+              r"afraid|fear|terrified|nervous|uneasy|whispers?|darkness|freezes|heart pounds|trembl\w*|shadows?|screams?"),
+    ("action", r"chaos|chaotic|frantic|panic|chase|fight|battle|riot|explodes|explosion|gunfire|sprints|scrambles"),
+    ("calm", r"calm|peaceful|serene|tranquil|gentle|lazy|sleepy|quiet|idyllic|still"),
+    ("sad", r"sad|grief|mourn|mourning|melancholy|lonely|tears|weeps|sobs|funeral|desolate"),
+    ("joyful", r"happy|joyful|laughter|laughs|celebrat\w*|party|cheerful|festive|wedding|dancing"),
+    ("romantic", r"romantic|tender|candlelit|kiss(?:es)?|embrace"),
+)
+_INDOOR = re.compile(r"\b(room|kitchen|office|hall|hallway|corridor|inside|indoors|bedroom|bathroom|apartment|house|"
+                     r"warehouse|basement|church|bar|restaurant|cafe|shop|store|classroom|lab)\b", re.I)
+_OUTDOOR = re.compile(r"\b(street|park|forest|woods|beach|shore|outside|outdoors|field|road|garden|yard|sky|"
+                      r"mountain|river|city|square|alley|lawn|desert|sea|ocean)\b", re.I)
+_TIMES = (("night", r"night|midnight|moonlight|moonlit|nighttime"), ("dawn", r"dawn|sunrise|daybreak"),
+          ("dusk", r"dusk|sunset|twilight|evening"), ("day", r"morning|noon|afternoon|sunlight|sunny|daylight|midday|sunshine"))
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,8 @@ class Screenplay:
     cues: list[ScreenplayCue] = field(default_factory=list)
     unresolved_caps: list[str] = field(default_factory=list)
     title: str = ""
+    #: Beds the place of the scene heading calls for (lexicon names), e.g. EXT. BEACH -> waves, seagulls, wind.
+    ambience: tuple[str, ...] = ()
 
 
 def read_screenplay(path: str | Path) -> str:
@@ -120,34 +143,62 @@ def _action_lines(text: str) -> tuple[list[tuple[str, str | None]], str]:
     return out, title
 
 
+def detect_mood(text: str) -> str:
+    """The mood the words of a text set ('tense', 'calm', 'action', 'sad', 'joyful', 'romantic'), else 'neutral'."""
+    counts = [(len(re.findall(rf"\b(?:{rx})\b", text, re.I)), i, mood) for i, (mood, rx) in enumerate(_MOODS)]
+    n, _, mood = max(counts, key=lambda c: (c[0], -c[1]))
+    return mood if n else "neutral"
+
+
+def _scene_from_prose(text: str, scene: SceneContext) -> SceneContext:
+    """No scene heading: read indoor/outdoor and day/night from the words, when the prose says so unambiguously."""
+    indoor, outdoor = len(_INDOOR.findall(text)), len(_OUTDOOR.findall(text))
+    location = scene.location if indoor == outdoor else "indoor" if indoor > outdoor else "outdoor"
+    said = [tod for tod, rx in _TIMES if re.search(rf"\b(?:{rx})\b", text, re.I)]
+    tod = said[0] if len(said) == 1 else scene.time_of_day  # "from dawn to night" is not one time of day
+    size = "open" if location == "outdoor" else scene.room_size
+    return scene.model_copy(update={"location": location, "time_of_day": tod, "room_size": size})
+
+
 def parse_screenplay(text: str, *, default_scene: SceneContext | None = None) -> Screenplay:
-    """Sound cues of a screenplay in reading order; works on Fountain and on plain prose."""
+    """Sound cues of a screenplay in reading order; works on Fountain and on plain prose.
+
+    CAPS words, SFX: lines and lowercase action verbs become cues; the first scene heading sets the space,
+    the time of day and the place's ambience; the words of the action lines set the mood."""
     scene = default_scene or SceneContext()
     actions, title = _action_lines(text)
     total = sum(len(a) + 1 for a, _ in actions) or 1
     cues: list[ScreenplayCue] = []
     unresolved: list[str] = []
     offset = 0
-    seen_heading = False
+    heading_seen: str | None = None
     for line, heading in actions:
-        if heading and not seen_heading:
+        if heading and heading_seen is None:
             scene = _scene_from_heading(heading, scene)
-            seen_heading = True
+            heading_seen = heading
         time_s: float | None = None
         m = _TIMECODE.match(line)
         if m:
             time_s = float(m.group(1) or 0) * 60.0 + float(m.group(2))
             line = line[m.end():]
+        sfx = _SFX.match(line)
+        if sfx:  # "SFX: distant thunder" - everything on the line is a sound cue
+            line = line[sfx.end():]
         for sm in _SENTENCE.finditer(line):
             sentence = sm.group(0).strip()
             if not sentence:
                 continue
             caps_spans = [c.span() for c in _CAPS_RUN.finditer(sentence) if len(c.group(0)) >= 3]
             hits = find_sounds(sentence)
-            for start, matched, entry in hits:
-                caps = any(a < start + len(matched) and start < b for a, b in caps_spans)
-                az = next((a for rx, a in _DIRECTIONS if rx.search(sentence)), None)
-                off = bool(_OFFSCREEN.search(sentence)) or az is not None
+            az = next((a for rx, a in _DIRECTIONS if rx.search(sentence)), None)
+            off = bool(_OFFSCREEN.search(sentence)) or az is not None
+            written_caps = [bool(sfx) or is_caps(m) or any(a < st + len(m) and st < b for a, b in caps_spans)
+                            for st, m, _ in hits]
+            for n, (start, matched, entry) in enumerate(hits):
+                if any(entry is e for _, _, e in hits[:n]):
+                    continue  # one sound per entry per sentence: "A HORSE trots past" is one horse, not two
+                # ...and it is a CAPS cue if any of its mentions is ("walk ... their FOOTSTEPS crisp").
+                caps = any(c for c, (_, _, e) in zip(written_caps, hits, strict=True) if e is entry)
                 cues.append(ScreenplayCue(
                     text=matched, entry=entry, sentence=sentence,
                     position=(offset + sm.start() + start) / total, time_s=time_s, caps=caps,
@@ -158,6 +209,26 @@ def parse_screenplay(text: str, *, default_scene: SceneContext | None = None) ->
                 if not any(a <= s < b or s <= a < s + len(t) for s, t, _ in hits) and word not in ("I", "OK"):
                     unresolved.append(word)
         offset += len(line) + 1
+    prose = " ".join(a for a, _ in actions)
+    if heading_seen is None:
+        scene = _scene_from_prose(prose, scene)
+    place = scene.description if heading_seen else prose
     surfaces = sorted({c.surface for c in cues if c.surface})
-    scene = scene.model_copy(update={"surfaces": surfaces or scene.surfaces})
-    return Screenplay(scene=scene, cues=cues, unresolved_caps=unresolved, title=title)
+    mood = detect_mood(prose)
+    scene = scene.model_copy(update={"surfaces": surfaces or scene.surfaces,
+                                     "mood": mood if mood != "neutral" else scene.mood})
+    return Screenplay(scene=scene, cues=cues, unresolved_caps=unresolved, title=title,
+                      ambience=ambience_for_place(place) if place else ())
+
+
+@tool
+def spot_screenplay(text: str) -> dict[str, Any]:
+    """Spot the sounds a screenplay asks for with the Foley lexicon: for each cue its sound class, layer
+    (fg/bg), whether it is written in CAPS, off-screen, its azimuth (negative left) and time if marked; plus the
+    scene (indoor/outdoor, time of day, mood) and the ambience beds its scene heading implies."""
+    sp = parse_screenplay(text)
+    cues = [{"text": c.text, "class": c.entry.name, "layer": c.entry.layer, "caps": c.caps, "offscreen": c.offscreen,
+             "azimuth_deg": c.azimuth_deg, "time_s": c.time_s, "position": round(c.position, 3), "sentence": c.sentence}
+            for c in sp.cues]
+    return {"scene": sp.scene.model_dump(), "cues": cues, "ambience": list(sp.ambience),
+            "unresolved_caps": sorted(set(sp.unresolved_caps))}

@@ -1,0 +1,222 @@
+"""The LLM seam: factory, structured output with one re-ask, refusals, retries with backoff, tools, fallback, cost."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+from pydantic import BaseModel
+
+from foleydesigner.agents.filmscribe import scribe, validate
+from foleydesigner.errors import BackendError
+from foleydesigner.llm import (
+    RetryPolicy,
+    is_transient,
+    is_vision_model,
+    make_chat_model,
+    parse_backend,
+    redact_url,
+    register_chat_model_factory,
+    structured_call,
+    unregister_chat_model_factory,
+    usage_for,
+    with_fallback,
+)
+from foleydesigner.schemas import SceneContext, SceneEntity, SceneScript
+from foleydesigner.trace import Tracer
+from tests.fakes import (
+    ScriptedChatModel,
+    call,
+    synthetic_clip_fixture,  # noqa: F401  (registers the `synthetic_clip` fixture)
+)
+from tests.helpers import context, linear_track, video_info
+
+
+class Answer(BaseModel):
+    n: int
+
+
+class RateLimitError(Exception):
+    status_code = 429
+
+
+class InternalServerError(Exception):
+    status_code = 503
+
+
+def _lines(tmp_path):
+    return [json.loads(s) for s in (tmp_path / "trace.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture()
+def scripted():
+    """Register the 'scripted' provider for one test; yields a setter for the model it returns."""
+    holder: dict[str, ScriptedChatModel] = {}
+    register_chat_model_factory("scripted", lambda name, **kw: holder["model"])
+    yield lambda model: holder.__setitem__("model", model) or model
+    unregister_chat_model_factory("scripted")
+
+
+def test_backend_strings_and_vision_flags():
+    assert parse_backend("heuristic") == ("heuristic", "")
+    assert parse_backend("openai:gpt-4o-mini") == ("openai", "gpt-4o-mini")
+    with pytest.raises(BackendError, match="provider:model"):
+        parse_backend("gpt4")
+    assert is_vision_model("openai:gpt-4o") and is_vision_model("anthropic:claude-sonnet-4-5")
+    assert is_vision_model("ollama:llava:13b") and not is_vision_model("ollama:llama3.1")
+    assert not is_vision_model("openai:gpt-3.5-turbo")
+
+
+# Building a client probes socket options (a socket is created, never connected); pytest-socket blocks the probe.
+@pytest.mark.filterwarnings("ignore:A test tried to use socket")
+def test_factory_builds_real_providers_without_network(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-a-real-key")
+    openai = make_chat_model("openai:gpt-4o-mini")
+    anthropic = make_chat_model("anthropic:claude-sonnet-4-5")
+    local = make_chat_model("openai:qwen2.5", base_url="http://localhost:8000/v1")
+    assert type(openai).__name__ == "ChatOpenAI" and openai.max_retries == 0  # our RetryPolicy is the only retry layer
+    assert type(anthropic).__name__ == "ChatAnthropic" and anthropic.max_retries == 0
+    assert local.openai_api_base == "http://localhost:8000/v1"
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(BackendError, match="OPENAI_API_KEY"):
+        make_chat_model("openai:gpt-4o-mini")
+    with pytest.raises(BackendError, match="langchain-ollama|OpenAI-compatible"):
+        make_chat_model("ollama:llama3.1")
+
+
+def test_registered_factory_is_a_test_hook_only(scripted):
+    model = scripted(ScriptedChatModel(responses=[AIMessage("hi")]))
+    assert make_chat_model("scripted:demo") is model
+    unregister_chat_model_factory("scripted")
+    with pytest.raises(BackendError):
+        make_chat_model("scripted:demo")  # not a provider init_chat_model knows
+
+
+def test_valid_reply_is_traced_with_tokens_and_cost(tmp_path):
+    tracer = Tracer(tmp_path / "trace.jsonl")
+    model = ScriptedChatModel(responses=[call("Answer", {"n": 3}, tin=1000, tout=200)])
+    out = structured_call(model, [HumanMessage("count")], Answer, tracer=tracer, node="t", backend="openai:gpt-4o-mini")
+    assert out == Answer(n=3)
+    (rec,) = _lines(tmp_path)
+    assert rec["kind"] == "llm" and rec["prompt"][0]["content"] == "count" and rec["parsed"] == {"n": 3}
+    assert rec["raw"]["tool_calls"][0]["args"] == {"n": 3} and rec["tokens"] == {"input": 1000, "output": 200}
+    assert rec["cost_usd"] == pytest.approx((1000 * 0.15 + 200 * 0.60) / 1e6)
+    usage = usage_for(tracer)
+    assert usage.per_backend["openai:gpt-4o-mini"]["calls"] == 1 and usage.cost_usd == pytest.approx(2.7e-4)
+    structured_call(ScriptedChatModel(responses=[call("Answer", {"n": 1}, tin=5, tout=5)]), [HumanMessage("x")], Answer,
+                    tracer=tracer, node="t", backend="ollama:some-local-model")
+    structured_call(ScriptedChatModel(responses=[call("Answer", {"n": 1}, tin=5, tout=5)]), [HumanMessage("x")], Answer,
+                    tracer=tracer, node="t", backend="openai:unknown-model-x")
+    assert usage.per_backend["ollama:some-local-model"]["cost_usd"] == 0.0
+    assert usage.cost_usd is None  # one model without a price: no total pretends to be exact
+
+
+def test_malformed_json_is_reasked_once_with_the_error(tmp_path):
+    tracer = Tracer(tmp_path / "trace.jsonl")
+    bad = AIMessage("", invalid_tool_calls=[{"name": "Answer", "args": "{n: 3", "id": "1", "error": "Expecting property name"}])
+    model = ScriptedChatModel(responses=[bad, call("Answer", {"n": 4})])
+    assert structured_call(model, [HumanMessage("count")], Answer, tracer=tracer, node="t", backend="scripted:x").n == 4
+    reask = model.calls[1][-1].content
+    assert "not a valid Answer" in reask and "malformed JSON" in reask and "Expecting property name" in reask
+    assert [r.get("parse_error") is not None for r in _lines(tmp_path)] == [True, False]
+
+
+def test_malformed_twice_fails_the_node_clearly(tmp_path):
+    tracer = Tracer(tmp_path / "trace.jsonl")
+    model = ScriptedChatModel(responses=[call("Answer", {"n": "three"})])
+    with pytest.raises(BackendError, match=r"t: scripted:x gave no valid Answer after a re-ask .*--fallback heuristic"):
+        structured_call(model, [HumanMessage("count")], Answer, tracer=tracer, node="t", backend="scripted:x")
+    assert len(model.calls) == 2 and all("valid integer" in r["parse_error"] for r in _lines(tmp_path))
+
+
+def test_refusal_is_reasked_then_reported(tmp_path):
+    tracer = Tracer(tmp_path / "trace.jsonl")
+    refusal = AIMessage("", additional_kwargs={"refusal": "I can't help with that."})
+    with pytest.raises(BackendError, match="refused"):
+        structured_call(ScriptedChatModel(responses=[refusal]), [HumanMessage("x")], Answer, tracer=tracer, node="t",
+                        backend="scripted:x")
+    prose = ScriptedChatModel(responses=[AIMessage("Sorry, I cannot do that."), call("Answer", {"n": 1})])
+    assert structured_call(prose, [HumanMessage("x")], Answer, tracer=tracer, node="t", backend="scripted:x").n == 1
+    assert "Sorry, I cannot do that." in prose.calls[1][-1].content
+
+
+def test_rate_limits_and_timeouts_retry_with_backoff(tmp_path):
+    tracer = Tracer(tmp_path / "trace.jsonl")
+    waits: list[float] = []
+    policy = RetryPolicy(max_retries=3, base_s=0.5, factor=2.0, sleep=waits.append)
+    model = ScriptedChatModel(responses=[RateLimitError("429 slow down"), TimeoutError("read timed out"),
+                                         InternalServerError("503"), call("Answer", {"n": 7})])
+    assert structured_call(model, [HumanMessage("x")], Answer, tracer=tracer, node="t", backend="scripted:x",
+                           retry=policy).n == 7
+    assert waits == [0.5, 1.0, 2.0]
+    (rec,) = _lines(tmp_path)
+    assert [r["wait_s"] for r in rec["retries"]] == [0.5, 1.0, 2.0] and "RateLimitError" in rec["retries"][0]["error"]
+    exhausted = ScriptedChatModel(responses=[RateLimitError("429")])
+    with pytest.raises(BackendError, match="after 3 retries"):
+        structured_call(exhausted, [HumanMessage("x")], Answer, tracer=tracer, node="t", backend="scripted:x", retry=policy)
+    waits.clear()
+    with pytest.raises(BackendError, match="ValueError"):  # a bug is not retried
+        structured_call(ScriptedChatModel(responses=[ValueError("bad request")]), [HumanMessage("x")], Answer,
+                        tracer=tracer, node="t", backend="scripted:x", retry=policy)
+    assert waits == [] and is_transient(TimeoutError()) and not is_transient(ValueError())
+
+
+def test_tool_calls_run_locally_and_feed_back(tmp_path, scripted):
+    tracks = [linear_track(0, t0=0.0, t1=3.0, x0=60, x1=560, onsets=[0.5, 1.0, 1.5])]
+    answer = SceneScript(summary="one walker", scene=SceneContext(location="outdoor"),
+                         entities=[SceneEntity(name="man", action="walks", start_s=0.0, end_s=3.0, track_id=0)])
+    model = scripted(ScriptedChatModel(responses=[call("describe_track", {"track_id": 0}, "t1"),
+                                                  call("SceneScript", answer.model_dump(), "t2")]))
+    ctx = context(tmp_path, llm="scripted:text-model")
+    script, warnings = scribe(ctx, video_info(), tracks, None, None)
+    assert script == answer and warnings == []
+    tool_reply = model.calls[1][-1]
+    assert tool_reply.type == "tool" and '"onsets_s": [0.5, 1.0, 1.5]' in tool_reply.content
+    kinds = [(r["node"], r["kind"]) for r in _lines(tmp_path)]
+    assert kinds == [("filmscribe.generate", "tool"), ("filmscribe.generate", "llm"), ("filmscribe.generate", "llm")]
+
+
+def test_llm_validator_cannot_wave_through_a_missing_track(tmp_path, scripted):
+    tracks = [linear_track(0, t0=0.0, t1=3.0, x0=60, x1=560), linear_track(1, t0=1.0, t1=2.0, x0=500, x1=400)]
+    scripted(ScriptedChatModel(responses=[call("ScribeFeedback", {"valid": True})]))
+    draft = SceneScript(summary="x", scene=SceneContext(),
+                        entities=[SceneEntity(name="a", action="walks", start_s=0.0, end_s=3.0, track_id=0)])
+    fb, _ = validate(context(tmp_path, llm="scripted:v"), draft, tracks, video_info())
+    assert not fb.valid and fb.missing_track_ids == [1]
+
+
+def test_fallback_only_when_asked_and_always_warned(tmp_path, scripted):
+    scripted(ScriptedChatModel(responses=[AIMessage("no idea")]))
+    ctx = context(tmp_path, llm="scripted:bad")
+    tracks = [linear_track(0, t0=0.0, t1=3.0, x0=60, x1=560)]
+    with pytest.raises(BackendError, match="filmscribe.generate"):
+        scribe(ctx, video_info(), tracks, None, None)
+    ctx = context(tmp_path, llm="scripted:bad", fallback="heuristic")
+    script, warnings = scribe(ctx, video_info(), tracks, None, None)
+    assert [e.track_id for e in script.entities] == [0]
+    assert len(warnings) == 1 and "--fallback heuristic" in warnings[0]
+    assert any(r["kind"] == "fallback" and r["node"] == "filmscribe.generate" for r in _lines(tmp_path))
+    assert with_fallback(ctx, "scorer", "n", lambda: 1, lambda: 2) == (1, [])
+
+
+def test_vision_models_get_keyframes_and_the_trace_keeps_digests(tmp_path, scripted, synthetic_clip):
+    from foleydesigner.tools.video import probe_video
+
+    video = probe_video(synthetic_clip)
+    answer = SceneScript(summary="a car", scene=SceneContext(location="outdoor"))
+    for spec, flag, images in (("scripted:gpt-4o", False, 4), ("scripted:my-local-model", False, 0),
+                               ("scripted:my-local-model", True, 4)):
+        model = scripted(ScriptedChatModel(responses=[call("SceneScript", answer.model_dump())]))
+        scribe(context(tmp_path, llm=spec, llm_vision=flag), video, [], None, None)
+        content = model.calls[0][1].content
+        blocks = [b for b in content if isinstance(b, dict) and b.get("type") == "image"] if isinstance(content, list) else []
+        assert len(blocks) == images, spec
+        assert all(b["mime_type"] == "image/jpeg" and len(b["base64"]) > 1000 for b in blocks)
+    trace = (tmp_path / "trace.jsonl").read_text()
+    assert blocks[0]["base64"][:200] not in trace and '"digest"' in trace
+
+
+def test_redact_url_drops_credentials():
+    assert redact_url("https://bob:s3cret@llm.example.com:8443/v1?api_key=XYZ#x") == "https://llm.example.com:8443/v1"
