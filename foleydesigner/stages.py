@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from foleydesigner.context import RunContext
-from foleydesigner.schemas import EventClues, FoleyScript, MixPlan, SoundEvent, StemInfo, VideoInfo
+from foleydesigner.schemas import FoleyScript, MixPlan, StemInfo, VideoInfo
 from foleydesigner.tools import catalog
 from foleydesigner.tools.export import atomic_write_json, atomic_write_wav, mux_video, muxed_name
 from foleydesigner.tools.loudness import integrated_lufs, true_peak_dbfs
+from foleydesigner.tools.otio import build_session, write_session
 from foleydesigner.tools.processing import master
 from foleydesigner.tools.upmix import downmix_bs775, upmix_51
 from foleydesigner.tools.video import probe_video
@@ -79,37 +80,6 @@ def _read(path: Path) -> np.ndarray:
     return np.ascontiguousarray(data.T)
 
 
-def mix_stems_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
-    """Foley refinement & mixing (paper §4) on the generated stems; writes the stereo mix and the buses."""
-    from foleydesigner.agents.mixing import mix_stems
-
-    ctx = _ctx(runtime)
-    t0 = time.perf_counter()
-    script = FoleyScript.model_validate(state["script"])
-    events = {e.id: e for e in script.events}
-    clues = {k: EventClues.model_validate(v) for k, v in state["clues"].items()}
-    stems = {s["event_id"]: _read(ctx.work_dir / s["path"]) for s in sorted(state["stems"], key=lambda s: s["event_id"])}
-    result = mix_stems(ctx, stems, events, clues, script.scene)
-    atomic_write_wav(ctx.work_dir / "mix_stereo.wav", result["mix"])
-    gain = result["master_gain"]
-    buses = {"front": np.zeros_like(result["mix"]), "ambience": np.zeros_like(result["mix"]), "rear": np.zeros_like(result["mix"])}
-    for sid, audio in result["processed"].items():
-        buses[_bus(events[sid], clues.get(sid))] += audio * gain
-    (ctx.work_dir / INTERNAL).mkdir(exist_ok=True)
-    np.savez(ctx.work_dir / INTERNAL / "buses.npz", **buses)
-    plan = MixPlan(target_lufs=ctx.target_lufs, features=result["features"], plan=result["plan"],
-                   verification=result["verification"])
-    return {"mix_plan": plan.model_dump(), "mix": {"stereo": "mix_stereo.wav"}, "timings": {"mix": time.perf_counter() - t0}}
-
-
-def _bus(event: SoundEvent, clues: EventClues | None) -> str:
-    if event.layer == "bg" and (clues is None or clues.source == "scene"):
-        return "ambience"
-    if clues is not None and clues.source == "script" and abs(float(np.median(clues.azimuth_deg))) > 90.0:
-        return "rear"  # an off-screen event behind the listener belongs in the surrounds
-    return "front"
-
-
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
     den = float(np.sqrt(np.sum(a.astype(np.float64) ** 2) * np.sum(b.astype(np.float64) ** 2)))
     return float(np.sum(a.astype(np.float64) * b) / den) if den > 0 else 1.0
@@ -149,6 +119,12 @@ def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     stems = {s["event_id"]: s["path"] for s in state["stems"]}
     for s in state["stems"]:
         StemInfo.model_validate({k: v for k, v in s.items() if k != "generator_info"})
+    script = FoleyScript.model_validate(state["script"])
+    timeline = build_session(name=Path(state["video_path"]).stem, video_file=name, video=video, events=script.events,
+                             stems=stems, plan=state["mix_plan"]["plan"],
+                             mixes={"stereo": "mix_stereo.wav", "5.1": "mix_5_1.wav"})
+    write_session(ctx.work_dir / "session.otio", timeline)
     return {"outputs": {"video": name, "script": "script.json", "clues": "clues.json", "mix_plan": "mix_plan.json",
-                        "mix_stereo": "mix_stereo.wav", "mix_5_1": "mix_5_1.wav", **{f"stem:{k}": v for k, v in stems.items()}},
+                        "mix_stereo": "mix_stereo.wav", "mix_5_1": "mix_5_1.wav", "timeline": "session.otio",
+                        **{f"stem:{k}": v for k, v in stems.items()}},
             "timings": {"export": time.perf_counter() - t0}}

@@ -7,6 +7,7 @@ The split keeps the BS.775 downmix Lo = L + 0.707·C + 0.707·Ls (Ro likewise) c
  - ambience: 0.87 of each side stays in front, 0.5 goes to its surround, delayed (decorrelated, like a
    surround array), which keeps the downmix's correlation with the stereo bed ≈ 0.93;
  - rear: straight to the surrounds;
+ - reverb returns ride the ambience bus: a diffuse field belongs around the listener, not only in front;
  - LFE: the whole mix low-passed at 120 Hz (paper §4), at −10 dB because the LFE channel plays back +10 dB.
 """
 
@@ -16,6 +17,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, sosfilt, sosfiltfilt
 
+from foleydesigner.schemas import EventClues, SoundEvent
 from foleydesigner.units import SAMPLE_RATE
 
 LFE_CUTOFF_HZ = 120.0
@@ -23,6 +25,16 @@ LFE_GAIN = 10 ** (-10 / 20)
 BS775_CENTRE = BS775_SURROUND = 0.7071
 _AMB_FRONT, _AMB_SURROUND = 0.866, 0.5
 _SURROUND_DELAYS_S = (0.012, 0.017)  # different per side so Ls and Rs do not image as a phantom centre
+
+
+def route_bus(event: SoundEvent, clues: EventClues | None) -> str:
+    """Which upmix bus a stem feeds: beds laid for the scene → ambience (they also feed the surrounds), an
+    off-screen event the script puts behind the listener (|az| > 90°) → rear, everything else → front."""
+    if event.layer == "bg" and (clues is None or clues.source == "scene"):
+        return "ambience"
+    if clues is not None and clues.source == "script" and abs(float(np.median(clues.azimuth_deg))) > 90.0:
+        return "rear"
+    return "front"
 
 
 def _centre_weight(left: np.ndarray, right: np.ndarray, sr: int, block_s: float = 0.04) -> np.ndarray:

@@ -1,0 +1,111 @@
+"""Dynamics expert: the fader (layer balance), transient control on foreground hits, ducking beds under them.
+
+Channel-strip order: compressor (threshold relative to the stem's own pre-fader level; lookahead, as transient
+control of a click shorter than any attack needs), then fader, then the sidechain duck keyed by the processed
+foreground bus. Transient control keeps each stem's integrated loudness
+(make-up gain measured with BS.1770), so taming hits never moves the balance the planner set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from foleydesigner.agents.experts.base import BaseExpert, ExpertOutput, ExpertSpec, MixScene, Plan
+from foleydesigner.schemas import MixOperation
+from foleydesigner.tools import processing as proc
+from foleydesigner.tools.analysis import loudness_profile
+from foleydesigner.tools.loudness import SILENCE_LUFS
+
+#: Crest factor (peak over RMS, dB) above which a foreground stem's hits are tamed: dense Foley sits at 12–15 dB.
+HIT_CREST_DB = 18.0
+HIT_HEADROOM_DB = 10.0  # threshold under the stem's peak: pulls in the spikes, leaves the body
+DUCK_DB, MAX_DUCK_DB = 3.0, 9.0
+
+
+class DynParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    gain_db: float = Field(default=0.0, ge=-40.0, le=60.0, description="fader move in dB (stems arrive at physical "
+                           "level, often far below mix level)")
+    threshold_db: float | None = Field(default=None, ge=-90.0, le=0.0, description="compressor threshold, dBFS "
+                                       "before the fader; none = no compression")
+    ratio: float = Field(default=4.0, ge=1.0, le=20.0)
+    attack_ms: float = Field(default=1.0, ge=0.1, le=200.0)
+    release_ms: float = Field(default=25.0, ge=5.0, le=2000.0, description="short: shape the transient, not the body")
+    keep_loudness: bool = Field(default=True, description="make-up gain restores integrated loudness (transient "
+                                "control, not a level change)")
+    duck_db: float = Field(default=0.0, ge=0.0, le=24.0, description="ride this stem down by up to this much while "
+                           "the foreground bus sounds (sidechain ducking)")
+
+
+class DynamicsExpert(BaseExpert):
+    spec = ExpertSpec(
+        name="dyn",
+        description="Dynamics and level (lookahead compressor + gain). `gain_db` is the fader: it sets the "
+                    "foreground/background balance. `threshold_db`/`ratio`/`attack_ms`/`release_ms` tame the "
+                    "transients of hits (loudness kept by make-up gain). `duck_db` ducks a background stem under "
+                    "the foreground events.",
+        params=DynParams, order=20)
+
+    def propose(self, scene: MixScene, plan: Plan) -> dict[str, MixOperation]:
+        fb = scene.feedback
+        trims = {layer: float(fb.get("applied_trim_db", {}).get(layer, 0.0)) + float(fb.get("level_error_lu", {}).get(layer, 0.0))
+                 for layer in ("fg", "bg")}
+        still = [s for s, m in fb.get("fg_masked_by_bg_db", {}).items() if m > scene.targets.masking_limit_db]
+        duck = min(MAX_DUCK_DB, DUCK_DB + 3.0 * (int(fb.get("round", -1)) + 1)) if still else DUCK_DB
+        has_fg = bool(scene.ids("fg"))
+        ops = {}
+        for sid, f in scene.features.items():
+            layer = scene.layer(sid)
+            target = scene.targets.fg_lufs if layer == "fg" else scene.targets.bg_lufs
+            if sid not in scene.level_gains:
+                continue  # silent stem: nothing to level
+            gain = scene.level_gains[sid] + trims[layer]
+            params: dict[str, Any] = {"gain_db": round(float(np.clip(gain, -40.0, 60.0)), 2)}
+            why = [f"fader {gain:+.1f} dB: {layer} layer to {target:.0f} LUFS as a group (keeps the distance cues "
+                   f"between near and far), intensity {scene.events[sid].intensity:.2f}"
+                   + (f", trimmed {trims[layer]:+.1f} dB by verification" if abs(trims[layer]) > 0.05 else "")]
+            if layer == "fg" and f.crest_db > HIT_CREST_DB:
+                thr = round(max(-90.0, f.peak_dbfs - HIT_HEADROOM_DB), 1)
+                params.update(threshold_db=thr, ratio=4.0, attack_ms=1.0, release_ms=25.0)
+                why.append(f"crest {f.crest_db:.0f} dB: 4:1 above {thr:.0f} dBFS pulls the spikes in, loudness kept")
+            if layer == "bg" and has_fg:
+                params["duck_db"] = duck
+                why.append(f"duck {duck:.0f} dB under the foreground events")
+            ops[sid] = MixOperation(expert="dyn", params=params, reason="; ".join(why))
+        return ops
+
+    def process(self, stems: Mapping[str, np.ndarray], ops: Mapping[str, dict[str, Any]], scene: MixScene) -> ExpertOutput:
+        out = ExpertOutput()
+        ducks: dict[str, float] = {}
+        for sid, params in ops.items():
+            p = DynParams.model_validate(params)
+            y = np.asarray(stems[sid], dtype=np.float32)
+            if p.threshold_db is not None and p.ratio > 1.0:
+                before = _level(y, scene.sr) if p.keep_loudness else SILENCE_LUFS
+                y = proc.lookahead_compress(y, threshold_db=p.threshold_db, ratio=p.ratio, attack_ms=p.attack_ms,
+                                            release_ms=p.release_ms, sr=scene.sr)
+                if before > SILENCE_LUFS:
+                    makeup = float(np.clip(before - _level(y, scene.sr), 0.0, 24.0))
+                    y = proc.apply_gain_db(y, makeup)
+                    out.notes[sid] = {"makeup_db": round(makeup, 2)}
+            out.stems[sid] = proc.apply_gain_db(y, p.gain_db)
+            if p.duck_db > 0 and scene.layer(sid) == "bg":
+                ducks[sid] = p.duck_db
+        fg = [out.stems.get(s, stems[s]) for s in stems if s in scene.events and scene.layer(s) == "fg"]
+        if ducks and fg:
+            key = np.sum(fg, axis=0)
+            for sid, depth in ducks.items():
+                before = _level(out.stems[sid], scene.sr)
+                out.stems[sid] = proc.duck_under(out.stems[sid], key, depth_db=depth, sr=scene.sr)
+                # what the duck took off, so verification judges the fader on the bed as set (see base.ExpertOutput)
+                out.notes.setdefault(sid, {})["ride_lu"] = round(before - _level(out.stems[sid], scene.sr), 2)
+        return out
+
+
+def _level(audio: np.ndarray, sr: int) -> float:
+    """Gated level without K-weighting: reads a broadband gain change (compressor, duck) as BS.1770 would."""
+    return loudness_profile(audio, sr, k_weighted=False).integrated()

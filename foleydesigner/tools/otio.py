@@ -1,0 +1,75 @@
+"""session.otio: the Foley as an editorial timeline (OpenTimelineIO), so an editor or re-recording mixer can
+open it in any OTIO-aware NLE/DAW and carry on: the picture, one audio track per sound event with its clip at
+the event's time (cut from the full-length stem), and the delivered mixes as muted reference tracks.
+
+Audio times are on a 48 kHz rate (sample-exact), the picture on the clip's frame rate. Paths are relative to
+the run folder, so the folder can move as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from foleydesigner.schemas import SoundEvent, VideoInfo
+from foleydesigner.tools.export import atomic_write_text
+from foleydesigner.units import SAMPLE_RATE
+
+METADATA_KEY = "foleydesigner"
+
+
+def build_session(*, name: str, video_file: str, video: VideoInfo, events: Sequence[SoundEvent],
+                  stems: Mapping[str, str], plan: Mapping[str, list[Any]] | None = None,
+                  mixes: Mapping[str, str] | None = None, sr: int = SAMPLE_RATE) -> Any:
+    """An `otio.schema.Timeline`: picture track, then foreground events, then beds (each by start time)."""
+    import opentimelineio as otio
+
+    rt, tr_ = otio.opentime.RationalTime, otio.opentime.TimeRange
+    fps, total = video.fps, int(round(video.duration_s * sr))
+
+    def samples(t_s: float) -> int:
+        return min(max(int(round(t_s * sr)), 0), total)
+
+    timeline = otio.schema.Timeline(name=name, global_start_time=rt(0, fps))
+    picture = otio.schema.Track(name="Picture", kind=otio.schema.TrackKind.Video)
+    frames = tr_(rt(0, fps), rt(video.n_frames, fps))
+    picture.append(otio.schema.Clip(name=Path(video_file).name, source_range=frames,
+                                    media_reference=otio.schema.ExternalReference(target_url=video_file, available_range=frames)))
+    timeline.tracks.append(picture)
+    whole = tr_(rt(0, sr), rt(total, sr))
+    min_len = max(1, int(round(sr / fps)))  # an instant event still gets one frame, or an NLE drops the clip
+    for ev in sorted(events, key=lambda e: (e.layer != "fg", e.start_s, e.id)):
+        if ev.id not in stems:
+            continue
+        start = samples(ev.start_s)
+        length = max(samples(ev.end_s) - start, min(min_len, total - start))
+        if length <= 0:
+            continue
+        meta = {"event_id": ev.id, "label": ev.label, "layer": ev.layer, "description": ev.description,
+                "start_s": ev.start_s, "end_s": ev.end_s, "onsets_s": list(ev.onsets_s),
+                "operations": [o.model_dump(mode="json") if hasattr(o, "model_dump") else dict(o)
+                               for o in (plan or {}).get(ev.id, [])]}
+        track = otio.schema.Track(name=f"{ev.layer.upper()} {ev.id}", kind=otio.schema.TrackKind.Audio,
+                                  metadata={METADATA_KEY: {"event_id": ev.id, "layer": ev.layer}})
+        if start > 0:
+            track.append(otio.schema.Gap(source_range=tr_(rt(0, sr), rt(start, sr))))
+        track.append(otio.schema.Clip(name=ev.id, source_range=tr_(rt(start, sr), rt(length, sr)), metadata={METADATA_KEY: meta},
+                                      media_reference=otio.schema.ExternalReference(target_url=stems[ev.id],
+                                                                                   available_range=whole)))
+        timeline.tracks.append(track)
+    for label, path in (mixes or {}).items():
+        track = otio.schema.Track(name=f"MIX {label}", kind=otio.schema.TrackKind.Audio,
+                                  metadata={METADATA_KEY: {"mix": label}})
+        track.enabled = False  # a reference: playing it with the event tracks would double every sound
+        track.append(otio.schema.Clip(name=Path(path).name, source_range=whole,
+                                      media_reference=otio.schema.ExternalReference(target_url=path, available_range=whole)))
+        timeline.tracks.append(track)
+    return timeline
+
+
+def write_session(path: str | Path, timeline: Any) -> Path:
+    """Write the timeline as OTIO JSON, atomically."""
+    import opentimelineio as otio
+
+    return atomic_write_text(path, otio.adapters.write_to_string(timeline, "otio_json"))
