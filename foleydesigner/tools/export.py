@@ -99,9 +99,11 @@ def mux_video(video_path: str | Path, out_path: str | Path, *, mix_51: np.ndarra
         with av.open(str(video_path)) as inp, av.open(str(tmp), "w", format="mp4" if dst.suffix == ".mp4" else "matroska") as out:
             vin = inp.streams.video[0]
             vout = out.add_stream_from_template(vin)
-            a51 = out.add_stream("aac", rate=sr, layout="5.1")
+            # FFmpeg's "fast" AAC coder is ~4x quicker than the default two-loop search; at 384/192 kb/s the
+            # difference is not audible on Foley, and encoding was the slowest step of a short run.
+            a51 = out.add_stream("aac", rate=sr, layout="5.1", options={"aac_coder": "fast"})
             a51.bit_rate = 384_000
-            a20 = out.add_stream("aac", rate=sr, layout="stereo")
+            a20 = out.add_stream("aac", rate=sr, layout="stereo", options={"aac_coder": "fast"})
             a20.bit_rate = 192_000
             keep = [s for s in inp.streams.audio] if keep_original_audio else []
             kept = {s.index: out.add_stream_from_template(s) for s in keep}
