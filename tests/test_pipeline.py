@@ -119,6 +119,7 @@ def test_demo_clip_end_to_end(tmp_path, demo_clip):
     assert {e.label for e in script.events if e.layer == "bg"} >= {"wind", "traffic"}
     door = next(e for e in script.events if e.label in ("door_slam", "car_door"))  # "a car DOOR SLAMS"
     assert door.azimuth_deg is not None and door.azimuth_deg < 0  # "off to the left"
+    assert len(door.onsets_s) == 1 and door.start_s - 0.002 <= door.onsets_s[0] <= door.end_s  # one hit, kept by ToT
     with av.open(str(out / "demo_vtest.foley.mp4")) as c:
         assert [s.codec_context.channels for s in c.streams.audio] == [6, 2]
 

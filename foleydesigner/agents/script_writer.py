@@ -164,6 +164,10 @@ def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Tr
     return FoleyScript(duration_s=duration, scene=scene, events=events, notes=notes)
 
 
+#: Times are written rounded to the millisecond; an onset that rounding moved just outside its span is still inside.
+_ONSET_SLACK_S = 2e-3
+
+
 def fit_to_clip(script: FoleyScript, duration: float, track_ids: set[int]) -> tuple[FoleyScript, list[str]]:
     """Make a model-written script playable: times inside the clip, onsets inside their event, real track ids."""
     notes, events = [], []
@@ -171,7 +175,7 @@ def fit_to_clip(script: FoleyScript, duration: float, track_ids: set[int]) -> tu
         start = min(max(e.start_s, 0.0), max(duration - 0.05, 0.0))
         end = min(max(e.end_s, start), duration)
         upd: dict[str, Any] = {"start_s": round(start, 3), "end_s": round(end, 3),
-                               "onsets_s": [o for o in e.onsets_s if start - 1e-6 <= o <= end + 1e-6 and o < duration]}
+                               "onsets_s": [o for o in e.onsets_s if start - _ONSET_SLACK_S <= o <= end + _ONSET_SLACK_S and o < duration]}
         if e.source_track is not None and e.source_track not in track_ids:
             notes.append(f"{e.id}: track {e.source_track} does not exist; treated as off-screen")
             upd["source_track"] = None
