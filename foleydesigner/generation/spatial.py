@@ -237,6 +237,24 @@ def _doppler_distance(t_ctrl: np.ndarray, t_s: np.ndarray, depth: np.ndarray, cf
     return dc
 
 
+def _linear_read(s: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """s at fractional sample positions by linear interpolation, 0 outside [0, n − 1].
+
+    Same result as np.interp(pos, arange(n), s, left=0, right=0), but indexes directly instead of searching:
+    the positions are sample indices already, which makes this several times faster on long sources.
+    """
+    n = s.size
+    i0 = np.floor(pos)
+    frac = (pos - i0).astype(np.float32)
+    inside = (pos >= 0.0) & (pos <= n - 1)
+    i0 = np.clip(i0.astype(np.int64), 0, n - 1)
+    i1 = np.minimum(i0 + 1, n - 1)
+    a = s[i0]
+    out = a + frac * (s[i1] - a)
+    out[~inside] = 0.0
+    return out.astype(np.float32, copy=False)
+
+
 def _fractional_delay(s: np.ndarray, delay_ctrl: np.ndarray, t_ctrl: np.ndarray, sr: int) -> np.ndarray:
     """Delay ``s`` by a control-rate delay (s, at emission time), reading it by linear interpolation.
 
@@ -251,8 +269,7 @@ def _fractional_delay(s: np.ndarray, delay_ctrl: np.ndarray, t_ctrl: np.ndarray,
         # Outside the trajectory's arrivals, continue with the end delays (not a clamp: that would hold s[0]).
         t_emit = np.where(t_ctrl < arrival[0], t_ctrl - (arrival[0] - t_ctrl[0]), t_emit)
         read = np.where(t_ctrl > arrival[-1], t_ctrl - (arrival[-1] - t_ctrl[-1]), t_emit) * sr
-        idx = np.arange(n, dtype=np.float64)
-        return np.interp(_upsample(read, _HOP, n, np.float64), idx, s, left=0.0, right=0.0).astype(np.float32)
+        return _linear_read(s, _upsample(read, _HOP, n, np.float64))
     d = float(delay_ctrl[0]) * sr
     k = math.floor(d)
     frac = np.float32(d - k)
