@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import butter, lfilter, oaconvolve, resample_poly, sosfilt
+from scipy.signal import butter, lfilter, oaconvolve, sosfilt
 
 from foleydesigner.schemas import SceneContext
 from foleydesigner.tools.analysis import loudness_profile
-from foleydesigner.tools.loudness import SILENCE_LUFS, true_peak_dbfs
+from foleydesigner.tools.loudness import SILENCE_LUFS, oversampled_envelope, true_peak_dbfs
 from foleydesigner.units import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -213,10 +213,7 @@ def decay_time_s(ir: np.ndarray, sr: int = SAMPLE_RATE) -> float:
 
 def true_peak_envelope(audio: np.ndarray) -> np.ndarray:
     """Per sample, the largest |value| of the 4x-oversampled signal around it, over all channels (BS.1770-4 TP)."""
-    x = np.asarray(audio, dtype=np.float32)
-    n = x.shape[-1]
-    up = np.abs(resample_poly(x, 4, 1, axis=-1)).max(axis=0)[: 4 * n]
-    return np.pad(up, (0, 4 * n - len(up))).reshape(n, 4).max(axis=1)
+    return oversampled_envelope(audio)
 
 
 def _limit_gain(env: np.ndarray, ceiling_dbtp: float, sr: int, window_ms: float) -> np.ndarray:
