@@ -88,7 +88,8 @@ def run(
     llm: Annotated[str, typer.Option(help="'heuristic' (offline) or provider:model, e.g. openai:gpt-4o-mini")] = "heuristic",
     llm_role: Annotated[list[str], typer.Option(help="per-role backend ROLE=provider:model (scribe, validator, writer, scorer, planner, experts)")] = [],  # noqa: B006
     llm_base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL (vLLM, llama.cpp, LM Studio…)")] = None,
-    vision: Annotated[str, typer.Option(help="vision backend")] = "opencv",
+    vision: Annotated[str, typer.Option(help="vision backend: opencv, transformers, vlm")] = "opencv",
+    vision_model_dir: Annotated[Path | None, typer.Option(help="local folder with detector/ and depth/ models for --vision transformers")] = None,
     generator: Annotated[str, typer.Option(help="generator backend: procedural, dit, stable_audio")] = "procedural",
     dit_checkpoint: Annotated[Path | None, typer.Option(help="FoleyDiT checkpoint folder for --generator dit")] = None,
     stable_audio_dir: Annotated[Path | None, typer.Option(help="local Stable Audio Open folder for --generator stable_audio")] = None,
@@ -141,7 +142,7 @@ def run(
         if binaural:
             options["binaural"] = True  # type: ignore[assignment]
         _run(clip, script, out, force=force, llm=llm, llm_roles=roles, llm_base_url=llm_base_url,
-             vision=vision, generator=generator, generator_options=options, seed=seed, target_lufs=target_lufs,
+             vision=vision, vision_model_dir=str(vision_model_dir) if vision_model_dir else None, generator=generator, generator_options=options, seed=seed, target_lufs=target_lufs,
              hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, **decomposition)
     except FoleyError as exc:
         _fail(exc)

@@ -26,6 +26,7 @@ class RunContext:
     llm_base_url: str | None = None
     fallback: str | None = None
     vision: str = "opencv"
+    vision_model_dir: str | None = None  # --vision transformers: folder with detector/ and depth/ subfolders
     generator: str = "procedural"
     generator_options: Mapping[str, object] = field(default_factory=dict)
     seed: int = 0

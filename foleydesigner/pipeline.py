@@ -82,8 +82,9 @@ def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: s
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         ctx = RunContext(work_dir=staging, tracer=Tracer(staging / "trace.jsonl"), **options)
-        if ctx.vision != "opencv":
-            raise InputError(f"unknown vision backend '{ctx.vision}'; available: opencv")
+        from foleydesigner.tools.vision import make_vision_backend
+
+        make_vision_backend(ctx.vision, model_dir=ctx.vision_model_dir, ctx=ctx)  # fails before work
         from foleydesigner.generation.base import make_generator
 
         make_generator(ctx.generator, **dict(ctx.generator_options))  # fail before the long work, not after it

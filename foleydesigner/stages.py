@@ -24,7 +24,9 @@ from foleydesigner.tools.video import probe_video
 from foleydesigner.units import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
-INTERNAL = ".internal"  # scratch inside the run's staging folder; removed before the outputs are published
+INTERNAL = ".internal"
+#: What the zero-shot detector / VLM is asked to find before the script exists: the usual Foley sources.
+VISION_LABELS = ("person", "car", "ball", "dog", "bicycle", "horse", "door")  # scratch inside the run's staging folder; removed before the outputs are published
 
 
 def _ctx(runtime: Any) -> RunContext:
@@ -43,8 +45,17 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                            else "; pass --keep-original-audio to keep it as an extra track"))
     if info.variable_frame_rate:
         warnings.append(f"variable frame rate: clues use the decoded frame timestamps at nominal {info.fps:.3f} fps")
-    tracks = ctx.tracer.call_tool("load_video", catalog.track_video,
-                                  {"video_path": state["video_path"], "analysis_width": ctx.analysis_width})
+    if ctx.vision == "opencv":
+        tracks = ctx.tracer.call_tool("load_video", catalog.track_video,
+                                      {"video_path": state["video_path"], "analysis_width": ctx.analysis_width})
+    else:
+        from foleydesigner.tools.vision import make_vision_backend
+
+        backend = make_vision_backend(ctx.vision, model_dir=ctx.vision_model_dir, ctx=ctx)
+        with ctx.tracer.span("load_video", "tool", backend=ctx.vision, inputs=state["video_path"], tool="track") as rec:
+            found = backend.track(state["video_path"], info, labels=VISION_LABELS)
+            tracks = [t.model_dump() for t in found]
+            rec["parsed"] = [{"id": t.id, "label": t.label, "motion": t.motion} for t in found]
     return {"video": info.model_dump(), "tracks": tracks, "warnings": warnings,
             "timings": {"load_video": time.perf_counter() - t0}}
 
