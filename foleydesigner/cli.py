@@ -90,9 +90,8 @@ def run(
     llm_base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL (vLLM, llama.cpp, LM Studio…)")] = None,
     vision: Annotated[str, typer.Option(help="vision backend: opencv, transformers, vlm")] = "opencv",
     vision_model_dir: Annotated[Path | None, typer.Option(help="local folder with detector/ and depth/ models for --vision transformers")] = None,
-    generator: Annotated[str, typer.Option(help="generator backend: procedural, dit, stable_audio")] = "procedural",
+    generator: Annotated[str, typer.Option(help="generator backend: procedural, dit")] = "procedural",
     dit_checkpoint: Annotated[Path | None, typer.Option(help="FoleyDiT checkpoint folder for --generator dit")] = None,
-    stable_audio_dir: Annotated[Path | None, typer.Option(help="local Stable Audio Open folder for --generator stable_audio")] = None,
     binaural: Annotated[bool, typer.Option(help="render stems for headphones (spherical-head HRTF model)")] = False,
     seed: Annotated[int, typer.Option(help="random seed: same seed, same sound")] = 0,
     target_lufs: Annotated[float | None, typer.Option(help="integrated loudness of the mixes, LUFS (overrides --loudness-preset)")] = None,
@@ -138,7 +137,7 @@ def run(
             raise FoleyError(f"--fallback {fallback}: the only fallback is 'heuristic'")
         decomposition = {"llm_vision": llm_vision, "fallback": fallback,
                          **tot_settings(tot_k, tot_beam, tot_tau, tot_depth, tot_weights)}
-        options = {k: str(v) for k, v in (("dit_checkpoint", dit_checkpoint), ("stable_audio_dir", stable_audio_dir)) if v}
+        options = {k: str(v) for k, v in (("dit_checkpoint", dit_checkpoint),) if v}
         if binaural:
             options["binaural"] = True  # type: ignore[assignment]
         _run(clip, script, out, force=force, llm=llm, llm_roles=roles, llm_base_url=llm_base_url,
@@ -277,6 +276,49 @@ def eval_(
     for name, ok in report["checks"].items():
         console.print(f"{'[green]pass' if ok else '[red]FAIL'}[/] {name}")
     Console().print(f"wrote {out}/report.json, report.md, plots/ in {report['elapsed_s']:.0f} s")
+
+
+@app.command()
+def dataset(
+    out: Annotated[Path, typer.Option("--out", "-o", help="dataset folder (shards + manifest.json)")],
+    items: Annotated[int, typer.Option(help="number of training items")] = 512,
+    duration: Annotated[float, typer.Option(help="seconds per item")] = 3.0,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+) -> None:
+    """Make a FilmStereo-like synthetic set: procedural sources rendered along random trajectories, with captions."""
+    from foleydesigner.generation.dit.data import make_dataset
+
+    if items < 1 or duration <= 0:
+        _fail(FoleyError("--items must be >= 1 and --duration > 0"))
+    console.print(f"wrote {make_dataset(out, n_items=items, duration_s=duration, seed=seed)}")
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="dataset folder from `foley dataset`")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="checkpoint folder")],
+    config: Annotated[str, typer.Option(help="model size: tiny, small or full")] = "small",
+    steps: Annotated[int, typer.Option(help="optimiser steps")] = 2000,
+    batch_size: Annotated[int, typer.Option(help="batch size (paper: 8)")] = 8,
+    lr: Annotated[float, typer.Option(help="learning rate (paper: 3e-5)")] = 3e-5,
+    no_clues: Annotated[bool, typer.Option("--no-clues", help="train the w/o-STC ablation")] = False,
+    resume: Annotated[bool, typer.Option(help="continue from the checkpoint in --out")] = False,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available)")] = None,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+) -> None:
+    """Train the FoleyDiT (paper §3) with EMA, checkpoints and a loss log; bf16 on CUDA."""
+    from foleydesigner.generation.dit.train import train as run_train
+
+    if not (data / "manifest.json").is_file():
+        _fail(FoleyError(f"--data {data} has no manifest.json; make one with `foley dataset --out {data}`"))
+    if steps < 1 or batch_size < 1 or not 0 < lr < 1:
+        _fail(FoleyError("--steps and --batch-size must be >= 1 and --lr in (0, 1)"))
+    try:
+        ckpt = run_train(config, data, out, steps=steps, batch_size=batch_size, lr=lr, resume=resume, device=device,
+                         use_clues=not no_clues, seed=seed)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(FoleyError(str(exc)))
+    console.print(f"checkpoint: {ckpt}  (use: foley run CLIP --generator dit --dit-checkpoint {ckpt})")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Built-in generator backends: `procedural` (default, offline DSP), `dit` (trained FoleyDiT), `stable_audio`.
+"""Built-in generator backends: `procedural` (default, offline DSP) and `dit` (trained FoleyDiT).
 
 Each factory validates what it needs up front, so a missing checkpoint fails before any work starts.
 """
@@ -86,17 +86,3 @@ def _dit(**options: Any) -> Any:
     from foleydesigner.generation.dit.backend import DiTGenerator
 
     return DiTGenerator(ckpt, **{k: v for k, v in options.items() if k in ("steps", "device")})
-
-
-@register_generator("stable_audio", "text-only Stable Audio Open baseline, re-spatialised by the renderer",
-                    "--stable-audio-dir PATH (a local diffusers StableAudioPipeline folder); torch, diffusers")
-def _stable_audio(**options: Any) -> Any:
-    folder = options.get("stable_audio_dir")
-    if not folder or not Path(str(folder)).is_dir():
-        raise BackendError("--generator stable_audio needs --stable-audio-dir PATH, a local diffusers folder of "
-                           "Stable Audio Open (weights are never downloaded)")
-    from foleydesigner.generation.stable_audio import StableAudioGenerator
-
-    return StableAudioGenerator(folder, **{k: v for k, v in options.items() if k in ("steps", "device")})
-
-
