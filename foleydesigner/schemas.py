@@ -60,6 +60,8 @@ class Track(_Model):
     t_s: list[float]
     boxes: list[tuple[float, float, float, float]]
     onsets_s: list[float] = Field(default_factory=list)
+    depth_samples: list[tuple[float, float]] = Field(
+        default_factory=list, description="(t_s, metres) measured by a depth model on keyframes; empty: geometric")
     frame_width: int = Field(gt=0)
     frame_height: int = Field(gt=0)
 

@@ -54,6 +54,8 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         backend = make_vision_backend(ctx.vision, model_dir=ctx.vision_model_dir, ctx=ctx)
         with ctx.tracer.span("load_video", "tool", backend=ctx.vision, inputs=state["video_path"], tool="track") as rec:
             found = backend.track(state["video_path"], info, labels=VISION_LABELS)
+            measured = getattr(backend, "depths", {}) or {}  # {track id: [(t_s, metres)]} from a depth model
+            found = [t.model_copy(update={"depth_samples": list(measured.get(t.id, []))}) for t in found]
             tracks = [t.model_dump() for t in found]
             rec["parsed"] = [{"id": t.id, "label": t.label, "motion": t.motion} for t in found]
     return {"video": info.model_dump(), "tracks": tracks, "warnings": warnings,

@@ -141,3 +141,19 @@ def test_pipeline_runs_with_transformers_backend(tmp_path: Path, clip: Path) -> 
     assert state["tracks"] and (tmp_path / "out" / "mix_5_1.wav").is_file()
     trace = (tmp_path / "out" / "trace.jsonl").read_text()
     assert '"backend": "transformers"' in trace
+
+
+def test_measured_depth_samples_drive_the_clues() -> None:
+    """A depth model's keyframe depths replace the geometric estimate in the clues (log-interpolated)."""
+    from foleydesigner.schemas import SoundEvent
+    from foleydesigner.tools.clues import clues_for_track
+    from tests.helpers import linear_track, video_info
+
+    v = video_info(duration_s=2.0)
+    tr = linear_track(0, t0=0.0, t1=2.0, x0=100, x1=500)
+    tr = tr.model_copy(update={"depth_samples": [(0.0, 2.0), (2.0, 8.0)]})
+    ev = SoundEvent(id="steps", label="footsteps", layer="fg", start_s=0.0, end_s=2.0, source_track=0)
+    c = clues_for_track(ev, tr, v)
+    assert abs(c.depth_m[0] - 2.0) < 0.1 and abs(c.depth_m[-1] - 8.0) < 0.4
+    mid = c.depth_m[len(c.depth_m) // 2]
+    assert abs(mid - 4.0) < 0.3  # geometric mean of 2 and 8: interpolated in log depth

@@ -40,7 +40,12 @@ def clues_for_track(event: SoundEvent, track: Track, video: VideoInfo, *, hfov_d
                                       frame_height=track.frame_height, hfov_deg=hfov_deg) for b in boxes])
     # np.interp holds the end values outside the track: the source stays where it was last seen.
     az = np.interp(t, tt, az_k)
-    log_d = np.interp(t, tt, np.log(d_k))  # depth varies multiplicatively: interpolate in log
+    if track.depth_samples:  # a depth model measured the box on keyframes: it wins over the geometric estimate
+        tt_d, d_k = np.asarray(track.depth_samples, dtype=np.float64).T
+        tt_d, d_k = tt_d[np.argsort(tt_d)], d_k[np.argsort(tt_d)]
+    else:
+        tt_d = tt
+    log_d = np.interp(t, tt_d, np.log(np.maximum(d_k, 1e-3)))  # depth varies multiplicatively: interpolate in log
     win = max(1, int(round(SMOOTH_S * video.fps)) | 1)
     if win > 1 and len(t) > win:
         az = uniform_filter1d(az, win, mode="nearest")
