@@ -43,8 +43,8 @@ from foleydesigner.generation.dit.train import prepare_training_set, resample_au
 
 log = logging.getLogger("stc_ablation")
 
-QUICK = {"n_train": 320, "n_test": 16, "steps": 350}
-FULL = {"n_train": 1200, "n_test": 48, "steps": 1800}
+QUICK = {"n_train": 800, "n_test": 24, "steps": 700}
+FULL = {"n_train": 3000, "n_test": 64, "steps": 3000}
 
 
 def auto_threads() -> int:
@@ -117,10 +117,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--n-test", type=int)
     ap.add_argument("--steps", type=int, help="training steps per arm")
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--lr", type=float, default=1e-3,
+    ap.add_argument("--lr", type=float, default=2e-3,
                     help="from-scratch small model; the paper's 3e-5 is for fine-tuning a pretrained 1 B model")
-    ap.add_argument("--clue-lr-mult", type=float, default=10.0)
-    ap.add_argument("--spatial-weight", type=float, default=4.0)
+    ap.add_argument("--clue-lr-mult", type=float, default=None, help="default: the small recipe's (10)")
+    ap.add_argument("--spatial-weight", type=float, default=None, help="default: the small recipe's (4)")
     ap.add_argument("--sample-steps", type=int, default=25)
     ap.add_argument("--cfg-text", type=float, default=1.0)
     ap.add_argument("--cfg-clues", type=float, default=1.0)

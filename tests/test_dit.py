@@ -115,7 +115,9 @@ def test_clue_grid_resampling_is_frame_accurate() -> None:
     act = np.r_[np.zeros(10), np.ones(15)].astype(int)
     grid = resample_clues(t, np.full(25, 2.0), np.linspace(-30, 30, 25), act, n_latent=25, latent_rate=25.0, oversample=4)
     assert grid.shape == (100, 3)
-    assert grid[:40, 2].max() == 0 and grid[40:, 2].min() == 1  # the switch lands on frame 10 = grid point 40
+    # Latent frame i is centred at i / 25 s, so grid point j sits at (j + 0.5) / 100 - 0.02 s: frame 10 starts
+    # at 0.4 s, which is grid point 42 (0.405 s).
+    assert grid[:42, 2].max() == 0 and grid[42:, 2].min() == 1
     assert grid[0, 1] == pytest.approx(-30 / 180, abs=0.01) and grid[-1, 1] == pytest.approx(30 / 180, abs=0.01)
 
 

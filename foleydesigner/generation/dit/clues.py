@@ -43,7 +43,8 @@ def resample_clues(
 ) -> np.ndarray:
     """Frame-rate clues -> (n_latent * oversample, 3) grid of [depth feature, azimuth feature, activation].
 
-    Grid point k sits at start_s + (k + 0.5) / (latent_rate * oversample). Position is linearly interpolated
+    Latent frame i is centred at start_s + i / latent_rate (an STFT/VAE frame centred on its hop), so its
+    `oversample` grid points sit symmetrically around that centre. Position is linearly interpolated
     (azimuth unwrapped first, so a source passing behind does not sweep through 0°); activation is held from
     the frame on screen at that time, so on/off edges stay frame-accurate; position holds its end values
     outside the clue span, while activation is 0 there (no evidence of sound).
@@ -54,7 +55,7 @@ def resample_clues(
     if not (len(depth_m) == len(azimuth_deg) == len(activation) == t.size):
         raise ValueError("t_s, depth_m, azimuth_deg and activation must have equal lengths")
     n_grid = n_latent * oversample
-    grid = start_s + (np.arange(n_grid) + 0.5) / (latent_rate * oversample)
+    grid = start_s + ((np.arange(n_grid) + 0.5) / oversample - 0.5) / latent_rate
     az_unwrapped = np.degrees(np.unwrap(np.radians(np.asarray(azimuth_deg, dtype=np.float64))))
     depth = np.interp(grid, t, np.asarray(depth_m, dtype=np.float64))
     az = np.interp(grid, t, az_unwrapped)

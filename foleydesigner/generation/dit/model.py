@@ -298,14 +298,17 @@ def _recipes() -> dict[str, DiTRecipe]:
             name="small",
             dit=dict(
                 sample_size=75, in_channels=small_ch, out_channels=small_ch, num_layers=8, attention_head_dim=64,
-                num_attention_heads=3, num_key_value_attention_heads=3, cross_attention_dim=128,
+                num_attention_heads=2, num_key_value_attention_heads=2, cross_attention_dim=128,
                 time_proj_dim=64, global_states_input_dim=256, cross_attention_input_dim=128, clue_n_fourier=32,
-                clue_fourier_scale=2.0, clue_dim=128, clue_n_down=2, clue_heads=3, clue_window=2,
+                clue_fourier_scale=2.0, clue_dim=128, clue_n_down=2, clue_heads=2, clue_window=2,
             ),
             text={"kind": "hashed", "dim": 128, "vocab_size": 4096, "max_tokens": 24},
             codec=small_codec,
             item_s=3.0,
-            notes="CPU-trainable in minutes; 16 kHz parametric-stereo latent at 25 Hz",
+            notes="CPU-trainable in minutes (train from scratch with lr ~2e-3); 16 kHz parametric-stereo latent at 25 Hz",
+            # From-scratch training: the gated clue blocks get 10x the lr (a gate moves ~lr per Adam step), and the
+            # 9 interaural latent channels weigh 4x in the loss (they carry what the clues decide).
+            extra={"clue_lr_mult": 10.0, "spatial_loss_weight": 4.0, "recommended_lr": 2e-3},
         ),
         "full": DiTRecipe(
             name="full",
