@@ -108,8 +108,12 @@ def upmix_surround(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     atomic_write_wav(ctx.work_dir / "mix_5_1.wav", x51)
     stereo = _read(ctx.work_dir / "mix_stereo.wav")
     down = downmix_bs775(x51)
+    measured_master = state["mix_plan"].get("verification", {}).get("master", {})
+    master_stereo = {k: measured_master[k] for k in ("integrated_lufs", "true_peak_dbtp") if k in measured_master}
     delivery = {
-        "stereo": {"integrated_lufs": round(integrated_lufs(stereo), 2), "true_peak_dbtp": round(true_peak_dbfs(stereo), 2)},
+        # The mixer measured the stereo master it wrote; measuring the file again would only repeat that work.
+        "stereo": master_stereo if master_stereo else {"integrated_lufs": round(integrated_lufs(stereo), 2),
+                                                      "true_peak_dbtp": round(true_peak_dbfs(stereo), 2)},
         "surround_5_1": {"integrated_lufs": measured["integrated_lufs"], "true_peak_dbtp": measured["true_peak_dbtp"]},
         "downmix_correlation": [round(correlation(down[i], stereo[i]), 4) for i in range(2)],
     }
