@@ -38,6 +38,7 @@ import torch  # noqa: E402
 from foleydesigner.eval.metrics import activation_iou, azimuth_error_deg, estimate_azimuth_deg, gcc_mse  # noqa: E402
 from foleydesigner.generation.dit.backend import load_checkpoint  # noqa: E402
 from foleydesigner.generation.dit.data import load_items, make_dataset  # noqa: E402
+from foleydesigner.generation.dit.model import get_recipe  # noqa: E402
 from foleydesigner.generation.dit.sampling import sample_latents  # noqa: E402
 from foleydesigner.generation.dit.train import prepare_training_set, resample_audio, train  # noqa: E402
 
@@ -135,6 +136,9 @@ def main(argv: list[str] | None = None) -> dict:
     for key in ("n_train", "n_test", "steps"):
         if getattr(args, key) is not None:
             sizes[key] = getattr(args, key)
+    extra = get_recipe("small").extra
+    clue_lr_mult = extra.get("clue_lr_mult", 1.0) if args.clue_lr_mult is None else args.clue_lr_mult
+    spatial_weight = extra.get("spatial_loss_weight", 1.0) if args.spatial_weight is None else args.spatial_weight
     out = args.out or Path(tempfile.mkdtemp(prefix="stc_ablation_"))
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -157,7 +161,7 @@ def main(argv: list[str] | None = None) -> dict:
         t = time.perf_counter()
         ckpt = train("small", train_m, out / f"run_{arm}", steps=sizes["steps"], batch_size=args.batch_size,
                      lr=args.lr, use_clues=use, seed=args.seed, log_every=25, progress=False,
-                     clue_lr_mult=args.clue_lr_mult, spatial_loss_weight=args.spatial_weight)
+                     clue_lr_mult=clue_lr_mult, spatial_loss_weight=spatial_weight)
         timings[f"train_{arm}_s"] = time.perf_counter() - t
         t = time.perf_counter()
         audio, sr = generate(ckpt, test_m, steps=args.sample_steps, cfg_text=args.cfg_text, cfg_clues=args.cfg_clues,
@@ -170,8 +174,8 @@ def main(argv: list[str] | None = None) -> dict:
     reference = score(ref_audio, sr, items, ref_audio)
     summary: dict = {"quick": args.quick, **sizes, "lr": args.lr, "batch_size": args.batch_size,
                      "cfg_text": args.cfg_text, "cfg_clues": args.cfg_clues, "sample_steps": args.sample_steps,
-                     "threads": torch.get_num_threads(), "clue_lr_mult": args.clue_lr_mult,
-                     "spatial_weight": args.spatial_weight,
+                     "threads": torch.get_num_threads(), "clue_lr_mult": clue_lr_mult,
+                     "spatial_weight": spatial_weight,
                      "azimuth_err_reference": reference["azimuth_err"], "iou_reference": reference["iou"]}
     for arm, tag in (("with", "with_stc"), ("without", "without_stc")):
         if arm in results:

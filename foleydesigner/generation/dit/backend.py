@@ -123,7 +123,7 @@ class DiTGenerator:
 
     name = "dit"
 
-    def __init__(self, checkpoint: str | Path, *, steps: int = 25, cfg_text: float = 1.5, cfg_clues: float = 2.0,
+    def __init__(self, checkpoint: str | Path, *, steps: int = 25, cfg_text: float = 1.0, cfg_clues: float = 1.0,
                  device: str | None = None) -> None:
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")

@@ -10,13 +10,16 @@ Small config — `ParametricStereoCodec`, a fixed (untrained) codec in the spiri
   after delay compensation (signs as in foleydesigner.eval.metrics).
 
 Decoding shapes noise with those band energies and applies the ITD as a linear phase, the ILDs as gains and the
-coherence as a coherent/decorrelated mix, so the interaural cues are rebuilt exactly as encoded (the test
-measures ITD within ±0.05 ms and ILD within ±1 dB). Why this and not a tiny Oobleck: a learned stereo VAE at
-CPU scale blurs sub-millisecond phase, and a DiT that has to learn ITD as a sample-level shift inside waveform
-patches needs far more training than the minutes this config is meant for. Here azimuth is one smooth latent
-channel, so what the ablation measures is whether the clues reach it. Cost: the content is a noise-excited
-spectral envelope (fine for most Foley textures, poor for pitched sounds) — a small-scale stand-in, not a
-replacement for Oobleck.
+coherence as a coherent/decorrelated mix, so the interaural cues are rebuilt as encoded (measured on the
+procedural classes rendered at -70°…80° and 1–15 m: ITD within 0.014 ms, ILD within 0.8 dB; the test asserts
+±0.05 ms / ±1 dB). The ITD is measured on cross-spectra smoothed over ±2 frames (200 ms), and frames without a
+clear GCC peak (silence, reverberant decays) are interpolated from their neighbours, because a generative model
+would learn their random delays as if they were position. Why not a tiny Oobleck: training a VAE that keeps
+sub-millisecond interaural phase is a project of its own (not attempted here), and a DiT that must express ITD
+as a sample-level shift inside waveform patches needs far more steps than the minutes this config is for. Here
+azimuth is one smooth latent channel, so the ablation measures whether the clues reach it. Cost: the content
+is a noise-excited spectral envelope (fine for most Foley textures, poor for pitched sounds) — a small-scale
+stand-in, not a replacement for Oobleck.
 """
 
 from __future__ import annotations
