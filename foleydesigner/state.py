@@ -45,23 +45,15 @@ class ScribeState(TypedDict, total=False):
     warnings: Annotated[list[str], operator.add]
 
 
-class DecompositionState(TypedDict, total=False):
+class DecompositionState(ScribeState, total=False):
     """Stage ① (FilmScribe loop, script writer, Tree-of-Thought search): shares keys with FoleyState."""
 
-    video_path: str
-    video: dict[str, Any]
-    tracks: list[dict[str, Any]]
-    screenplay: str | None
-    scene_script: dict[str, Any]
-    scribe_feedback: dict[str, Any]
-    scribe_iterations: int
     script: dict[str, Any]
     tot_tree: dict[str, Any]
     tot_frontier: list[str]
     tot_level: int
     tot_stop: str
     outputs: Annotated[dict[str, str], merge_dicts]
-    warnings: Annotated[list[str], operator.add]
     timings: Annotated[dict[str, float], merge_dicts]
 
 
