@@ -148,7 +148,7 @@ def test_resynthesised_source_is_the_generators() -> None:
     from foleydesigner.generation.base import GenerationRequest
 
     ev, clues = _tracked_event()
-    stem = ProceduralGenerator().generate(GenerationRequest(event=ev, clues=clues, duration_s=2.0, seed=3)).audio
+    stem = ProceduralGenerator().generate(GenerationRequest(event=ev, clues=clues, duration_s=2.0, seed=3)).full()
     src, diffuse = synthesize_source(ev, 2.0, seed=3)
     assert not diffuse
     np.testing.assert_allclose(render_event("full", ev, clues, src, diffuse), stem, atol=1e-6)

@@ -8,7 +8,8 @@
 
 A baseline must differ from ``full`` only in where the sound is placed, so each event is re-synthesised with the
 procedural generator's class, parameters and per-event random stream (``event_rng``) and rendered with
-``render_spatial`` under the baseline's clues, with the renderer settings the generator uses.
+``render_spatial`` under the baseline's clues, over the generator's segment of the clip and with the renderer
+settings the generator uses.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 
 import numpy as np
 
-from foleydesigner.generation.backends import ProceduralGenerator, event_rng
+from foleydesigner.generation.backends import ProceduralGenerator, clip_times, event_rng
 from foleydesigner.generation.spatial import SpatialConfig, render_spatial
 from foleydesigner.schemas import EventClues, SoundEvent
 from foleydesigner.tools.clues import OFFSCREEN_DEPTH_M
@@ -76,9 +77,10 @@ def synthesize_source(event: SoundEvent, duration_s: float, *, seed: int, sr: in
     cls = ProceduralGenerator().sound_class(event.label, event.description)
     info = procedural.CLASSES[cls]
     params = {k: v for k, v in event.params.items() if k in info.params}
-    src = procedural.synthesize(cls, duration_s=duration_s, sr=sr, onsets_s=event.onsets_s, start_s=event.start_s,
-                                end_s=event.end_s, intensity=event.intensity, params=params,
-                                rng=event_rng(seed, event.id))
+    start, end, onsets = clip_times(event, duration_s)
+    # Synthesis is shift-invariant: the whole clip holds the generator's segment source at its offset.
+    src = procedural.synthesize(cls, duration_s=duration_s, sr=sr, onsets_s=onsets, start_s=start, end_s=end,
+                                intensity=event.intensity, params=params, rng=event_rng(seed, event.id))
     return src, info.diffuse
 
 
@@ -97,10 +99,17 @@ def render_event(system: str, event: SoundEvent, clues: EventClues, source: np.n
     """One system's stem for ``event``: the shared ``source`` under that system's clues; (2, n) float32.
 
     Unplaced (diffuse scene) beds are the same for every system. Tracked sources are gated by their activation
-    as in the generator; baselines are gated by their event span ("activation all ones over the event").
+    as in the generator; baselines are gated by their event span ("activation all ones over the event"). Every
+    system renders the generator's segment of the clip (its propagation delay is referenced within it), so
+    ``full`` is the pipeline's stem itself.
     """
     if diffuse and clues.source == "scene":  # the generator's rule: a diffuse bed is not placed
         return source if source.shape[0] == 2 else np.repeat(source, 2, axis=0)
     c = baseline_clues(system, event, clues)
     gate = c.activation if (system != "full" or c.source == "track") else None
-    return place(source, t_s=c.t_s, azimuth_deg=c.azimuth_deg, depth_m=c.depth_m, activation=gate, sr=sr)
+    n = source.shape[-1]
+    s0, s1 = ProceduralGenerator().span(event, clues, n / sr, sr)
+    out = np.zeros((2, n), np.float32)
+    out[:, s0:s1] = place(source[..., s0:s1], t_s=np.asarray(c.t_s, np.float64) - s0 / sr, azimuth_deg=c.azimuth_deg,
+                          depth_m=c.depth_m, activation=gate, sr=sr)
+    return out

@@ -6,13 +6,23 @@ run one implementation. Arguments and results are JSON-able (pydantic dumps), au
 
 from __future__ import annotations
 
+import math
+import os
+import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from langchain_core.tools import tool
 
 from foleydesigner.schemas import EventClues, SceneContext, SoundEvent, StemInfo, Track, VideoInfo
+
+if TYPE_CHECKING:
+    from foleydesigner.generation.base import GenerationResult
+
+#: Frames per write when streaming a stem to disk: 64 Ki stereo float frames = 512 KiB.
+_WRITE_BLOCK = 1 << 16
 
 
 @tool
@@ -53,21 +63,70 @@ def generate_stem(event: dict[str, Any], clues: dict[str, Any], duration_s: floa
     """Generate one stereo 48 kHz stem for a sound event along its clues, covering the whole clip, and write it
     to out_path as WAV. Returns the stem's file, duration, peak and loudness."""
     from foleydesigner.generation.base import GenerationRequest
-    from foleydesigner.tools.export import atomic_write_wav
-    from foleydesigner.tools.loudness import integrated_lufs, sample_peak_dbfs
 
     gen = _generator(generator, tuple(sorted((options or {}).items())))
     req = GenerationRequest(event=SoundEvent.model_validate(event), clues=EventClues.model_validate(clues),
                             duration_s=duration_s, scene=SceneContext.model_validate(scene or {}), seed=seed)
     result = gen.generate(req)
-    # Stems are float WAV: pre-mix levels may exceed full scale and must not clip before the mixer sees them.
-    path = atomic_write_wav(out_path, result.audio, result.sample_rate, subtype="FLOAT")
-    peak = sample_peak_dbfs(result.audio)
-    info = StemInfo(event_id=req.event.id, path=str(Path(path).name), sample_rate=result.sample_rate, channels=2,
-                    duration_s=result.audio.shape[1] / result.sample_rate,
-                    peak_dbfs=round(peak, 2) if peak > -1e9 else -120.0,
-                    integrated_lufs=round(integrated_lufs(result.audio, result.sample_rate), 2))
-    return {**info.model_dump(), "generator_info": result.info}
+    sr = result.sample_rate
+    path = _write_stem(out_path, result)
+    peak, lufs = _measure(result)
+    info = StemInfo(event_id=req.event.id, path=str(Path(path).name), sample_rate=sr, channels=2,
+                    duration_s=result.total_samples / sr,
+                    peak_dbfs=round(20.0 * math.log10(peak), 2) if peak > 0 else -120.0, integrated_lufs=round(lufs, 2))
+    return {**info.model_dump(), "generator_info": {**result.info, "offset_s": round(result.offset / sr, 6)}}
+
+
+def _write_stem(path: str | Path, result: GenerationResult) -> Path:
+    """Write the whole-clip stem (silence, the segment, silence) as stereo float WAV, block by block, atomically.
+
+    Float, because pre-mix levels may exceed full scale and must not clip before the mixer sees them; streamed,
+    so a long clip's stem never exists as one full-length array. A temp file beside the target, then os.replace:
+    an interrupted run never leaves a truncated WAV that looks complete.
+    """
+    import soundfile as sf
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+    os.close(fd)
+    tmp = Path(name)
+    seg = result.audio
+    try:
+        with sf.SoundFile(str(tmp), "w", samplerate=result.sample_rate, channels=2, subtype="FLOAT",
+                          format="WAV") as f:
+            _write_silence(f, result.offset)
+            for i in range(0, seg.shape[1], _WRITE_BLOCK):
+                f.write(np.ascontiguousarray(seg[:, i:i + _WRITE_BLOCK].T, dtype=np.float32))
+            _write_silence(f, result.total_samples - result.offset - seg.shape[1])
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return p
+
+
+def _measure(result: GenerationResult) -> tuple[float, float]:
+    """Sample peak (linear) and BS.1770 integrated loudness (LUFS) of the whole-clip stem, from its segment.
+
+    Silence outside the segment changes neither: the −70 LUFS absolute gate drops silent blocks, and the meter
+    starts on the clip's 100 ms block grid. Streamed block by block, so memory stays flat on a long segment.
+    """
+    from foleydesigner.tools.loudness import LoudnessMeter
+
+    meter = LoudnessMeter(result.sample_rate)
+    meter.push(np.zeros((2, result.offset % meter.sub), np.float32))
+    peak = 0.0
+    for i in range(0, result.audio.shape[1], _WRITE_BLOCK):
+        block = result.audio[:, i:i + _WRITE_BLOCK]
+        meter.push(block)
+        peak = max(peak, float(block.max()), -float(block.min()))
+    return peak, meter.profile().integrated()
+
+
+def _write_silence(f: Any, frames: int) -> None:
+    zeros = np.zeros((min(_WRITE_BLOCK, frames), 2), np.float32)
+    for i in range(0, frames, _WRITE_BLOCK):
+        f.write(zeros[:min(_WRITE_BLOCK, frames - i)])
 
 
 TOOLS = [track_video, extract_event_clues, generate_stem]

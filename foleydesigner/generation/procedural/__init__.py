@@ -5,7 +5,8 @@ machinery in `modal`), `handling` (cloth, paper), `weather` and `water` (filtere
 bubbles, turbulence), `blasts` (gunshot, explosion, fire), `engines` (source–filter: firing/blade pulses
 through resonances), `voices` (barks and walla through formants, birds, insects, applause) and `signals`
 (phones, sirens, horns, hum, room tone, whooshes). Shared DSP lives in `dsp`, the registry in `registry`.
-Every call is deterministic in its `rng`; 60 s of any class renders in ≈ 0.005–0.13 s on one core.
+Every call is deterministic in its `rng`; 60 s of any class renders in ≈ 0.005–0.13 s on one core. A steady
+bed longer than LOOP_S is laid from one looped texture, so its cost stops growing with its length.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from scipy.signal import correlate
 
 from foleydesigner.generation.procedural import (  # noqa: F401  (importing registers the models)
     blasts,
@@ -37,7 +39,8 @@ from foleydesigner.generation.procedural import (  # noqa: F401  (importing regi
 from foleydesigner.generation.procedural.dsp import F32, fade_in
 from foleydesigner.generation.procedural.registry import MODELS, Ctx, Model, SoundClass
 
-__all__ = ["CLASSES", "SoundClass", "list_classes", "param_options", "render_examples", "resolve_class", "synthesize"]
+__all__ = ["CLASSES", "LOOP_S", "SoundClass", "list_classes", "param_options", "render_examples", "resolve_class",
+           "sounding_extent", "synthesize"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,14 @@ INTENSITY_RANGE_DB = 30.0
 #: Hard ceiling; a soft knee starts at _KNEE so limiting is gentle and monotonic.
 PEAK_CEILING = 0.98
 _KNEE = 0.8
+#: A loopable continuous span longer than this (s) is laid from one texture of this length, repeated end to end
+#: as a sound editor loops an ambience: the same sound all along, at the cost of one loop whatever the span.
+LOOP_S = 60.0
+#: Each join of a loop crossfades over this long (s): slow enough that a join never reads as an event in a bed.
+LOOP_XFADE_S = 2.0
+#: A join may slide this far (s) to where the texture's end best matches its start: one period of 40 Hz, so a
+#: tonal bed (mains hum, a horn) splices in phase instead of cancelling through the crossfade.
+_SPLICE_SEARCH_S = 0.025
 
 
 def list_classes() -> list[SoundClass]:
@@ -142,15 +153,31 @@ def _merge_params(model: Model, params: Mapping[str, object] | None) -> dict[str
 
 # ---- synthesis -------------------------------------------------------------------------------------------
 
+def sounding_extent(name: str, *, start_s: float, end_s: float, onsets_s: Sequence[float] = ()
+                    ) -> tuple[float, float]:
+    """The times (s) between which `synthesize` of this event can be non-zero: from its start or first onset to
+    its end or last onset plus the longest ring of one hit (0 for continuous classes, silent after end_s).
+
+    A long clip's event is rendered over just that span. Natural hit patterns jitter hits by a few ms around
+    their grid, so keep a margin before the start.
+    """
+    model = _model(name)
+    return min([start_s, *onsets_s]), max([end_s, *onsets_s]) + model.tail_s
+
+
 def synthesize(name: str, *, duration_s: float, sr: int = 48000, onsets_s: Sequence[float] = (),
                start_s: float = 0.0, end_s: float | None = None, intensity: float = 0.7,
-               params: Mapping[str, object] | None = None, rng: np.random.Generator) -> np.ndarray:
+               params: Mapping[str, object] | None = None, rng: np.random.Generator,
+               loop_s: float | None = LOOP_S) -> np.ndarray:
     """Render one sound event as float32 (channels, round(duration_s·sr)); 2 channels for diffuse classes.
 
     Impulsive classes put one hit at each onset (hit start at the onset sample); without onsets they play
     their natural pattern between start_s and end_s. Continuous classes sound between start_s and end_s with
-    raised-cosine fades and are silent outside. Intensity (0–1) sets level over a 30 dB range and, where
-    physical, excitation strength (harder hits are brighter). Peak ≤ 0.98.
+    raised-cosine fades and are silent outside; a steady one (not a pass-by or a swing) longer than loop_s is
+    one texture of loop_s repeated with crossfaded joins (None: render the span in one piece). Intensity (0–1)
+    sets level over a 30 dB range and, where physical, excitation strength (harder hits are brighter).
+    Peak ≤ 0.98. The result is shift-invariant: the same event shifted by whole samples, in any clip that holds
+    its `sounding_extent`, renders the same samples, shifted (so a long clip's event can be rendered alone).
     """
     model = _model(name)
     if not (isinstance(duration_s, (int, float)) and math.isfinite(duration_s) and duration_s > 0):
@@ -161,6 +188,8 @@ def synthesize(name: str, *, duration_s: float, sr: int = 48000, onsets_s: Seque
         raise ValueError(f"intensity must be in [0, 1], got {intensity!r}")
     if not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
+    if loop_s is not None and not (isinstance(loop_s, (int, float)) and 2.0 * LOOP_XFADE_S <= loop_s < math.inf):
+        raise ValueError(f"loop_s must be None or a number ≥ {2.0 * LOOP_XFADE_S} (two crossfades), got {loop_s!r}")
     n = int(round(duration_s * sr))
     end = duration_s if end_s is None else float(end_s)
     if not 0.0 <= start_s < duration_s:
@@ -177,7 +206,7 @@ def synthesize(name: str, *, duration_s: float, sr: int = 48000, onsets_s: Seque
         out = np.zeros((channels, n), dtype=F32)
         _render_hits(model, out, sr, onsets, start_s, end, intensity, merged, rng)
     else:
-        out = _render_span(model, channels, n, sr, start_s, end, intensity, merged, rng)
+        out = _render_span(model, channels, n, sr, start_s, end, intensity, merged, rng, loop_s)
     return _level(model, out, intensity, sr, start_s, end)
 
 
@@ -199,21 +228,70 @@ def _render_hits(model: Model, out: np.ndarray, sr: int, onsets: list[float], st
 
 
 def _render_span(model: Model, channels: int, total: int, sr: int, start_s: float, end_s: float, intensity: float,
-                 params: dict[str, object], rng: np.random.Generator) -> np.ndarray:
+                 params: dict[str, object], rng: np.random.Generator, loop_s: float | None) -> np.ndarray:
     s = int(round(start_s * sr))
     e = min(total, int(round(end_s * sr)))
     n = e - s
     if n <= 0:
         return np.zeros((channels, total), F32)
-    ctx = Ctx(sr, n, intensity, params, rng, channels)
-    span = np.atleast_2d(np.asarray(model.render(ctx), dtype=F32))[:, :n]
-    if span.shape[0] != channels:
-        span = np.broadcast_to(span.mean(axis=0, keepdims=True), (channels, span.shape[1]))
+    loop = int(round(loop_s * sr)) if loop_s is not None and model.loop else n
+    if loop < n:
+        out = np.zeros((channels, total), F32)
+        _lay_loop(out[:, s:e], model, Ctx(sr, loop, intensity, params, rng, channels))
+        return out
+    span = _model_span(model, Ctx(sr, n, intensity, params, rng, channels))
     if s == 0 and span.shape[1] == total and span.flags.c_contiguous and span.flags.writeable:
         return span  # the span is the whole clip: no copy
     out = np.zeros((channels, total), F32)
     out[:, s:s + span.shape[1]] = span
     return out
+
+
+def _model_span(model: Model, ctx: Ctx) -> np.ndarray:
+    """A continuous model's render of ctx.n samples as float32 (ctx.channels, ≤ ctx.n)."""
+    span = np.atleast_2d(np.asarray(model.render(ctx), dtype=F32))[:, :ctx.n]
+    if span.shape[0] != ctx.channels:
+        span = np.broadcast_to(span.mean(axis=0, keepdims=True), (ctx.channels, span.shape[1]))
+    return span
+
+
+def _lay_loop(span: np.ndarray, model: Model, ctx: Ctx) -> None:
+    """Fill `span` (channels, n) in place with one texture, a loop of ctx.n samples, laid end to end.
+
+    Each join crossfades the texture's end into its start over LOOP_XFADE_S, at the splice (within
+    _SPLICE_SEARCH_S) where the two match best, with gains a·g, b·g (a = cos, b = sin of a quarter turn) and
+    g = 1/√(1 + 2ρab) for their correlation ρ there: the power of the sum stays constant, which is the equal-power
+    crossfade for uncorrelated noise (ρ ≈ 0, most beds) and the equal-gain one for an in-phase tone (ρ = 1).
+    """
+    n = span.shape[1]
+    x = int(round(LOOP_XFADE_S * ctx.sr))
+    d = int(round(_SPLICE_SEARCH_S * ctx.sr))
+    tex = _model_span(model, Ctx(ctx.sr, ctx.n + d + x, ctx.intensity, ctx.params, ctx.rng, ctx.channels))
+    period, rho = _splice(tex, ctx.n, d, x)
+    u = (np.arange(x) + 0.5) / x
+    a, b = np.cos(0.5 * np.pi * u), np.sin(0.5 * np.pi * u)
+    g = 1.0 / np.sqrt(1.0 + 2.0 * rho * a * b)
+    join = (a * g).astype(F32) * tex[:, period:period + x] + (b * g).astype(F32) * tex[:, :x]
+    span[:, :min(n, period)] = tex[:, :min(n, period)]
+    for p in range(period, n, period):  # the loop's k-th repeat starts at k·period, over the join
+        k = min(x, n - p)
+        span[:, p:p + k] = join[:, :k]
+        m = min(period, n - p)
+        span[:, p + x:p + m] = tex[:, x:m]
+
+
+def _splice(tex: np.ndarray, loop: int, d: int, x: int) -> tuple[int, float]:
+    """The period in [loop, loop + d] whose join region tex[:, period:period + x] best matches the texture's start
+    tex[:, :x], and their normalised correlation there, clipped to [0, 1]: where even the best splice is
+    anti-correlated, equal power is the safe law (compensating a negative ρ takes gains far above +3 dB)."""
+    head = tex[:, :x].astype(np.float64)
+    tail = tex[:, loop:loop + d + x].astype(np.float64)
+    c = sum(correlate(t, h, mode="valid", method="fft") for t, h in zip(tail, head, strict=True))
+    energy = np.concatenate([[0.0], np.cumsum(np.sum(tail * tail, axis=0))])
+    window = energy[x:] - energy[:-x]  # tail energy under each candidate join, d + 1 values
+    r = c / np.sqrt(np.maximum(window * float(np.sum(head * head)), 1e-30))
+    k = int(np.argmax(r))
+    return loop + k, float(np.clip(r[k], 0.0, 1.0))
 
 
 def _level(model: Model, out: np.ndarray, intensity: float, sr: int, start_s: float, end_s: float) -> np.ndarray:
@@ -225,8 +303,8 @@ def _level(model: Model, out: np.ndarray, intensity: float, sr: int, start_s: fl
     s = int(round(start_s * sr))
     e = min(out.shape[1], int(round(end_s * sr)))
     if model.norm == "rms" and e > s:
-        span = np.ascontiguousarray(out[:, s:e]).ravel()
-        ref = math.sqrt(float(np.dot(span, span)) / span.size)
+        # Row by row: each row's slice is contiguous, so a long span is never copied to be measured.
+        ref = math.sqrt(sum(float(np.dot(row, row)) for row in out[:, s:e]) / ((e - s) * out.shape[0]))
         # …unless that would push rare peaks (a big drop, a loud pop) past −1 dBFS at full intensity: then the
         # peak sets the level, so beds are never squashed by the safety limiter.
         ref = max(ref, peak * 10.0 ** ((model.level_db + 1.0) / 20.0))

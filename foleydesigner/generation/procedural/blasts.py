@@ -71,7 +71,7 @@ def gunshot(ctx: Ctx, v: float) -> np.ndarray:
 
 @register("explosion", description="an explosion: blast wave, fireball roar, falling debris",
           kind="impulsive", layer="fg", params={"charge_kg": 5.0}, centroid=(80, 1000),
-          ranges={"charge_kg": (0.05, 1000.0)}, pattern=single,
+          ranges={"charge_kg": (0.05, 1000.0)}, pattern=single, tail_s=6.5,
           synonyms=("blast", "boom", "detonation", "explodes", "bomb", "grenade"))
 def explosion(ctx: Ctx, v: float) -> np.ndarray:
     sr, rng = ctx.sr, ctx.rng

@@ -153,7 +153,7 @@ def door_open(ctx: Ctx, v: float) -> np.ndarray:
 
 @register("door_creak", description="a hinge creaking as a door swings: stick-slip friction through the leaf",
           kind="continuous", layer="fg", params={"pitch_hz": 160.0, "speed": 1.0}, centroid=(500, 4000),
-          ranges={"pitch_hz": (20.0, 1500.0), "speed": (0.1, 4.0)},
+          ranges={"pitch_hz": (20.0, 1500.0), "speed": (0.1, 4.0)}, loop=False,
           synonyms=("creak", "creaking", "creaky door", "squeak", "hinge", "hinges", "creaking door"))
 @band_limited(4000.0)
 def door_creak(ctx: Ctx) -> np.ndarray:

@@ -84,7 +84,7 @@ def engine_idle(ctx: Ctx) -> np.ndarray:
           kind="continuous", layer="fg",
           params={"vehicle": "car", "rpm": 3000.0, "cylinders": 4, "speed_kmh": 60.0, "closest_m": 5.0},
           centroid=(300, 2000), choices=ENGINE_CHOICES,
-          ranges={**ENGINE_RANGES, "speed_kmh": (5.0, 300.0), "closest_m": (0.5, 200.0)}, fade_s=0.1,
+          ranges={**ENGINE_RANGES, "speed_kmh": (5.0, 300.0), "closest_m": (0.5, 200.0)}, fade_s=0.1, loop=False,
           synonyms=("car passing", "car passes", "passing car", "drive by", "drives past", "car pass by",
                     "pass by", "car driving by", "motorbike passing", "truck passing"))
 @band_limited(4000.0)
@@ -142,7 +142,7 @@ def traffic(ctx: Ctx) -> np.ndarray:
 
 @register("tyre_screech", description="tyres skidding on asphalt: rubber stick-slip squeal with scrub noise",
           kind="continuous", layer="fg", params={"pitch_hz": 950.0}, centroid=(800, 4000),
-          ranges={"pitch_hz": (300.0, 3000.0)}, fade_s=0.05,
+          ranges={"pitch_hz": (300.0, 3000.0)}, fade_s=0.05, loop=False,
           synonyms=("screech", "tire screech", "tyres squeal", "tires squeal", "skid", "skidding", "squeal"))
 @band_limited(6000.0)
 def tyre_screech(ctx: Ctx) -> np.ndarray:

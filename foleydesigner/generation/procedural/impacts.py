@@ -47,7 +47,7 @@ def impact_wood(ctx: Ctx, v: float) -> np.ndarray:
 
 @register("impact_metal", description="a metal object struck (sheet, bar, pipe): bright clang with a long ring",
           kind="impulsive", layer="fg", params={"size_m": 0.5, "shape": "plate"}, centroid=(1000, 5000),
-          choices={"shape": ("plate", "bar", "pipe")}, ranges={"size_m": (0.05, 3.0)},
+          choices={"shape": ("plate", "bar", "pipe")}, ranges={"size_m": (0.05, 3.0)}, tail_s=3.5,  # metal t_max 3 s
           synonyms=("metal impact", "metal hit", "clang", "clank", "metal clang", "pipe hit"))
 def impact_metal(ctx: Ctx, v: float) -> np.ndarray:
     size, shape = ctx.f("size_m"), ctx.s("shape")
@@ -96,7 +96,8 @@ def impact_glass(ctx: Ctx, v: float) -> np.ndarray:
 
 @register("glass_clink", description="two wine glasses touched in a toast: a pure ringing 'ting' with beats",
           kind="impulsive", layer="fg", params={"pitch_hz": 780.0}, centroid=(1000, 5000),
-          ranges={"pitch_hz": (300.0, 3000.0)}, synonyms=("clink", "cheers", "glasses clink", "wine glass", "glass toast"))
+          ranges={"pitch_hz": (300.0, 3000.0)}, tail_s=3.0,  # 2.5 s mode banks
+          synonyms=("clink", "cheers", "glasses clink", "wine glass", "glass toast"))
 def glass_clink(ctx: Ctx, v: float) -> np.ndarray:
     f0 = ctx.f("pitch_hz")
 
@@ -122,7 +123,7 @@ def glass_clink(ctx: Ctx, v: float) -> np.ndarray:
 
 @register("glass_shatter", description="a pane or bottle breaking: crack, then shards falling and tinkling",
           kind="impulsive", layer="fg", params={"size_m": 0.6, "height_m": 1.0}, centroid=(3000, 9000),
-          ranges={"size_m": (0.05, 3.0), "height_m": (0.1, 5.0)},
+          ranges={"size_m": (0.05, 3.0), "height_m": (0.1, 5.0)}, tail_s=3.5,  # 1.6 × a 5 m fall + 1.2 s = 2.8 s
           synonyms=("shatter", "glass break", "glass breaking", "smash", "window smash", "breaking glass"))
 def glass_shatter(ctx: Ctx, v: float) -> np.ndarray:
     sr, rng = ctx.sr, ctx.rng
@@ -230,7 +231,7 @@ def _toll(ctx: Ctx, t0: float, t1: float) -> list[tuple[float, float]]:
 
 @register("bell", description="a struck bronze bell tolling (church or hand bell): additive bell partials",
           kind="impulsive", layer="fg", params={"pitch_hz": 392.0, "interval_s": 2.5}, centroid=(300, 1500),
-          ranges={"pitch_hz": (80.0, 3000.0), "interval_s": (0.3, 30.0)}, pattern=_toll,
+          ranges={"pitch_hz": (80.0, 3000.0), "interval_s": (0.3, 30.0)}, pattern=_toll, tail_s=6.5,
           synonyms=("church bell", "bells", "toll", "tolling", "chime", "chimes", "bell ring"))
 def bell(ctx: Ctx, v: float) -> np.ndarray:
     f0 = ctx.f("pitch_hz")

@@ -81,9 +81,17 @@ class Model:
     level_db: float
     norm: Literal["peak", "rms"]
     fade_s: float
+    #: How long one hit can ring past its onset (s, impulsive), 0 for continuous sounds (silent after end_s):
+    #: how far past its last hit an event can sound, so a renderer can stop there.
+    tail_s: float
+    #: A long continuous span may be laid from one looped texture (a steady bed); False where the sound has a
+    #: shape across its span (a pass-by, a swing) that a loop would repeat.
+    loop: bool
 
 
 MODELS: dict[str, Model] = {}
+#: Default ring-out of one hit (s): the buffer length of every hit model that does not declare tail_s.
+HIT_TAIL_S = 2.5
 
 
 def register(name: str, *, description: str, kind: Kind, layer: Layer, diffuse: bool = False,
@@ -91,7 +99,8 @@ def register(name: str, *, description: str, kind: Kind, layer: Layer, diffuse: 
              synonyms: Sequence[str] = (), choices: Mapping[str, Sequence[str]] | None = None,
              ranges: Mapping[str, tuple[float, float]] | None = None, pattern: PatternFn | None = None,
              level_db: float | None = None, norm: Literal["peak", "rms"] | None = None,
-             fade_s: float | None = None) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
+             fade_s: float | None = None, tail_s: float | None = None, loop: bool = True
+             ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
     """Decorator: add a model to the library. Continuous beds default to RMS levelling, hits to peak."""
 
     def wrap(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
@@ -104,8 +113,10 @@ def register(name: str, *, description: str, kind: Kind, layer: Layer, diffuse: 
         level = level_db if level_db is not None else (-20.0 if mode == "rms" else -1.0)
         # Ambience beds fade slowly (an ambience cut in over 20 ms sounds like an edit); fg sounds fade fast.
         fade = fade_s if fade_s is not None else (1.0 if diffuse else 0.03)
+        # 2.5 s covers every hit but the long ringers, which declare their own (≥ a hit model's buffer length).
+        tail = tail_s if tail_s is not None else (HIT_TAIL_S if kind == "impulsive" else 0.0)
         MODELS[name] = Model(sound, fn, pattern, {k: tuple(v) for k, v in (choices or {}).items()},
-                             dict(ranges or {}), level, mode, fade)
+                             dict(ranges or {}), level, mode, fade, tail, loop and kind == "continuous")
         return fn
 
     return wrap

@@ -144,7 +144,7 @@ def room_tone(ctx: Ctx) -> np.ndarray:
 
 @register("whoosh", description="something swishing past close by (swing, throw, fly-by): swept air noise",
           kind="continuous", layer="fg", params={"size": "medium"}, centroid=(500, 4000),
-          choices={"size": ("small", "medium", "large")}, norm="peak", level_db=-2.0, fade_s=0.03,
+          choices={"size": ("small", "medium", "large")}, norm="peak", level_db=-2.0, fade_s=0.03, loop=False,
           synonyms=("swish", "swoosh", "swing", "woosh", "fly by", "flyby", "swipe", "zip past"))
 def whoosh(ctx: Ctx) -> np.ndarray:
     scale = {"small": 2.0, "medium": 1.0, "large": 0.45}[ctx.s("size")]

@@ -173,7 +173,7 @@ def _thunder_arrivals(rng: np.random.Generator, dist_m: float, count: int) -> tu
 
 @register("thunder", description="a thunderclap: crack (when close) then long rolling rumble",
           kind="impulsive", layer="bg", diffuse=True, params={"distance_km": 3.0}, centroid=(60, 600),
-          ranges={"distance_km": (0.2, 20.0)}, pattern=single,
+          ranges={"distance_km": (0.2, 20.0)}, pattern=single, tail_s=14.5,
           synonyms=("thunderclap", "thunder clap", "rumble of thunder", "lightning", "thunder rumble"))
 def thunder(ctx: Ctx, v: float) -> np.ndarray:
     sr, rng = ctx.sr, ctx.rng
