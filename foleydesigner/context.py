@@ -45,6 +45,9 @@ class RunContext:
     tot_depth: int = 3
     tot_weights: tuple[float, float, float] = (0.5, 0.3, 0.2)
     keep_original_audio: bool = False
+    # Mixing, upmix and delivery run in windows of this many seconds (tools/streams.py): memory stays bounded
+    # whatever the clip's length; a clip shorter than one window is processed in one piece.
+    window_s: float = 30.0
 
     def llm_for(self, role: str) -> str:
         """The backend string for an agent role: its override, else the run's --llm."""

@@ -12,13 +12,15 @@ from typing import Any
 
 import numpy as np
 
+from foleydesigner.agents.mixing import BUSES
 from foleydesigner.context import RunContext
 from foleydesigner.schemas import FoleyScript, MixPlan, StemInfo, VideoInfo
 from foleydesigner.tools import catalog
-from foleydesigner.tools.export import atomic_write_json, atomic_write_wav, mux_video, muxed_name
-from foleydesigner.tools.loudness import integrated_lufs, true_peak_dbfs
+from foleydesigner.tools.export import WavWriter, atomic_write_json, mux_video, muxed_name
+from foleydesigner.tools.loudness import LoudnessMeter, oversampled_envelope
 from foleydesigner.tools.otio import build_session, write_session
-from foleydesigner.tools.processing import master
+from foleydesigner.tools.processing import master_source
+from foleydesigner.tools.streams import PREROLL_S, SpillFile, WavAudio, aligned, spans
 from foleydesigner.tools.upmix import downmix_bs775, upmix_51
 from foleydesigner.tools.video import probe_video
 from foleydesigner.units import SAMPLE_RATE
@@ -86,39 +88,60 @@ def generate_stem(task: dict[str, Any], runtime: Any) -> dict[str, Any]:
     return {"stems": [info], "timings": {f"generate_stem[{event_id}]": time.perf_counter() - t0}}
 
 
-def _read(path: Path) -> np.ndarray:
-    import soundfile as sf
-
-    data, _ = sf.read(str(path), dtype="float32", always_2d=True)
-    return np.ascontiguousarray(data.T)
-
-
-def correlation(a: np.ndarray, b: np.ndarray) -> float:
-    den = float(np.sqrt(np.sum(a.astype(np.float64) ** 2) * np.sum(b.astype(np.float64) ** 2)))
-    return float(np.sum(a.astype(np.float64) * b) / den) if den > 0 else 1.0
-
-
 def upmix_surround(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
-    """5.1 per ITU-R BS.775 from the mix buses; mastered to the same loudness target; downmix checked."""
+    """5.1 per ITU-R BS.775 from the mix buses, window by window; mastered to the same loudness target; the
+    BS.775 downmix is checked against the stereo mix as it is written."""
     ctx = _ctx(runtime)
     t0 = time.perf_counter()
-    with np.load(ctx.work_dir / INTERNAL / "buses.npz") as z:
-        front, amb, rear = z["front"], z["ambience"], z["rear"]
-    x51, measured = master(upmix_51(front, amb, rear), target_lufs=ctx.target_lufs, ceiling_dbtp=ctx.true_peak_dbtp)
-    atomic_write_wav(ctx.work_dir / "mix_5_1.wav", x51)
-    stereo = _read(ctx.work_dir / "mix_stereo.wav")
-    down = downmix_bs775(x51)
+    scratch = ctx.work_dir / INTERNAL
+    buses = {k: SpillFile.existing(scratch / f"bus_{k}.f32", 2) for k in BUSES}
+    n = buses["front"].n
+    window, pad = aligned(ctx.window_s), aligned(PREROLL_S)
+    pre51 = SpillFile(scratch / "premaster_5_1.f32", 6, n)
+    for a, b in spans(n, window):
+        # read around the window: the LFE's zero-phase low-pass looks both ways, the surrounds' delay looks back
+        lo, hi = max(0, a - pad), min(n, b + pad)
+        pre51.write(a, upmix_51(*(buses[k].read(lo, hi) for k in BUSES))[:, a - lo: b - lo])
+    for bus in buses.values():
+        bus.remove()
+    stereo = WavAudio(ctx.work_dir / "mix_stereo.wav")
+    dot = np.zeros((2, 3))  # per side: Σ down·stereo, Σ down², Σ stereo²
+
+    def write(a: int, y: np.ndarray) -> None:
+        wav.write(y)
+        down = downmix_bs775(y).astype(np.float64)
+        ref = stereo.read(a, a + y.shape[1]).astype(np.float64)
+        dot[:] += np.stack([np.sum(down * ref, axis=1), np.sum(down * down, axis=1), np.sum(ref * ref, axis=1)], axis=1)
+
+    with WavWriter(ctx.work_dir / "mix_5_1.wav", 6) as wav:
+        measured = master_source(pre51, write, target_lufs=ctx.target_lufs, ceiling_dbtp=ctx.true_peak_dbtp,
+                                 window=window, scratch=scratch)
+    pre51.remove()
+    corr = [float(d[0] / np.sqrt(d[1] * d[2])) if d[1] * d[2] > 0 else 1.0 for d in dot]
     measured_master = state["mix_plan"].get("verification", {}).get("master", {})
     master_stereo = {k: measured_master[k] for k in ("integrated_lufs", "true_peak_dbtp") if k in measured_master}
     delivery = {
         # The mixer measured the stereo master it wrote; measuring the file again would only repeat that work.
-        "stereo": master_stereo if master_stereo else {"integrated_lufs": round(integrated_lufs(stereo), 2),
-                                                      "true_peak_dbtp": round(true_peak_dbfs(stereo), 2)},
+        "stereo": master_stereo if master_stereo else _measure_wav(ctx.work_dir / "mix_stereo.wav"),
         "surround_5_1": {"integrated_lufs": measured["integrated_lufs"], "true_peak_dbtp": measured["true_peak_dbtp"]},
-        "downmix_correlation": [round(correlation(down[i], stereo[i]), 4) for i in range(2)],
+        "downmix_correlation": [round(c, 4) for c in corr],
     }
     plan = {**state["mix_plan"], "verification": {**state["mix_plan"]["verification"], "delivery": delivery}}
     return {"mix_plan": plan, "mix": {**state["mix"], "surround": "mix_5_1.wav"}, "timings": {"upmix": time.perf_counter() - t0}}
+
+
+def _measure_wav(path: Path) -> dict[str, float]:
+    """Integrated loudness and true peak of a WAV file, read a window at a time."""
+    src = WavAudio(path)
+    meter, peak = LoudnessMeter(), 0.0
+    for a, b in spans(src.n, aligned(30.0)):
+        lo, hi = max(0, a - 64), min(src.n, b + 64)
+        x = src.read(lo, hi)
+        meter.push(x[:, a - lo: b - lo])
+        if b > a:
+            peak = max(peak, float(oversampled_envelope(x)[a - lo: b - lo].max()))
+    return {"integrated_lufs": round(meter.profile().integrated(), 2),
+            "true_peak_dbtp": round(20 * np.log10(peak), 2) if peak > 0 else -120.0}
 
 
 def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -131,8 +154,8 @@ def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     atomic_write_json(ctx.work_dir / "clues.json", {"events": ordered})
     atomic_write_json(ctx.work_dir / "mix_plan.json", MixPlan.model_validate(state["mix_plan"]))
     name = muxed_name(state["video_path"], video.codec)
-    mux_video(state["video_path"], ctx.work_dir / name, mix_51=_read(ctx.work_dir / "mix_5_1.wav"),
-              mix_stereo=_read(ctx.work_dir / "mix_stereo.wav"), sr=SAMPLE_RATE, keep_original_audio=ctx.keep_original_audio)
+    mux_video(state["video_path"], ctx.work_dir / name, mix_51=ctx.work_dir / "mix_5_1.wav",
+              mix_stereo=ctx.work_dir / "mix_stereo.wav", sr=SAMPLE_RATE, keep_original_audio=ctx.keep_original_audio)
     stems = {s["event_id"]: s["path"] for s in state["stems"]}
     for s in state["stems"]:
         StemInfo.model_validate({k: v for k, v in s.items() if k != "generator_info"})

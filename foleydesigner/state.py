@@ -74,14 +74,15 @@ class MixState(TypedDict, total=False):
     script: dict[str, Any]
     clues: dict[str, dict[str, Any]]
     stems: list[dict[str, Any]]  # StemInfo
-    audio: dict[str, Any]  # stem id -> (2, n) float32, the unprocessed stems
+    audio: dict[str, Any]  # stem id -> (2, n) float32, unprocessed stems handed over directly (run_mixing, tests)
+    sources: dict[str, Any]  # stem id -> tools.streams.AudioSource: the unprocessed stems, read window by window
     experts: dict[str, Any]  # name -> expert plugin, loaded once per run
     scene: Any  # agents.experts.MixScene: the analysis every expert reads
     round: int
     plan: dict[str, list[Any]]  # stem id -> MixOperation
     settings: Annotated[dict[str, dict[str, Any]], merge_dicts]  # expert -> {round, ops} from its Send branch
-    processed: dict[str, Any]
-    returns: dict[str, Any]
+    processed: dict[str, Any]  # stem id -> SpillFile of the processed stem (this round)
+    returns: dict[str, Any]  # "expert:bus" -> SpillFile of a bus return
     notes: dict[str, Any]
     rounds: Annotated[list[dict[str, Any]], operator.add]  # what verification measured, per round
     started: float

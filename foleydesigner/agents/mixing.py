@@ -13,7 +13,6 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,18 +32,23 @@ from foleydesigner.schemas import (
     SoundEvent,
 )
 from foleydesigner.tools import processing as proc
-from foleydesigner.tools.analysis import (
-    band_centres_hz,
-    band_energies_db,
-    loudness_profile,
-    masking_report,
-    stem_features,
-)
-from foleydesigner.tools.export import atomic_write_wav
+from foleydesigner.tools.analysis import band_centres_hz, masking_report, measure, stem_features
+from foleydesigner.tools.export import WavWriter
 from foleydesigner.tools.loudness import SILENCE_LUFS
+from foleydesigner.tools.streams import (
+    PREROLL_S,
+    WINDOW_S,
+    ArrayAudio,
+    AudioSource,
+    SpillFile,
+    WavAudio,
+    aligned,
+    spans,
+)
 from foleydesigner.tools.upmix import route_bus
 from foleydesigner.units import SAMPLE_RATE
 
+BUSES = ("front", "ambience", "rear")  # the upmix's input buses, spilled as .internal/bus_<name>.f32
 MAX_ROUNDS = 3  # the first plan and at most two re-plans: each round re-renders every stem
 INTERNAL = ".internal"  # the run's scratch folder (stages.INTERNAL); the upmix reads the buses from it
 _FG_REF_INTENSITY, _BG_REF_INTENSITY = 0.7, 0.45  # intensity that sits exactly on the layer target
@@ -55,45 +59,48 @@ def _ctx(runtime: Any) -> RunContext:
     return runtime.context  # type: ignore[no-any-return]
 
 
-def _read_wav(path: Path) -> np.ndarray:
-    import soundfile as sf
-
-    data, _ = sf.read(str(path), dtype="float32", always_2d=True)
-    return np.ascontiguousarray(data.T)
-
-
-def level_gains(audio: dict[str, np.ndarray], events: Mapping[str, SoundEvent], *, targets: MixTargets = DEFAULT_TARGETS,
-                sr: int = SAMPLE_RATE) -> dict[str, float]:
+def level_gains(layer_lufs: Mapping[str, float], events: Mapping[str, SoundEvent], *,
+                targets: MixTargets = DEFAULT_TARGETS) -> dict[str, float]:
     """Fader move (dB) per stem that brings each layer *as a group* to its target, ±3 dB by intensity.
 
-    Levelling the layer rather than each stem keeps the distance cues the renderer put between a near and a
-    far source (paper §2's depth); a silent layer gets no move.
+    `layer_lufs` is each layer's integrated loudness (its stems summed). Levelling the layer rather than each
+    stem keeps the distance cues the renderer put between a near and a far source (paper §2's depth); a silent
+    layer gets no move.
     """
     gains: dict[str, float] = {}
     for layer, target, ref in (("fg", targets.fg_lufs, _FG_REF_INTENSITY), ("bg", targets.bg_lufs, _BG_REF_INTENSITY)):
-        ids = [s for s in audio if events[s].layer == layer]
-        if not ids:
-            continue
-        lufs = loudness_profile(np.sum([audio[s] for s in ids], axis=0), sr).integrated()
-        if lufs <= SILENCE_LUFS:
+        ids = [s for s in events if events[s].layer == layer]
+        lufs = layer_lufs.get(layer, SILENCE_LUFS)
+        if not ids or lufs <= SILENCE_LUFS:
             continue
         for s in ids:
             gains[s] = float(np.clip(target - lufs + 6.0 * (events[s].intensity - ref), -40.0, 60.0))
     return gains
 
 
-def analyse(audio: dict[str, np.ndarray], script: FoleyScript, clues: dict[str, EventClues], *,
-            sr: int = SAMPLE_RATE, targets: MixTargets = DEFAULT_TARGETS) -> MixScene:
-    """Foley Analysis: f = [f_sem, f_spec, f_rev, f_loud] per stem, masking, the scene's space, the layer balance."""
-    events = {e.id: e for e in script.events if e.id in audio}
-    bands = {sid: band_energies_db(a, sr)[1] for sid, a in audio.items()}
-    profiles = {sid: loudness_profile(a, sr) for sid, a in audio.items()}
-    meta = {sid: (events[sid].label, events[sid].layer) for sid in audio}
-    features = {f.event_id: f for f in stem_features(audio, meta, sr, bands=bands, profiles=profiles)}
-    depths = {sid: float(np.median(clues[sid].depth_m)) for sid in audio if sid in clues}
-    return MixScene(sr=sr, scene=script.scene, events=events, features=features, bands=bands, profiles=profiles,
-                    depths=depths, space=proc.room_space(script.scene),
-                    level_gains=level_gains(audio, events, targets=targets, sr=sr), targets=targets)
+def _sources(audio: Mapping[str, Any]) -> dict[str, AudioSource]:
+    return {sid: a if hasattr(a, "read") else ArrayAudio(a) for sid, a in audio.items()}
+
+
+def analyse(audio: Mapping[str, Any], script: FoleyScript, clues: dict[str, EventClues], *,
+            sr: int = SAMPLE_RATE, targets: MixTargets = DEFAULT_TARGETS, window_s: float = WINDOW_S) -> MixScene:
+    """Foley Analysis: f = [f_sem, f_spec, f_rev, f_loud] per stem, masking, the scene's space, the layer balance.
+
+    `audio` maps stem ids to arrays or AudioSources (tools/streams.py); they are measured in one windowed pass.
+    """
+    sources = _sources(audio)
+    events = {e.id: e for e in script.events if e.id in sources}
+    stats, layer_profiles = measure(sources, groups={sid: events[sid].layer for sid in sources}, sr=sr,
+                                    window_s=window_s)
+    meta = {sid: (events[sid].label, events[sid].layer) for sid in sources}
+    features = {f.event_id: f for f in stem_features(stats, meta)}
+    depths = {sid: float(np.median(clues[sid].depth_m)) for sid in sources if sid in clues}
+    layer_lufs = {layer: p.integrated() for layer, p in layer_profiles.items()}
+    return MixScene(sr=sr, scene=script.scene, events=events, features=features,
+                    bands={sid: st.bands for sid, st in stats.items()},
+                    profiles={sid: st.profile for sid, st in stats.items()}, depths=depths,
+                    space=proc.room_space(script.scene), level_gains=level_gains(layer_lufs, events, targets=targets),
+                    targets=targets, stats=stats)
 
 
 def heuristic_plan(scene: MixScene, experts: dict[str, BaseExpert]) -> dict[str, list[MixOperation]]:
@@ -175,21 +182,14 @@ def _llm_refine(ctx: RunContext, expert: BaseExpert, ops: dict[str, dict[str, An
 # --- nodes ------------------------------------------------------------------------------------------------------
 
 def load_stems(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
-    """The unprocessed stems (given directly, or read from stems/<id>.wav), denormals flushed to zero: a decayed
-    tail of 1e-40 makes every IIR filter downstream run 10–50× slower."""
+    """The unprocessed stems as sources (given arrays, or stems/<id>.wav read window by window); NaN and
+    denormals are cleaned on every read (streams._clean)."""
     ctx = _ctx(runtime)
     started = time.perf_counter()
-    audio = state.get("audio") or {s["event_id"]: _read_wav(ctx.work_dir / s["path"])
-                                   for s in sorted(state["stems"], key=lambda s: s["event_id"])}
-    clean = {}
-    for sid, a in sorted(audio.items()):
-        x = np.array(a, dtype=np.float32)
-        if not np.isfinite(x).all():
-            np.nan_to_num(x, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        x[np.abs(x) < 1e-30] = 0.0
-        x.flags.writeable = False  # every round starts from these: an expert must never change them in place
-        clean[sid] = x
-    return {"audio": clean, "started": started}
+    given = state.get("audio")
+    sources = _sources(given) if given else {s["event_id"]: WavAudio(ctx.work_dir / s["path"])
+                                             for s in sorted(state["stems"], key=lambda s: s["event_id"])}
+    return {"sources": dict(sorted(sources.items())), "started": started}
 
 
 def analyse_stems(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -198,8 +198,8 @@ def analyse_stems(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     script = FoleyScript.model_validate(state["script"])
     clues = {k: EventClues.model_validate(v) for k, v in state["clues"].items()}
     experts = load_experts()
-    with ctx.tracer.span("mixing.analysis", "agent", backend="local", inputs=sorted(state["audio"])) as rec:
-        scene = analyse(state["audio"], script, clues)
+    with ctx.tracer.span("mixing.analysis", "agent", backend="local", inputs=sorted(state["sources"])) as rec:
+        scene = analyse(state["sources"], script, clues, window_s=ctx.window_s)
         rec["parsed"] = {"stems": [f.model_dump(exclude={"band_energy_db", "short_term_lufs"}) for f in scene.features.values()],
                          "space": scene.space.as_dict(), "experts": list(experts)}
     return {"scene": scene, "experts": experts, "round": 0, "timings": {"mix.analysis": time.perf_counter() - t0}}
@@ -247,32 +247,81 @@ def run_expert(task: dict[str, Any], runtime: Any) -> dict[str, Any]:
     return {"settings": {name: {"round": r, "ops": ops}}, "warnings": warnings}
 
 
+def _length(sources: Mapping[str, AudioSource]) -> int:
+    return max((src.n for src in sources.values()), default=0)
+
+
 def render_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
-    """Every expert's processing in channel-strip order (EQ → dynamics → … → reverb send) on the original stems."""
+    """Every expert's processing in channel-strip order (EQ → dynamics → … → reverb send) on the original stems,
+    window by window (tools/streams.py): each window is read with a pre-roll that settles filters and reverb
+    tails, and only its core is kept. Processed stems and bus returns are spilled to the scratch folder."""
     ctx = _ctx(runtime)
     t0 = time.perf_counter()
-    r, scene = state["round"], state["scene"]
-    stems = dict(state["audio"])
-    returns: dict[str, np.ndarray] = {}
-    notes: dict[str, Any] = {}
-    warnings = []
-    with ctx.tracer.span("mixing.experts", "agent", backend="local", inputs=sorted(state.get("settings", {})), round=r) as rec:
-        for name, expert in state["experts"].items():
-            s = state.get("settings", {}).get(name)
-            if not s or s["round"] != r or not s["ops"]:
-                continue
-            t = time.perf_counter()
-            out = expert.process(stems, s["ops"], scene)
-            for sid, y in [*out.stems.items(), *out.returns.items()]:
-                if not np.isfinite(y).all():  # a plugin's bug must never reach the mix as NaN
-                    warnings.append(f"mixing expert '{name}' produced NaN/Inf on {sid}; replaced by zeros")
-                    np.nan_to_num(y, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-            stems.update({sid: y for sid, y in out.stems.items() if sid in stems})
-            returns.update({f"{name}:{k}": y for k, y in out.returns.items()})
-            notes[name] = {**out.notes, "seconds": round(time.perf_counter() - t, 4)}
+    r, scene, sources = state["round"], state["scene"], state["sources"]
+    n = _length(sources)
+    window, pre = aligned(ctx.window_s, scene.sr), aligned(PREROLL_S, scene.sr)
+    folder = ctx.work_dir / INTERNAL / "render"
+    processed = {sid: SpillFile(folder / f"{sid}.f32", src.channels, n) for sid, src in sources.items()}
+    returns: dict[str, SpillFile] = {}
+    active = [(name, expert, st["ops"]) for name, expert in state["experts"].items()
+              if (st := state.get("settings", {}).get(name)) and st["round"] == r and st["ops"]]
+    parts: dict[str, list[tuple[dict[str, Any], dict[str, float]]]] = {name: [] for name, _, _ in active}
+    seconds = dict.fromkeys(parts, 0.0)
+    warnings: list[str] = []
+    with ctx.tracer.span("mixing.experts", "agent", backend="local", inputs=sorted(parts), round=r) as rec:
+        for a, b in spans(n, window):
+            lo = max(0, a - pre)
+            stems = {sid: src.read(lo, b) for sid, src in sources.items()}
+            here = scene.at(lo)
+            for name, expert, ops in active:
+                t = time.perf_counter()
+                out = expert.process(stems, ops, here)
+                for sid, y in [*out.stems.items(), *out.returns.items()]:
+                    if not np.isfinite(y).all():  # a plugin's bug must never reach the mix as NaN
+                        msg = f"mixing expert '{name}' produced NaN/Inf on {sid}; replaced by zeros"
+                        warnings += [msg] if msg not in warnings else []
+                        np.nan_to_num(y, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+                stems.update({sid: y for sid, y in out.stems.items() if sid in stems})
+                for key, y in out.returns.items():
+                    name_key = f"{name}:{key}"
+                    if name_key not in returns:
+                        returns[name_key] = SpillFile(folder / f"return_{name}_{key}.f32", y.shape[0], n)
+                    returns[name_key].write(a, y[:, a - lo:])
+                weights = {sid: float(np.sum(np.square(y[:, a - lo:], dtype=np.float64))) for sid, y in stems.items()}
+                parts[name].append((out.notes, weights))
+                seconds[name] += time.perf_counter() - t
+            for sid, y in stems.items():
+                processed[sid].write(a, y[:, a - lo:])
+        notes = {name: {**_merge_notes(p), "seconds": round(seconds[name], 4)} for name, p in parts.items()}
         rec["parsed"] = notes
-    return {"processed": stems, "returns": returns, "notes": notes, "warnings": warnings,
+    return {"processed": processed, "returns": returns, "notes": notes, "warnings": warnings,
             "timings": {f"mix.experts[{r}]": time.perf_counter() - t0}}
+
+
+def _merge_notes(parts: list[tuple[dict[str, Any], dict[str, float]]]) -> dict[str, Any]:
+    """One expert's notes from every window as one: a per-stem number is the mean over windows weighted by the
+    stem's energy there (a ride measured where the stem sounds counts, a silent window does not); anything else
+    is the first window's (the room, the carve: the same in every window)."""
+    if len(parts) == 1:
+        return parts[0][0]
+
+    def mean(values: list[tuple[Any, float]]) -> Any:
+        first = values[0][0]
+        if isinstance(first, (int, float)) and not isinstance(first, bool):
+            total = sum(w for _, w in values)
+            if total <= 0:
+                return round(float(np.mean([v for v, _ in values])), 2)
+            return round(sum(float(v) * w for v, w in values) / total, 2)
+        return first
+
+    merged: dict[str, Any] = {}
+    for key in dict.fromkeys(k for notes, _ in parts for k in notes):
+        found = [(notes[key], w.get(key, 1.0)) for notes, w in parts if key in notes]
+        if all(isinstance(v, dict) for v, _ in found):
+            merged[key] = {k: mean([(v[k], w) for v, w in found if k in v]) for k in dict.fromkeys(k for v, _ in found for k in v)}
+        else:
+            merged[key] = mean(found)
+    return merged
 
 
 def verify_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -282,16 +331,19 @@ def verify_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     r, scene, plan, processed = state["round"], state["scene"], state["plan"], state["processed"]
     t = scene.targets
     with ctx.tracer.span("mixing.verify", "agent", backend="local", inputs=r, round=r) as rec:
-        bands = {s: band_energies_db(a, scene.sr)[1] for s, a in processed.items()}  # once per round
         layers = {s: scene.layer(s) for s in processed}
+        measured, layer_profiles = measure({**processed, **{f"return:{k}": v for k, v in state.get("returns", {}).items()}},
+                                           groups=layers, sr=scene.sr, window_s=ctx.window_s, full=False)  # once per round
+        bands = {s: measured[s].bands for s in processed}
         masks = masking_report(bands, layers)
-        ret_bands = [band_energies_db(a, scene.sr)[1] for a in state.get("returns", {}).values()]
+        ret_bands = [measured[f"return:{k}"].bands for k in state.get("returns", {})]
         fg_ids, bg_ids = scene.ids("fg"), scene.ids("bg")
         rides = _rides(state.get("notes", {}))
         level, ridden = {}, {}
         for layer, ids in (("fg", fg_ids), ("bg", bg_ids)):
             if ids:
-                level[layer], ridden[layer] = _layer_level([processed[s] for s in ids], [rides.get(s, 0.0) for s in ids], scene.sr)
+                level[layer] = layer_profiles[layer].integrated()
+                ridden[layer] = _layer_ride([measured[s].mean_square for s in ids], [rides.get(s, 0.0) for s in ids])
         target = {"fg": t.fg_lufs, "bg": t.bg_lufs}
         # Keyed rides (ducking, a keyed carve) take a layer down under the foreground on purpose: the fader is
         # judged on the level before them, or verification would fight the experts by pushing the fader up.
@@ -328,14 +380,12 @@ def _rides(notes: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def _layer_level(stems: list[np.ndarray], rides: list[float], sr: int) -> tuple[float, float]:
-    """(integrated LUFS of the layer, its ride in LU: the stems' rides weighted by their power in the layer)."""
-    level = loudness_profile(np.sum(stems, axis=0), sr).integrated()
-    if not any(rides):
-        return level, 0.0
-    power = np.array([np.mean(np.square(s, dtype=np.float64)) for s in stems])
-    before = np.sum(power * 10 ** (np.asarray(rides) / 10))
-    return level, float(10 * np.log10(before / max(power.sum(), 1e-30))) if power.sum() > 0 else 0.0
+def _layer_ride(power: list[float], rides: list[float]) -> float:
+    """A layer's ride in LU: its stems' rides weighted by their power in the layer."""
+    p = np.asarray(power, dtype=np.float64)
+    if not any(rides) or p.sum() <= 0:
+        return 0.0
+    return float(10 * np.log10(np.sum(p * 10 ** (np.asarray(rides) / 10)) / p.sum()))
 
 
 def _masking_with(bands: dict[str, np.ndarray], sid: str, maskers: list[np.ndarray]) -> float:
@@ -352,19 +402,31 @@ def master_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     scene: MixScene = state["scene"]
     processed, returns = state["processed"], state.get("returns", {})
     with ctx.tracer.span("mixing.master", "agent", backend="local", inputs=sorted(processed)) as rec:
-        parts = [*processed.values(), *returns.values()]
-        mix = np.sum(parts, axis=0) if parts else np.zeros((2, 1), np.float32)
-        mastered, measured = proc.master(mix, target_lufs=ctx.target_lufs, ceiling_dbtp=ctx.true_peak_dbtp, sr=scene.sr)
-        atomic_write_wav(ctx.work_dir / "mix_stereo.wav", mastered)
+        n = _length(processed) if processed else 1
+        window = aligned(ctx.window_s, scene.sr)
+        scratch = ctx.work_dir / INTERNAL
+        pre = SpillFile(scratch / "premaster.f32", 2, n)
+        for a, b in spans(n, window):  # the sum of every processed stem and return, once
+            parts = [src.read(a, b) for src in (*processed.values(), *returns.values())]
+            pre.write(a, np.sum(parts, axis=0) if parts else np.zeros((2, b - a), np.float32))
+        with WavWriter(ctx.work_dir / "mix_stereo.wav", 2, scene.sr) as wav:
+            measured = proc.master_source(pre, lambda a, y: wav.write(y), target_lufs=ctx.target_lufs,
+                                          ceiling_dbtp=ctx.true_peak_dbtp, sr=scene.sr, window=window, scratch=scratch)
+        pre.remove()
         gain = np.float32(proc.db_to_gain(measured.get("gain_db", 0.0)))
-        buses = {k: np.zeros_like(mastered) for k in ("front", "ambience", "rear")}
         clues = {k: EventClues.model_validate(v) for k, v in state.get("clues", {}).items()}
-        for sid, audio in processed.items():
-            buses[route_bus(scene.events[sid], clues.get(sid))] += audio * gain
-        for audio in returns.values():
-            buses["ambience"] += audio * gain  # a diffuse return belongs around the listener (see upmix)
-        (ctx.work_dir / INTERNAL).mkdir(parents=True, exist_ok=True)
-        np.savez(ctx.work_dir / INTERNAL / "buses.npz", **buses)
+        route = {sid: route_bus(scene.events[sid], clues.get(sid)) for sid in processed}
+        buses = {k: SpillFile(scratch / f"bus_{k}.f32", 2, n) for k in BUSES}
+        for a, b in spans(n, window):
+            acc = {k: np.zeros((2, b - a), np.float32) for k in BUSES}
+            for sid, src in processed.items():
+                acc[route[sid]] += src.read(a, b) * gain
+            for src in returns.values():
+                acc["ambience"] += src.read(a, b) * gain  # a diffuse return belongs around the listener (see upmix)
+            for k, bus in buses.items():
+                bus.write(a, acc[k])
+        for src in (*processed.values(), *returns.values()):
+            src.remove()
         rec["parsed"] = measured
     space = {**scene.space.as_dict(), **state.get("notes", {}).get("reverb", {})}
     analysis = {"band_centres_hz": [round(float(c), 1) for c in band_centres_hz()], "targets": asdict(scene.targets),

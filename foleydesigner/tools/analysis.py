@@ -10,6 +10,8 @@ fader move is re-measured without filtering again.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -18,10 +20,11 @@ import scipy.fft
 from foleydesigner.schemas import StemFeatures
 from foleydesigner.tools.loudness import (  # noqa: F401  (LoudnessProfile, loudness_profile re-exported)
     SILENCE_LUFS,
+    LoudnessMeter,
     LoudnessProfile,
     loudness_profile,
-    sample_peak_dbfs,
 )
+from foleydesigner.tools.streams import ArrayAudio, AudioSource, aligned, spans
 from foleydesigner.units import SAMPLE_RATE
 
 N_BANDS = 24
@@ -31,6 +34,8 @@ HOP_S = 0.02  # band-energy frame hop: finer than the ~30 ms integration of forw
 ACTIVE_RANGE_DB = 40.0
 #: Band power (dB, unnormalised FFT: a full-scale sine reads ~+54) under which a stem is digital silence.
 SILENT_BAND_DB = -90.0
+ENV_HOP_S = 0.005  # envelope hop of the decay (RT60) and DRR estimates
+CTRL_HOP = 8  # samples per control step of the compressor (0.17 ms): its detector reads peaks at this hop
 
 
 def _erb_rate(f: np.ndarray | float) -> np.ndarray | float:
@@ -64,6 +69,28 @@ def _window(nfft: int) -> np.ndarray:
     return np.hanning(nfft).astype(np.float32)
 
 
+def _band_geometry(sr: int, hop_s: float) -> tuple[int, int]:
+    hop = max(1, int(hop_s * sr))
+    return hop, 1 << int(math.ceil(math.log2(2 * hop)))
+
+
+def n_band_frames(n: int, sr: int = SAMPLE_RATE, hop_s: float = HOP_S) -> int:
+    hop, nfft = _band_geometry(sr, hop_s)
+    return -(-(n - nfft) // hop) + 1 if n > nfft else 1
+
+
+def _band_frames(mono: np.ndarray, m: int, hop: int, nfft: int, sr: int) -> np.ndarray:
+    """dB band power [bands, m] of the m frames that start every `hop` samples from mono[0] (zero-padded)."""
+    mono = np.pad(mono, (0, max(0, (m - 1) * hop + nfft - len(mono))))
+    frames = np.lib.stride_tricks.sliding_window_view(mono, nfft)[::hop][:m]
+    spec = scipy.fft.rfft(frames * _window(nfft), axis=-1)
+    starts, end, empty = _band_bins(nfft, sr)
+    power = spec.real[:, :end] ** 2 + spec.imag[:, :end] ** 2
+    bands = np.add.reduceat(power, starts, axis=1).T.astype(np.float64)
+    bands[empty] = 0.0
+    return 10 * np.log10(bands + 1e-12)
+
+
 def band_energies_db(audio: np.ndarray, sr: int = SAMPLE_RATE, *, hop_s: float = HOP_S) -> tuple[np.ndarray, np.ndarray]:
     """(band centres Hz, dB power [bands, frames]) of the channel-summed signal on an ERB scale.
 
@@ -72,17 +99,8 @@ def band_energies_db(audio: np.ndarray, sr: int = SAMPLE_RATE, *, hop_s: float =
     """
     x = np.asarray(audio, dtype=np.float32)
     mono = x.mean(axis=0) if x.ndim == 2 else x
-    hop = max(1, int(hop_s * sr))
-    nfft = 1 << int(math.ceil(math.log2(2 * hop)))
-    n_frames = -(-(len(mono) - nfft) // hop) + 1 if len(mono) > nfft else 1
-    mono = np.pad(mono, (0, (n_frames - 1) * hop + nfft - len(mono)))
-    frames = np.lib.stride_tricks.sliding_window_view(mono, nfft)[::hop][:n_frames]
-    spec = scipy.fft.rfft(frames * _window(nfft), axis=-1)
-    starts, end, empty = _band_bins(nfft, sr)
-    power = spec.real[:, :end] ** 2 + spec.imag[:, :end] ** 2
-    bands = np.add.reduceat(power, starts, axis=1).T.astype(np.float64)
-    bands[empty] = 0.0
-    return band_centres_hz(), 10 * np.log10(bands + 1e-12)
+    hop, nfft = _band_geometry(sr, hop_s)
+    return band_centres_hz(), _band_frames(mono, n_band_frames(len(mono), sr, hop_s), hop, nfft, sr)
 
 
 def activity(bands_db: np.ndarray, range_db: float = 30.0) -> np.ndarray:
@@ -149,39 +167,37 @@ def _hits(env: np.ndarray, rise_db: float = 15.0, range_db: float = 35.0, max_hi
     return sorted(hits)
 
 
-def rt60_estimate_s(audio: np.ndarray, sr: int = SAMPLE_RATE) -> float | None:
-    """Decay time (ISO 3382 T20 ×3) of the loudest isolated hit: Schroeder backward integral of its tail,
-    line fit from −5 to −25 dB. None when no hit decays 25 dB before the next (beds, textures)."""
+def _mono_env_db(audio: np.ndarray, sr: int) -> np.ndarray:
     x = np.asarray(audio, dtype=np.float64)
-    mono = x.mean(axis=0) if x.ndim == 2 else x
-    hop = int(0.005 * sr)
-    env = _db_envelope(mono, hop)
+    return _db_envelope(x.mean(axis=0) if x.ndim == 2 else x, int(ENV_HOP_S * sr))
+
+
+def rt60_from_envelope(env: np.ndarray) -> float | None:
+    """Decay time (ISO 3382 T20 ×3) of the loudest isolated hit in a 5 ms dB envelope: Schroeder backward
+    integral of its tail, line fit from −5 to −25 dB. None when no hit decays 25 dB before the next (beds)."""
     hits = _hits(env)
     for h in sorted(hits, key=lambda i: -env[i]):
         nxt = [k for k in hits if k > h]
-        end = min(nxt[0] if nxt else env.size, h + int(2.0 / 0.005))
+        end = min(nxt[0] if nxt else env.size, h + int(2.0 / ENV_HOP_S))
         seg = 10 ** (env[h:end] / 10)
         edc = 10 * np.log10(np.cumsum(seg[::-1])[::-1] / seg.sum() + 1e-12)
         sel = np.flatnonzero((edc <= -5) & (edc >= -25))
         if sel.size >= 4 and edc.min() < -25:
-            slope = np.polyfit(sel * 0.005, edc[sel], 1)[0]
+            slope = np.polyfit(sel * ENV_HOP_S, edc[sel], 1)[0]
             if slope < 0:
                 return round(float(-60.0 / slope), 3)
     return None
 
 
-def drr_estimate_db(audio: np.ndarray, sr: int = SAMPLE_RATE) -> float | None:
-    """Blind direct-to-reverberant ratio: energy in the first 50 ms of the hits over the energy after them
-    (ISO 3382 C50 taken on the signal's own transients); None without isolated hits. A dry Foley hit reads
-    > 15 dB; the same hit in a live room reads a few dB."""
-    x = np.asarray(audio, dtype=np.float64)
-    mono = x.mean(axis=0) if x.ndim == 2 else x
-    hop = int(0.005 * sr)
-    env = 10 ** (_db_envelope(mono, hop) / 10)
-    hits = _hits(10 * np.log10(env + 1e-12))
+def drr_from_envelope(env_db: np.ndarray) -> float | None:
+    """Blind direct-to-reverberant ratio from a 5 ms dB envelope: energy in the first 50 ms of the hits over
+    the energy after them (ISO 3382 C50 taken on the signal's own transients); None without isolated hits.
+    A dry Foley hit reads > 15 dB; the same hit in a live room reads a few dB."""
+    env = 10 ** (env_db / 10)
+    hits = _hits(env_db)
     early = late = 0.0
     for k, h in enumerate(hits):
-        end = min(hits[k + 1] if k + 1 < len(hits) else env.size, h + int(0.5 / 0.005))
+        end = min(hits[k + 1] if k + 1 < len(hits) else env.size, h + int(0.5 / ENV_HOP_S))
         early += env[max(0, h - 1): h + 10].sum()
         late += env[h + 10: end].sum()
     if not hits or late <= 0:
@@ -189,36 +205,136 @@ def drr_estimate_db(audio: np.ndarray, sr: int = SAMPLE_RATE) -> float | None:
     return round(float(10 * np.log10(early / late)), 2)
 
 
-def stem_features(stems: dict[str, np.ndarray], meta: dict[str, tuple[str, str]], sr: int = SAMPLE_RATE,
-                  bands: dict[str, np.ndarray] | None = None,
-                  profiles: dict[str, LoudnessProfile] | None = None) -> list[StemFeatures]:
-    """Features for every stem; `meta` maps stem id -> (label, layer). Pass `bands`/`profiles` already computed."""
-    bands = bands or {sid: band_energies_db(a, sr)[1] for sid, a in stems.items()}
-    profiles = profiles or {sid: loudness_profile(a, sr) for sid, a in stems.items()}
-    layers = {sid: meta[sid][1] for sid in stems}
+def rt60_estimate_s(audio: np.ndarray, sr: int = SAMPLE_RATE) -> float | None:
+    """rt60_from_envelope of a signal in memory."""
+    return rt60_from_envelope(_mono_env_db(audio, sr))
+
+
+def drr_estimate_db(audio: np.ndarray, sr: int = SAMPLE_RATE) -> float | None:
+    """drr_from_envelope of a signal in memory."""
+    return drr_from_envelope(_mono_env_db(audio, sr))
+
+
+# --- whole-clip measurements, taken window by window ------------------------------------------------------
+
+@dataclass(frozen=True)
+class StemStats:
+    """Everything the mixer needs to know about one signal over the whole clip, in compact arrays: band
+    energies, loudness blocks, peak and power, a 5 ms envelope, and the compressor detector's 8-sample peaks and
+    energies (so a compressor's gain and make-up are decided once for the clip, identical in every window)."""
+
+    n: int
+    channels: int
+    bands: np.ndarray  # dB [N_BANDS, frames] at HOP_S
+    profile: LoudnessProfile
+    peak: float  # max |x|
+    sumsq: float  # Σ x² over samples and channels
+    env_db: np.ndarray | None = None  # 5 ms mono envelope, dB
+    hop_peak: np.ndarray | None = None  # max |x| over channels per CTRL_HOP samples
+    hop_energy: np.ndarray | None = None  # Σ over channels of x² per CTRL_HOP samples
+
+    @property
+    def peak_dbfs(self) -> float:
+        return 20 * math.log10(self.peak) if self.peak > 0 else -math.inf
+
+    @property
+    def mean_square(self) -> float:
+        return self.sumsq / max(1, self.n * self.channels)
+
+
+class _StatsAcc:
+    def __init__(self, n: int, channels: int, sr: int, full: bool) -> None:
+        self.n, self.channels, self.sr, self.full = n, channels, sr, full
+        self.hop, self.nfft = _band_geometry(sr, HOP_S)
+        self.n_frames = n_band_frames(n, sr)
+        self.bands: list[np.ndarray] = []
+        self.meter = LoudnessMeter(sr)
+        self.peak, self.sumsq = 0.0, 0.0
+        self.env: list[np.ndarray] = []
+        self.hp: list[np.ndarray] = []
+        self.he: list[np.ndarray] = []
+
+    def push(self, a: int, b: int, ext: np.ndarray) -> None:
+        """Samples [a, b) of the signal, given with what follows them up to one FFT frame (`ext`)."""
+        core = ext[:, : b - a]
+        mono = ext.mean(axis=0)
+        first = -(-a // self.hop)
+        m = min(self.n_frames, -(-b // self.hop)) - first if b < self.n else self.n_frames - first
+        if m > 0:
+            self.bands.append(_band_frames(mono[first * self.hop - a:], m, self.hop, self.nfft, self.sr))
+        self.meter.push(core)
+        if core.size:
+            self.peak = max(self.peak, float(np.abs(core).max()))
+            self.sumsq += float(np.sum(np.square(core, dtype=np.float64)))
+        if self.full:
+            self.env.append(_db_envelope(np.asarray(mono[: b - a], np.float64), int(ENV_HOP_S * self.sr)))
+            k = -(-(b - a) // CTRL_HOP)
+            padded = np.pad(core, ((0, 0), (0, k * CTRL_HOP - core.shape[1])))
+            self.hp.append(np.abs(padded).max(axis=0).reshape(k, CTRL_HOP).max(axis=1).astype(np.float32))
+            self.he.append(np.sum(np.square(padded, dtype=np.float64), axis=0).reshape(k, CTRL_HOP).sum(axis=1))
+
+    def stats(self) -> StemStats:
+        cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0)) if self.full else (lambda parts: None)
+        bands = np.concatenate(self.bands, axis=1) if self.bands else np.full((N_BANDS, 1), -120.0)
+        return StemStats(n=self.n, channels=self.channels, bands=bands, profile=self.meter.profile(), peak=self.peak,
+                         sumsq=self.sumsq, env_db=cat(self.env), hop_peak=cat(self.hp), hop_energy=cat(self.he))
+
+
+def measure(sources: Mapping[str, AudioSource], *, groups: Mapping[str, str] | None = None, sr: int = SAMPLE_RATE,
+            window_s: float = 30.0, full: bool = True) -> tuple[dict[str, StemStats], dict[str, LoudnessProfile]]:
+    """StemStats of every source and the loudness profile of each group's sum (e.g. the fg and bg layers),
+    in one pass over the clip, one window of every source in memory at a time. `full=False` skips the
+    envelopes (verification needs bands, loudness and power only)."""
+    n = max((s.n for s in sources.values()), default=0)
+    accs = {sid: _StatsAcc(n, src.channels, sr, full) for sid, src in sources.items()}
+    meters = {g: LoudnessMeter(sr) for g in sorted(set((groups or {}).values()))}
+    ext = _band_geometry(sr, HOP_S)[1]
+    for a, b in spans(n, aligned(window_s, sr)):
+        sums: dict[str, np.ndarray] = {}
+        for sid, src in sources.items():
+            x = src.read(a, b + ext)
+            accs[sid].push(a, b, x)
+            g = (groups or {}).get(sid)
+            if g is not None:
+                sums[g] = sums[g] + x[:, : b - a] if g in sums else x[:, : b - a].copy()
+        for g, meter in meters.items():
+            meter.push(sums.get(g, np.zeros((2, b - a), np.float32)))
+    return {sid: acc.stats() for sid, acc in accs.items()}, {g: m.profile() for g, m in meters.items()}
+
+
+def stem_features(stats: Mapping[str, StemStats], meta: Mapping[str, tuple[str, str]]) -> list[StemFeatures]:
+    """Features for every stem from its whole-clip StemStats; `meta` maps stem id -> (label, layer)."""
+    bands = {sid: st.bands for sid, st in stats.items()}
+    layers = {sid: meta[sid][1] for sid in stats}
     masks = masking_report(bands, layers)
     centres = band_centres_hz()
     feats = []
-    for sid, audio in stems.items():
-        prof = profiles[sid]
+    for sid, st in stats.items():
+        prof = st.profile
         lufs = prof.integrated()
-        peak = sample_peak_dbfs(audio)
-        rms = float(np.sqrt(np.mean(np.asarray(audio, dtype=np.float64) ** 2)))
+        peak = st.peak_dbfs
+        rms = math.sqrt(st.mean_square)
         crest = peak - 20 * math.log10(rms) if rms > 0 and math.isfinite(peak) else 0.0
-        st = np.maximum(prof.short_term_lufs(), SILENCE_LUFS)
+        short = np.maximum(prof.short_term_lufs(), SILENCE_LUFS)
         label, layer = meta[sid]
         worst = _worst_masked_bands(bands[sid], [b for o, b in bands.items() if o != sid and layers[o] == "bg"])
+        env = st.env_db if st.env_db is not None else np.zeros(0)
         feats.append(StemFeatures(
             event_id=sid, label=label, layer=layer,  # type: ignore[arg-type]
             integrated_lufs=round(lufs, 2), peak_dbfs=round(peak, 2) if math.isfinite(peak) else -120.0,
             crest_db=round(crest, 2), band_energy_db=np.round(bands[sid].mean(axis=1), 2).tolist(),
             masked_by_db=round(masks[sid][0], 2), masked_by_bg_db=round(masks[sid][1], 2),
             masked_bands_hz=[round(float(centres[i]), 1) for i in worst],
-            rt60_s=rt60_estimate_s(audio, sr), drr_db=drr_estimate_db(audio, sr),
-            short_term_max_lufs=round(float(st.max()), 2) if st.size else SILENCE_LUFS,
-            short_term_lufs=np.round(st[::10], 1).tolist(), loudness_range_lu=round(prof.loudness_range_lu(), 2),
+            rt60_s=rt60_from_envelope(env), drr_db=drr_from_envelope(env),
+            short_term_max_lufs=round(float(short.max()), 2) if short.size else SILENCE_LUFS,
+            short_term_lufs=np.round(short[::10], 1).tolist(), loudness_range_lu=round(prof.loudness_range_lu(), 2),
         ))
     return feats
+
+
+def stats_of(audio: Mapping[str, np.ndarray], sr: int = SAMPLE_RATE, *, full: bool = True) -> dict[str, StemStats]:
+    """StemStats of signals in memory (one window when they are short)."""
+    return measure({sid: ArrayAudio(a) for sid, a in audio.items()}, sr=sr, full=full)[0]
 
 
 def _worst_masked_bands(target: np.ndarray, beds: list[np.ndarray], n: int = 3) -> list[int]:

@@ -63,31 +63,75 @@ def atomic_write_wav(path: str | Path, audio: np.ndarray, sr: int = SAMPLE_RATE,
     return p
 
 
+class WavWriter:
+    """A WAV file written block by block and published atomically: it appears under its name only when the
+    `with` block ends without an exception (a temp file beside it is removed otherwise). 6 channels are written
+    WAVE_FORMAT_EXTENSIBLE (5.1 mask 0x3F), like atomic_write_wav."""
+
+    def __init__(self, path: str | Path, channels: int, sr: int = SAMPLE_RATE, *, subtype: str = "PCM_24") -> None:
+        self.path, self.channels, self.sr, self.subtype = Path(path), channels, sr, subtype
+        self.frames = 0
+
+    def __enter__(self) -> WavWriter:
+        import soundfile as sf
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = _tmp_beside(self.path)
+        self._file = sf.SoundFile(str(self._tmp), "w", self.sr, self.channels, subtype=self.subtype,
+                                  format="WAVEX" if self.channels > 2 else "WAV")
+        return self
+
+    def write(self, block: np.ndarray) -> None:
+        a = np.asarray(block, dtype=np.float32)
+        if a.shape[0] != self.channels:
+            raise ValueError(f"{self.path.name}: expected {self.channels} channels, got {a.shape[0]}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"refusing to write {self.path.name}: audio contains NaN or Inf")
+        self._file.write(a.T)
+        self.frames += a.shape[1]
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._file.close()
+        try:
+            if exc_type is None:
+                os.replace(self._tmp, self.path)
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+
 def muxed_name(video_path: str | Path, video_codec: str) -> str:
     ext = ".mp4" if video_codec in MP4_VIDEO_CODECS else ".mkv"
     return Path(video_path).stem + ".foley" + ext
 
 
-def _encode_audio(out: Any, stream: Any, audio: np.ndarray, layout: str, sr: int) -> None:
+def _encode_audio(out: Any, stream: Any, audio: Any, layout: str, sr: int, block: int = 1 << 20) -> None:
+    """Encode a (channels, n) array, or a WAV file read a block at a time, into `stream`."""
     import av
 
+    from foleydesigner.tools.streams import ArrayAudio, WavAudio
+
+    src = WavAudio(audio) if isinstance(audio, (str, Path)) else ArrayAudio(audio)
     frame_size = stream.codec_context.frame_size or 1024
-    a = np.ascontiguousarray(audio, dtype=np.float32)
-    for start in range(0, a.shape[1], frame_size):
-        chunk = np.ascontiguousarray(a[:, start: start + frame_size])
-        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
-        frame.sample_rate = sr
-        frame.pts = start
-        frame.time_base = Fraction(1, sr)
-        for packet in stream.encode(frame):
-            out.mux(packet)
+    block -= block % frame_size
+    for base in range(0, src.n, block):
+        a = src.read(base, min(src.n, base + block))
+        for start in range(0, a.shape[1], frame_size):
+            chunk = np.ascontiguousarray(a[:, start: start + frame_size])
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+            frame.sample_rate = sr
+            frame.pts = base + start
+            frame.time_base = Fraction(1, sr)
+            for packet in stream.encode(frame):
+                out.mux(packet)
     for packet in stream.encode(None):
         out.mux(packet)
 
 
-def mux_video(video_path: str | Path, out_path: str | Path, *, mix_51: np.ndarray, mix_stereo: np.ndarray,
-              sr: int = SAMPLE_RATE, keep_original_audio: bool = False) -> Path:
+def mux_video(video_path: str | Path, out_path: str | Path, *, mix_51: np.ndarray | str | Path,
+              mix_stereo: np.ndarray | str | Path, sr: int = SAMPLE_RATE, keep_original_audio: bool = False) -> Path:
     """Copy the video stream bit for bit and add a 5.1 AAC track (default) and a stereo AAC track.
+
+    The mixes are arrays or WAV files; files are encoded a block at a time (memory does not grow with length).
 
     With keep_original_audio the source's audio streams are copied after ours; otherwise they are dropped.
     """

@@ -68,41 +68,76 @@ class LoudnessProfile:
         return float(np.percentile(st, 95) - np.percentile(st, 10)) if st.size else 0.0
 
 
-def loudness_profile(audio: np.ndarray, sr: int = SAMPLE_RATE, *, k_weighted: bool = True) -> LoudnessProfile:
-    """One K-weighting pass; block bounds exactly as pyloudnorm's meter (so both read the same to ~0.01 LU).
+class LoudnessMeter:
+    """Streaming BS.1770 meter: push consecutive blocks of one signal, then `profile()`.
 
+    The K-weighting filter's state carries from block to block and powers are kept as 100 ms sub-block sums,
+    from which the 400 ms gating blocks (75 % overlap) and the 3 s short-term windows are exact sums, so the
+    profile is the same however the signal was cut, and memory is a few bytes per 100 ms of signal.
     `k_weighted=False` skips the filter (~5× cheaper): enough to measure how much a broadband gain change,
-    such as a compressor's, moved the level, since K-weighting is linear and the gain acts on every band alike.
+    such as a compressor's, moved the level, since K-weighting is linear and acts on every band alike.
     """
-    a = np.asarray(audio)
-    a = a[None, :] if a.ndim == 1 else a
-    if a.shape[0] == 6:
-        a = a[[0, 1, 2, 4, 5]]  # BS.1770 leaves the LFE out
-    if a.shape[1] < int(0.4 * sr):
-        a = np.pad(a, ((0, 0), (0, int(0.4 * sr) - a.shape[1])))
-    n = a.shape[1]
-    g = np.asarray(_BS1770_WEIGHTS[: a.shape[0]])[:, None]
-    sos = _k_weighting_sos(sr)
-    zi = np.zeros((sos.shape[0], a.shape[0], 2))
-    power = np.empty(n, dtype=np.float64)
-    # Filtered in blocks (the filter state carries over, so the result is the same as one pass): memory stays
-    # a few MB above the input however long the clip. A 1e-15 offset keeps the recursions out of denormal
-    # numbers after a hit dies away (10–50× slower there); the RLB high-pass removes it (< -290 dB).
-    for start in range(0, n, _K_BLOCK):
-        blk = np.asarray(a[:, start: start + _K_BLOCK], dtype=np.float64)
-        if k_weighted:
-            blk, zi = sosfilt(sos, blk + 1e-15, axis=-1, zi=zi)
-        power[start: start + blk.shape[1]] = np.sum(g * blk * blk, axis=0)
-    cs = np.concatenate([[0.0], np.cumsum(power)])
-    n_blocks = int(round((n / sr - 0.4) / 0.1)) + 1
-    j = np.arange(n_blocks)
-    lo = np.minimum((0.4 * (j * 0.25) * sr).astype(int), n)
-    hi = np.minimum((0.4 * (j * 0.25 + 1) * sr).astype(int), n)
-    blocks = (cs[hi] - cs[lo]) / (0.4 * sr)
-    win, hop = int(3.0 * sr), int(0.1 * sr)
-    starts = np.arange(0, max(1, n - win + hop), hop)
-    short = (cs[np.minimum(starts + win, n)] - cs[starts]) / win
-    return LoudnessProfile(blocks=blocks, short_term=short)
+
+    def __init__(self, sr: int = SAMPLE_RATE, *, k_weighted: bool = True) -> None:
+        self.sr, self.k_weighted = sr, k_weighted
+        self.sub = int(round(0.1 * sr))
+        self.n = 0
+        self._zi: np.ndarray | None = None
+        self._sums: list[np.ndarray] = []  # per full 100 ms sub-block
+        self._rest = np.zeros(0)  # powers of the samples after the last full sub-block
+
+    def push(self, audio: np.ndarray) -> None:
+        a = np.asarray(audio)
+        a = a[None, :] if a.ndim == 1 else a
+        if a.shape[0] == 6:
+            a = a[[0, 1, 2, 4, 5]]  # BS.1770 leaves the LFE out
+        if a.shape[1] == 0:
+            return
+        g = np.asarray(_BS1770_WEIGHTS[: a.shape[0]])[:, None]
+        sos = _k_weighting_sos(self.sr)
+        if self._zi is None:
+            self._zi = np.zeros((sos.shape[0], a.shape[0], 2))
+        parts = [self._rest]
+        # Filtered in blocks (a few MB above the input however long it is). A 1e-15 offset keeps the recursions
+        # out of denormal numbers after a hit dies away (10–50× slower there); the RLB high-pass removes it.
+        for start in range(0, a.shape[1], _K_BLOCK):
+            blk = np.asarray(a[:, start: start + _K_BLOCK], dtype=np.float64)
+            if self.k_weighted:
+                blk, self._zi = sosfilt(sos, blk + 1e-15, axis=-1, zi=self._zi)
+            parts.append(np.sum(g * blk * blk, axis=0))
+        power = np.concatenate(parts)
+        full = power.size // self.sub * self.sub
+        if full:
+            self._sums.append(power[:full].reshape(-1, self.sub).sum(axis=1))
+        self._rest = power[full:]
+        self.n += a.shape[1]
+
+    def profile(self) -> LoudnessProfile:
+        """The gating blocks and short-term windows of everything pushed (padded to one 400 ms block)."""
+        n, sub = self.n, self.sub
+        sums = np.concatenate(self._sums) if self._sums else np.zeros(0)
+        cum = np.concatenate([[0.0], np.cumsum(sums)])  # at every full sub-block boundary
+        total = cum[-1] + float(self._rest.sum())
+        n = max(n, 4 * sub)  # shorter than one block: the missing part reads as silence (zero power)
+
+        def cs(x: np.ndarray) -> np.ndarray:
+            k = x // sub
+            return np.where(x >= self.n, total, cum[np.minimum(k, cum.size - 1)])
+
+        n_blocks = int(round((n / self.sr - 0.4) / 0.1)) + 1
+        lo = np.minimum(np.arange(n_blocks) * sub, n)
+        blocks = (cs(np.minimum(lo + 4 * sub, n)) - cs(lo)) / (4 * sub)
+        win = 30 * sub
+        starts = np.arange(0, max(1, n - win + sub), sub)
+        short = (cs(np.minimum(starts + win, n)) - cs(starts)) / win
+        return LoudnessProfile(blocks=blocks, short_term=short)
+
+
+def loudness_profile(audio: np.ndarray, sr: int = SAMPLE_RATE, *, k_weighted: bool = True) -> LoudnessProfile:
+    """BS.1770 profile of a signal in memory (one LoudnessMeter pass): reads as pyloudnorm's meter to ~0.01 LU."""
+    meter = LoudnessMeter(sr, k_weighted=k_weighted)
+    meter.push(audio)
+    return meter.profile()
 
 
 def integrated_lufs(audio: np.ndarray, sr: int = SAMPLE_RATE) -> float:

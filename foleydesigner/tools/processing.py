@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,8 +16,8 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import butter, lfilter, oaconvolve, sosfilt
 
 from foleydesigner.schemas import SceneContext
-from foleydesigner.tools.analysis import loudness_profile
-from foleydesigner.tools.loudness import SILENCE_LUFS, oversampled_envelope, true_peak_dbfs
+from foleydesigner.tools.loudness import SILENCE_LUFS, LoudnessMeter, oversampled_envelope
+from foleydesigner.tools.streams import WINDOW_S, ArrayAudio, AudioSource, SpillFile, aligned, spans
 from foleydesigner.units import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -50,41 +51,71 @@ def apply_eq(audio: np.ndarray, params: Mapping[str, Any], sr: int = SAMPLE_RATE
     return np.asarray(pb.Pedalboard(chain)(np.ascontiguousarray(audio, dtype=np.float32), sr), dtype=np.float32)
 
 
-def lookahead_compress(audio: np.ndarray, *, threshold_db: float, ratio: float, attack_ms: float, release_ms: float,
-                       sr: int = SAMPLE_RATE, hop: int = 8) -> np.ndarray:
-    """Transient control for hits: a compressor whose detector looks `attack_ms` ahead (offline, it may).
+def compressor_gain_db(hop_peak: np.ndarray, *, threshold_db: float, ratio: float, attack_ms: float,
+                       release_ms: float, sr: int = SAMPLE_RATE, hop: int = 8) -> np.ndarray:
+    """Gain (dB, ≤ 0) per control step of a lookahead compressor, from the peak of each `hop` samples.
 
     The gain reduction (1 − 1/ratio)·(peak − threshold) dB is reached `attack_ms` before each peak and recovers
     with a `release_ms` time constant. pedalboard's Compressor has no lookahead: a Foley click shorter than its
     attack passes untouched, which is exactly what transient control must catch. Control runs every `hop`
-    samples (0.17 ms): finer than any attack, 8× less work.
+    samples (0.17 ms): finer than any attack, 8× less work. Computed on the whole clip's detector at once, so a
+    long clip processed in windows gets the very same gain curve.
     """
-    x = np.asarray(audio, dtype=np.float32)
-    n = x.shape[-1]
-    m = -(-n // hop)
-    peak = np.pad(np.abs(x).max(axis=0), (0, m * hop - n)).reshape(m, hop).max(axis=1)
+    peak = np.asarray(hop_peak, dtype=np.float64)
     target = -np.maximum(20 * np.log10(np.maximum(peak, 1e-12)) - threshold_db, 0.0) * (1.0 - 1.0 / ratio)
     if not target.any():
-        return x
+        return np.zeros_like(target)
     a = max(1, int(round(attack_ms * 1e-3 * sr / hop)))
     g = minimum_filter1d(target, a + 1, origin=-((a + 1) // 2))  # down `a` steps before each peak
     alpha = math.exp(-hop / (release_ms * 1e-3 * sr))
     g = np.minimum(g, lfilter([1 - alpha], [1, -alpha], g))  # fast down, exponential back up
-    g = uniform_filter1d(g, max(1, a), mode="nearest")  # no gain steps: no clicks
-    gain = np.interp(np.arange(n), np.arange(m) * hop + hop / 2, 10 ** (g / 20)).astype(np.float32)
+    return uniform_filter1d(g, max(1, a), mode="nearest")  # no gain steps: no clicks
+
+
+def hop_peaks(audio: np.ndarray, hop: int = 8) -> np.ndarray:
+    """max |x| over channels per `hop` samples (the compressor's detector input)."""
+    x = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+    m = -(-x.shape[-1] // hop)
+    return np.pad(np.abs(x).max(axis=0), (0, m * hop - x.shape[-1])).reshape(m, hop).max(axis=1)
+
+
+def apply_control_gain(audio: np.ndarray, gain_db: np.ndarray, *, hop: int = 8, start: int = 0) -> np.ndarray:
+    """audio × a per-control-step gain (dB, step k centred on clip sample k·hop + hop/2), interpolated per
+    sample; `audio` begins at clip sample `start`."""
+    x = np.asarray(audio, dtype=np.float32)
+    n = x.shape[-1]
+    k0 = max(0, start // hop - 1)
+    k1 = min(len(gain_db), (start + n) // hop + 2)
+    if k1 <= k0:
+        return x
+    ks = np.arange(k0, k1)
+    gain = np.interp(np.arange(n), ks * hop + hop / 2 - start, 10 ** (gain_db[k0:k1] / 20)).astype(np.float32)
     return x * gain
 
 
+def lookahead_compress(audio: np.ndarray, *, threshold_db: float, ratio: float, attack_ms: float, release_ms: float,
+                       sr: int = SAMPLE_RATE, hop: int = 8) -> np.ndarray:
+    """A lookahead compressor (compressor_gain_db) on a signal in memory."""
+    g = compressor_gain_db(hop_peaks(audio, hop), threshold_db=threshold_db, ratio=ratio, attack_ms=attack_ms,
+                           release_ms=release_ms, sr=sr, hop=hop)
+    return apply_control_gain(audio, g, hop=hop) if g.any() else np.asarray(audio, dtype=np.float32)
+
+
 def duck_under(bed: np.ndarray, key: np.ndarray, *, depth_db: float, sr: int = SAMPLE_RATE, window_s: float = 0.05,
-               smooth_s: float = 0.15) -> np.ndarray:
-    """Lower `bed` by up to depth_db where the foreground `key` is sounding (sidechain ducking, smooth gain)."""
+               smooth_s: float = 0.15, ref_db: float | None = None) -> np.ndarray:
+    """Lower `bed` by up to depth_db where the foreground `key` is sounding (sidechain ducking, smooth gain).
+
+    The duck is full within 10 dB of the key's reference level and off 30 dB under it; the reference is the
+    key's loudest 50 ms unless `ref_db` (mean-square dB of the mono key) gives the whole clip's.
+    """
     hop = max(1, int(window_s * sr))
     n = bed.shape[-1]
     k = np.asarray(key, dtype=np.float64).mean(axis=0) if key.ndim == 2 else np.asarray(key, dtype=np.float64)
     frames = math.ceil(n / hop)
     kk = np.pad(k, (0, frames * hop - len(k)))[: frames * hop].reshape(frames, hop)
     level = 10 * np.log10(np.mean(kk**2, axis=1) + 1e-12)
-    active = np.clip((level - (level.max() - 30.0)) / 20.0, 0.0, 1.0)  # 0 when key is 30 dB under its peak, 1 within 10 dB
+    ref = level.max() if ref_db is None else ref_db
+    active = np.clip((level - (ref - 30.0)) / 20.0, 0.0, 1.0)  # 0 when key is 30 dB under its reference, 1 within 10 dB
     gain_db = -depth_db * uniform_filter1d(active, max(1, int(smooth_s / window_s)), mode="nearest")
     gain = np.interp(np.arange(n), np.arange(frames) * hop + hop / 2, 10 ** (gain_db / 20))
     return (bed * gain).astype(np.float32)
@@ -237,38 +268,100 @@ def true_peak_limit(audio: np.ndarray, *, ceiling_dbtp: float, sr: int = SAMPLE_
 
 def master(audio: np.ndarray, *, target_lufs: float, ceiling_dbtp: float, sr: int = SAMPLE_RATE,
            tolerance_lu: float = 0.2, max_iter: int = 10) -> tuple[np.ndarray, dict[str, float]]:
-    """Bring a mix to target integrated loudness with true peak ≤ ceiling; returns audio and measurements.
+    """master_source on a signal in memory; returns the mastered audio and the measurements."""
+    x = np.nan_to_num(np.asarray(audio, dtype=np.float32))
+    x = x[None, :] if x.ndim == 1 else x
+    out = np.empty_like(x)
+
+    def keep(a: int, block: np.ndarray) -> None:
+        out[:, a: a + block.shape[1]] = block
+
+    measured = master_source(ArrayAudio(x), keep, target_lufs=target_lufs, ceiling_dbtp=ceiling_dbtp, sr=sr,
+                             tolerance_lu=tolerance_lu, max_iter=max_iter, window=max(x.shape[1], 1))
+    return out, measured
+
+
+_TP_PAD = 64  # samples either side for the 4x oversampling filter's reach (as loudness.oversampled_envelope)
+_LIMIT_PAD = 2048  # samples read either side of a window: the limiter's ±5 ms minimum and mean filters reach < 500
+
+
+def master_source(src: AudioSource, write: Callable[[int, np.ndarray], None], *, target_lufs: float,
+                  ceiling_dbtp: float, sr: int = SAMPLE_RATE, tolerance_lu: float = 0.2, max_iter: int = 10,
+                  window: int | None = None, scratch: Path | None = None) -> dict[str, float]:
+    """Bring a mix to target integrated loudness with true peak ≤ ceiling; `write(start, block)` receives the
+    mastered signal window by window, in order. Returns the measurements.
 
     The loudness after gain g and limiting, L(g), rises monotonically with g but less than 1 dB per dB once the
-    limiter works, so g is found by a secant search on L(g) − target, each try limiting the *original* signal.
+    limiter works, so g is found by a secant search on L(g) − target, each try limiting the *original* signal
+    (one pass over it per try, a window at a time; the 4x true-peak envelope is computed once and, for a long
+    mix, kept in `scratch` on disk). Windows read the limiter's reach on either side, so the result is the same
+    as limiting the whole signal at once.
     """
-    x = np.nan_to_num(np.asarray(audio, dtype=np.float32))
+    n = src.n
+    window = window or aligned(WINDOW_S, sr)
+    parts = spans(n, window)
     margin = 0.3  # dB under the ceiling: the limiter's gain is computed on a 4x envelope, so inter-sample error is tiny
-    lufs0 = loudness_profile(x, sr).integrated()
-    if lufs0 <= SILENCE_LUFS:
-        return x, {"integrated_lufs": lufs0, "true_peak_dbtp": true_peak_dbfs(x, sr), "gain_db": 0.0}
+    meter = LoudnessMeter(sr)
+    in_memory = len(parts) == 1 or scratch is None
+    envs: list[np.ndarray] = []
+    env_file = None if in_memory else SpillFile(scratch / "tp_envelope.f32", 1, n)  # type: ignore[operator]
+    for a, b in parts:
+        lo, hi = max(0, a - _TP_PAD), min(n, b + _TP_PAD)
+        x = src.read(lo, hi)
+        meter.push(x[:, a - lo: b - lo])
+        env = oversampled_envelope(x)[a - lo: b - lo]  # a gain scales the envelope: oversample once, not per try
+        if env_file is None:
+            envs.append(env)
+        else:
+            env_file.write(a, env[None, :])
+    lufs0 = meter.profile().integrated()
+    env_all = np.concatenate(envs) if envs else None
 
-    env = true_peak_envelope(x)  # a gain scales the envelope: oversample once, not once per try
+    def envelope(lo: int, hi: int) -> np.ndarray:
+        return env_all[lo:hi] if env_all is not None else env_file.read(lo, hi)[0]  # type: ignore[union-attr]
 
-    def attempt(gain_db: float) -> tuple[np.ndarray, float]:
+    def limited(gain_db: float, a: int, b: int) -> np.ndarray:
         g = db_to_gain(gain_db)
-        y = true_peak_limit(x * np.float32(g), ceiling_dbtp=ceiling_dbtp - margin, sr=sr, envelope=env * g)
-        return y, loudness_profile(y, sr).integrated()
+        lo, hi = max(0, a - _LIMIT_PAD), min(n, b + _LIMIT_PAD)
+        gain = _limit_gain(envelope(lo, hi) * g, ceiling_dbtp - margin, sr, 5.0)[a - lo: b - lo]
+        return (src.read(a, b) * np.float32(g) * gain).astype(np.float32)
 
-    g0 = target_lufs - lufs0
-    y, l0 = attempt(g0)
-    best = (abs(l0 - target_lufs), g0, y, l0)
-    g1 = g0 + (target_lufs - l0)
-    for _ in range(max_iter):
-        if best[0] <= tolerance_lu:
-            break
-        y, l1 = attempt(g1)
-        if abs(l1 - target_lufs) < best[0]:
-            best = (abs(l1 - target_lufs), g1, y, l1)
-        slope = (l1 - l0) / (g1 - g0) if abs(g1 - g0) > 1e-6 else 1.0
-        slope = min(max(slope, 0.05), 1.0)  # limited loudness grows at most 1 dB per dB of gain
-        g0, l0 = g1, l1
-        g1 = min(g1 + (target_lufs - l1) / slope, g1 + 30.0)
-    _, gain, y, lufs = best
-    tp = true_peak_dbfs(y, sr)
-    return y, {"integrated_lufs": round(lufs, 2), "true_peak_dbtp": round(tp, 2), "gain_db": round(gain, 2)}
+    def attempt(gain_db: float) -> float:
+        m = LoudnessMeter(sr)
+        for a, b in parts:
+            m.push(limited(gain_db, a, b))
+        return m.profile().integrated()
+
+    try:
+        if lufs0 <= SILENCE_LUFS:
+            gain, lufs = 0.0, lufs0
+        else:
+            g0 = target_lufs - lufs0
+            l0 = attempt(g0)
+            best = (abs(l0 - target_lufs), g0, l0)
+            g1 = g0 + (target_lufs - l0)
+            for _ in range(max_iter):
+                if best[0] <= tolerance_lu:
+                    break
+                l1 = attempt(g1)
+                if abs(l1 - target_lufs) < best[0]:
+                    best = (abs(l1 - target_lufs), g1, l1)
+                slope = (l1 - l0) / (g1 - g0) if abs(g1 - g0) > 1e-6 else 1.0
+                slope = min(max(slope, 0.05), 1.0)  # limited loudness grows at most 1 dB per dB of gain
+                g0, l0 = g1, l1
+                g1 = min(g1 + (target_lufs - l1) / slope, g1 + 30.0)
+            _, gain, lufs = best
+        peak = 0.0
+        for a, b in parts:
+            lo, hi = max(0, a - _TP_PAD), min(n, b + _TP_PAD)
+            y = limited(gain, lo, hi) if lufs0 > SILENCE_LUFS else src.read(lo, hi)
+            write(a, y[:, a - lo: b - lo])
+            if b > a:  # the true peak of what was written, oversampled with the neighbours it sits between
+                peak = max(peak, float(oversampled_envelope(y)[a - lo: b - lo].max()))
+    finally:
+        if env_file is not None:
+            env_file.remove()
+    tp = 20.0 * math.log10(peak) if peak > 0 else -math.inf
+    if lufs0 <= SILENCE_LUFS:
+        return {"integrated_lufs": lufs0, "true_peak_dbtp": tp, "gain_db": 0.0}
+    return {"integrated_lufs": round(lufs, 2), "true_peak_dbtp": round(tp, 2), "gain_db": round(gain, 2)}

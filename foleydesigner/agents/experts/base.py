@@ -9,20 +9,26 @@ dynamics 20, reverb send 90; a channel strip runs filters before compressors bef
   its cuts from the masking it measured, the reverb its sends from the room's critical distance).
 - `process(stems, ops, scene)` — run it; returns replaced stems and any bus returns (the reverb's).
 
+`process` may be called once per window of a long clip (tools/streams.py): the stems it gets then cover
+samples [scene.start, scene.start + n) of the clip, preceded by a few seconds of pre-roll, while the scene's
+measurements (`bands`, `stats`) always cover the whole clip — slice per-frame data with `scene.frames(...)`,
+and decide anything that needs the whole clip (a make-up gain, a key's reference level) from `scene.stats`,
+so every window decides alike. A per-sample process with at most a few seconds of memory needs nothing more.
+
 Only `spec` and `process_stem` (or `process`) are required; see README "Writing a mixing expert".
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from foleydesigner.schemas import MixOperation, SceneContext, SoundEvent, StemFeatures
-from foleydesigner.tools.analysis import LoudnessProfile
+from foleydesigner.tools.analysis import LoudnessProfile, StemStats
 from foleydesigner.tools.processing import RoomSpace
 
 Plan = Mapping[str, list[MixOperation]]
@@ -89,6 +95,19 @@ class MixScene:
     level_gains: Mapping[str, float] = field(default_factory=dict)  # fader moves that put each layer on its target
     targets: MixTargets = MixTargets()
     feedback: Mapping[str, Any] = field(default_factory=dict)  # the previous round's verification when re-planning
+    stats: Mapping[str, StemStats] = field(default_factory=dict)  # whole-clip measurements of the unprocessed stems
+    start: int = 0  # clip sample where the audio handed to `process` begins (0 unless a long clip is windowed)
+
+    def at(self, start: int) -> MixScene:
+        """This scene as seen by `process` for audio that begins at clip sample `start`."""
+        return replace(self, start=start)
+
+    def frames(self, per_frame: np.ndarray, hop: int, n: int) -> np.ndarray:
+        """The part of a whole-clip per-frame array (one value per `hop` samples, frame k centred on
+        k·hop + hop/2) that covers the audio [start, start + n), plus one frame for interpolation at the end;
+        frame 0 of the result is the one that starts at `start` (a multiple of hop in windowed runs)."""
+        first = self.start // hop
+        return per_frame[..., first: first + -(-n // hop) + 1]
 
     def layer(self, sid: str) -> str:
         return self.events[sid].layer

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from foleydesigner.agents.experts.base import BaseExpert, ExpertOutput, ExpertSpec, MixScene, Plan
 from foleydesigner.schemas import MixOperation
 from foleydesigner.tools import processing as proc
-from foleydesigner.tools.analysis import loudness_profile
+from foleydesigner.tools.analysis import CTRL_HOP, LoudnessProfile, loudness_profile
 from foleydesigner.tools.loudness import SILENCE_LUFS
 
 #: Crest factor (peak over RMS, dB) above which a foreground stem's hits are tamed: dense Foley sits at 12–15 dB.
@@ -85,25 +85,71 @@ class DynamicsExpert(BaseExpert):
             p = DynParams.model_validate(params)
             y = np.asarray(stems[sid], dtype=np.float32)
             if p.threshold_db is not None and p.ratio > 1.0:
-                before = _level(y, scene.sr) if p.keep_loudness else SILENCE_LUFS
-                y = proc.lookahead_compress(y, threshold_db=p.threshold_db, ratio=p.ratio, attack_ms=p.attack_ms,
-                                            release_ms=p.release_ms, sr=scene.sr)
+                # Gain curve and make-up from the whole clip's detector (scene.stats), so that every window of a
+                # long clip is compressed alike; a stem the analysis never saw is measured as given.
+                st = scene.stats.get(sid)
+                whole = st is not None and st.hop_peak is not None and st.hop_energy is not None
+                peaks = st.hop_peak if whole else proc.hop_peaks(y, CTRL_HOP)
+                energy = st.hop_energy if whole else _hop_energy(y)
+                g = proc.compressor_gain_db(peaks, threshold_db=p.threshold_db, ratio=p.ratio, attack_ms=p.attack_ms,
+                                            release_ms=p.release_ms, sr=scene.sr, hop=CTRL_HOP)
+                y = proc.apply_control_gain(y, g, hop=CTRL_HOP, start=scene.start if whole else 0)
+                before = _hop_level(energy, scene.sr) if p.keep_loudness else SILENCE_LUFS
                 if before > SILENCE_LUFS:
-                    makeup = float(np.clip(before - _level(y, scene.sr), 0.0, 24.0))
+                    makeup = float(np.clip(before - _hop_level(energy * 10 ** (g / 10), scene.sr), 0.0, 24.0))
                     y = proc.apply_gain_db(y, makeup)
                     out.notes[sid] = {"makeup_db": round(makeup, 2)}
             out.stems[sid] = proc.apply_gain_db(y, p.gain_db)
             if p.duck_db > 0 and scene.layer(sid) == "bg":
                 ducks[sid] = p.duck_db
-        fg = [out.stems.get(s, stems[s]) for s in stems if s in scene.events and scene.layer(s) == "fg"]
+        fg_ids = [s for s in stems if s in scene.events and scene.layer(s) == "fg"]
+        fg = [out.stems.get(s, stems[s]) for s in fg_ids]
         if ducks and fg:
             key = np.sum(fg, axis=0)
+            ref = _key_reference_db(scene, fg_ids, ops)
             for sid, depth in ducks.items():
                 before = _level(out.stems[sid], scene.sr)
-                out.stems[sid] = proc.duck_under(out.stems[sid], key, depth_db=depth, sr=scene.sr)
+                out.stems[sid] = proc.duck_under(out.stems[sid], key, depth_db=depth, sr=scene.sr, ref_db=ref)
                 # what the duck took off, so verification judges the fader on the bed as set (see base.ExpertOutput)
                 out.notes.setdefault(sid, {})["ride_lu"] = round(before - _level(out.stems[sid], scene.sr), 2)
         return out
+
+
+def _hop_energy(audio: np.ndarray) -> np.ndarray:
+    x = np.atleast_2d(np.asarray(audio, dtype=np.float64))
+    m = -(-x.shape[-1] // CTRL_HOP)
+    return np.pad(np.sum(x * x, axis=0), (0, m * CTRL_HOP - x.shape[-1])).reshape(m, CTRL_HOP).sum(axis=1)
+
+
+def _hop_level(energy: np.ndarray, sr: int) -> float:
+    """Gated level (BS.1770 gating, no K-weighting) from per-CTRL_HOP energies: 400 ms blocks every 100 ms."""
+    sub = int(round(0.1 * sr)) // CTRL_HOP
+    m = energy.size // sub
+    if m == 0:
+        return LoudnessProfile(blocks=np.array([energy.sum() / (4 * sub * CTRL_HOP)]), short_term=np.zeros(0)).integrated()
+    subs = np.r_[energy[: m * sub].reshape(m, sub).sum(axis=1), energy[m * sub:].sum()]
+    cum = np.r_[0.0, np.cumsum(subs)]
+    n_blocks = max(1, subs.size - 3)
+    blocks = (cum[np.minimum(np.arange(n_blocks) + 4, cum.size - 1)] - cum[:n_blocks]) / (4 * sub * CTRL_HOP)
+    return LoudnessProfile(blocks=blocks, short_term=np.zeros(0)).integrated()
+
+
+def _key_reference_db(scene: MixScene, fg_ids: list[str], ops: Mapping[str, dict[str, Any]]) -> float | None:
+    """The foreground bus's loudest 50 ms over the whole clip (mono mean square, dB, after the faders), from the
+    analysis's 5 ms envelopes: the level the ducks are keyed against, the same in every window. The stems are
+    summed in power (different sources are uncorrelated); None if the analysis has no envelope for one."""
+    envs = []
+    for s in fg_ids:
+        st = scene.stats.get(s)
+        if st is None or st.env_db is None or st.env_db.size == 0:
+            return None
+        gain = float(ops.get(s, {}).get("gain_db", 0.0))
+        m = st.env_db.size // 10
+        envs.append(10 ** ((st.env_db[: m * 10] + gain) / 10).reshape(m, 10).mean(axis=1) if m else np.zeros(1))
+    if not envs:
+        return None
+    n = min(e.size for e in envs)
+    return float(10 * np.log10(np.sum([e[:n] for e in envs], axis=0).max() + 1e-12))
 
 
 def _level(audio: np.ndarray, sr: int) -> float:

@@ -184,7 +184,8 @@ class EqExpert(BaseExpert):
                 targets = [t for t in p.carve_for if t in scene.bands]
                 note: dict[str, Any] = {"carve": [f"{b.gain_db:+.1f} dB @ {b.freq_hz:.0f} Hz (Q {b.q:.2f})" for b in p.carve_bands]}
                 if p.dynamic and targets:
-                    keyed = proc.blend_by_envelope(y, carved, _key_envelope(scene, targets), hop)
+                    key = scene.frames(_key_envelope(scene, targets), hop, y.shape[-1])  # whole-clip key, this window
+                    keyed = proc.blend_by_envelope(y, carved, key, hop)
                     # a keyed ride, on purpose: verification must not push the fader up to undo it
                     note["ride_lu"] = round(loudness_profile(y, scene.sr).integrated()
                                             - loudness_profile(keyed, scene.sr).integrated(), 2)
