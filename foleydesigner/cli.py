@@ -99,6 +99,8 @@ def run(
     hfov: Annotated[float, typer.Option(help="camera horizontal field of view, degrees")] = 60.0,
     max_scribe_iters: Annotated[int, typer.Option(help="FilmScribe generate/validate rounds at most")] = 3,
     keep_original_audio: Annotated[bool, typer.Option(help="keep the clip's own audio as an extra track")] = False,
+    window_s: Annotated[float, typer.Option(help="mix and deliver long clips in windows of this many seconds "
+                                            "(memory grows with it, not with the clip)")] = 30.0,
     force: Annotated[bool, typer.Option(help="replace a previous run in --out")] = False,
     llm_scribe: Annotated[str | None, typer.Option(help="backend of the FilmScribe generator (default: --llm)")] = None,
     llm_validator: Annotated[str | None, typer.Option(help="backend of the FilmScribe validator")] = None,
@@ -126,6 +128,8 @@ def run(
             raise FoleyError(f"--hfov {hfov} must be in [1, 180) degrees; a normal lens is about 60")
         if not 1 <= max_scribe_iters <= 20:
             raise FoleyError(f"--max-scribe-iters {max_scribe_iters} must be between 1 and 20")
+        if not 5.0 <= window_s <= 600.0:
+            raise FoleyError(f"--window-s {window_s:g} must be in [5, 600] seconds; 30 keeps a 300 s mix under 2 GB")
         from foleydesigner.agents.tot import tot_settings
         from foleydesigner.llm import parse_backend
 
@@ -142,7 +146,8 @@ def run(
             options["binaural"] = True  # type: ignore[assignment]
         _run(clip, script, out, force=force, llm=llm, llm_roles=roles, llm_base_url=llm_base_url,
              vision=vision, vision_model_dir=str(vision_model_dir) if vision_model_dir else None, generator=generator, generator_options=options, seed=seed, target_lufs=target_lufs,
-             hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, **decomposition)
+             hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, window_s=window_s,
+             **decomposition)
     except FoleyError as exc:
         _fail(exc)
 

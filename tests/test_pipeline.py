@@ -213,7 +213,8 @@ def test_out_dir_rules(tmp_path, crossing):
 def test_unknown_backends_and_absurd_flags(tmp_path, crossing):
     clip, _, _ = crossing
     cases = [("--generator", "magic", "unknown generator 'magic'"), ("--vision", "xray", "unknown vision backend"),
-             ("--llm", "gpt4", "provider:model"), ("--target-lufs", "5", "--target-lufs"), ("--hfov", "0", "--hfov")]
+             ("--llm", "gpt4", "provider:model"), ("--target-lufs", "5", "--target-lufs"), ("--hfov", "0", "--hfov"),
+             ("--window-s", "0.5", "--window-s")]
     for flag, value, message in cases:
         r = _cli("run", str(clip), "--out", str(tmp_path / "o"), flag, value)
         assert r.exit_code == 2 and message in r.output, (flag, r.output)

@@ -50,6 +50,10 @@ class DynamicsExpert(BaseExpert):
                     "the foreground events.",
         params=DynParams, order=20)
 
+    def __init__(self) -> None:
+        self._gains: dict[tuple[Any, ...], tuple[np.ndarray, float | None, Any]] = {}
+        self._refs: dict[tuple[Any, ...], tuple[float | None, list[Any]]] = {}
+
     def propose(self, scene: MixScene, plan: Plan) -> dict[str, MixOperation]:
         fb = scene.feedback
         trims = {layer: float(fb.get("applied_trim_db", {}).get(layer, 0.0)) + float(fb.get("level_error_lu", {}).get(layer, 0.0))
@@ -89,14 +93,9 @@ class DynamicsExpert(BaseExpert):
                 # long clip is compressed alike; a stem the analysis never saw is measured as given.
                 st = scene.stats.get(sid)
                 whole = st is not None and st.hop_peak is not None and st.hop_energy is not None
-                peaks = st.hop_peak if whole else proc.hop_peaks(y, CTRL_HOP)
-                energy = st.hop_energy if whole else _hop_energy(y)
-                g = proc.compressor_gain_db(peaks, threshold_db=p.threshold_db, ratio=p.ratio, attack_ms=p.attack_ms,
-                                            release_ms=p.release_ms, sr=scene.sr, hop=CTRL_HOP)
+                g, makeup = self._compressor(st if whole else None, y, p, scene.sr)
                 y = proc.apply_control_gain(y, g, hop=CTRL_HOP, start=scene.start if whole else 0)
-                before = _hop_level(energy, scene.sr) if p.keep_loudness else SILENCE_LUFS
-                if before > SILENCE_LUFS:
-                    makeup = float(np.clip(before - _hop_level(energy * 10 ** (g / 10), scene.sr), 0.0, 24.0))
+                if makeup is not None:
                     y = proc.apply_gain_db(y, makeup)
                     out.notes[sid] = {"makeup_db": round(makeup, 2)}
             out.stems[sid] = proc.apply_gain_db(y, p.gain_db)
@@ -106,13 +105,33 @@ class DynamicsExpert(BaseExpert):
         fg = [out.stems.get(s, stems[s]) for s in fg_ids]
         if ducks and fg:
             key = np.sum(fg, axis=0)
-            ref = _key_reference_db(scene, fg_ids, ops)
+            ref_key = (tuple(id(scene.stats.get(s)) for s in fg_ids), tuple(float(ops.get(s, {}).get("gain_db", 0.0)) for s in fg_ids))
+            if ref_key not in self._refs:  # once per clip and plan, not once per window
+                self._refs[ref_key] = (_key_reference_db(scene, fg_ids, ops), [scene.stats.get(s) for s in fg_ids])
+            ref = self._refs[ref_key][0]
             for sid, depth in ducks.items():
                 before = _level(out.stems[sid], scene.sr)
                 out.stems[sid] = proc.duck_under(out.stems[sid], key, depth_db=depth, sr=scene.sr, ref_db=ref)
                 # what the duck took off, so verification judges the fader on the bed as set (see base.ExpertOutput)
                 out.notes.setdefault(sid, {})["ride_lu"] = round(before - _level(out.stems[sid], scene.sr), 2)
         return out
+
+
+    def _compressor(self, st: Any, y: np.ndarray, p: DynParams, sr: int) -> tuple[np.ndarray, float | None]:
+        """(gain per control step in dB, make-up dB or None) from the whole clip's detector when `st` (the stem's
+        StemStats) is given — computed once per stem and setting, not once per window — else from `y` itself."""
+        key = (id(st), p.threshold_db, p.ratio, p.attack_ms, p.release_ms, p.keep_loudness)
+        if st is not None and key in self._gains:
+            return self._gains[key][0], self._gains[key][1]
+        peaks = st.hop_peak if st is not None else proc.hop_peaks(y, CTRL_HOP)
+        energy = st.hop_energy if st is not None else _hop_energy(y)
+        g = proc.compressor_gain_db(peaks, threshold_db=p.threshold_db, ratio=p.ratio, attack_ms=p.attack_ms,  # type: ignore[arg-type]
+                                    release_ms=p.release_ms, sr=sr, hop=CTRL_HOP)
+        before = _hop_level(energy, sr) if p.keep_loudness else SILENCE_LUFS
+        makeup = float(np.clip(before - _hop_level(energy * 10 ** (g / 10), sr), 0.0, 24.0)) if before > SILENCE_LUFS else None
+        if st is not None:
+            self._gains[key] = (g, makeup, st)  # st held so its id is not reused while cached
+        return g, makeup
 
 
 def _hop_energy(audio: np.ndarray) -> np.ndarray:
