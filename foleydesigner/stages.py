@@ -17,7 +17,6 @@ from foleydesigner.context import RunContext
 from foleydesigner.schemas import FoleyScript, MixPlan, StemInfo, VideoInfo
 from foleydesigner.tools import catalog
 from foleydesigner.tools.export import WavWriter, atomic_write_json, mux_video, muxed_name
-from foleydesigner.tools.loudness import LoudnessMeter, oversampled_envelope
 from foleydesigner.tools.otio import build_session, write_session
 from foleydesigner.tools.processing import master_source
 from foleydesigner.tools.streams import PREROLL_S, SpillFile, WavAudio, aligned, spans
@@ -118,30 +117,14 @@ def upmix_surround(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                                  window=window, scratch=scratch)
     pre51.remove()
     corr = [float(d[0] / np.sqrt(d[1] * d[2])) if d[1] * d[2] > 0 else 1.0 for d in dot]
-    measured_master = state["mix_plan"].get("verification", {}).get("master", {})
-    master_stereo = {k: measured_master[k] for k in ("integrated_lufs", "true_peak_dbtp") if k in measured_master}
+    master = state["mix_plan"]["verification"]["master"]  # the mixer measured the stereo master it wrote
     delivery = {
-        # The mixer measured the stereo master it wrote; measuring the file again would only repeat that work.
-        "stereo": master_stereo if master_stereo else _measure_wav(ctx.work_dir / "mix_stereo.wav"),
+        "stereo": {k: master[k] for k in ("integrated_lufs", "true_peak_dbtp")},
         "surround_5_1": {"integrated_lufs": measured["integrated_lufs"], "true_peak_dbtp": measured["true_peak_dbtp"]},
         "downmix_correlation": [round(c, 4) for c in corr],
     }
     plan = {**state["mix_plan"], "verification": {**state["mix_plan"]["verification"], "delivery": delivery}}
     return {"mix_plan": plan, "mix": {**state["mix"], "surround": "mix_5_1.wav"}, "timings": {"upmix": time.perf_counter() - t0}}
-
-
-def _measure_wav(path: Path) -> dict[str, float]:
-    """Integrated loudness and true peak of a WAV file, read a window at a time."""
-    src = WavAudio(path)
-    meter, peak = LoudnessMeter(), 0.0
-    for a, b in spans(src.n, aligned(30.0)):
-        lo, hi = max(0, a - 64), min(src.n, b + 64)
-        x = src.read(lo, hi)
-        meter.push(x[:, a - lo: b - lo])
-        if b > a:
-            peak = max(peak, float(oversampled_envelope(x)[a - lo: b - lo].max()))
-    return {"integrated_lufs": round(meter.profile().integrated(), 2),
-            "true_peak_dbtp": round(20 * np.log10(peak), 2) if peak > 0 else -120.0}
 
 
 def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from foleydesigner.tools.loudness import (  # noqa: F401  (LoudnessProfile, loud
     LoudnessProfile,
     loudness_profile,
 )
-from foleydesigner.tools.streams import ArrayAudio, AudioSource, aligned, spans
+from foleydesigner.tools.streams import AudioSource, aligned, spans
 from foleydesigner.units import SAMPLE_RATE
 
 N_BANDS = 24
@@ -226,7 +226,7 @@ class StemStats:
     n: int
     channels: int
     bands: np.ndarray  # dB [N_BANDS, frames] at HOP_S
-    profile: LoudnessProfile
+    profile: LoudnessProfile | None  # None when measured with full=False (verification reads the groups' only)
     peak: float  # max |x|
     sumsq: float  # Σ x² over samples and channels
     env_db: np.ndarray | None = None  # 5 ms mono envelope, dB
@@ -248,7 +248,7 @@ class _StatsAcc:
         self.hop, self.nfft = _band_geometry(sr, HOP_S)
         self.n_frames = n_band_frames(n, sr)
         self.bands: list[np.ndarray] = []
-        self.meter = LoudnessMeter(sr)
+        self.meter = LoudnessMeter(sr) if full else None
         self.peak, self.sumsq = 0.0, 0.0
         self.env: list[np.ndarray] = []
         self.hp: list[np.ndarray] = []
@@ -262,7 +262,8 @@ class _StatsAcc:
         m = min(self.n_frames, -(-b // self.hop)) - first if b < self.n else self.n_frames - first
         if m > 0:
             self.bands.append(_band_frames(mono[first * self.hop - a:], m, self.hop, self.nfft, self.sr))
-        self.meter.push(core)
+        if self.meter is not None:
+            self.meter.push(core)
         if core.size:
             self.peak = max(self.peak, float(np.abs(core).max()))
             self.sumsq += float(np.sum(np.square(core, dtype=np.float64)))
@@ -277,15 +278,16 @@ class _StatsAcc:
     def stats(self) -> StemStats:
         cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0)) if self.full else (lambda parts: None)
         bands = np.concatenate(self.bands, axis=1) if self.bands else np.full((N_BANDS, 1), -120.0)
-        return StemStats(n=self.n, channels=self.channels, bands=bands, profile=self.meter.profile(), peak=self.peak,
+        profile = self.meter.profile() if self.meter is not None else None
+        return StemStats(n=self.n, channels=self.channels, bands=bands, profile=profile, peak=self.peak,
                          sumsq=self.sumsq, env_db=cat(self.env), hop_peak=cat(self.hp), hop_energy=cat(self.he))
 
 
 def measure(sources: Mapping[str, AudioSource], *, groups: Mapping[str, str] | None = None, sr: int = SAMPLE_RATE,
             window_s: float = 30.0, full: bool = True) -> tuple[dict[str, StemStats], dict[str, LoudnessProfile]]:
     """StemStats of every source and the loudness profile of each group's sum (e.g. the fg and bg layers),
-    in one pass over the clip, one window of every source in memory at a time. `full=False` skips the
-    envelopes (verification needs bands, loudness and power only)."""
+    in one pass over the clip, one window of every source in memory at a time. `full=False` skips each
+    source's own loudness and envelopes (verification needs bands, power and the groups' loudness only)."""
     n = max((s.n for s in sources.values()), default=0)
     accs = {sid: _StatsAcc(n, src.channels, sr, full) for sid, src in sources.items()}
     meters = {g: LoudnessMeter(sr) for g in sorted(set((groups or {}).values()))}
@@ -312,6 +314,8 @@ def stem_features(stats: Mapping[str, StemStats], meta: Mapping[str, tuple[str, 
     feats = []
     for sid, st in stats.items():
         prof = st.profile
+        if prof is None:
+            raise ValueError(f"stem_features needs full measurements; {sid} was measured with full=False")
         lufs = prof.integrated()
         peak = st.peak_dbfs
         rms = math.sqrt(st.mean_square)
@@ -331,11 +335,6 @@ def stem_features(stats: Mapping[str, StemStats], meta: Mapping[str, tuple[str, 
             short_term_lufs=np.round(short[::10], 1).tolist(), loudness_range_lu=round(prof.loudness_range_lu(), 2),
         ))
     return feats
-
-
-def stats_of(audio: Mapping[str, np.ndarray], sr: int = SAMPLE_RATE, *, full: bool = True) -> dict[str, StemStats]:
-    """StemStats of signals in memory (one window when they are short)."""
-    return measure({sid: ArrayAudio(a) for sid, a in audio.items()}, sr=sr, full=full)[0]
 
 
 def _worst_masked_bands(target: np.ndarray, beds: list[np.ndarray], n: int = 3) -> list[int]:

@@ -7,8 +7,6 @@ run one implementation. Arguments and results are JSON-able (pydantic dumps), au
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,28 +79,17 @@ def _write_stem(path: str | Path, result: GenerationResult) -> Path:
     """Write the whole-clip stem (silence, the segment, silence) as stereo float WAV, block by block, atomically.
 
     Float, because pre-mix levels may exceed full scale and must not clip before the mixer sees them; streamed,
-    so a long clip's stem never exists as one full-length array. A temp file beside the target, then os.replace:
-    an interrupted run never leaves a truncated WAV that looks complete.
+    so a long clip's stem never exists as one full-length array.
     """
-    import soundfile as sf
+    from foleydesigner.tools.export import WavWriter
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-    os.close(fd)
-    tmp = Path(name)
     seg = result.audio
-    try:
-        with sf.SoundFile(str(tmp), "w", samplerate=result.sample_rate, channels=2, subtype="FLOAT",
-                          format="WAV") as f:
-            _write_silence(f, result.offset)
-            for i in range(0, seg.shape[1], _WRITE_BLOCK):
-                f.write(np.ascontiguousarray(seg[:, i:i + _WRITE_BLOCK].T, dtype=np.float32))
-            _write_silence(f, result.total_samples - result.offset - seg.shape[1])
-        os.replace(tmp, p)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return p
+    with WavWriter(path, 2, result.sample_rate, subtype="FLOAT") as wav:
+        _write_silence(wav, result.offset)
+        for i in range(0, seg.shape[1], _WRITE_BLOCK):
+            wav.write(seg[:, i:i + _WRITE_BLOCK])
+        _write_silence(wav, result.total_samples - result.offset - seg.shape[1])
+    return Path(path)
 
 
 def _measure(result: GenerationResult) -> tuple[float, float]:
@@ -123,10 +110,10 @@ def _measure(result: GenerationResult) -> tuple[float, float]:
     return peak, meter.profile().integrated()
 
 
-def _write_silence(f: Any, frames: int) -> None:
-    zeros = np.zeros((min(_WRITE_BLOCK, frames), 2), np.float32)
+def _write_silence(wav: Any, frames: int) -> None:
+    zeros = np.zeros((2, min(_WRITE_BLOCK, frames)), np.float32)
     for i in range(0, frames, _WRITE_BLOCK):
-        f.write(zeros[:min(_WRITE_BLOCK, frames - i)])
+        wav.write(zeros[:, :min(_WRITE_BLOCK, frames - i)])
 
 
 TOOLS = [track_video, extract_event_clues, generate_stem]

@@ -70,7 +70,6 @@ class WavWriter:
 
     def __init__(self, path: str | Path, channels: int, sr: int = SAMPLE_RATE, *, subtype: str = "PCM_24") -> None:
         self.path, self.channels, self.sr, self.subtype = Path(path), channels, sr, subtype
-        self.frames = 0
 
     def __enter__(self) -> WavWriter:
         import soundfile as sf
@@ -88,7 +87,6 @@ class WavWriter:
         if not np.all(np.isfinite(a)):
             raise ValueError(f"refusing to write {self.path.name}: audio contains NaN or Inf")
         self._file.write(a.T)
-        self.frames += a.shape[1]
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self._file.close()

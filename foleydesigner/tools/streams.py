@@ -17,7 +17,6 @@ so it never counts against the process's resident memory.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -135,15 +134,4 @@ class SpillFile:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
-
-
-def iter_blocks(source: AudioSource, window: int) -> Iterator[tuple[int, np.ndarray]]:
-    """(start, block) over the whole source in windows of `window` samples, no pre-roll."""
-    for a, b in spans(source.n, window):
-        yield a, source.read(a, b)
-
-
-def read_all(source: AudioSource) -> np.ndarray:
-    """The whole source in memory: for short clips and tests only."""
-    return source.read(0, source.n)
 
