@@ -35,6 +35,9 @@ class RunContext:
     hfov_deg: float = DEFAULT_HFOV_DEG
     max_scribe_iters: int = 3
     analysis_width: int = 384
+    # Precision first: a spotted sound whose evidence scores below this is recorded in script.json's
+    # candidates, not rendered (a missing sound costs little; an invented one ruins the mix).
+    min_confidence: float = 0.5
     llm_vision: bool = False  # send keyframes to the scribe/validator even if the model is not known to see
     llm_retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Tree-of-Thought decomposition (paper §1): k candidates per node, top-b kept per level, stop above τ or at

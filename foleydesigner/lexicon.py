@@ -207,6 +207,9 @@ ENTRIES: tuple[LexiconEntry, ...] = (
     _e("air_conditioner", "bg", "air conditioner,ac unit,fan whirs,ceiling fan,fan hums,air vent", "room_tone", hvac=1.0,
        cont=True),
     _e("traffic", "bg", "traffic,distant traffic,city noise,street noise,cars in the distance,rush hour", cont=True),
+    # the road roar heard from inside a moving car: traffic's rumble with no car passing
+    _e("car_interior", "bg", "car interior,inside the car,in the car,back seat,driver's seat,road noise", "traffic",
+       cars_per_min=0.0, cont=True),
 )
 
 #: Place words of a scene heading or description -> the beds a sound editor lays for that place (INT./EXT.
@@ -223,6 +226,7 @@ PLACE_AMBIENCE: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("office", "lab", "laboratory", "server room", "hospital", "corridor", "hallway"), ("air_conditioner", "room_tone")),
     (("warehouse", "factory", "garage", "basement", "cellar", "hangar", "workshop"), ("electric_hum", "room_tone")),
     (("desert", "mountain", "cliff", "rooftop", "roof", "tundra"), ("wind",)),
+    (("car", "taxi", "cab", "vehicle interior", "truck cab", "van"), ("car_interior",)),
 )
 
 

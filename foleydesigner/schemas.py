@@ -43,11 +43,27 @@ class SceneContext(_Model):
     """The space the scene happens in; the reverb expert builds one shared acoustic space from it."""
 
     description: str = ""
-    location: Literal["indoor", "outdoor", "unknown"] = "unknown"
+    location: Literal["indoor", "outdoor", "vehicle", "unknown"] = "unknown"
     room_size: Literal["small", "medium", "large", "open"] = "medium"
     time_of_day: Literal["day", "night", "dawn", "dusk", "unknown"] = "unknown"
     mood: str = "neutral"
     surfaces: list[str] = Field(default_factory=list)
+    evidence: dict[str, Any] = Field(default_factory=dict, description="what the picture showed: the measures behind "
+                                     "location and time of day when they were read from the image, not a screenplay")
+
+
+class Shot(_Model):
+    """One shot: a run of frames between two transitions, with what the camera does in it."""
+
+    index: int = Field(ge=0)
+    start_frame: int = Field(ge=0)
+    end_frame: int = Field(ge=0)
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+    transition: Literal["start", "cut", "fade", "dissolve"] = Field(default="start", description="how the shot begins")
+    camera: Literal["static", "handheld", "pan", "zoom"] = "static"
+    camera_facts: dict[str, float] = Field(default_factory=dict, description="shake and travel per frame (frame "
+                                           "widths), consistency of direction, zoom factor")
 
 
 class Track(_Model):
@@ -64,6 +80,9 @@ class Track(_Model):
         default_factory=list, description="(t_s, metres) measured by a depth model on keyframes; empty: geometric")
     frame_width: int = Field(gt=0)
     frame_height: int = Field(gt=0)
+    shot: int | None = Field(default=None, description="the shot it lives in: no track crosses a cut")
+    evidence: dict[str, float] = Field(default_factory=dict, description="detector votes and motion measures behind "
+                                       "the label (person detections, lower body seen, gait periodicity, travel)")
 
     @model_validator(mode="after")
     def _same_lengths(self) -> Track:
@@ -96,6 +115,8 @@ class SoundEvent(_Model):
     depth_m: float | None = Field(default=None, gt=0)
     params: dict[str, Any] = Field(default_factory=dict, description="generator parameters")
     origin: Literal["screenplay", "video", "both", "scene"] = "video"
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0, description="how strongly the evidence supports it")
+    evidence: list[str] = Field(default_factory=list, description="the facts behind the event, one per line")
 
     @field_validator("id")
     @classmethod
@@ -121,6 +142,9 @@ class FoleyScript(_Model):
     scene: SceneContext = Field(default_factory=SceneContext)
     events: list[SoundEvent] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    shots: list[Shot] = Field(default_factory=list)
+    candidates: list[SoundEvent] = Field(default_factory=list, description="sounds spotted on evidence too weak to "
+                                         "render (below the confidence threshold): recorded, not rendered")
 
     @model_validator(mode="after")
     def _unique_ids(self) -> FoleyScript:
@@ -155,6 +179,7 @@ class EventClues(_Model):
 
 class CluesFile(_Model):
     events: list[EventClues]
+    shots: list[Shot] = Field(default_factory=list)
 
 
 class StemInfo(_Model):

@@ -18,7 +18,9 @@ from foleydesigner.schemas import FoleyScript, MixPlan, StemInfo, VideoInfo
 from foleydesigner.tools import catalog
 from foleydesigner.tools.export import WavWriter, atomic_write_json, mux_video, muxed_name
 from foleydesigner.tools.otio import build_session, write_session
+from foleydesigner.tools.picture import analyse_picture
 from foleydesigner.tools.processing import master_source
+from foleydesigner.tools.shots import split_at_cuts
 from foleydesigner.tools.streams import PREROLL_S, SpillFile, WavAudio, aligned, spans
 from foleydesigner.tools.upmix import downmix_bs775, upmix_51
 from foleydesigner.tools.video import probe_video
@@ -46,9 +48,15 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                            else "; pass --keep-original-audio to keep it as an extra track"))
     if info.variable_frame_rate:
         warnings.append(f"variable frame rate: clues use the decoded frame timestamps at nominal {info.fps:.3f} fps")
+    with ctx.tracer.span("analyse_picture", "tool", backend="opencv", inputs=state["video_path"], tool="picture") as rec:
+        picture = analyse_picture(state["video_path"], info)
+        rec["parsed"] = {"shots": [{"start_s": s.start_s, "transition": s.transition, "camera": s.camera}
+                                   for s in picture.shots], "scene": picture.scene.model_dump()}
+    shots = [s.model_dump() for s in picture.shots]
     if ctx.vision == "opencv":
         tracks = ctx.tracer.call_tool("load_video", catalog.track_video,
-                                      {"video_path": state["video_path"], "analysis_width": ctx.analysis_width})
+                                      {"video_path": state["video_path"], "analysis_width": ctx.analysis_width,
+                                       "shots": shots})
     else:
         from foleydesigner.tools.vision import make_vision_backend
 
@@ -57,9 +65,11 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
             found = backend.track(state["video_path"], info, labels=VISION_LABELS)
             measured = getattr(backend, "depths", {}) or {}  # {track id: [(t_s, metres)]} from a depth model
             found = [t.model_copy(update={"depth_samples": list(measured.get(t.id, []))}) for t in found]
+            found = split_at_cuts(found, picture.shots)  # a detector's track never runs through a cut either
             tracks = [t.model_dump() for t in found]
             rec["parsed"] = [{"id": t.id, "label": t.label, "motion": t.motion} for t in found]
-    return {"video": info.model_dump(), "tracks": tracks, "warnings": warnings,
+    return {"video": info.model_dump(), "tracks": tracks, "shots": shots, "picture": picture.scene.model_dump(),
+            "warnings": warnings,
             "timings": {"load_video": time.perf_counter() - t0}}
 
 
@@ -134,7 +144,7 @@ def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     video = VideoInfo.model_validate(state["video"])
     atomic_write_json(ctx.work_dir / "script.json", FoleyScript.model_validate(state["script"]))
     ordered = [state["clues"][e["id"]] for e in state["script"]["events"]]
-    atomic_write_json(ctx.work_dir / "clues.json", {"events": ordered})
+    atomic_write_json(ctx.work_dir / "clues.json", {"events": ordered, "shots": state.get("shots", [])})
     atomic_write_json(ctx.work_dir / "mix_plan.json", MixPlan.model_validate(state["mix_plan"]))
     name = muxed_name(state["video_path"], video.codec)
     mux_video(state["video_path"], ctx.work_dir / name, mix_51=ctx.work_dir / "mix_5_1.wav",

@@ -15,6 +15,8 @@ class FoleyState(TypedDict, total=False):
     screenplay: str | None
     video: dict[str, Any]  # VideoInfo
     tracks: list[dict[str, Any]]  # Track
+    shots: list[dict[str, Any]]  # Shot: cuts, fades, dissolves and the camera in each
+    picture: dict[str, Any]  # SceneContext read from the picture (place, light) when no screenplay says
     scene_script: dict[str, Any]  # SceneScript (FilmScribe's T)
     scribe_feedback: dict[str, Any]  # ScribeFeedback
     scribe_iterations: int
@@ -38,6 +40,8 @@ class ScribeState(TypedDict, total=False):
     video_path: str
     video: dict[str, Any]
     tracks: list[dict[str, Any]]
+    shots: list[dict[str, Any]]
+    picture: dict[str, Any]
     screenplay: str | None
     scene_script: dict[str, Any]
     scribe_feedback: dict[str, Any]

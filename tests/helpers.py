@@ -29,3 +29,18 @@ def linear_track(tid: int, *, t0: float, t1: float, x0: float, x1: float, fps: f
 
 def context(tmp: Path, **kw: object) -> RunContext:
     return RunContext(work_dir=tmp, tracer=Tracer(tmp / "trace.jsonl"), **kw)  # type: ignore[arg-type]
+
+
+def ball_track(tid: int, *, t0: float, t1: float, x0: float, x1: float, hits: list[float], fps: float = 25.0,
+               size: float = 30.0, floor: float = 300.0, width: int = 640, height: int = 360) -> Track:
+    """A ball on screen: ballistic arcs (parabolas under gravity) between floor contacts at `hits`."""
+    t = np.arange(round(t0 * fps), round(t1 * fps) + 1) / fps
+    xs = np.interp(t, [t0, t1], [x0, x1])
+    knots = [t0, *hits, t1]
+    ys = np.empty_like(t)
+    for a, b in zip(knots[:-1], knots[1:], strict=True):
+        seg = (t >= a) & (t <= b)
+        ys[seg] = floor - 4 * 80.0 * (t[seg] - a) * (b - t[seg]) / max(b - a, 1e-3) ** 2  # 80 px high arcs
+    boxes = [(float(x - size / 2), float(y - size), size, size) for x, y in zip(xs, ys, strict=True)]
+    return Track(id=tid, label="ball", motion="bouncing", frames=[int(round(v * fps)) for v in t], t_s=t.round(4).tolist(),
+                 boxes=boxes, onsets_s=hits, frame_width=width, frame_height=height)

@@ -6,7 +6,7 @@ from foleydesigner.agents.filmscribe import heuristic_scribe, heuristic_validate
 from foleydesigner.agents.script_writer import heuristic_write
 from foleydesigner.graphs.filmscribe import build_filmscribe_graph
 from tests.fakes import synthetic_clip_fixture  # noqa: F401  (registers the `synthetic_clip` fixture)
-from tests.helpers import context, linear_track, video_info
+from tests.helpers import ball_track, context, linear_track, video_info
 
 SCREENPLAY = """EXT. PARK - DAY
 
@@ -17,7 +17,7 @@ Birds sing in the trees."""
 def tracks():
     return [
         linear_track(0, t0=0.0, t1=3.5, x0=60, x1=560, onsets=[0.3, 0.8, 1.3, 1.8, 2.3, 2.8, 3.3]),
-        linear_track(1, t0=0.5, t1=3.0, x0=500, x1=300, label="object", motion="bouncing", h=30, onsets=[0.9, 1.6, 2.2]),
+        ball_track(1, t0=0.5, t1=3.0, x0=500, x1=300, hits=[0.9, 1.6, 2.2]),
         linear_track(2, t0=2.0, t1=2.7, x0=100, x1=150, onsets=[2.2, 2.6]),  # short: the first draft skips it
     ]
 

@@ -13,7 +13,7 @@ import pytest
 
 from foleydesigner.agents.filmscribe import scribe, validate
 from foleydesigner.schemas import SceneScript, ScribeFeedback
-from tests.helpers import context, linear_track, video_info
+from tests.helpers import ball_track, context, linear_track, video_info
 
 PROVIDERS = [
     ("OPENAI_API_KEY", "openai:" + os.environ.get("FOLEY_TEST_OPENAI_MODEL", "gpt-4o-mini")),
@@ -24,7 +24,7 @@ SCREENPLAY = "EXT. PARK - DAY\n\nA man walks across the gravel path. A BALL boun
 
 def _tracks():
     return [linear_track(0, t0=0.0, t1=3.5, x0=60, x1=560, onsets=[0.3, 0.8, 1.3, 1.8, 2.3, 2.8, 3.3]),
-            linear_track(1, t0=0.5, t1=3.0, x0=500, x1=300, label="ball", motion="bouncing", h=30, onsets=[0.9, 1.6, 2.2])]
+            ball_track(1, t0=0.5, t1=3.0, x0=500, x1=300, hits=[0.9, 1.6, 2.2])]
 
 
 @pytest.mark.integration

@@ -15,7 +15,7 @@ from foleydesigner.graphs.decomposition import build_decomposition_graph
 from foleydesigner.llm import register_chat_model_factory, unregister_chat_model_factory
 from foleydesigner.schemas import FoleyScript, SceneContext, ScriptEdit, SoundEvent, TotTree
 from tests.fakes import ScriptedChatModel, call
-from tests.helpers import context, linear_track, video_info
+from tests.helpers import ball_track, context, linear_track, video_info
 
 SCREENPLAY = """EXT. CITY PARK - NIGHT
 
@@ -24,7 +24,7 @@ Eerie silence. Two men walk across the gravel. A DOG BARKS off to the left. Wind
 
 def tracks():
     return [linear_track(0, t0=0.0, t1=3.5, x0=60, x1=560, onsets=[0.3, 0.8, 1.3, 1.8, 2.3, 2.8, 3.3]),
-            linear_track(1, t0=0.5, t1=3.0, x0=500, x1=300, label="object", motion="bouncing", h=30, onsets=[0.9, 1.6, 2.2])]
+            ball_track(1, t0=0.5, t1=3.0, x0=500, x1=300, hits=[0.9, 1.6, 2.2])]
 
 
 def base(screenplay=SCREENPLAY):

@@ -6,9 +6,11 @@ the same facts the same way.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from langchain_core.tools import StructuredTool
 
 from foleydesigner.schemas import SceneContext, Track
@@ -89,6 +91,8 @@ class TrackSound:
     onsets_s: list[float]
     params: dict[str, Any] = field(default_factory=dict)
     intensity: float = 0.7
+    confidence: float = 1.0  # how strongly the picture supports this sound (0–1)
+    evidence: tuple[str, ...] = ()  # the facts behind it, readable
 
 
 def cadence_onsets(track: Track) -> list[float]:
@@ -104,29 +108,138 @@ def cadence_onsets(track: Track) -> list[float]:
     return out
 
 
+# --- evidence: each rule needs positive evidence, and weak evidence gives a low confidence ---------------------
+#: Travel (body heights over the track) at which a walker's translation is beyond doubt; seated people and
+#: talking heads sway far less than one body height.
+WALK_TRAVEL = 1.0
+#: Gait periodicity (tools/onsets.GaitEstimate.strength) at which the step signal is beyond doubt.
+GAIT_CLEAR = 0.45
+#: A vehicle: wider than tall by this, at least this share of the frame, crossing this share of the width.
+VEHICLE_ASPECT, VEHICLE_AREA, VEHICLE_TRAVEL = 1.4, 0.004, 0.3
+#: An object whose stop can be heard as a hit is compact: at most this share of the frame.
+IMPACT_AREA = 0.03
+#: A bouncing thing is compact: at most this share of the frame, about as wide as tall.
+BALL_AREA, BALL_ASPECT = 0.02, (0.6, 1.7)
+
+
+def _ramp(x: float, full: float) -> float:
+    return float(min(1.0, max(0.0, x / full)))
+
+
+def person_evidence(track: Track) -> tuple[float, list[str]]:
+    """How sure we are it is a person: a body detector's votes (HOG, or a detector backend's label)."""
+    ev = track.evidence
+    hits, tries = ev.get("person_hits"), ev.get("person_tries")
+    if hits is None:  # a detector backend (transformers, VLM) labelled it itself
+        return (0.9, ["labelled person by the detector"]) if track.label == "person" else (0.0, [])
+    if hits >= 2:
+        return 1.0, [f"body detector found a person {hits:.0f} of {tries:.0f} times"]
+    if hits >= 1:
+        return 0.6, ["body detector found a person once"]
+    return 0.0, ["no body detection"]
+
+
+def _ballistic(track: Track) -> tuple[int, float]:
+    """(flights, share of them) between bounces that are parabolas opening downwards on screen (gravity)."""
+    t = np.asarray(track.t_s)
+    y = np.asarray([b[1] + b[3] / 2 for b in track.boxes])
+    cuts = [0] + [int(np.argmin(np.abs(t - o))) for o in track.onsets_s] + [len(t) - 1]
+    good = total = 0
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        if b - a < 4:
+            continue
+        total += 1
+        size = float(np.median([bx[3] for bx in track.boxes[a:b + 1]]))
+        if float(np.ptp(y[a:b + 1])) < 0.5 * size:
+            continue  # no flight: it slid or rolled between the "hits"
+        coef = np.polyfit(t[a:b + 1] - t[a], y[a:b + 1], 2)
+        fit = np.polyval(coef, t[a:b + 1] - t[a])
+        ss = float(np.sum((y[a:b + 1] - y[a:b + 1].mean()) ** 2)) or 1e-9
+        good += int(coef[0] > 0 and 1 - float(np.sum((y[a:b + 1] - fit) ** 2)) / ss >= 0.8)  # y grows downwards
+    return good, (good / total if total else 0.0)
+
+
+def _named(track: Track) -> float:
+    """Ceiling on an impact's or a swish's confidence. Background subtraction knows that something moved, not
+    what: a blob that halts may be a cup set down or a hand, a highlight, a head turning. Unnamed, the rule
+    stays under the default threshold (a candidate, rendered only if the screenplay names it); an object a
+    detector named (transformers, VLM backends) may pass."""
+    return 0.45 if track.label in ("object", "person") or "person_hits" in track.evidence else 0.8
+
+
+def _falling_stops(track: Track) -> float:
+    """Share of a track's stops it runs into moving downwards: a contact with the ground or a table. A hand
+    or a head that swings and halts mid-air stops sideways or upwards."""
+    t = np.asarray(track.t_s)
+    c = np.asarray([(b[0] + b[2] / 2, b[1] + b[3] / 2) for b in track.boxes])
+    ok = 0
+    for o in track.onsets_s:
+        k = int(np.argmin(np.abs(t - o)))
+        if k < 3:
+            continue
+        v = c[k] - c[k - 3]
+        ok += int(v[1] > 0 and v[1] >= 0.7 * float(np.hypot(*v)))
+    return ok / len(track.onsets_s) if track.onsets_s else 0.0
+
+
 def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
-    """Foley practice as rules: people walk (footsteps on the scene's surface, one onset per step), balls bounce,
-    vehicles pass or idle, objects that stop hard hit something, fast objects swish. None: it makes no sound."""
+    """Foley practice as rules, each gated by positive evidence: people walk (footsteps on the scene's surface,
+    one onset per step), balls bounce, vehicles pass or idle, objects that stop hard hit something, fast objects
+    swish. None: it makes no sound. The confidence says how well the evidence holds; the script writer renders
+    only sounds above the run's threshold and records the rest as candidates."""
     onsets = list(track.onsets_s)
+    ev = track.evidence
     surface = next((s for s in scene.surfaces), None) or ("concrete" if scene.location == "outdoor" else "wood")
-    if track.label == "person" and track.motion in ("walking", "moving", "bouncing"):
+    travel = ev.get("travel_heights", 1.0)
+    edge = ev.get("at_edge", 0.0)
+    if track.motion == "walking" or (track.label == "person" and track.motion in ("moving", "bouncing")):
+        person, why = person_evidence(track)
         steps = onsets or cadence_onsets(track)
+        gait = ev.get("gait_strength", GAIT_CLEAR if onsets else 0.0)
+        feet = ev.get("bottom_seen", 1.0)
+        # Travel counts towards or away from the camera too: a walker approaching grows instead of crossing.
+        moved = max(travel, 2.0 * abs(math.log(max(ev.get("growth", 1.0), 1e-3))))
+        conf = max(person, 0.3) * _ramp(moved, WALK_TRAVEL) * _ramp(gait, GAIT_CLEAR) * (0.4 + 0.6 * feet)
+        why += [f"travels {travel:.2f} body heights, grows ×{ev.get('growth', 1.0):.2f}", f"gait periodicity {gait:.2f}", f"feet in frame {feet:.0%}"]
         duration = max(track.end_s - track.start_s, 1e-3)
         label = "running_footsteps" if len(steps) / duration > 2.5 else "footsteps"
-        return TrackSound(label, steps, {"surface": surface})
+        return TrackSound(label, steps, {"surface": surface}, confidence=round(conf, 3), evidence=tuple(why))
     if track.label == "vehicle":
-        return TrackSound("engine_idle" if track.motion == "static" else "engine_passby", [], {}, 0.7)
+        area, aspect, across = ev.get("area_frac", VEHICLE_AREA), ev.get("aspect_w_h", VEHICLE_ASPECT), ev.get("travel_widths", 0.0)
+        inside = scene.location in ("indoor", "vehicle")
+        conf = (0.0 if inside else 1.0) * _ramp(area, VEHICLE_AREA) * _ramp(aspect, VEHICLE_ASPECT)
+        why = [f"box {aspect:.2f}× as wide as tall", f"{area:.2%} of the frame", f"crosses {across:.0%} of the width"]
+        if track.motion == "static":
+            return TrackSound("engine_idle", [], {}, 0.7, round(conf * 0.8, 3), tuple(why))
+        conf *= _ramp(across, VEHICLE_TRAVEL)
+        return TrackSound("engine_passby", [], {}, 0.7, round(conf, 3), tuple(why))
     if track.motion == "bouncing" or (track.label == "ball" and onsets):
-        return TrackSound("ball_bounce", onsets, {}, 0.7)
-    if track.motion == "walking":
-        return TrackSound("footsteps", onsets or cadence_onsets(track), {"surface": surface})
+        area, aspect = ev.get("area_frac", 0.0), ev.get("aspect_w_h", 1.0)
+        compact = float(area <= BALL_AREA and BALL_ASPECT[0] <= aspect <= BALL_ASPECT[1])
+        flights, ballistic = _ballistic(track)
+        conf = compact * ballistic * _ramp(flights, 3) * (1.0 - edge)
+        why = [f"{area:.2%} of the frame, {aspect:.2f}× as wide as tall", f"{flights} ballistic flights ({ballistic:.0%})",
+               f"{len(onsets)} hits at lowest points"]
+        return TrackSound("ball_bounce", onsets, {}, 0.7, round(conf, 3), tuple(why))
     if track.motion == "moving" and onsets:
+        # A hand entering from the frame edge, a head turning, an arm swinging: all move and stop without
+        # hitting anything. A contact is a compact object falling onto something and staying there.
+        area = ev.get("area_frac", 0.0)
+        falling = _falling_stops(track)
+        conf = (_named(track) * (1.0 - edge) * _ramp(travel, 1.5) * falling
+                * float(area <= IMPACT_AREA and track.label != "person"))
         metal = "metal" in scene.surfaces
-        return TrackSound("impact_metal" if metal else "impact_wood", onsets, {}, 0.65)
+        why = [f"stops hard {len(onsets)} times, {falling:.0%} of them falling", f"{area:.2%} of the frame",
+               f"at the frame edge {edge:.0%} of the time", f"travels {travel:.2f} sizes"]
+        return TrackSound("impact_metal" if metal else "impact_wood", onsets, {}, 0.65, round(conf, 3), tuple(why))
     if track.motion == "moving" and track_speed(track) >= WHOOSH_SPEED:
-        return TrackSound("whoosh", [], {}, 0.4)
+        speed = track_speed(track)
+        compact = float(ev.get("area_frac", 0.0) <= IMPACT_AREA and track.label != "person")
+        conf = _named(track) * (1.0 - edge) * compact * _ramp(speed, 2 * WHOOSH_SPEED)
+        return TrackSound("whoosh", [], {}, 0.4, round(conf, 3), (f"moves {speed:.2f} frame widths/s",))
     return None
 
 
-def sounding(track: Track, scene: SceneContext) -> bool:
-    return sound_for_track(track, scene) is not None
+def sounding(track: Track, scene: SceneContext, min_confidence: float = 0.0) -> bool:
+    sound = sound_for_track(track, scene)
+    return sound is not None and sound.confidence >= min_confidence

@@ -14,29 +14,53 @@ from foleydesigner.context import RunContext
 from foleydesigner.lexicon import find_surface
 from foleydesigner.llm import ask, image_block, wants_images, with_fallback
 from foleydesigner.prompts import filmscribe as P
-from foleydesigner.schemas import SceneContext, SceneEntity, SceneScript, ScribeFeedback, Track, VideoInfo
-from foleydesigner.tools.keyframes import keyframe_times, keyframes, mean_luma
+from foleydesigner.schemas import (
+    SceneContext,
+    SceneEntity,
+    SceneScript,
+    ScribeFeedback,
+    Shot,
+    Track,
+    VideoInfo,
+)
+from foleydesigner.tools.keyframes import keyframe_times, keyframes
 from foleydesigner.tools.screenplay import parse_screenplay
 
 #: The first draft describes the main action: tracks at least this long. The validator then asks for the rest.
 SALIENT_TRACK_S = 1.0
 #: Tracks the validator insists on: anything moving for at least this long could make a sound.
 REQUIRED_TRACK_S = 0.5
-#: Mean luma (0-255) below which an exterior reads as night: a dusk street sits around 60-80, a night one < 45.
-NIGHT_LUMA = 45.0
 N_KEYFRAMES = 4
 
 _ACTIONS = {"walking": "walks", "bouncing": "bounces", "moving": "moves", "static": "stands"}
 _MATERIALS = {"vehicle": "metal", "ball": "rubber"}
 
 
-def _scene_from(screenplay: str | None, tracks: list[Track], luma: float | None) -> SceneContext:
-    if screenplay:
-        return parse_screenplay(screenplay).scene
-    outdoor = any(t.label == "vehicle" for t in tracks)
-    night = luma is not None and luma < NIGHT_LUMA
-    return SceneContext(location="outdoor" if outdoor else "unknown", room_size="open" if outdoor else "medium",
-                        time_of_day="night" if night else "unknown")
+def _scene_from(screenplay: str | None, picture: SceneContext | None) -> SceneContext:
+    """The screenplay's heading is a hard fact; what it leaves open (no INT./EXT., no DAY/NIGHT) the picture
+    fills when it was clear (tools/picture.py). Never from tracks: a false "vehicle" must not make a street."""
+    seen = picture or SceneContext()
+    if not screenplay:
+        return seen
+    scene = parse_screenplay(screenplay).scene
+    upd: dict[str, Any] = {}
+    if scene.location == "unknown" and seen.location != "unknown":
+        upd.update(location=seen.location, room_size=seen.room_size)
+    if scene.time_of_day == "unknown" and seen.time_of_day != "unknown":
+        upd["time_of_day"] = seen.time_of_day
+    if upd:
+        upd["evidence"] = {**seen.evidence, "filled_from_picture": sorted(upd)}
+    return scene.model_copy(update=upd)
+
+
+def picture_summary(picture: SceneContext | None, shots: list[Shot]) -> str:
+    """The picture facts as prompt text: shots with their camera, and the place the image statistics show."""
+    lines = [f"shot {s.index}: {s.start_s:.2f}-{s.end_s:.2f} s, begins with a {s.transition}, camera {s.camera}"
+             for s in shots]
+    if picture is not None:
+        lines.append(f"place from the picture: {picture.location}, {picture.time_of_day} "
+                     f"({picture.evidence.get('reason', 'no reason')})")
+    return "\n".join(lines)
 
 
 def _entity(track: Track, scene: SceneContext) -> SceneEntity:
@@ -52,8 +76,8 @@ def _entity(track: Track, scene: SceneContext) -> SceneEntity:
 
 
 def heuristic_scribe(video: VideoInfo, tracks: list[Track], screenplay: str | None,
-                     feedback: ScribeFeedback | None, luma: float | None = None) -> SceneScript:
-    scene = _scene_from(screenplay, tracks, luma)
+                     feedback: ScribeFeedback | None, picture: SceneContext | None = None) -> SceneScript:
+    scene = _scene_from(screenplay, picture)
     wanted = {t.id for t in tracks if t.end_s - t.start_s >= SALIENT_TRACK_S}
     if feedback is not None:
         wanted |= set(feedback.missing_track_ids)
@@ -101,11 +125,12 @@ def _human(ctx: RunContext, role: str, video: VideoInfo, text_template: str, **f
 
 
 def _llm_scribe(ctx: RunContext, video: VideoInfo, tracks: list[Track], screenplay: str | None,
-                feedback: ScribeFeedback | None) -> SceneScript:
+                feedback: ScribeFeedback | None, picture: SceneContext | None, shots: list[Shot]) -> SceneScript:
     from langchain_core.messages import SystemMessage
 
+    evidence = track_summary(tracks) + "\n" + picture_summary(picture, shots)
     user = _human(ctx, "scribe", video, P.SCRIBE_USER, duration_s=video.duration_s, width=video.width,
-                  height=video.height, fps=video.fps, track_summary=track_summary(tracks), screenplay=screenplay or "",
+                  height=video.height, fps=video.fps, track_summary=evidence, screenplay=screenplay or "",
                   feedback="\n".join(feedback.issues) if feedback else "")
     return ask(ctx, "scribe", "filmscribe.generate", [SystemMessage(P.SCRIBE_SYSTEM), user], SceneScript,
                tools=[describe_track_tool(tracks)])
@@ -120,13 +145,11 @@ def _llm_validate(ctx: RunContext, script: SceneScript, tracks: list[Track], vid
 
 
 def scribe(ctx: RunContext, video: VideoInfo, tracks: list[Track], screenplay: str | None,
-           feedback: ScribeFeedback | None) -> tuple[SceneScript, list[str]]:
-    def offline() -> SceneScript:
-        luma = None if screenplay else mean_luma(video.path, video.duration_s)
-        return heuristic_scribe(video, tracks, screenplay, feedback, luma)
-
+           feedback: ScribeFeedback | None, picture: SceneContext | None = None,
+           shots: list[Shot] | None = None) -> tuple[SceneScript, list[str]]:
     return with_fallback(ctx, "scribe", "filmscribe.generate",
-                         lambda: _llm_scribe(ctx, video, tracks, screenplay, feedback), offline)
+                         lambda: _llm_scribe(ctx, video, tracks, screenplay, feedback, picture, shots or []),
+                         lambda: heuristic_scribe(video, tracks, screenplay, feedback, picture))
 
 
 def validate(ctx: RunContext, script: SceneScript, tracks: list[Track], video: VideoInfo) -> tuple[ScribeFeedback, list[str]]:
@@ -154,7 +177,9 @@ def generate_scene_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]
     fb = ScribeFeedback.model_validate(state["scribe_feedback"]) if state.get("scribe_feedback") else None
     k = int(state.get("scribe_iterations", 0))
     with ctx.tracer.span("filmscribe.generate", "agent", backend=ctx.llm_for("scribe"), inputs=[k, fb], iteration=k) as rec:
-        script, warnings = scribe(ctx, video, tracks, state.get("screenplay"), fb)
+        picture = SceneContext.model_validate(state["picture"]) if state.get("picture") else None
+        shots = [Shot.model_validate(s) for s in state.get("shots", [])]
+        script, warnings = scribe(ctx, video, tracks, state.get("screenplay"), fb, picture, shots)
         rec["parsed"] = script
         rec["decision"] = decision(script)
     return {"scene_script": script.model_dump(), "scribe_iterations": k + 1, "warnings": warnings}

@@ -12,7 +12,7 @@ from typing import Any
 
 from foleydesigner.agents.evidence import describe_track_tool, sound_for_track, track_summary
 from foleydesigner.context import RunContext
-from foleydesigner.lexicon import BY_NAME, ENTRIES, LexiconEntry
+from foleydesigner.lexicon import BY_NAME, ENTRIES, LexiconEntry, ambience_for_place
 from foleydesigner.llm import ask, with_fallback
 from foleydesigner.prompts import script_writer as P
 from foleydesigner.schemas import FoleyScript, SceneContext, SceneScript, SoundEvent, Track, VideoInfo
@@ -26,6 +26,8 @@ COMPATIBLE = {"footsteps": {"walking", "moving"}, "running_footsteps": {"walking
 #: Families: a cue of one class confirms a visible event of another ('kids run' confirms tracked footsteps).
 SAME_SOUND = {"running_footsteps": "footsteps", "heel_steps": "footsteps", "truck_passby": "engine_passby",
               "motorcycle_passby": "engine_passby"}
+#: Concurrent foreground sounds of one family the ear still follows one by one (Murch's "two and a half").
+FG_LIMIT = 3
 #: Default levels: a CAPS cue is one the story points at; beds sit under the foreground (Foley practice).
 FG_INTENSITY, CAPS_INTENSITY, BED_INTENSITY = 0.7, 0.8, 0.45
 #: At most this many place beds from a scene heading: one character bed plus air/tone is what an editor lays.
@@ -38,9 +40,12 @@ def family(label: str) -> str:
 
 
 def ambience_for(scene: SceneContext) -> tuple[str, str]:
-    """The bed a sound editor lays first: room tone indoors, air outdoors (crickets at night)."""
+    """The bed a sound editor lays first: room tone indoors (and as neutral presence when the place is
+    unknown), air outdoors (crickets at night), road roar inside a vehicle."""
     if scene.location == "indoor":
         return "room_tone", "room tone"
+    if scene.location == "vehicle":
+        return "car_interior", "car interior"
     if scene.location == "outdoor":
         return ("crickets", "night ambience") if scene.time_of_day == "night" else ("wind", "outdoor air")
     return "room_tone", "ambience bed"
@@ -72,11 +77,14 @@ def track_event(track: Track, scene: SceneContext, *, start_s: float | None = No
         return None
     a = track.start_s if start_s is None else start_s
     b = track.end_s if end_s is None else end_s
+    # A track-bound event lives inside its track's shot: it ends at the cut.
+    a, b = max(a, track.start_s), min(b, track.end_s)
     entry = BY_NAME[sound.label]
     return SoundEvent(id=f"{sound.label}_t{track.id}", label=sound.label, layer="fg", start_s=round(a, 3),
                       end_s=round(max(a, b), 3), onsets_s=[o for o in sound.onsets_s if a - 1e-6 <= o <= b + 1e-6],
                       source_track=track.id, intensity=sound.intensity, params={**entry.params, **sound.params},
-                      origin=origin, description=description or track_summary([track]).lstrip("- "))  # type: ignore[arg-type]
+                      origin=origin, description=description or track_summary([track]).lstrip("- "),  # type: ignore[arg-type]
+                      confidence=sound.confidence, evidence=list(sound.evidence))
 
 
 def _cue_time(cue: ScreenplayCue, duration: float) -> float:
@@ -100,7 +108,13 @@ def cue_event(cue: ScreenplayCue, event_id: str, duration: float, side: int) -> 
                       depth_m=8.0 if cue.offscreen else 4.0, description=cue.sentence, params=params, origin="screenplay")
 
 
-def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Track], screenplay: str | None) -> FoleyScript:
+#: Confidence of a bed laid from the place the picture showed (tools/picture.py), and of the neutral presence
+#: laid when the place is unknown: both above the default threshold (a scene is never silent), below a heading's.
+PICTURE_BED_CONFIDENCE, PRESENCE_CONFIDENCE = 0.8, 0.6
+
+
+def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Track], screenplay: str | None,
+                    min_confidence: float = 0.5) -> FoleyScript:
     duration = video.duration_s
     scene = scene_script.scene
     sp = parse_screenplay(screenplay, default_scene=scene) if screenplay else None
@@ -154,14 +168,68 @@ def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Tr
             bg_seen.add(cls)
         events.append(cue_event(cue, new_id(cls), duration, counts[cls]))
 
-    # 3. The ambience beds: the scene heading's place, else the space's default, unless the screenplay laid some.
+    # 3. The ambience beds: the scene heading's place, else the place the picture showed, else the space's
+    #    default, unless the screenplay laid some. A bed's confidence is how the place was known.
     if not any(e.layer == "bg" for e in events):
-        names = place_beds(sp.ambience, scene) if sp and sp.ambience else []
+        from_heading = bool(sp and sp.ambience)
+        names = place_beds(sp.ambience if sp and sp.ambience else ambience_for_place(scene.description), scene)
+        known = from_heading or (sp is not None and scene.location != "unknown")
+        conf = 1.0 if known else PICTURE_BED_CONFIDENCE if scene.location != "unknown" else PRESENCE_CONFIDENCE
+        why = ["screenplay scene heading" if known else
+               f"picture: {scene.evidence.get('reason', scene.location)}" if scene.location != "unknown" else
+               "place unknown: neutral presence only"]
         for name in names or [ambience_for(scene)[0]]:
             what = f"{name.replace('_', ' ')} for a {scene.location} {scene.description or 'scene'}"
-            events.append(bed_event(name, new_id(name), duration, what, intensity=0.35))
+            bed = bed_event(name, new_id(name), duration, what, intensity=0.35 if known or scene.location != "unknown" else 0.25)
+            events.append(bed.model_copy(update={"confidence": conf, "evidence": why}))
     notes = [f"unresolved CAPS in screenplay: {', '.join(sorted(set(sp.unresolved_caps)))}"] if sp and sp.unresolved_caps else []
-    return FoleyScript(duration_s=duration, scene=scene, events=events, notes=notes)
+    script = FoleyScript(duration_s=duration, scene=scene, events=events, notes=notes)
+    return fold_crowd(gate(script, tracks, min_confidence), tracks)
+
+
+def fold_crowd(script: FoleyScript, tracks: list[Track]) -> FoleyScript:
+    """Murch: beyond about three concurrent sounds of one kind the ear hears a texture. The nearest walkers (tallest
+    on screen) stay foreground, one by one while at most FG_LIMIT of a family sound at once; the farther ones
+    join the background as texture."""
+    height = {t.id: sorted(b[3] for b in t.boxes)[len(t.boxes) // 2] for t in tracks}
+    fg = sorted((e for e in script.events if e.layer == "fg" and e.source_track in height),
+                key=lambda e: -height[e.source_track])  # type: ignore[index]
+    kept: list[SoundEvent] = []
+    demoted: set[str] = set()
+    for e in fg:
+        same = [k for k in kept if family(k.label) == family(e.label)]
+        at = sorted({e.start_s, *(k.start_s for k in same if e.start_s <= k.start_s <= e.end_s)})
+        if max((sum(k.start_s <= t <= k.end_s for k in same) for t in at), default=0) >= FG_LIMIT:
+            demoted.add(e.id)
+        else:
+            kept.append(e)
+    events = [e.model_copy(update={"layer": "bg", "intensity": 0.4,
+                                   "evidence": [*e.evidence, f"farther than {FG_LIMIT} nearer walkers: crowd texture"]})
+              if e.id in demoted else e for e in script.events]
+    return script.model_copy(update={"events": events})
+
+
+def gate(script: FoleyScript, tracks: list[Track], min_confidence: float) -> FoleyScript:
+    """Precision first: every event tied to a track takes its confidence from the track's evidence (a screenplay
+    cue naming the same sound lifts a weak picture to the threshold: story and picture agree), and ends where
+    the track's shot ends; events below `min_confidence` move to `candidates`, recorded but not rendered."""
+    by_id = {t.id: t for t in tracks}
+    kept, held = [], list(script.candidates)
+    for e in script.events:
+        track = by_id.get(e.source_track) if e.source_track is not None else None
+        if track is not None:
+            sound = sound_for_track(track, script.scene)
+            conf = 0.0 if sound is None else sound.confidence
+            if sound is not None and family(sound.label) != family(e.label):
+                conf *= 0.5  # the track makes some sound, not obviously this one
+            if e.origin == "both":
+                conf = max(conf, min_confidence)
+            start, end = max(e.start_s, track.start_s), min(e.end_s, track.end_s)
+            e = e.model_copy(update={"confidence": round(conf, 3), "evidence": list(sound.evidence) if sound else e.evidence,
+                                     "start_s": round(start, 3), "end_s": round(max(start, end), 3),
+                                     "onsets_s": [o for o in e.onsets_s if start - 1e-6 <= o <= end + 1e-6]})
+        (kept if e.confidence >= min_confidence else held).append(e)
+    return script.model_copy(update={"events": kept, "candidates": held})
 
 
 #: Times are written rounded to the millisecond; an onset that rounding moved just outside its span is still inside.
@@ -195,14 +263,15 @@ def _llm_write(ctx: RunContext, video: VideoInfo, scene_script: SceneScript, tra
     tools = [spot_screenplay, describe_track_tool(tracks)]
     script = ask(ctx, "writer", "script_writer", [SystemMessage(P.WRITER_SYSTEM.format(classes=classes)), HumanMessage(user)],
                  FoleyScript, tools=tools)
-    return fit_to_clip(script, video.duration_s, {t.id for t in tracks})[0]
+    script = fit_to_clip(script, video.duration_s, {t.id for t in tracks})[0]
+    return gate(script, tracks, ctx.min_confidence)
 
 
 def write_script(ctx: RunContext, video: VideoInfo, scene_script: SceneScript, tracks: list[Track],
                  screenplay: str | None) -> tuple[FoleyScript, list[str]]:
     return with_fallback(ctx, "writer", "script_writer",
                          lambda: _llm_write(ctx, video, scene_script, tracks, screenplay),
-                         lambda: heuristic_write(video, scene_script, tracks, screenplay))
+                         lambda: heuristic_write(video, scene_script, tracks, screenplay, ctx.min_confidence))
 
 
 def write_foley_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -214,5 +283,6 @@ def write_foley_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     with ctx.tracer.span("script_writer", "agent", backend=ctx.llm_for("writer"), inputs=state["scene_script"]) as rec:
         script, warnings = write_script(ctx, video, scene_script, tracks, state.get("screenplay"))
         rec["parsed"] = script
-        rec["decision"] = {"fg": sum(e.layer == "fg" for e in script.events), "bg": sum(e.layer == "bg" for e in script.events)}
+        rec["decision"] = {"fg": sum(e.layer == "fg" for e in script.events), "bg": sum(e.layer == "bg" for e in script.events),
+                           "held_below_confidence": [f"{e.id} ({e.confidence:.2f})" for e in script.candidates]}
     return {"script": script.model_dump(), "warnings": warnings}

@@ -16,10 +16,11 @@ from typing import Any, Literal
 import networkx as nx
 
 from foleydesigner.agents.evidence import track_summary
+from foleydesigner.agents.script_writer import gate
 from foleydesigner.agents.tot_rules import Evidence, apply_edits, computed_scores, facts, propose, script_key
 from foleydesigner.context import RunContext
 from foleydesigner.errors import FoleyError
-from foleydesigner.lexicon import ENTRIES
+from foleydesigner.lexicon import ENTRIES, ambience_for_place
 from foleydesigner.llm import HEURISTIC, ask, with_fallback
 from foleydesigner.prompts import tot as P
 from foleydesigner.schemas import (
@@ -27,6 +28,7 @@ from foleydesigner.schemas import (
     ScriptCandidate,
     ScriptCandidates,
     ScriptJudgement,
+    Shot,
     TotNode,
     TotScores,
     TotTree,
@@ -40,11 +42,12 @@ from foleydesigner.tools.screenplay import parse_screenplay
 JUDGE_SHARE = {"align": 0.3, "layer": 0.3, "emotion": 0.5}
 
 
-def evidence(state: dict[str, Any], script: FoleyScript) -> Evidence:
+def evidence(state: dict[str, Any], script: FoleyScript, min_confidence: float = 0.5) -> Evidence:
     video = VideoInfo.model_validate(state["video"])
     tracks = [Track.model_validate(t) for t in state.get("tracks", [])]
     sp = parse_screenplay(state["screenplay"], default_scene=script.scene) if state.get("screenplay") else None
-    return Evidence(video, tracks, script.scene, sp.cues if sp else [], sp.ambience if sp else ())
+    beds = sp.ambience if sp and sp.ambience else ambience_for_place(script.scene.description)
+    return Evidence(video, tracks, script.scene, sp.cues if sp else [], beds, min_confidence)
 
 
 # --- the tree -------------------------------------------------------------------------------------------------
@@ -184,7 +187,7 @@ def tot_root(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     variants of it. They are scored next like every other level."""
     ctx: RunContext = runtime.context
     script = FoleyScript.model_validate(state["script"])
-    ev = evidence(state, script)
+    ev = evidence(state, script, ctx.min_confidence)
     params = {"k": ctx.tot_k, "beam": ctx.tot_beam, "tau": ctx.tot_tau, "max_depth": ctx.tot_depth,
               "weights": list(ctx.tot_weights), "expander": ctx.llm_for("writer"), "scorer": ctx.llm_for("scorer")}
     g = nx.DiGraph(params=params)
@@ -207,7 +210,7 @@ def tot_expand(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """(i) Expand every kept node of the level into k candidate children."""
     ctx: RunContext = runtime.context
     g = load_tree(state["tot_tree"])
-    ev = evidence(state, FoleyScript.model_validate(state["script"]))
+    ev = evidence(state, FoleyScript.model_validate(state["script"]), ctx.min_confidence)
     warnings: list[str] = []
     for parent in state["tot_frontier"]:
         with ctx.tracer.span("tot.expand", "agent", backend=ctx.llm_for("writer"), inputs=parent, tot_node=parent) as rec:
@@ -222,7 +225,7 @@ def tot_score(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """(ii) Score each new node: computed facts, plus the judge's opinion when the scorer is an LLM."""
     ctx: RunContext = runtime.context
     g = load_tree(state["tot_tree"])
-    ev = evidence(state, FoleyScript.model_validate(state["script"]))
+    ev = evidence(state, FoleyScript.model_validate(state["script"]), ctx.min_confidence)
     warnings: list[str] = []
     for n in _level(g, int(state["tot_level"])):
         node = g.nodes[n]
@@ -263,6 +266,12 @@ def tot_select(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     scored = [n for n in g.nodes if g.nodes[n].get("scores")]
     winner = min(scored, key=lambda n: (-g.nodes[n]["scores"]["total"], g.nodes[n]["depth"], int(n[1:])))
     g.nodes[winner]["status"] = "winner"
+    # The search may not bring back what the writer held: the winner is gated on the evidence like the writer's
+    # script, and the clip's shots travel with it into script.json (and into the tree, which records what ran).
+    best = FoleyScript.model_validate(g.nodes[winner]["script"])
+    best = gate(best, [Track.model_validate(t) for t in state.get("tracks", [])], ctx.min_confidence)
+    best = best.model_copy(update={"shots": [Shot.model_validate(s) for s in state.get("shots", [])]})
+    g.nodes[winner]["script"] = best.model_dump(mode="json")
     path = nx.shortest_path(g, "n0", winner)
     stop = state.get("tot_stop") or "depth"
     tree = TotTree(params=g.graph["params"], winner=winner, stop_reason=stop,
@@ -272,7 +281,7 @@ def tot_select(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     with ctx.tracer.span("tot.select", "agent", backend="computed", inputs=winner) as rec:
         rec["decision"] = {"winner": winner, "path": path, "stop": stop, "nodes": g.number_of_nodes(),
                            "total": g.nodes[winner]["scores"]["total"], "writer_total": g.nodes["n1"]["scores"]["total"]}
-    return {"script": g.nodes[winner]["script"], "tot_tree": dump_tree(g), "outputs": {"tot_tree": "tot_tree.json"}}
+    return {"script": best.model_dump(), "tot_tree": dump_tree(g), "outputs": {"tot_tree": "tot_tree.json"}}
 
 
 def tot_settings(k: int, beam: int, tau: float, depth: int, weights: str) -> dict[str, Any]:

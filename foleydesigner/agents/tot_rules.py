@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from foleydesigner.agents.evidence import sound_for_track
+from foleydesigner.agents.evidence import sound_for_track, sounding
 from foleydesigner.agents.script_writer import (
     COMPATIBLE,
+    FG_LIMIT,
     ambience_for,
     bed_event,
     family,
@@ -43,7 +44,7 @@ from foleydesigner.schemas import (
 from foleydesigner.tools.screenplay import ScreenplayCue
 
 REQUIRED_TRACK_S = 0.5  # the FilmScribe validator's bar: anything moving this long could make a sound
-MURCH_LIMIT = 3  # concurrent fg sounds of one family the ear still follows one by one (Murch's "two and a half")
+MURCH_LIMIT = FG_LIMIT  # concurrent fg sounds of one family the ear still follows one by one
 MAX_BEDS = 3  # a tone, a character bed and one detail bed; more beds mask the foreground
 #: Foreground / background intensity a mood asks for: tension lives in quiet beds and sparse, close hits;
 #: action pushes everything; calm and sad scenes sit softer (mixing practice, cf. Sonnenschein, Sound Design).
@@ -56,9 +57,19 @@ BED_CONTEXT: dict[str, tuple[str | None, tuple[str, ...] | None]] = {
     "birds": ("outdoor", ("day", "dawn", "dusk")), "seagulls": ("outdoor", ("day", "dawn", "dusk")),
     "traffic": ("outdoor", None), "wind": ("outdoor", None), "waves": ("outdoor", None),
     "room_tone": ("indoor", None), "air_conditioner": ("indoor", None), "fridge_hum": ("indoor", None),
+    "car_interior": ("vehicle", None),
 }
-_ALIGN_W = {"track_coverage": 0.35, "tied_iou": 0.2, "onset_f1": 0.15, "cue_coverage": 0.2, "support": 0.1}
-_LAYER_W = {"bed_coverage": 0.3, "layer_fit": 0.2, "bed_count": 0.1, "clarity": 0.25, "no_duplicates": 0.15}
+#: Night-only and day-only beds: with the time of day unknown, only the day ones are laid (most footage is lit).
+_NIGHT_ONLY = {"crickets", "owl"}
+#: The beds that fit a place nobody knows: neutral presence.
+NEUTRAL_BEDS = {"room_tone"}
+#: s_align reads evidence that does not come from the event itself: how strongly the picture supports each sound
+#: (re-measured from its track, never the confidence the event claims), so a script of invented events scores low
+#: even when every one of them copies a track's onsets.
+_ALIGN_W = {"track_coverage": 0.2, "tied_iou": 0.1, "onset_f1": 0.05, "cue_coverage": 0.15, "support": 0.2,
+            "evidence": 0.3}
+_LAYER_W = {"bed_coverage": 0.2, "layer_fit": 0.15, "bed_count": 0.1, "clarity": 0.15, "no_duplicates": 0.1,
+            "density": 0.15, "bed_place": 0.15}
 _EMOTION_W = {"level_fit": 0.6, "emphasis": 0.2, "tone": 0.2}
 
 
@@ -71,13 +82,24 @@ class Evidence:
     scene: SceneContext
     cues: list[ScreenplayCue]
     place_beds: tuple[str, ...] = ()
+    min_confidence: float = 0.5
 
     @property
     def duration(self) -> float:
         return self.video.duration_s
 
     def sounding_tracks(self) -> list[Track]:
-        return [t for t in self.tracks if t.end_s - t.start_s >= REQUIRED_TRACK_S and sound_for_track(t, self.scene)]
+        """Tracks long enough to matter whose sound the picture supports above the threshold."""
+        return [t for t in self.tracks if t.end_s - t.start_s >= REQUIRED_TRACK_S
+                and sounding(t, self.scene, self.min_confidence)]
+
+    def track_confidence(self, event: SoundEvent) -> float:
+        """The picture's support for a tied event, measured from its track (0: no such track or no sound)."""
+        track = next((t for t in self.tracks if t.id == event.source_track), None)
+        sound = sound_for_track(track, self.scene) if track is not None else None
+        if sound is None:
+            return 0.0
+        return sound.confidence * (1.0 if family(sound.label) == family(event.label) else 0.5)
 
     def cue_families(self) -> dict[str, str]:
         return {family(c.entry.name): c.entry.layer for c in self.cues}
@@ -119,11 +141,13 @@ def expected_layer(e: SoundEvent) -> str:
 
 
 def bed_fits(label: str, scene: SceneContext, cued: set[str]) -> bool:
+    """A bed fits when the story asked for it, or the place and time are known to be its own. An unknown place
+    takes only neutral presence; an unknown time takes no night-only bed."""
     if label in cued:
         return True  # the story asked for it
     where, when = BED_CONTEXT.get(label, (None, None))
-    loc_ok = where is None or scene.location in (where, "unknown")
-    tod_ok = when is None or scene.time_of_day in (*when, "unknown")
+    loc_ok = where is None or scene.location == where or (scene.location == "unknown" and label in NEUTRAL_BEDS)
+    tod_ok = when is None or scene.time_of_day in when or (scene.time_of_day == "unknown" and label not in _NIGHT_ONLY)
     return loc_ok and tod_ok
 
 
@@ -162,9 +186,17 @@ def facts(script: FoleyScript, ev: Evidence) -> dict[str, float | None]:
     have = {(family(e.label), e.layer) for e in events}
     out["cue_coverage"] = (sum((f, layer) in have for f, layer in cue_fams.items()) / len(cue_fams)) if cue_fams else None
     beds_ok = {*ev.place_beds, ambience_for(ev.scene)[0], "room_tone", "wind"}
-    supported = [e.source_track in tracks or family(e.label) in cue_fams or (e.layer == "bg" and e.label in beds_ok)
-                 or (e.layer == "bg" and bed_fits(e.label, ev.scene, set(cue_fams))) for e in events]
+    cued = set(cue_fams)
+    supported = [(e.source_track in tracks and ev.track_confidence(e) >= ev.min_confidence) or family(e.label) in cue_fams
+                 or (e.layer == "bg" and e.source_track is None and (e.label in beds_ok or bed_fits(e.label, ev.scene, cued)))
+                 for e in events]
     out["support"] = float(np.mean(supported)) if events else 0.0
+    # Evidence per foreground sound: a tied one as strong as its track's evidence, a screenplay one as the story
+    # (1), anything else none; each event below the threshold costs as much again.
+    strength = [ev.track_confidence(e) if e.source_track in tracks else 1.0 if family(e.label) in cue_fams else 0.0
+                for e in events if e.layer == "fg"]
+    weak = sum(x < ev.min_confidence for x in strength)
+    out["evidence"] = (max(0.0, float(np.mean(strength)) - weak / len(strength))) if strength else None
     # -- layering
     beds = [e for e in events if e.layer == "bg" and e.source_track is None]  # tied bg events are texture, not beds
     out["bed_coverage"] = float(_active(beds, t).any(axis=0).mean()) if beds else 0.0
@@ -184,6 +216,14 @@ def facts(script: FoleyScript, ev: Evidence) -> dict[str, float | None]:
         n = _active([e for e in fg if family(e.label) == fam], t).sum(axis=0)
         clear = np.minimum(clear, np.minimum(1.0, MURCH_LIMIT / np.maximum(n, 1)))
     out["clarity"] = float(clear.mean())
+    # Density (Murch): at most ~3 foreground sound kinds at once; each extra kind at a frame halves its score.
+    if fg:
+        kinds = sum(_active([e for e in fg if family(e.label) == fam], t).any(axis=0).astype(int)
+                    for fam in {family(e.label) for e in fg})
+        out["density"] = float(np.mean(np.minimum(1.0, 0.5 ** np.maximum(0, np.asarray(kinds) - MURCH_LIMIT))))
+    else:
+        out["density"] = None
+    out["bed_place"] = float(np.mean([bed_fits(e.label, ev.scene, cued) for e in beds])) if beds else None
     dups = 0
     for i, a in enumerate(events):
         for b in events[i + 1:]:

@@ -24,15 +24,18 @@ _WRITE_BLOCK = 1 << 16
 
 
 @tool
-def track_video(video_path: str, analysis_width: int = 384) -> list[dict[str, Any]]:
-    """Detect and track every moving object of a video clip. Returns tracks: id, label (person/object/vehicle),
-    motion (walking/bouncing/moving/static), per-frame times and boxes (x, y, w, h pixels) and visual onsets
-    (footstep contacts, bounces, impacts) in seconds."""
+def track_video(video_path: str, analysis_width: int = 384, shots: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Detect and track every moving object of a video clip, shot by shot (shots: from the picture analysis;
+    only shots with a still camera are tracked). Returns tracks: id, label (person/object/vehicle), motion
+    (walking/bouncing/moving/static), per-frame times and boxes (x, y, w, h pixels), visual onsets (footstep
+    contacts, bounces, impacts) in seconds, the shot, and the evidence behind the label."""
+    from foleydesigner.schemas import Shot
     from foleydesigner.tools.tracking import track_objects
     from foleydesigner.tools.video import probe_video
 
     info = probe_video(video_path)
-    return [t.model_dump() for t in track_objects(video_path, info, analysis_width=analysis_width)]
+    cuts = [Shot.model_validate(s) for s in shots] if shots else None
+    return [t.model_dump() for t in track_objects(video_path, info, analysis_width=analysis_width, shots=cuts)]
 
 
 @tool

@@ -68,8 +68,3 @@ def keyframes(video_path: str | Path, times_s: list[float], *, max_width: int = 
     except Exception as exc:  # keyframes are an aid, never a reason to stop a run
         log.warning("no keyframes from %s: %s", video_path, exc)
         return []
-
-
-def mean_luma(video_path: str | Path, duration_s: float) -> float | None:
-    frames = keyframes(video_path, keyframe_times(duration_s), max_width=160)
-    return float(np.mean([k.mean_luma for k in frames])) if frames else None

@@ -8,9 +8,11 @@ split by occlusions are linked offline (motion, size, colour). Motion class and 
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import logging
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +22,9 @@ from scipy.optimize import linear_sum_assignment
 from scipy.signal import savgol_filter
 
 from foleydesigner.errors import InputError
-from foleydesigner.schemas import Track, VideoInfo
+from foleydesigner.schemas import Shot, Track, VideoInfo
 from foleydesigner.tools import onsets
-from foleydesigner.tools.video import iter_frames
+from foleydesigner.tools.video import Frame, iter_frames
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ _COAST_S = 0.4  # keep predicting an unseen track this long online; longer gaps 
 _LINK_GAP_S = 1.2  # longest occlusion bridged by offline linking
 _HOG_EVERY_S = 0.4  # HOG on candidate regions only, a few times per second (~5 ms per crop)
 _MIN_AREA_FRAC = 2.5e-4  # smallest blob, as a fraction of the analysis frame (~20 px at 384x216)
+_MAX_AREA_FRAC = 0.25  # a "track" whose box covers more of the frame than this is the picture changing
 View = tuple[np.ndarray, np.ndarray]  # (analysis frame, foreground mask)
 
 
@@ -151,6 +154,7 @@ def _blobs(fg: np.ndarray, min_area: float) -> tuple[list[np.ndarray], np.ndarra
 class _Tracker:
     def __init__(self, fps: float, min_area: float) -> None:
         self.min_area, self.max_coast = min_area, max(1, int(round(_COAST_S * fps)))
+        self.max_area = min_area / _MIN_AREA_FRAC * _MAX_AREA_FRAC
         self.active: list[_Tracklet] = []
         self.done: list[_Tracklet] = []
         self.next_id = 0
@@ -179,8 +183,11 @@ class _Tracker:
             d = dets[j]
             # Merge: a confirmed track that lost its blob while predicted inside this one (people passing)
             # is located by template matching, or carried by its prediction while hidden.
-            hidden = [u for u in conf if u.id not in taken and u.templ is not None
-                      and _inside(u.pred, d) >= 0.5 and u.blind < 3 * self.max_coast]
+            # A blob over a large part of the frame (a close-up moving, the light changing) is no object to
+            # resolve: matching templates inside it costs seconds and finds nothing worth a sound.
+            hidden = [] if d[2] * d[3] > self.max_area else [
+                u for u in conf if u.id not in taken and u.templ is not None
+                and _inside(u.pred, d) >= 0.5 and u.blind < 3 * self.max_coast]
             if not hidden:
                 tr.add(frame, d, view)
                 continue
@@ -340,34 +347,90 @@ def _smooth(boxes: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarray:
     return np.column_stack([c[:, :2] - c[:, 2:] / 2, c[:, 2:]])
 
 
+def _shot_of(shots: list[Shot]) -> Callable[[int], int]:
+    starts = [s.start_frame for s in shots]
+    return lambda frame: max(0, bisect.bisect_right(starts, frame) - 1)
+
+
+def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int], hog: cv2.HOGDescriptor) -> _Tracker:
+    """Track one static shot: MOG2 primed on the shot's own opening seconds (buffered at analysis size, the
+    rest streams through), so nothing of the previous shot's picture is background here, and no tracklet
+    outlives the shot."""
+    tracker = _Tracker(info.fps, _MIN_AREA_FRAC * size[0] * size[1])
+    buffered = list(itertools.islice(frames, max(1, int(_PRIME_S * info.fps))))
+    mog = _prime_background([f.image for f in buffered])
+    scale_full = size[0] / info.width
+    for fr in itertools.chain(buffered, frames):
+        index, t_s, small, full = fr.index, fr.t_s, fr.image, fr.full
+        dets, mask = _blobs(mog.apply(small, learningRate=1.0 / (_BG_MEMORY_S * info.fps)), tracker.min_area * 0.5)
+        tracker.step(index, t_s, (small, mask), dets)
+        if full is not None:
+            tracker.vote_people(full, scale_full, hog)
+    return tracker
+
+
+def _evidence(chain: list[_Tracklet], boxes: np.ndarray, info: VideoInfo, shot: Shot) -> dict[str, float]:
+    """What the detectors and the boxes say about one track, for the spotting rules (agents/evidence.py)."""
+    centres = boxes[:, :2] + boxes[:, 2:] / 2
+    height = float(np.median(boxes[:, 3]))
+    bottom_seen = (boxes[:, 1] + boxes[:, 3]) < info.height - 0.01 * info.height
+    edge = ((boxes[:, 0] <= 0.01 * info.width) | (boxes[:, 0] + boxes[:, 2] >= 0.99 * info.width)
+            | (boxes[:, 1] <= 0.01 * info.height))
+    hits = float(sum(tr.hog_hits for tr in chain))
+    return {"person_hits": hits, "person_tries": max(hits, float(sum(tr.hog_tries for tr in chain))),
+            "bottom_seen": round(float(bottom_seen.mean()), 3), "at_edge": round(float(edge.mean()), 3),
+            "travel_heights": round(float(np.hypot(*(centres[-1] - centres[0]))) / max(height, 1.0), 3),
+            "travel_widths": round(float(abs(centres[-1, 0] - centres[0, 0])) / info.width, 3),
+            "area_frac": round(float(np.median(boxes[:, 2] * boxes[:, 3])) / (info.width * info.height), 5),
+            "aspect_w_h": round(float(np.median(boxes[:, 2] / np.maximum(boxes[:, 3], 1.0))), 3),
+            # size at the end ÷ at the start (a tenth of the track each): > 1 approaching, < 1 receding
+            "growth": round(float(np.median(boxes[-max(1, len(boxes) // 10):, 3]) / max(np.median(boxes[:max(1, len(boxes) // 10), 3]), 1.0)), 3),
+            "shot": float(shot.index)}
+
+
 def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: int = 384,
-                  min_track_s: float = 0.5) -> list[Track]:
-    """Track every moving object of a static-camera clip: one Track per object with a box (source-frame
-    pixels) per frame where it is seen, a label ("person", "vehicle", "ball", "object"), a motion class and
-    its visual onsets (footfalls, bounces, impacts)."""
+                  min_track_s: float = 0.5, shots: list[Shot] | None = None) -> list[Track]:
+    """Track every moving object, shot by shot: one Track per object with a box (source-frame pixels) per frame
+    where it is seen, a label ("person", "vehicle", "ball", "object"), a motion class, its visual onsets
+    (footfalls, bounces, impacts) and the evidence behind them.
+
+    Tracking restarts at every cut and no track crosses one. Only shots whose camera holds still are tracked:
+    background subtraction reads a pan, a zoom or hand-held shake as motion everywhere (tools/camera.py), and a
+    missed sound costs less than an invented one. Without `shots`, the clip is one static shot.
+    """
     if analysis_width < 64 or min_track_s < 0:
         raise ValueError(f"analysis_width must be ≥ 64 px and min_track_s ≥ 0, got {analysis_width}, {min_track_s}")
     scale = min(1.0, analysis_width / info.width)
     size = (int(round(info.width * scale / 2)) * 2, int(round(info.height * scale / 2)) * 2)
     sx, sy = info.width / size[0], info.height / size[1]
-    tracker = _Tracker(info.fps, _MIN_AREA_FRAC * size[0] * size[1])
+    shots = shots or [Shot(index=0, start_frame=0, end_frame=max(0, info.n_frames - 1), start_s=0.0,
+                           end_s=info.duration_s)]
+    shot_of = _shot_of(shots)
     hog = cv2.HOGDescriptor()
     hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
     hog_every = max(1, int(round(_HOG_EVERY_S * info.fps)))
-    # One decode pass: the opening seconds are buffered at analysis size and their median primes MOG2,
-    # then the buffer and the rest of the clip stream through (full frames kept only where HOG looks).
-    decoded = ((fr.index, fr.t_s, fr.image if scale == 1.0 else cv2.resize(fr.image, size, interpolation=cv2.INTER_LINEAR),
-                fr.image) for fr in iter_frames(video_path))
-    buffered = [(i, t, small, full if i % hog_every == 0 else None)
-                for i, t, small, full in itertools.islice(decoded, max(1, int(_PRIME_S * info.fps)))]
-    if not buffered:
+    decoded = iter_frames(video_path, max_width=size[0] if scale < 1.0 else None, full_every=hog_every)
+    tracks: list[Track] = []
+    seen_any = False
+    for k, group in itertools.groupby(decoded, key=lambda fr: shot_of(fr.index)):
+        seen_any = True
+        shot = shots[k]
+        if shot.camera != "static":
+            for _ in group:  # decode through: the stream has to be read in order
+                pass
+            continue
+        tracker = _track_shot(group, info, size, hog)
+        tracks += _finish(tracker, info, shot, (sx, sy), min_track_s, start_id=len(tracks))
+    if not seen_any:
         raise InputError(f"{video_path}: no frames could be decoded")
-    mog = _prime_background([b[2] for b in buffered])
-    for index, t_s, small, full in itertools.chain(buffered, decoded):
-        dets, mask = _blobs(mog.apply(small, learningRate=1.0 / (_BG_MEMORY_S * info.fps)), tracker.min_area * 0.5)
-        tracker.step(index, t_s, (small, mask), dets)
-        if index % hog_every == 0 and full is not None:
-            tracker.vote_people(full, 1.0 / sx, hog)
+    log.info("tracked %d objects in %s", len(tracks), video_path)
+    return tracks
+
+
+def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, float], min_track_s: float,
+            start_id: int) -> list[Track]:
+    """Link a shot's tracklets, drop the ones that are no object, describe the rest."""
+    sx, sy = scale
     tracks: list[Track] = []
     for chain in sorted(_link([tr for tr in tracker.done + tracker.active if tr.confirmed], info.fps), key=lambda c: c[0].frames[0]):
         frames = np.array([f for tr in chain for f in tr.frames])
@@ -375,12 +438,17 @@ def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: in
         boxes = np.array([b for tr in chain for b in tr.boxes]) * [sx, sy, sx, sy]
         if times[-1] - times[0] < min_track_s:
             continue
+        # A box over most of the frame is the picture changing (light, a cut missed, a hand over the lens),
+        # not an object: whole-frame regions are never tracks.
+        if float(np.median(boxes[:, 2] * boxes[:, 3])) > _MAX_AREA_FRAC * info.width * info.height:
+            continue
         hits, upright = sum(tr.hog_hits for tr in chain), float(np.median(boxes[:, 3] / boxes[:, 2])) >= 1.5
         hog_person = hits >= 2 or (hits >= 1 and upright)  # one HOG hit on an upright blob is a person too
         # Motion and onsets read raw solo boxes: frames placed inside a merged blob are gaps to them.
         solo = np.array([f for tr in chain for f in tr.solo])
         keep = solo if solo.sum() >= 0.5 * len(solo) else np.ones(len(solo), bool)
-        raw = Track(id=len(tracks), label="person" if hog_person else "object", frames=frames[keep].tolist(),
+        tid = start_id + len(tracks)
+        raw = Track(id=tid, label="person" if hog_person else "object", frames=frames[keep].tolist(),
                     t_s=np.asarray(times)[keep].tolist(), boxes=[tuple(b) for b in boxes[keep]],
                     frame_width=info.width, frame_height=info.height)
         desc = onsets.describe_track(raw, info.fps)
@@ -391,8 +459,11 @@ def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: in
         if not hog_person and (tiny or len(frames) < 0.5 * (frames[-1] - frames[0] + 1)
                                or (desc.motion not in ("walking", "bouncing") and travel < (0.75 if upright else 1.5))):
             continue
-        tracks.append(Track(id=raw.id, label=desc.label, motion=desc.motion, frames=frames.tolist(), t_s=times,
+        evidence = _evidence(chain, boxes, info, shot)
+        if desc.motion == "walking":
+            evidence["gait_strength"] = round(onsets.gait_analysis(raw, info.fps).strength, 3)
+        tracks.append(Track(id=tid, label=desc.label, motion=desc.motion, frames=frames.tolist(), t_s=times,
                             boxes=[tuple(float(v) for v in b) for b in _smooth(boxes, frames, info.fps)],
-                            onsets_s=desc.onsets_s, frame_width=info.width, frame_height=info.height))
-    log.info("tracked %d objects in %s", len(tracks), video_path)
+                            onsets_s=desc.onsets_s, frame_width=info.width, frame_height=info.height,
+                            shot=shot.index, evidence=evidence))
     return tracks

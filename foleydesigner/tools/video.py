@@ -20,6 +20,7 @@ class Frame:
     index: int
     t_s: float
     image: np.ndarray  # H x W x 3, uint8, BGR (OpenCV order)
+    full: np.ndarray | None = None  # the frame at source size too, where asked for (iter_frames(full_every=...))
 
 
 def _open(path: str | Path):  # type: ignore[no-untyped-def]
@@ -71,8 +72,11 @@ def probe_video(path: str | Path) -> VideoInfo:
     )
 
 
-def iter_frames(path: str | Path, *, max_width: int | None = None) -> Iterator[Frame]:
+def iter_frames(path: str | Path, *, max_width: int | None = None, full_every: int = 0) -> Iterator[Frame]:
     """Decode every frame as BGR, optionally downscaled so width ≤ max_width (analysis resolution).
+
+    FFmpeg scales while converting, so a small analysis frame never exists at full size in Python; with
+    full_every=k, every k-th frame also carries its source-size image (for detectors that need detail).
 
     t_s is measured from the first frame's timestamp, so clips whose stream starts late still begin at 0.
     """
@@ -91,5 +95,8 @@ def iter_frames(path: str | Path, *, max_width: int | None = None) -> Iterator[F
                 image = frame.to_ndarray(format="bgr24", width=max_width, height=max(2, int(round(h * scale / 2)) * 2))
             else:
                 image = frame.to_ndarray(format="bgr24")
-            yield Frame(index=index, t_s=t - t0, image=image)
+            full = None
+            if full_every and index % full_every == 0:
+                full = image if image.shape[1] == w else frame.to_ndarray(format="bgr24")
+            yield Frame(index=index, t_s=t - t0, image=image, full=full)
             index += 1

@@ -1,0 +1,148 @@
+"""What the whole picture shows before any object is tracked: its shots, the camera in each, and the place.
+
+One decode pass at a small size (FFmpeg scales while decoding) feeds the shot detector (tools/shots.py), the
+camera-motion estimator (tools/camera.py) and the scene statistics below. The place is read from image
+statistics with the models OpenCV ships, and only when the evidence is clear; otherwise it stays "unknown":
+
+- **sky**: the top of the frame holds a bright, smooth region (blue, or white when over-exposed), clearly
+  brighter than the bottom of the frame — a white wall is as bright at the bottom as at the top;
+- **vegetation**: saturated greens (grass, leaves) over a fair share of the frame;
+- **faces**: OpenCV's Haar frontal-face cascade; a face filling the frame is dialogue coverage;
+- a close-up face against sky is left unknown: a car window and a street behind an interview look alike here;
+- **light**: mean luma for day/night outdoors.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from foleydesigner.schemas import SceneContext, Shot, VideoInfo
+from foleydesigner.tools.camera import FrameMotion, MotionEstimator, classify_camera
+from foleydesigner.tools.shots import ShotDetector
+from foleydesigner.tools.video import iter_frames
+
+log = logging.getLogger(__name__)
+#: Analysis width of this pass: shots and camera motion are whole-frame properties.
+PICTURE_WIDTH = 192
+#: Scene statistics every this many seconds (and the first frame of every shot).
+SAMPLE_EVERY_S = 0.5
+#: A frame "shows sky" when this share of its top third is sky-like; a clip does when this share of samples do.
+SKY_FRAC, SKY_SAMPLES = 0.1, 0.3
+#: Mean Laplacian energy of the lower two thirds (0–255 grey at PICTURE_WIDTH) a sky must stand over.
+SKY_GROUND_DETAIL = 20.0
+#: Vegetation share of the frame (mean over samples) that makes an exterior.
+GREEN_FRAC = 0.12
+#: A face at least this share of the frame area is a close-up (dialogue coverage).
+CLOSEUP_FACE = 0.02
+#: Exterior mean luma (0–255) below which it is night (a dusk street sits around 60–80).
+NIGHT_LUMA = 45.0
+
+
+@dataclass
+class _Stats:
+    sky: list[float] = field(default_factory=list)
+    green: list[float] = field(default_factory=list)
+    luma: list[float] = field(default_factory=list)
+    face: list[float] = field(default_factory=list)  # largest face area / frame area, 0 when none
+
+
+@dataclass(frozen=True)
+class PictureAnalysis:
+    shots: list[Shot]
+    scene: SceneContext
+    motions: list[FrameMotion]
+
+
+def _sky_fraction(hsv: np.ndarray, grey: np.ndarray) -> float:
+    """Share of the top third covered by a smooth, bright region touching the top edge, over a detailed world.
+
+    A plain wall behind a close-up is as smooth and bright, but then the whole frame is smooth: an exterior
+    below a sky is full of detail (Laplacian energy of buildings, foliage, ground).
+    """
+    v = hsv[..., 2]
+    lap = np.abs(cv2.Laplacian(cv2.GaussianBlur(grey, (3, 3), 0), cv2.CV_32F, ksize=3))
+    rows = grey.shape[0]
+    if float(lap[rows // 3:].mean()) < SKY_GROUND_DETAIL:
+        return 0.0
+    mask = ((lap < 8.0) & (v >= max(110.0, float(np.median(v))))).astype(np.uint8)
+    n, labels = cv2.connectedComponents(mask, connectivity=4)
+    top_ids = [i for i in np.unique(labels[0]) if i != 0]
+    if not top_ids:
+        return 0.0
+    return float(np.isin(labels[: rows // 3], top_ids).mean())
+
+
+def _green_fraction(hsv: np.ndarray) -> float:
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    return float(((h >= 30) & (h <= 90) & (s >= 60) & (v >= 40)).mean())
+
+
+def _largest_face(grey: np.ndarray, cascade: cv2.CascadeClassifier) -> float:
+    faces = cascade.detectMultiScale(grey, scaleFactor=1.15, minNeighbors=5, minSize=(16, 16))
+    area = grey.shape[0] * grey.shape[1]
+    return max((w * h / area for (_x, _y, w, h) in faces), default=0.0)
+
+
+def _scene(st: _Stats, shots: list[Shot]) -> SceneContext:
+    n = max(1, len(st.sky))
+    sky = float(np.mean(np.asarray(st.sky) >= SKY_FRAC)) if st.sky else 0.0
+    green = float(np.mean(st.green)) if st.green else 0.0
+    luma = float(np.mean(st.luma)) if st.luma else 128.0
+    faces = float(np.mean(np.asarray(st.face) > 0)) if st.face else 0.0
+    closeup = float(np.mean(np.asarray(st.face) >= CLOSEUP_FACE)) if st.face else 0.0
+    ev: dict[str, Any] = {"sky_samples": round(sky, 3), "vegetation": round(green, 3), "mean_luma": round(luma, 1),
+                          "face_samples": round(faces, 3), "closeup_samples": round(closeup, 3),
+                          "samples": n, "source": "picture"}
+    if closeup >= 0.5 and sky >= SKY_SAMPLES:
+        # A face in front of bright sky: a car window, or a street behind an interview; the picture cannot say.
+        ev["reason"] = "close-up faces against sky or a window: a vehicle, or an exterior; left unknown"
+        return SceneContext(evidence=ev)
+    if sky >= SKY_SAMPLES or green >= GREEN_FRAC:
+        night = luma < NIGHT_LUMA
+        urban = green < 0.05
+        place = "street" if urban else "park"
+        ev["reason"] = ("sky" if sky >= SKY_SAMPLES else "vegetation") + f" seen; {place}"
+        return SceneContext(description=place, location="outdoor", room_size="open",
+                            time_of_day="night" if night else "day", evidence=ev)
+    if luma < NIGHT_LUMA or closeup >= 0.5 or faces >= 0.5:
+        ev["reason"] = "no sky or vegetation; " + ("dark and lit by lamps" if luma < NIGHT_LUMA else "faces at close range")
+        return SceneContext(description="interior", location="indoor", room_size="medium", evidence=ev)
+    ev["reason"] = "too little evidence either way"
+    return SceneContext(evidence=ev)
+
+
+def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
+    """Shots (with their camera) and the scene context the picture supports, from one small decode pass."""
+    detector = ShotDetector(info.fps)
+    estimator = MotionEstimator()
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    motions: list[FrameMotion] = []
+    st = _Stats()
+    every = max(1, int(round(SAMPLE_EVERY_S * info.fps)))
+    for fr in iter_frames(video_path, max_width=PICTURE_WIDTH):
+        grey = cv2.cvtColor(fr.image, cv2.COLOR_BGR2GRAY)
+        detector.add(fr.t_s, fr.image)
+        m = estimator.update(grey)
+        motions.append(m)
+        if fr.index % every == 0:
+            hsv = cv2.cvtColor(fr.image, cv2.COLOR_BGR2HSV)
+            st.luma.append(float(grey.mean()))
+            if grey.mean() >= 20.0:  # black frames (fades) say nothing about the place
+                st.sky.append(_sky_fraction(hsv, grey))
+                st.green.append(_green_fraction(hsv))
+                st.face.append(_largest_face(grey, cascade))
+    shots = []
+    for shot in detector.shots():
+        seg = motions[shot.start_frame + 1: shot.end_frame + 1]  # the first frame's motion is across the cut
+        kind, facts = classify_camera([FrameMotion(0, 0, 1, 1)] + seg)
+        shots.append(shot.model_copy(update={"camera": kind, "camera_facts": facts}))
+    scene = _scene(st, shots)
+    log.info("%d shots (%s); scene %s/%s", len(shots), ", ".join(s.camera for s in shots), scene.location,
+             scene.time_of_day)
+    return PictureAnalysis(shots=shots, scene=scene, motions=motions)

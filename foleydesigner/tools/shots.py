@@ -1,0 +1,168 @@
+"""Shot boundaries: hard cuts, fades through black and dissolves, from small colour thumbnails.
+
+PySceneDetect is the well-kept library for this, but no release of it installs beside this project: 0.7 requires
+the `opencv-python` wheel (a second cv2, which would shadow the contrib build that has HOG, Haar and CSRT) and
+0.6.7 pins click < 8.3, which huggingface-hub (through transformers and diffusers) refuses. So this is a small
+detector of the same kind, fed from the one decode pass the picture analysis already makes:
+
+- **cut**: the HSV content change between two frames (mean absolute difference of hue, saturation and value,
+  0–255, as PySceneDetect's content detector measures it) stands out against its neighbourhood, the way its
+  adaptive detector decides: a pan or hand-held shake raises every frame's change, a cut raises one.
+- **fade**: a run of (near) black frames between two pictures.
+- **dissolve**: over about half a second the picture changes as much as at a cut, with no cut inside, and the
+  middle frame is close to the average of the two ends (a cross-fade is a blend; a pan is not).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from foleydesigner.schemas import Shot, Track
+
+#: Thumbnail width for the content measures: cuts are whole-picture changes, 96 px sees them.
+THUMB_WIDTH = 96
+#: A cut's content change must be at least this (0–255 HSV mean) and this many times its neighbours' median.
+CUT_MIN, CUT_RATIO = 18.0, 3.0
+#: Neighbourhood (seconds each side) whose median change is the adaptive baseline.
+BASELINE_S = 0.5
+#: Mean luma below which a frame is black (fades go through black; 16 is video black in studio range).
+BLACK_LUMA = 20.0
+#: Dissolve: grey change over the window at least this (0–255 mean), and the middle frame's distance from the
+#: blend of the ends at most this fraction of it (a pan moves the picture, it does not blend it: ~0.5 and up).
+DISSOLVE_MIN, DISSOLVE_BLEND = 20.0, 0.25
+DISSOLVE_S = 0.5
+#: Shots shorter than this are flashes or detector noise, not shots.
+MIN_SHOT_S = 0.4
+
+
+def thumbnails(bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(HSV, grey) thumbnails (float32) of a BGR frame, THUMB_WIDTH wide. A cross-fade blends the pixel values,
+    so whether a frame is a blend is judged on grey, which mixes linearly; hue does not."""
+    h, w = bgr.shape[:2]
+    small = cv2.resize(bgr, (THUMB_WIDTH, max(2, round(h * THUMB_WIDTH / w))), interpolation=cv2.INTER_AREA)
+    return (cv2.cvtColor(small, cv2.COLOR_BGR2HSV).astype(np.float32),
+            cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32))
+
+
+def _change(a: np.ndarray, b: np.ndarray) -> float:
+    d = np.abs(a - b)
+    d[..., 0] = np.minimum(d[..., 0], 180.0 - d[..., 0]) * (255.0 / 90.0)  # hue is circular (OpenCV: 0–180)
+    return float(d.mean())
+
+
+@dataclass
+class _Measures:
+    change: list[float]
+    luma: list[float]
+    span_change: list[float]  # grey change from the frame DISSOLVE_S earlier
+    blend_error: list[float]  # the middle frame's distance from the blend of the two ends, over span_change
+
+
+class ShotDetector:
+    """Feed every frame (`add`), then `shots()` returns the clip's shots."""
+
+    def __init__(self, fps: float) -> None:
+        self.fps = fps
+        self.k = max(2, int(round(DISSOLVE_S * fps)))
+        self._ring: deque[np.ndarray] = deque(maxlen=self.k + 1)  # grey thumbnails of the last k + 1 frames
+        self._prev: np.ndarray | None = None
+        self._t: list[float] = []
+        self.m = _Measures([], [], [], [])
+
+    def add(self, t_s: float, bgr: np.ndarray) -> None:
+        hsv, grey = thumbnails(bgr)
+        prev, self._prev = self._prev, hsv
+        self._ring.append(grey)
+        self._t.append(t_s)
+        self.m.change.append(0.0 if prev is None else _change(prev, hsv))
+        self.m.luma.append(float(hsv[..., 2].mean()))
+        if len(self._ring) == self.k + 1:
+            a, mid, b = self._ring[0], self._ring[self.k // 2], self._ring[-1]
+            span = float(np.abs(a - b).mean())
+            self.m.span_change.append(span)
+            self.m.blend_error.append(float(np.abs(mid - (a + b) / 2).mean()) / max(span, 1e-6))
+        else:
+            self.m.span_change.append(0.0)
+            self.m.blend_error.append(1.0)
+
+    def boundaries(self) -> list[tuple[int, str]]:
+        """(first frame of the new shot, transition) for every boundary found."""
+        c = np.asarray(self.m.change)
+        n = len(c)
+        if n < 2:
+            return []
+        w = max(2, int(round(BASELINE_S * self.fps)))
+        black = np.asarray(self.m.luma) < BLACK_LUMA
+        found: list[tuple[int, str]] = []
+        for t in range(1, n):
+            if black[t] or black[t - 1]:
+                continue  # changes into or out of black belong to a fade
+            around = np.r_[c[max(1, t - w):max(1, t - 1)], c[t + 2:t + 1 + w]]
+            base = float(np.median(around)) if around.size else 0.0
+            if c[t] >= CUT_MIN and c[t] >= CUT_RATIO * max(base, 2.0):
+                found.append((t, "cut"))
+        # Fades: a black run with picture on both sides; the new shot starts where the picture returns.
+        t = 0
+        while t < n:
+            if black[t]:
+                end = t
+                while end + 1 < n and black[end + 1]:
+                    end += 1
+                if t > 0 and end + 1 < n:
+                    found.append((end + 1, "fade"))
+                t = end + 1
+            else:
+                t += 1
+        # Dissolves: local maxima of the windowed change that look like a blend and hold no cut.
+        span, blend = np.asarray(self.m.span_change), np.asarray(self.m.blend_error)
+        cuts = [f for f, _ in found]
+        for t in range(self.k, n):
+            lo = t - self.k
+            if span[t] < DISSOLVE_MIN or blend[t] > DISSOLVE_BLEND or span[t] < span[max(lo, 0):t + self.k + 1].max():
+                continue
+            if black[lo:t + 1].any() or any(lo - 2 <= f <= t + 2 for f in cuts):
+                continue
+            found.append((lo + self.k // 2, "dissolve"))
+        found.sort()
+        min_gap = max(1, int(round(MIN_SHOT_S * self.fps)))
+        kept: list[tuple[int, str]] = []
+        for f, kind in found:
+            if f >= min_gap and (not kept or f - kept[-1][0] >= min_gap) and n - f >= 1:
+                kept.append((f, kind))
+        return kept
+
+    def shots(self) -> list[Shot]:
+        n = len(self._t)
+        if n == 0:
+            return []
+        bounds = self.boundaries()
+        starts = [(0, "start")] + bounds
+        out = []
+        for i, (f, kind) in enumerate(starts):
+            last = (starts[i + 1][0] - 1) if i + 1 < len(starts) else n - 1
+            end_s = self._t[last + 1] if last + 1 < n else self._t[last] + 1.0 / self.fps
+            out.append(Shot(index=i, start_frame=f, end_frame=last, start_s=round(self._t[f], 4), end_s=round(end_s, 4),
+                            transition=kind))  # type: ignore[arg-type]
+        return out
+
+
+def split_at_cuts(tracks: list[Track], shots: list[Shot]) -> list[Track]:
+    """Cut every track at the shot boundaries: one piece per shot it spans (pieces shorter than 3 frames go),
+    numbered afresh. The same object seen again after a cut is new evidence, not a continuation."""
+    if len(shots) < 2:
+        return [t.model_copy(update={"shot": 0}) for t in tracks] if shots else tracks
+    out: list[Track] = []
+    for t in tracks:
+        for shot in shots:
+            keep = [i for i, f in enumerate(t.frames) if shot.start_frame <= f <= shot.end_frame]
+            if len(keep) < 3:
+                continue
+            out.append(t.model_copy(update={
+                "id": len(out), "shot": shot.index, "frames": [t.frames[i] for i in keep], "t_s": [t.t_s[i] for i in keep],
+                "boxes": [t.boxes[i] for i in keep], "onsets_s": [o for o in t.onsets_s if shot.start_s <= o < shot.end_s],
+                "depth_samples": [d for d in t.depth_samples if shot.start_s <= d[0] < shot.end_s]}))
+    return out

@@ -1,0 +1,188 @@
+"""Spotting that matches the picture: shots, camera motion, scene context, evidence gating, scoring that can fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from foleydesigner.agents.evidence import sound_for_track
+from foleydesigner.agents.script_writer import bed_event, fold_crowd, gate, track_event
+from foleydesigner.agents.tot_rules import Evidence, computed_scores, facts
+from foleydesigner.bench.spotting import score_clip
+from foleydesigner.schemas import FoleyScript, SceneContext, Shot, SoundEvent
+from foleydesigner.tools.camera import MotionEstimator, classify_camera
+from foleydesigner.tools.picture import _scene, _sky_fraction, _Stats
+from foleydesigner.tools.shots import ShotDetector, split_at_cuts
+from tests.helpers import ball_track, context, linear_track, video_info
+
+DEMO = Path(__file__).resolve().parents[1] / "foleydesigner" / "data" / "demo_vtest.mp4"
+RNG = np.random.default_rng(7)
+SCENE_A = cv2.GaussianBlur(RNG.integers(0, 255, (240, 640, 3), dtype=np.uint8), (5, 5), 0)
+# Another place: large bright and dark areas (sky, walls, shade) with fine texture on them.
+SCENE_B = np.clip(cv2.resize(RNG.integers(0, 255, (6, 16, 3), dtype=np.uint8), (640, 240), interpolation=cv2.INTER_CUBIC)
+                  + RNG.normal(0, 12, (240, 640, 3)), 0, 255).astype(np.uint8)
+
+
+def _view(scene: np.ndarray, x: float, zoom: float = 1.0) -> np.ndarray:
+    """A 320x180 camera view of a wide scene, its left edge at x px, magnified by zoom about its centre."""
+    m = np.float32([[1 / zoom, 0, x + 160 * (1 - 1 / zoom)], [0, 1 / zoom, 30 + 90 * (1 - 1 / zoom)]])
+    return cv2.warpAffine(scene, m, (320, 180), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+
+
+def _detect(frames: list[np.ndarray], fps: float = 25.0) -> list[Shot]:
+    det = ShotDetector(fps)
+    for i, f in enumerate(frames):
+        det.add(i / fps, f)
+    return det.shots()
+
+
+def test_hard_cut_fade_and_dissolve_are_found_at_their_frames() -> None:
+    a = [_view(SCENE_A, 100 + i * 0.5) for i in range(30)]  # a slow pan: every frame changes a little
+    b = [_view(SCENE_B, 50) for _ in range(30)]
+    cut = _detect(a + b)
+    assert [(s.start_frame, s.transition) for s in cut] == [(0, "start"), (30, "cut")]
+    black = [np.zeros_like(a[0])] * 6
+    fade = _detect(a + black + b)
+    assert [(s.start_frame, s.transition) for s in fade] == [(0, "start"), (36, "fade")]
+    mix = [cv2.addWeighted(a[-1], 1 - k / 12, b[0], k / 12, 0) for k in range(1, 12)]
+    diss = _detect(a + mix + b)
+    assert [s.transition for s in diss] == ["start", "dissolve"]
+    assert abs(diss[1].start_frame - (30 + 6)) <= 3  # the middle of the 11-frame blend
+    assert cut[0].end_s == pytest.approx(30 / 25.0) and cut[1].end_s == pytest.approx(60 / 25.0)
+
+
+def test_pans_shake_and_zooms_are_no_cuts_and_are_classified() -> None:
+    pan = [_view(SCENE_A, 40 + 6 * i) for i in range(40)]  # 6 px a frame: a brisk pan
+    assert len(_detect(pan)) == 1
+    shake = [_view(SCENE_A, 150 + RNG.normal(0, 2.0)) for _ in range(40)]
+    zoom = [_view(SCENE_A, 150, 1.0 + 0.006 * i) for i in range(40)]
+    still = [_view(SCENE_A, 150) for _ in range(40)]
+    kinds = {}
+    for name, frames in (("pan", pan), ("shake", shake), ("zoom", zoom), ("still", still)):
+        est = MotionEstimator()
+        kinds[name] = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames])[0]
+    assert kinds == {"pan": "pan", "shake": "handheld", "zoom": "zoom", "still": "static"}
+
+
+def test_no_track_crosses_a_cut() -> None:
+    shots = [Shot(index=0, start_frame=0, end_frame=49, start_s=0.0, end_s=2.0),
+             Shot(index=1, start_frame=50, end_frame=99, start_s=2.0, end_s=4.0, transition="cut")]
+    walker = linear_track(0, t0=0.0, t1=3.9, x0=60, x1=560, onsets=[0.5, 1.0, 1.5, 2.5, 3.0])
+    pieces = split_at_cuts([walker], shots)
+    assert [(p.shot, p.start_s, p.end_s) for p in pieces] == [(0, 0.0, 1.96), (1, 2.0, 3.92)]
+    assert pieces[0].onsets_s == [0.5, 1.0, 1.5] and pieces[1].onsets_s == [2.5, 3.0]
+    ev = track_event(pieces[0], SceneContext(location="outdoor"))
+    assert ev is not None and ev.end_s <= 2.0
+
+
+def test_sky_needs_a_detailed_world_under_it() -> None:
+    sky = np.zeros((108, 192, 3), np.uint8)
+    sky[:40] = (235, 200, 150)  # BGR: a pale blue sky over ...
+    sky[40:] = RNG.integers(40, 200, (68, 192, 3), dtype=np.uint8)  # ... a detailed street
+    wall = np.full((108, 192, 3), 215, np.uint8)
+    wall[70:] = 180  # a plain wall over a table: bright on top, but no detail anywhere
+    frac = {}
+    for name, img in (("sky", sky), ("wall", wall)):
+        frac[name] = _sky_fraction(cv2.cvtColor(img, cv2.COLOR_BGR2HSV), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+    assert frac["sky"] > 0.8 and frac["wall"] == 0.0
+
+
+def test_scene_from_picture_statistics() -> None:
+    ext = _scene(_Stats(sky=[0.3] * 10, green=[0.02] * 10, luma=[120.0] * 10, face=[0.0] * 10), [])
+    assert (ext.location, ext.time_of_day, ext.description) == ("outdoor", "day", "street")
+    park_night = _scene(_Stats(sky=[0.0] * 10, green=[0.3] * 10, luma=[30.0] * 10, face=[0.0] * 10), [])
+    assert (park_night.location, park_night.time_of_day) == ("outdoor", "night")
+    dinner = _scene(_Stats(sky=[0.0] * 10, green=[0.0] * 10, luma=[35.0] * 10, face=[0.05] * 10), [])
+    assert dinner.location == "indoor"
+    plain = _scene(_Stats(sky=[0.0] * 10, green=[0.0] * 10, luma=[150.0] * 10, face=[0.0] * 10), [])
+    assert plain.location == "unknown" and plain.evidence["reason"]
+
+
+def _walker(tid: int, **kw: object):
+    t = linear_track(tid, **kw)  # type: ignore[arg-type]
+    return t.model_copy(update={"evidence": {"person_hits": 3.0, "person_tries": 4.0, "gait_strength": 0.7,
+                                             "bottom_seen": 1.0, "travel_heights": 3.0, "growth": 1.0}})
+
+
+def test_footsteps_need_a_walker_who_goes_somewhere() -> None:
+    scene = SceneContext(location="outdoor")
+    walker = _walker(0, t0=0.0, t1=3.0, x0=60, x1=560, onsets=[0.5, 1.0, 1.5, 2.0, 2.5])
+    seated = walker.model_copy(update={"evidence": {**walker.evidence, "travel_heights": 0.1, "gait_strength": 0.05}})
+    blob = walker.model_copy(update={"label": "object", "evidence": {**walker.evidence, "person_hits": 0.0}})
+    conf = {name: sound_for_track(t, scene).confidence for name, t in  # type: ignore[union-attr]
+            (("walker", walker), ("seated", seated), ("blob", blob))}
+    assert conf["walker"] >= 0.9 and conf["seated"] < 0.1 and conf["blob"] < 0.5
+    ball = ball_track(1, t0=0.0, t1=3.0, x0=100, x1=400, hits=[0.6, 1.3, 2.0, 2.6])
+    flat = ball.model_copy(update={"boxes": [(b[0], 200.0, b[2], b[3]) for b in ball.boxes]})  # no flight
+    assert sound_for_track(ball, scene).confidence > 0.8  # type: ignore[union-attr]
+    assert sound_for_track(flat, scene).confidence == 0.0  # type: ignore[union-attr]
+
+
+def test_gate_holds_weak_events_and_fold_crowd_keeps_three_walkers() -> None:
+    scene = SceneContext(location="outdoor")
+    strong = _walker(0, t0=0.0, t1=3.0, x0=60, x1=560, onsets=[0.5, 1.0, 1.5])
+    weak = strong.model_copy(update={"id": 1, "evidence": {**strong.evidence, "travel_heights": 0.2}})
+    events = [track_event(strong, scene), track_event(weak, scene)]
+    script = gate(FoleyScript(duration_s=4.0, scene=scene, events=[e for e in events if e]), [strong, weak], 0.5)
+    assert [e.source_track for e in script.events] == [0] and [e.source_track for e in script.candidates] == [1]
+    crowd = [_walker(i, t0=0.0, t1=3.0, x0=60, x1=560, h=160 - 20 * i, onsets=[0.5, 1.0]) for i in range(5)]
+    folded = fold_crowd(FoleyScript(duration_s=4.0, scene=scene, events=[track_event(t, scene) for t in crowd]), crowd)
+    assert [e.layer for e in folded.events] == ["fg", "fg", "fg", "bg", "bg"]  # the two smallest (farthest) fold
+
+
+def test_tot_scores_an_invented_script_clearly_below_the_right_one() -> None:
+    v = video_info()
+    scene = SceneContext(location="outdoor", time_of_day="day", description="park")
+    walker = _walker(0, t0=0.0, t1=3.5, x0=60, x1=560, onsets=[0.3, 0.8, 1.3, 1.8, 2.3, 2.8, 3.3])
+    diner = walker.model_copy(update={"id": 1, "evidence": {**walker.evidence, "travel_heights": 0.1, "gait_strength": 0.0}})
+    ev = Evidence(v, [walker, diner], scene, [], ("birds", "wind"))
+    right = FoleyScript(duration_s=4.0, scene=scene, events=[
+        track_event(walker, scene), bed_event("birds", "birds_1", 4.0, "park"), bed_event("wind", "wind_1", 4.0, "air")])
+    invented = right.model_copy(update={"events": right.events + [
+        track_event(diner, scene).model_copy(update={"id": "footsteps_diner"}),  # type: ignore[union-attr]
+        SoundEvent(id="ball_bounce_1", label="ball_bounce", layer="fg", start_s=0.5, end_s=2.0, onsets_s=[0.6, 1.2]),
+        SoundEvent(id="engine_passby_1", label="engine_passby", layer="fg", start_s=1.0, end_s=3.0),
+        bed_event("crickets", "crickets_1", 4.0, "night bed in daylight")]})
+    good, bad = computed_scores(facts(right, ev)), computed_scores(facts(invented, ev))
+    assert good["align"] >= 0.9 and good["align"] - bad["align"] >= 0.3
+    assert bad["layer"] < good["layer"] and bad["emotion"] < good["emotion"]
+    total = {k: 0.5 * s["align"] + 0.3 * s["layer"] + 0.2 * s["emotion"] for k, s in (("good", good), ("bad", bad))}
+    assert total["good"] - total["bad"] >= 0.15
+
+
+def test_spotting_score_counts_invented_missed_and_through_cuts() -> None:
+    ann = {"name": "clip", "cuts_s": [2.0], "sounds": [
+        {"labels": ["footsteps"], "start_s": 0.0, "end_s": 2.0, "need": 1, "allow": 1},
+        {"labels": ["wind", "birds"], "layer": "bg", "start_s": 0.0, "end_s": 4.0, "need": 1, "allow": 1}]}
+    script = {"events": [
+        {"id": "f1", "label": "footsteps", "layer": "fg", "start_s": 0.2, "end_s": 1.8, "source_track": 0},
+        {"id": "f2", "label": "footsteps", "layer": "fg", "start_s": 0.8, "end_s": 3.8, "source_track": 1},
+        {"id": "r1", "label": "room_tone", "layer": "bg", "start_s": 0.0, "end_s": 4.0, "source_track": None}],
+        "shots": [{"start_s": 0.0}, {"start_s": 2.04}, {"start_s": 3.0}]}
+    s = score_clip(script, ann, 0.09)
+    assert (s.predicted, s.matched, s.found, s.needed) == (3, 1, 1, 2)
+    assert sorted(s.invented) == ["clip:f2", "clip:r1"] and s.missed == ["clip:wind/birds 0-4 s"]
+    assert s.through_cuts == ["clip:f2"] and (s.cuts_hit, s.cuts_pred) == (1, 2) and s.cut_f1 == pytest.approx(2 / 3)
+
+
+@pytest.mark.slow
+def test_vtest_without_screenplay_gets_walkers_and_an_exterior_bed(tmp_path: Path) -> None:
+    """The real clip: pedestrians on a campus lawn. Offline defaults, no screenplay."""
+    from foleydesigner.graphs.decomposition import build_decomposition_graph
+    from foleydesigner.stages import load_video
+
+    ctx = context(tmp_path)
+    state: dict = {"video_path": str(DEMO), "screenplay": None}
+    state |= load_video(state, SimpleNamespace(context=ctx))
+    assert len(state["shots"]) == 1 and state["shots"][0]["camera"] == "static"
+    script = FoleyScript.model_validate(build_decomposition_graph().invoke(state, context=ctx)["script"])
+    labels = [e.label for e in script.events]
+    beds = {e.label for e in script.events if e.layer == "bg" and e.source_track is None}
+    assert script.scene.location == "outdoor" and beds and beds <= {"wind", "birds", "traffic"}
+    assert labels.count("footsteps") >= 3 and set(labels) <= {"footsteps", "wind", "birds", "traffic"}
+    assert all(e.confidence >= 0.5 and e.evidence for e in script.events)
+    assert sum(e.layer == "fg" for e in script.events if e.label == "footsteps") <= 4
