@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from importlib import resources
 from pathlib import Path
@@ -60,7 +61,11 @@ def _run(clip: Path, script: Path | None, out: Path, **kw: object) -> None:
                 i = STAGES.index(node)
                 prog.update(task, completed=i + 1, description=STAGES[i + 1] if i + 1 < len(STAGES) else "done")
 
-        state = run_foley(clip, out, screenplay_path=script, on_stage=on_stage, **kw)  # type: ignore[arg-type]
+        try:
+            state = run_foley(clip, out, screenplay_path=script, on_stage=on_stage, **kw)  # type: ignore[arg-type]
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see main): the run has already removed its staging folder
+            console.print(f"[bold red]interrupted:[/] nothing was written to {out}", highlight=False)
+            raise typer.Exit(code=130) from None
     run = state["run"]
     for w in run["warnings"]:
         console.print(f"[yellow]warning:[/] {w}")
@@ -326,7 +331,12 @@ def train(
     console.print(f"checkpoint: {ckpt}  (use: foley run CLIP --generator dit --dit-checkpoint {ckpt})")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (kill, `timeout`, a job scheduler) cleans up exactly like Ctrl-C
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app()

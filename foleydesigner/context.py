@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from foleydesigner.limits import MAX_EVENTS, MAX_SCREENPLAY_BYTES
 from foleydesigner.llm import RetryPolicy
 from foleydesigner.trace import Tracer
 from foleydesigner.units import DEFAULT_HFOV_DEG
@@ -48,6 +49,9 @@ class RunContext:
     # Mixing, upmix and delivery run in windows of this many seconds (tools/streams.py): memory stays bounded
     # whatever the clip's length; a clip shorter than one window is processed in one piece.
     window_s: float = 30.0
+    # Limits (foleydesigner/limits.py): a longer screenplay or more events fail at once with one line.
+    max_screenplay_bytes: int = MAX_SCREENPLAY_BYTES
+    max_events: int = MAX_EVENTS
 
     def llm_for(self, role: str) -> str:
         """The backend string for an agent role: its override, else the run's --llm."""

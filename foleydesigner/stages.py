@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from foleydesigner import limits
 from foleydesigner.agents.mixing import BUSES
 from foleydesigner.context import RunContext
 from foleydesigner.schemas import FoleyScript, MixPlan, StemInfo, VideoInfo
@@ -66,6 +67,10 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
 def extract_clues(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     ctx = _ctx(runtime)
     t0 = time.perf_counter()
+    n_events = len(state["script"]["events"])  # the last moment before stems are written: check what they need
+    limits.check_event_count(n_events, ctx.max_events)
+    limits.check_disk(ctx.work_dir, limits.estimate_bytes(n_events, state["video"]["duration_s"],
+                                                          video_bytes=Path(state["video_path"]).stat().st_size))
     clues = {}
     for ev in state["script"]["events"]:
         clues[ev["id"]] = ctx.tracer.call_tool("extract_clues", catalog.extract_event_clues,

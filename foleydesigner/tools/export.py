@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 MP4_VIDEO_CODECS = {"h264", "hevc", "mpeg4", "av1", "vp9", "mjpeg", "mpeg2video", "mpeg1video"}
 
 
-def _tmp_beside(path: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+def _tmp_beside(path: Path, suffix: str = ".part") -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     return Path(name)
 
@@ -136,7 +136,7 @@ def mux_video(video_path: str | Path, out_path: str | Path, *, mix_51: np.ndarra
     import av
 
     dst = Path(out_path)
-    tmp = _tmp_beside(dst).with_suffix(dst.suffix)
+    tmp = _tmp_beside(dst, suffix=f".part{dst.suffix}")  # the one name made is the one written
     try:
         with av.open(str(video_path)) as inp, av.open(str(tmp), "w", format="mp4" if dst.suffix == ".mp4" else "matroska") as out:
             vin = inp.streams.video[0]
