@@ -107,6 +107,8 @@ def run(
     window_s: Annotated[float, typer.Option(help="mix and deliver long clips in windows of this many seconds "
                                             "(memory grows with it, not with the clip)")] = 30.0,
     force: Annotated[bool, typer.Option(help="replace a previous run in --out")] = False,
+    max_events: Annotated[int, typer.Option(help="most sound events (one stem each) a run may make")] = 256,
+    max_screenplay_mb: Annotated[float, typer.Option(help="largest screenplay read, MB")] = 1.0,
     llm_scribe: Annotated[str | None, typer.Option(help="backend of the FilmScribe generator (default: --llm)")] = None,
     llm_validator: Annotated[str | None, typer.Option(help="backend of the FilmScribe validator")] = None,
     llm_writer: Annotated[str | None, typer.Option(help="backend of the FoleyScriptWriter and the ToT expansions")] = None,
@@ -135,6 +137,10 @@ def run(
             raise FoleyError(f"--max-scribe-iters {max_scribe_iters} must be between 1 and 20")
         if not 5.0 <= window_s <= 600.0:
             raise FoleyError(f"--window-s {window_s:g} must be in [5, 600] seconds; 30 keeps a 300 s mix under 2 GB")
+        if not 1 <= max_events <= 100_000:
+            raise FoleyError(f"--max-events {max_events} must be between 1 and 100000")
+        if not 0 < max_screenplay_mb <= 1000:
+            raise FoleyError(f"--max-screenplay-mb {max_screenplay_mb:g} must be in (0, 1000]")
         from foleydesigner.agents.tot import tot_settings
         from foleydesigner.llm import parse_backend
 
@@ -152,7 +158,7 @@ def run(
         _run(clip, script, out, force=force, llm=llm, llm_roles=roles, llm_base_url=llm_base_url,
              vision=vision, vision_model_dir=str(vision_model_dir) if vision_model_dir else None, generator=generator, generator_options=options, seed=seed, target_lufs=target_lufs,
              hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, window_s=window_s,
-             **decomposition)
+             max_events=max_events, max_screenplay_bytes=int(max_screenplay_mb * 1e6), **decomposition)
     except FoleyError as exc:
         _fail(exc)
 

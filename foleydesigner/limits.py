@@ -71,8 +71,17 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """ENOSPC anywhere in the chain, whether raised as OSError or reported in text by libsndfile/FFmpeg."""
+#: Free space under which a failed write is put down to a full disk: libsndfile reports ENOSPC as "System error".
+_NEARLY_FULL = 16 << 20
+
+
+def is_disk_full(exc: BaseException, where: Path | None = None) -> bool:
+    """ENOSPC anywhere in the chain (as OSError or in text), or any failure while `where` had next to no space left.
+
+    Call it before the failed run's staging folder is removed: a run that filled the disk frees it by failing.
+    """
+    if where is not None and free_bytes(where) < _NEARLY_FULL:
+        return True
     for e in _chain(exc):
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
             return True

@@ -130,11 +130,12 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
         atomic_write_json(staging / "run.json", info)
         publish(staging, out, before)
     except BaseException as exc:
+        disk_full = isinstance(exc, Exception) and limits.is_disk_full(exc, staging)
         shutil.rmtree(staging, ignore_errors=True)
         # a generation thread still running when SIGTERM/Ctrl-C arrived may write once more: sweep again at exit,
         # after the interpreter has joined those threads
         atexit.register(shutil.rmtree, staging, ignore_errors=True)
-        if isinstance(exc, Exception) and limits.is_disk_full(exc):
+        if disk_full:
             n = len((state.get("script") or {}).get("events", [])) or 1
             need = limits.estimate_bytes(n, video.duration_s, video_bytes=Path(video_path).stat().st_size)
             raise limits.disk_full_error(out.parent, need) from exc
