@@ -34,6 +34,11 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
+def _check_seed(seed: int) -> None:
+    if not 0 <= seed < 2**32:  # numpy's and torch's generators take unsigned 32-bit seeds
+        raise FoleyError(f"--seed {seed} must be between 0 and {2**32 - 1}")
+
+
 def _parse_roles(pairs: list[str]) -> dict[str, str]:
     from foleydesigner.context import ROLES
 
@@ -64,7 +69,7 @@ def _run(clip: Path, script: Path | None, out: Path, **kw: object) -> None:
         try:
             state = run_foley(clip, out, screenplay_path=script, on_stage=on_stage, **kw)  # type: ignore[arg-type]
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see main): the run has already removed its staging folder
-            console.print(f"[bold red]interrupted:[/] nothing was written to {out}", highlight=False)
+            console.print(f"[bold red]interrupted:[/] nothing was written to {out}", soft_wrap=True, highlight=False)
             raise typer.Exit(code=130) from None
     run = state["run"]
     for w in run["warnings"]:
@@ -126,6 +131,7 @@ def run(
     try:
         from foleydesigner.context import LOUDNESS_PRESETS
 
+        _check_seed(seed)
         if loudness_preset not in LOUDNESS_PRESETS:
             raise FoleyError(f"--loudness-preset {loudness_preset}: choose one of {', '.join(LOUDNESS_PRESETS)}")
         target_lufs = LOUDNESS_PRESETS[loudness_preset] if target_lufs is None else target_lufs
@@ -273,6 +279,9 @@ def eval_(
     from foleydesigner.eval.report import markdown_table
 
     try:
+        _check_seed(seed)
+        if not -70.0 <= target_lufs <= -5.0:
+            raise FoleyError(f"--target-lufs {target_lufs} is outside [-70, -5] LUFS; broadcast uses -24 (A/85) or -23 (R128)")
         if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "report.json").exists())):
             raise FoleyError(f"--out {out} holds files that are not a previous `foley eval`; choose a new folder")
         command = f"foley eval{' --quick' if quick else ''} --out {out}" + (f" --seed {seed}" if seed else "") + \
@@ -304,8 +313,12 @@ def dataset(
     """Make a FilmStereo-like synthetic set: procedural sources rendered along random trajectories, with captions."""
     from foleydesigner.generation.dit.data import make_dataset
 
-    if items < 1 or duration <= 0:
-        _fail(FoleyError("--items must be >= 1 and --duration > 0"))
+    if not 1 <= items <= 1_000_000 or not 0 < duration <= 60:
+        _fail(FoleyError("--items must be between 1 and 1000000 and --duration in (0, 60] seconds"))
+    try:
+        _check_seed(seed)
+    except FoleyError as exc:
+        _fail(exc)
     console.print(f"wrote {make_dataset(out, n_items=items, duration_s=duration, seed=seed)}")
 
 
@@ -329,6 +342,8 @@ def train(
         _fail(FoleyError(f"--data {data} has no manifest.json; make one with `foley dataset --out {data}`"))
     if steps < 1 or batch_size < 1 or not 0 < lr < 1:
         _fail(FoleyError("--steps and --batch-size must be >= 1 and --lr in (0, 1)"))
+    if not 0 <= seed < 2**32:
+        _fail(FoleyError(f"--seed {seed} must be between 0 and {2**32 - 1}"))
     try:
         ckpt = run_train(config, data, out, steps=steps, batch_size=batch_size, lr=lr, resume=resume, device=device,
                          use_clues=not no_clues, seed=seed)
@@ -342,13 +357,29 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main() -> None:
+    try:  # typer ≥ 0.2x carries its own copy of click
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[assignment]
+
     signal.signal(signal.SIGTERM, _terminate)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app()
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # bare `foley`: the help, as before
+        typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        code = 0
+    except ClickException as exc:  # a flag's value has the wrong type, a missing argument: one line too
+        hint = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) else ""
+        console.print(f"[bold red]error:[/] {exc.format_message()}{hint}", soft_wrap=True, highlight=False)
+        code = 2
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("[bold red]interrupted[/]", highlight=False)
+        code = 130
     except FoleyError as exc:  # pragma: no cover - commands catch their own
         console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
-        sys.exit(2)
+        code = 2
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
