@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import signal
 import sys
 from importlib import resources
@@ -109,6 +110,7 @@ def run(
     hfov: Annotated[float, typer.Option(help="camera horizontal field of view, degrees")] = 60.0,
     max_scribe_iters: Annotated[int, typer.Option(help="FilmScribe generate/validate rounds at most")] = 3,
     keep_original_audio: Annotated[bool, typer.Option(help="keep the clip's own audio as an extra track")] = False,
+    language: Annotated[str, typer.Option(help="ISO 639-2 language of the delivered audio tracks, e.g. eng, fra")] = "und",
     window_s: Annotated[float, typer.Option(help="mix and deliver long clips in windows of this many seconds "
                                             "(memory grows with it, not with the clip)")] = 30.0,
     force: Annotated[bool, typer.Option(help="replace a previous run in --out")] = False,
@@ -132,6 +134,8 @@ def run(
         from foleydesigner.context import LOUDNESS_PRESETS
 
         _check_seed(seed)
+        if not re.fullmatch(r"[a-z]{3}", language):
+            raise FoleyError(f"--language {language}: give an ISO 639-2 code of three lower-case letters (eng, fra, deu), or und")
         if loudness_preset not in LOUDNESS_PRESETS:
             raise FoleyError(f"--loudness-preset {loudness_preset}: choose one of {', '.join(LOUDNESS_PRESETS)}")
         target_lufs = LOUDNESS_PRESETS[loudness_preset] if target_lufs is None else target_lufs
@@ -163,7 +167,7 @@ def run(
             options["binaural"] = True  # type: ignore[assignment]
         _run(clip, script, out, force=force, llm=llm, llm_roles=roles, llm_base_url=llm_base_url,
              vision=vision, vision_model_dir=str(vision_model_dir) if vision_model_dir else None, generator=generator, generator_options=options, seed=seed, target_lufs=target_lufs,
-             hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, window_s=window_s,
+             hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, language=language, window_s=window_s,
              max_events=max_events, max_screenplay_bytes=int(max_screenplay_mb * 1e6), **decomposition)
     except FoleyError as exc:
         _fail(exc)

@@ -46,6 +46,7 @@ class RunContext:
     tot_depth: int = 3
     tot_weights: tuple[float, float, float] = (0.5, 0.3, 0.2)
     keep_original_audio: bool = False
+    language: str = "und"  # ISO 639-2 code of the delivered audio tracks; `und` = undetermined
     # Mixing, upmix and delivery run in windows of this many seconds (tools/streams.py): memory stays bounded
     # whatever the clip's length; a clip shorter than one window is processed in one piece.
     window_s: float = 30.0

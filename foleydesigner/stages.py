@@ -17,12 +17,12 @@ from foleydesigner.agents.mixing import BUSES
 from foleydesigner.context import RunContext
 from foleydesigner.schemas import FoleyScript, MixPlan, StemInfo, VideoInfo
 from foleydesigner.tools import catalog
-from foleydesigner.tools.export import WavWriter, atomic_write_json, mux_video, muxed_name
+from foleydesigner.tools.export import WavWriter, atomic_write_json, deliver_video
 from foleydesigner.tools.otio import build_session, write_session
 from foleydesigner.tools.processing import master_source
 from foleydesigner.tools.streams import PREROLL_S, SpillFile, WavAudio, aligned, spans
 from foleydesigner.tools.upmix import downmix_bs775, upmix_51
-from foleydesigner.tools.video import probe_video
+from foleydesigner.tools.video import damage_warning, probe_video
 from foleydesigner.units import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,9 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         warnings.append("the clip already has an audio track: it is replaced in the output video"
                         + (" (kept as an extra track: --keep-original-audio)" if ctx.keep_original_audio
                            else "; pass --keep-original-audio to keep it as an extra track"))
-    if info.variable_frame_rate:
+    if damaged := damage_warning(info):
+        warnings.append(damaged)
+    elif info.variable_frame_rate:
         warnings.append(f"variable frame rate: clues use the decoded frame timestamps at nominal {info.fps:.3f} fps")
     if ctx.vision == "opencv":
         tracks = ctx.tracer.call_tool("load_video", catalog.track_video,
@@ -141,9 +143,9 @@ def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     ordered = [state["clues"][e["id"]] for e in state["script"]["events"]]
     atomic_write_json(ctx.work_dir / "clues.json", {"events": ordered})
     atomic_write_json(ctx.work_dir / "mix_plan.json", MixPlan.model_validate(state["mix_plan"]))
-    name = muxed_name(state["video_path"], video.codec)
-    mux_video(state["video_path"], ctx.work_dir / name, mix_51=ctx.work_dir / "mix_5_1.wav",
-              mix_stereo=ctx.work_dir / "mix_stereo.wav", sr=SAMPLE_RATE, keep_original_audio=ctx.keep_original_audio)
+    name, warnings = deliver_video(state["video_path"], ctx.work_dir, video.codec, mix_51=ctx.work_dir / "mix_5_1.wav",
+                                   mix_stereo=ctx.work_dir / "mix_stereo.wav", sr=SAMPLE_RATE,
+                                   keep_original_audio=ctx.keep_original_audio, language=ctx.language)
     stems = {s["event_id"]: s["path"] for s in state["stems"]}
     for s in state["stems"]:
         StemInfo.model_validate({k: v for k, v in s.items() if k != "generator_info"})
@@ -155,4 +157,4 @@ def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     return {"outputs": {"video": name, "script": "script.json", "clues": "clues.json", "mix_plan": "mix_plan.json",
                         "mix_stereo": "mix_stereo.wav", "mix_5_1": "mix_5_1.wav", "timeline": "session.otio",
                         **{f"stem:{k}": v for k, v in stems.items()}},
-            "timings": {"export": time.perf_counter() - t0}}
+            "warnings": warnings, "timings": {"export": time.perf_counter() - t0}}

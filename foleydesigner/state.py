@@ -45,6 +45,20 @@ class ScribeState(TypedDict, total=False):
     warnings: Annotated[list[str], operator.add]
 
 
+class ScribeInput(TypedDict, total=False):
+    """What a subgraph of stage ① reads from its parent: everything but `warnings`. A subgraph hands back its
+    whole state and the parent's reducer adds its warnings, so a subgraph given the parent's warnings would hand
+    them back again (each warning was stored once per nesting level: three times)."""
+
+    video_path: str
+    video: dict[str, Any]
+    tracks: list[dict[str, Any]]
+    screenplay: str | None
+    scene_script: dict[str, Any]
+    scribe_feedback: dict[str, Any]
+    scribe_iterations: int
+
+
 class DecompositionState(ScribeState, total=False):
     """Stage ① (FilmScribe loop, script writer, Tree-of-Thought search): shares keys with FoleyState."""
 

@@ -13,11 +13,11 @@ from foleydesigner.agents.script_writer import write_foley_script
 from foleydesigner.agents.tot import route_tot, tot_expand, tot_prune, tot_root, tot_score, tot_select
 from foleydesigner.context import RunContext
 from foleydesigner.graphs.filmscribe import build_filmscribe_graph
-from foleydesigner.state import DecompositionState
+from foleydesigner.state import DecompositionState, ScribeInput
 
 
 def build_decomposition_graph() -> Any:
-    g = StateGraph(DecompositionState, context_schema=RunContext)
+    g = StateGraph(DecompositionState, context_schema=RunContext, input_schema=ScribeInput)  # warnings: see ScribeInput
     g.add_node("filmscribe", build_filmscribe_graph())
     g.add_node("write_script", write_foley_script)
     g.add_node("tot_root", tot_root)
