@@ -119,12 +119,12 @@ def upmix_surround(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         ref = stereo.read(a, a + y.shape[1]).astype(np.float64)
         dot[:] += np.stack([np.sum(down * ref, axis=1), np.sum(down * down, axis=1), np.sum(ref * ref, axis=1)], axis=1)
 
+    master = state["mix_plan"]["verification"]["master"]  # the mixer measured the stereo master it wrote
     with WavWriter(ctx.work_dir / "mix_5_1.wav", 6) as wav:
-        measured = master_source(pre51, write, target_lufs=ctx.target_lufs, ceiling_dbtp=ctx.true_peak_dbtp,
-                                 window=window, scratch=scratch)
+        measured = master_source(pre51, write, target_lufs=master.get("target_lufs", ctx.target_lufs),
+                                 ceiling_dbtp=ctx.true_peak_dbtp, window=window, scratch=scratch)
     pre51.remove()
     corr = [float(d[0] / np.sqrt(d[1] * d[2])) if d[1] * d[2] > 0 else 1.0 for d in dot]
-    master = state["mix_plan"]["verification"]["master"]  # the mixer measured the stereo master it wrote
     delivery = {
         "stereo": {k: master[k] for k in ("integrated_lufs", "true_peak_dbtp")},
         "surround_5_1": {"integrated_lufs": measured["integrated_lufs"], "true_peak_dbtp": measured["true_peak_dbtp"]},
