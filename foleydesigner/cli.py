@@ -17,7 +17,7 @@ from rich.table import Table
 
 from foleydesigner.errors import FoleyError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="FoleyDesigner: layered, placed, mixed Foley for silent clips.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="FoleyDesigner: layered, placed, mixed Foley for video clips.")
 console = Console(stderr=True)
 STAGES = ("load_video", "decompose", "extract_clues", "generate_stem", "mix", "upmix", "export")
 
@@ -53,12 +53,19 @@ def _parse_roles(pairs: list[str]) -> dict[str, str]:
 
 
 def _run(clip: Path, script: Path | None, out: Path, **kw: object) -> None:
+    import time
+
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from foleydesigner.pipeline import run_foley
 
     seen: set[str] = set()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True) as prog:
+    t0 = time.perf_counter()
+    # In a terminal a spinner; in a log, a CI job or a pipe, a plain line per stage as it finishes (a spinner
+    # there prints nothing until the end).
+    plain = not (console.is_terminal and sys.stdout.isatty())
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True,
+                  disable=plain) as prog:
         task = prog.add_task("load_video", total=len(STAGES))
 
         def on_stage(node: str) -> None:
@@ -66,34 +73,49 @@ def _run(clip: Path, script: Path | None, out: Path, **kw: object) -> None:
                 seen.add(node)
                 i = STAGES.index(node)
                 prog.update(task, completed=i + 1, description=STAGES[i + 1] if i + 1 < len(STAGES) else "done")
+                if plain:
+                    console.print(f"{node} done ({time.perf_counter() - t0:.1f} s)", highlight=False, soft_wrap=True)
 
         try:
             state = run_foley(clip, out, screenplay_path=script, on_stage=on_stage, **kw)  # type: ignore[arg-type]
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see main): the run has already removed its staging folder
             console.print(f"[bold red]interrupted:[/] nothing was written to {out}", soft_wrap=True, highlight=False)
             raise typer.Exit(code=130) from None
+    _summary(state)
+
+
+def _level(m: dict[str, float] | None) -> str:
+    return f"{m['integrated_lufs']:.1f} LUFS, {m['true_peak_dbtp']:.1f} dBTP" if m else "not measured"
+
+
+def _summary(state: dict) -> None:  # type: ignore[type-arg]
     run = state["run"]
     for w in run["warnings"]:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print(f"[yellow]warning:[/] {w}", soft_wrap=True, highlight=False)
     events = state["script"]["events"]
     table = Table(title=f"{len(events)} sound events", show_lines=False)
-    for col in ("id", "layer", "start-end s", "hits", "track", "placement"):
-        table.add_column(col)
+    table.add_column("id", no_wrap=True)  # ids name the stem files: never cut
+    for col in ("layer", "start-end s", "hits", "track", "placement"):
+        table.add_column(col, overflow="fold")
     for e in events:
         c = state["clues"][e["id"]]
         az = c["azimuth_deg"]
         table.add_row(e["id"], e["layer"], f"{e['start_s']:.2f}-{e['end_s']:.2f}", str(len(e["onsets_s"]) or ""),
                       "" if e["source_track"] is None else str(e["source_track"]),
                       f"{c['source']}: {az[0]:+.0f}° → {az[-1]:+.0f}°")
-    Console().print(table)
+    out = Console(width=max(Console().width, 100))
+    out.print(table)
     d = state["mix_plan"]["verification"].get("delivery", {})
-    Console().print(f"stereo {d.get('stereo')}  5.1 {d.get('surround_5_1')}  in {run['timings_s']['total']:.1f} s")
-    Console().print(f"wrote {state['out_dir']}/ ({run['outputs']['video']}, mix_5_1.wav, mix_stereo.wav, stems/, …)")
+    out.print(f"stereo: {_level(d.get('stereo'))} · 5.1: {_level(d.get('surround_5_1'))} · "
+              f"in {run['timings_s']['total']:.1f} s", highlight=False)
+    out.print(f"wrote {state['out_dir']}/ ({run['outputs']['video']}, mix_5_1.wav, mix_stereo.wav, stems/, …)",
+              highlight=False, soft_wrap=True)
 
 
 @app.command()
 def run(
-    clip: Annotated[Path, typer.Argument(help="silent video clip (mp4, mkv, mov, avi)")],
+    clip: Annotated[Path, typer.Argument(help="video clip (mp4, mkv, mov, avi); its own audio, if any, is replaced "
+                                         "unless --keep-original-audio")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder (must be new or empty)")],
     script: Annotated[Path | None, typer.Option("--script", help="screenplay: plain text or Fountain")] = None,
     llm: Annotated[str, typer.Option(help="'heuristic' (offline) or provider:model, e.g. openai:gpt-4o-mini")] = "heuristic",
@@ -129,7 +151,7 @@ def run(
     tot_depth: Annotated[int, typer.Option(help="ToT: levels of candidate scripts at most")] = 3,
     tot_weights: Annotated[str, typer.Option(help="ToT: w1,w2,w3 of w1·s_align + w2·s_layer + w3·s_emotion")] = "0.5,0.3,0.2",
 ) -> None:
-    """Turn a silent clip into stems, a stereo and a 5.1 mix, and a video with both mixes."""
+    """Turn a clip into stems, a stereo and a 5.1 mix, and a video with both mixes."""
     try:
         from foleydesigner.context import LOUDNESS_PRESETS
 
@@ -228,7 +250,10 @@ def backends(as_json: Annotated[bool, typer.Option("--json", help="machine-reada
                 "anthropic:MODEL": ("Anthropic chat models", "ANTHROPIC_API_KEY"),
                 "ollama:MODEL": ("local models through Ollama", "a running Ollama server"),
                 "PROVIDER:MODEL --llm-base-url URL": ("any OpenAI-compatible server", "the server URL")},
-        "vision": {"opencv": ("MOG2 motion segmentation, HOG people, tracking, geometric depth (default)", "nothing")},
+        "vision": {"opencv": ("MOG2 motion segmentation, HOG people, tracking, geometric depth (default)", "nothing"),
+                   "transformers": ("OpenCV tracks relabelled by a zero-shot detector, depths from a depth model",
+                                    "--vision-model-dir with detector/ and depth/ (transformers + torch)"),
+                   "vlm": ("OpenCV tracks labelled by a vision LLM looking at keyframes", "a vision-capable --llm")},
         "generator": available_generators(),
     }
     if as_json:
