@@ -132,6 +132,9 @@ def run(
     hfov: Annotated[float, typer.Option(help="camera horizontal field of view, degrees")] = 60.0,
     max_scribe_iters: Annotated[int, typer.Option(help="FilmScribe generate/validate rounds at most")] = 3,
     keep_original_audio: Annotated[bool, typer.Option(help="keep the clip's own audio as an extra track")] = False,
+    stems: Annotated[str, typer.Option(help="full: every stem as long as the clip; trimmed: cut to where it sounds "
+                                       "(its start in session.otio and the WAV's BWF time reference)")] = "full",
+    stem_format: Annotated[str, typer.Option(help="wav (24-bit) or flac (lossless, about half the size)")] = "wav",
     language: Annotated[str, typer.Option(help="ISO 639-2 language of the delivered audio tracks, e.g. eng, fra")] = "und",
     window_s: Annotated[float, typer.Option(help="mix and deliver long clips in windows of this many seconds "
                                             "(memory grows with it, not with the clip)")] = 30.0,
@@ -156,6 +159,10 @@ def run(
         from foleydesigner.context import LOUDNESS_PRESETS
 
         _check_seed(seed)
+        from foleydesigner.tools.stems import STEM_FORMATS, STEM_MODES
+
+        if stems not in STEM_MODES or stem_format not in STEM_FORMATS:
+            raise FoleyError(f"--stems {stems} --stem-format {stem_format}: --stems is full or trimmed, --stem-format wav or flac")
         if not re.fullmatch(r"[a-z]{3}", language):
             raise FoleyError(f"--language {language}: give an ISO 639-2 code of three lower-case letters (eng, fra, deu), or und")
         if loudness_preset not in LOUDNESS_PRESETS:
@@ -189,7 +196,8 @@ def run(
             options["binaural"] = True  # type: ignore[assignment]
         _run(clip, script, out, force=force, llm=llm, llm_roles=roles, llm_base_url=llm_base_url,
              vision=vision, vision_model_dir=str(vision_model_dir) if vision_model_dir else None, generator=generator, generator_options=options, seed=seed, target_lufs=target_lufs,
-             hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, language=language, window_s=window_s,
+             hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, language=language, stems=stems, stem_format=stem_format,
+             window_s=window_s,
              max_events=max_events, max_screenplay_bytes=int(max_screenplay_mb * 1e6), **decomposition)
     except FoleyError as exc:
         _fail(exc)

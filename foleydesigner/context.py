@@ -46,6 +46,8 @@ class RunContext:
     tot_depth: int = 3
     tot_weights: tuple[float, float, float] = (0.5, 0.3, 0.2)
     keep_original_audio: bool = False
+    stems: str = "full"  # "trimmed": each stem cut to where it sounds, its start in session.otio and a BWF bext chunk
+    stem_format: str = "wav"  # or "flac" (lossless, about half the size; no bext chunk, the start is in session.otio)
     language: str = "und"  # ISO 639-2 code of the delivered audio tracks; `und` = undetermined
     # Mixing, upmix and delivery run in windows of this many seconds (tools/streams.py): memory stays bounded
     # whatever the clip's length; a clip shorter than one window is processed in one piece.

@@ -19,7 +19,8 @@ from foleydesigner.units import SAMPLE_RATE
 MAX_SCREENPLAY_BYTES = 1_000_000
 #: Far above what a scene needs (the demo has 6) and low enough that stems stay within a normal disk.
 MAX_EVENTS = 256
-#: Bytes per sample of each file a run writes: 24-bit PCM stems and mixes, float32 scratch (tools/streams.py).
+#: Bytes per sample of each file a run writes: float32 stems (tools/catalog.py) and scratch (tools/streams.py),
+#: 24-bit PCM mixes.
 _PCM24, _F32 = 3, 4
 #: Headroom on top of the estimate: filesystem blocks, JSON, the trace, the AAC tracks.
 _SLACK = 1.1
@@ -38,7 +39,7 @@ def check_event_count(n: int, limit: int = MAX_EVENTS) -> None:
                          "screenplay to the scene this clip shows, or raise --max-events")
 
 
-def estimate_bytes(n_stems: int, duration_s: float, *, video_bytes: int = 0, stem_bytes: float = _PCM24) -> int:
+def estimate_bytes(n_stems: int, duration_s: float, *, video_bytes: int = 0, stem_bytes: float = _F32) -> int:
     """What a run writes at its peak: stems, their processed float32 copies, the mixer's buses, both mixes, the video."""
     samples = duration_s * SAMPLE_RATE
     stems = n_stems * samples * 2 * (stem_bytes + _F32)  # stems/<id>.wav + .internal/<id>.f32 while mixing

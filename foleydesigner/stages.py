@@ -20,6 +20,7 @@ from foleydesigner.tools import catalog
 from foleydesigner.tools.export import WavWriter, atomic_write_json, deliver_video
 from foleydesigner.tools.otio import build_session, write_session
 from foleydesigner.tools.processing import master_source
+from foleydesigner.tools.stems import deliver_stem
 from foleydesigner.tools.streams import PREROLL_S, SpillFile, WavAudio, aligned, spans
 from foleydesigner.tools.upmix import downmix_bs775, upmix_51
 from foleydesigner.tools.video import damage_warning, probe_video
@@ -147,12 +148,17 @@ def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                                    mix_stereo=ctx.work_dir / "mix_stereo.wav", sr=SAMPLE_RATE,
                                    keep_original_audio=ctx.keep_original_audio, language=ctx.language)
     stems = {s["event_id"]: s["path"] for s in state["stems"]}
+    ranges: dict[str, tuple[int, int]] = {}
+    if (ctx.stems, ctx.stem_format) != ("full", "wav"):  # after the mix, which reads the full-length WAVs
+        for sid, rel in stems.items():
+            path, first, n = deliver_stem(ctx.work_dir / rel, mode=ctx.stems, fmt=ctx.stem_format, description=sid)
+            stems[sid], ranges[sid] = str(path.relative_to(ctx.work_dir)), (first, n)
     for s in state["stems"]:
         StemInfo.model_validate({k: v for k, v in s.items() if k != "generator_info"})
     script = FoleyScript.model_validate(state["script"])
     timeline = build_session(name=Path(state["video_path"]).stem, video_file=name, video=video, events=script.events,
                              stems=stems, plan=state["mix_plan"]["plan"],
-                             mixes={"stereo": "mix_stereo.wav", "5.1": "mix_5_1.wav"})
+                             mixes={"stereo": "mix_stereo.wav", "5.1": "mix_5_1.wav"}, stem_ranges=ranges)
     write_session(ctx.work_dir / "session.otio", timeline)
     return {"outputs": {"video": name, "script": "script.json", "clues": "clues.json", "mix_plan": "mix_plan.json",
                         "mix_stereo": "mix_stereo.wav", "mix_5_1": "mix_5_1.wav", "timeline": "session.otio",

@@ -79,7 +79,7 @@ def test_too_many_events_fail_before_any_stem_is_written(tmp_path, tiny):
 
 def test_estimate_counts_stems_mixes_and_scratch():
     one, two = estimate_bytes(1, 10.0), estimate_bytes(2, 10.0)
-    per_stem = 10.0 * 48_000 * 2 * (3 + 4) * 1.1  # 24-bit WAV + float32 scratch copy, stereo
+    per_stem = 10.0 * 48_000 * 2 * (4 + 4) * 1.1  # float32 WAV + float32 scratch copy, stereo
     assert abs((two - one) - per_stem) < 2
     assert estimate_bytes(100, 80.0) > 5e9  # the 80 s street scene with 100 stems: GBs, as measured
 
