@@ -32,19 +32,6 @@ class FoleyState(TypedDict, total=False):
     timings: Annotated[dict[str, float], merge_dicts]
 
 
-class ScribeState(TypedDict, total=False):
-    """The FilmScribe subgraph's state: shares keys with FoleyState so it plugs in as a node."""
-
-    video_path: str
-    video: dict[str, Any]
-    tracks: list[dict[str, Any]]
-    screenplay: str | None
-    scene_script: dict[str, Any]
-    scribe_feedback: dict[str, Any]
-    scribe_iterations: int
-    warnings: Annotated[list[str], operator.add]
-
-
 class ScribeInput(TypedDict, total=False):
     """What a subgraph of stage ① reads from its parent: everything but `warnings`. A subgraph hands back its
     whole state and the parent's reducer adds its warnings, so a subgraph given the parent's warnings would hand
@@ -57,6 +44,12 @@ class ScribeInput(TypedDict, total=False):
     scene_script: dict[str, Any]
     scribe_feedback: dict[str, Any]
     scribe_iterations: int
+
+
+class ScribeState(ScribeInput, total=False):
+    """The FilmScribe subgraph's state: shares keys with FoleyState so it plugs in as a node."""
+
+    warnings: Annotated[list[str], operator.add]
 
 
 class DecompositionState(ScribeState, total=False):
