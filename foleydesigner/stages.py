@@ -67,6 +67,13 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
             "timings": {"load_video": time.perf_counter() - t0}}
 
 
+def check_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    """Stop a script with more events than --max-events before the Tree-of-Thought search scores its candidates
+    (each a copy of the script: a 5 MB screenplay's 120,000 events ran for many minutes there)."""
+    limits.check_event_count(len(state["script"]["events"]), _ctx(runtime).max_events)
+    return {}
+
+
 def extract_clues(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     ctx = _ctx(runtime)
     t0 = time.perf_counter()
