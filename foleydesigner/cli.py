@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import signal
 import sys
 from importlib import resources
 from pathlib import Path
@@ -15,7 +17,7 @@ from rich.table import Table
 
 from foleydesigner.errors import FoleyError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="FoleyDesigner: layered, placed, mixed Foley for silent clips.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="FoleyDesigner: layered, placed, mixed Foley for video clips.")
 console = Console(stderr=True)
 STAGES = ("load_video", "decompose", "extract_clues", "generate_stem", "mix", "upmix", "export")
 
@@ -33,6 +35,11 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
+def _check_seed(seed: int) -> None:
+    if not 0 <= seed < 2**32:  # numpy's and torch's generators take unsigned 32-bit seeds
+        raise FoleyError(f"--seed {seed} must be between 0 and {2**32 - 1}")
+
+
 def _parse_roles(pairs: list[str]) -> dict[str, str]:
     from foleydesigner.context import ROLES
 
@@ -46,12 +53,19 @@ def _parse_roles(pairs: list[str]) -> dict[str, str]:
 
 
 def _run(clip: Path, script: Path | None, out: Path, **kw: object) -> None:
+    import time
+
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from foleydesigner.pipeline import run_foley
 
     seen: set[str] = set()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True) as prog:
+    t0 = time.perf_counter()
+    # In a terminal a spinner; in a log, a CI job or a pipe, a plain line per stage as it finishes (a spinner
+    # there prints nothing until the end).
+    plain = not (console.is_terminal and sys.stdout.isatty())
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True,
+                  disable=plain) as prog:
         task = prog.add_task("load_video", total=len(STAGES))
 
         def on_stage(node: str) -> None:
@@ -59,30 +73,49 @@ def _run(clip: Path, script: Path | None, out: Path, **kw: object) -> None:
                 seen.add(node)
                 i = STAGES.index(node)
                 prog.update(task, completed=i + 1, description=STAGES[i + 1] if i + 1 < len(STAGES) else "done")
+                if plain:
+                    console.print(f"{node} done ({time.perf_counter() - t0:.1f} s)", highlight=False, soft_wrap=True)
 
-        state = run_foley(clip, out, screenplay_path=script, on_stage=on_stage, **kw)  # type: ignore[arg-type]
+        try:
+            state = run_foley(clip, out, screenplay_path=script, on_stage=on_stage, **kw)  # type: ignore[arg-type]
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see main): the run has already removed its staging folder
+            console.print(f"[bold red]interrupted:[/] nothing was written to {out}", soft_wrap=True, highlight=False)
+            raise typer.Exit(code=130) from None
+    _summary(state)
+
+
+def _level(m: dict[str, float] | None) -> str:
+    return f"{m['integrated_lufs']:.1f} LUFS, {m['true_peak_dbtp']:.1f} dBTP" if m else "not measured"
+
+
+def _summary(state: dict) -> None:  # type: ignore[type-arg]
     run = state["run"]
     for w in run["warnings"]:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print(f"[yellow]warning:[/] {w}", soft_wrap=True, highlight=False)
     events = state["script"]["events"]
     table = Table(title=f"{len(events)} sound events", show_lines=False)
-    for col in ("id", "layer", "start-end s", "hits", "track", "placement"):
-        table.add_column(col)
+    table.add_column("id", no_wrap=True)  # ids name the stem files: never cut
+    for col in ("layer", "start-end s", "hits", "track", "placement"):
+        table.add_column(col, overflow="fold")
     for e in events:
         c = state["clues"][e["id"]]
         az = c["azimuth_deg"]
         table.add_row(e["id"], e["layer"], f"{e['start_s']:.2f}-{e['end_s']:.2f}", str(len(e["onsets_s"]) or ""),
                       "" if e["source_track"] is None else str(e["source_track"]),
                       f"{c['source']}: {az[0]:+.0f}° → {az[-1]:+.0f}°")
-    Console().print(table)
+    out = Console(width=max(Console().width, 100))
+    out.print(table)
     d = state["mix_plan"]["verification"].get("delivery", {})
-    Console().print(f"stereo {d.get('stereo')}  5.1 {d.get('surround_5_1')}  in {run['timings_s']['total']:.1f} s")
-    Console().print(f"wrote {state['out_dir']}/ ({run['outputs']['video']}, mix_5_1.wav, mix_stereo.wav, stems/, …)")
+    out.print(f"stereo: {_level(d.get('stereo'))} · 5.1: {_level(d.get('surround_5_1'))} · "
+              f"in {run['timings_s']['total']:.1f} s", highlight=False)
+    out.print(f"wrote {state['out_dir']}/ ({run['outputs']['video']}, mix_5_1.wav, mix_stereo.wav, stems/, …)",
+              highlight=False, soft_wrap=True)
 
 
 @app.command()
 def run(
-    clip: Annotated[Path, typer.Argument(help="silent video clip (mp4, mkv, mov, avi)")],
+    clip: Annotated[Path, typer.Argument(help="video clip (mp4, mkv, mov, avi); its own audio, if any, is replaced "
+                                         "unless --keep-original-audio")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder (must be new or empty)")],
     script: Annotated[Path | None, typer.Option("--script", help="screenplay: plain text or Fountain")] = None,
     llm: Annotated[str, typer.Option(help="'heuristic' (offline) or provider:model, e.g. openai:gpt-4o-mini")] = "heuristic",
@@ -99,9 +132,15 @@ def run(
     hfov: Annotated[float, typer.Option(help="camera horizontal field of view, degrees")] = 60.0,
     max_scribe_iters: Annotated[int, typer.Option(help="FilmScribe generate/validate rounds at most")] = 3,
     keep_original_audio: Annotated[bool, typer.Option(help="keep the clip's own audio as an extra track")] = False,
+    stems: Annotated[str, typer.Option(help="full: every stem as long as the clip; trimmed: cut to where it sounds "
+                                       "(its start in session.otio and the WAV's BWF time reference)")] = "full",
+    stem_format: Annotated[str, typer.Option(help="wav (24-bit) or flac (lossless, about half the size)")] = "wav",
+    language: Annotated[str, typer.Option(help="ISO 639-2 language of the delivered audio tracks, e.g. eng, fra")] = "und",
     window_s: Annotated[float, typer.Option(help="mix and deliver long clips in windows of this many seconds "
                                             "(memory grows with it, not with the clip)")] = 30.0,
     force: Annotated[bool, typer.Option(help="replace a previous run in --out")] = False,
+    max_events: Annotated[int, typer.Option(help="most sound events (one stem each) a run may make")] = 256,
+    max_screenplay_mb: Annotated[float, typer.Option(help="largest screenplay read, MB")] = 1.0,
     llm_scribe: Annotated[str | None, typer.Option(help="backend of the FilmScribe generator (default: --llm)")] = None,
     llm_validator: Annotated[str | None, typer.Option(help="backend of the FilmScribe validator")] = None,
     llm_writer: Annotated[str | None, typer.Option(help="backend of the FoleyScriptWriter and the ToT expansions")] = None,
@@ -115,10 +154,17 @@ def run(
     tot_depth: Annotated[int, typer.Option(help="ToT: levels of candidate scripts at most")] = 3,
     tot_weights: Annotated[str, typer.Option(help="ToT: w1,w2,w3 of w1·s_align + w2·s_layer + w3·s_emotion")] = "0.5,0.3,0.2",
 ) -> None:
-    """Turn a silent clip into stems, a stereo and a 5.1 mix, and a video with both mixes."""
+    """Turn a clip into stems, a stereo and a 5.1 mix, and a video with both mixes."""
     try:
         from foleydesigner.context import LOUDNESS_PRESETS
 
+        _check_seed(seed)
+        from foleydesigner.tools.stems import STEM_FORMATS, STEM_MODES
+
+        if stems not in STEM_MODES or stem_format not in STEM_FORMATS:
+            raise FoleyError(f"--stems {stems} --stem-format {stem_format}: --stems is full or trimmed, --stem-format wav or flac")
+        if not re.fullmatch(r"[a-z]{3}", language):
+            raise FoleyError(f"--language {language}: give an ISO 639-2 code of three lower-case letters (eng, fra, deu), or und")
         if loudness_preset not in LOUDNESS_PRESETS:
             raise FoleyError(f"--loudness-preset {loudness_preset}: choose one of {', '.join(LOUDNESS_PRESETS)}")
         target_lufs = LOUDNESS_PRESETS[loudness_preset] if target_lufs is None else target_lufs
@@ -130,6 +176,10 @@ def run(
             raise FoleyError(f"--max-scribe-iters {max_scribe_iters} must be between 1 and 20")
         if not 5.0 <= window_s <= 600.0:
             raise FoleyError(f"--window-s {window_s:g} must be in [5, 600] seconds; 30 keeps a 300 s mix under 2 GB")
+        if not 1 <= max_events <= 100_000:
+            raise FoleyError(f"--max-events {max_events} must be between 1 and 100000")
+        if not 0 < max_screenplay_mb <= 1000:
+            raise FoleyError(f"--max-screenplay-mb {max_screenplay_mb:g} must be in (0, 1000]")
         from foleydesigner.agents.tot import tot_settings
         from foleydesigner.llm import parse_backend
 
@@ -146,8 +196,9 @@ def run(
             options["binaural"] = True  # type: ignore[assignment]
         _run(clip, script, out, force=force, llm=llm, llm_roles=roles, llm_base_url=llm_base_url,
              vision=vision, vision_model_dir=str(vision_model_dir) if vision_model_dir else None, generator=generator, generator_options=options, seed=seed, target_lufs=target_lufs,
-             hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, window_s=window_s,
-             **decomposition)
+             hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, language=language, stems=stems, stem_format=stem_format,
+             window_s=window_s,
+             max_events=max_events, max_screenplay_bytes=int(max_screenplay_mb * 1e6), **decomposition)
     except FoleyError as exc:
         _fail(exc)
 
@@ -207,7 +258,10 @@ def backends(as_json: Annotated[bool, typer.Option("--json", help="machine-reada
                 "anthropic:MODEL": ("Anthropic chat models", "ANTHROPIC_API_KEY"),
                 "ollama:MODEL": ("local models through Ollama", "a running Ollama server"),
                 "PROVIDER:MODEL --llm-base-url URL": ("any OpenAI-compatible server", "the server URL")},
-        "vision": {"opencv": ("MOG2 motion segmentation, HOG people, tracking, geometric depth (default)", "nothing")},
+        "vision": {"opencv": ("MOG2 motion segmentation, HOG people, tracking, geometric depth (default)", "nothing"),
+                   "transformers": ("OpenCV tracks relabelled by a zero-shot detector, depths from a depth model",
+                                    "--vision-model-dir with detector/ and depth/ (transformers + torch)"),
+                   "vlm": ("OpenCV tracks labelled by a vision LLM looking at keyframes", "a vision-capable --llm")},
         "generator": available_generators(),
     }
     if as_json:
@@ -262,6 +316,9 @@ def eval_(
     from foleydesigner.eval.report import markdown_table
 
     try:
+        _check_seed(seed)
+        if not -70.0 <= target_lufs <= -5.0:
+            raise FoleyError(f"--target-lufs {target_lufs} is outside [-70, -5] LUFS; broadcast uses -24 (A/85) or -23 (R128)")
         if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "report.json").exists())):
             raise FoleyError(f"--out {out} holds files that are not a previous `foley eval`; choose a new folder")
         command = f"foley eval{' --quick' if quick else ''} --out {out}" + (f" --seed {seed}" if seed else "") + \
@@ -293,8 +350,12 @@ def dataset(
     """Make a FilmStereo-like synthetic set: procedural sources rendered along random trajectories, with captions."""
     from foleydesigner.generation.dit.data import make_dataset
 
-    if items < 1 or duration <= 0:
-        _fail(FoleyError("--items must be >= 1 and --duration > 0"))
+    if not 1 <= items <= 1_000_000 or not 0 < duration <= 60:
+        _fail(FoleyError("--items must be between 1 and 1000000 and --duration in (0, 60] seconds"))
+    try:
+        _check_seed(seed)
+    except FoleyError as exc:
+        _fail(exc)
     console.print(f"wrote {make_dataset(out, n_items=items, duration_s=duration, seed=seed)}")
 
 
@@ -318,6 +379,8 @@ def train(
         _fail(FoleyError(f"--data {data} has no manifest.json; make one with `foley dataset --out {data}`"))
     if steps < 1 or batch_size < 1 or not 0 < lr < 1:
         _fail(FoleyError("--steps and --batch-size must be >= 1 and --lr in (0, 1)"))
+    if not 0 <= seed < 2**32:
+        _fail(FoleyError(f"--seed {seed} must be between 0 and {2**32 - 1}"))
     try:
         ckpt = run_train(config, data, out, steps=steps, batch_size=batch_size, lr=lr, resume=resume, device=device,
                          use_clues=not no_clues, seed=seed)
@@ -326,13 +389,34 @@ def train(
     console.print(f"checkpoint: {ckpt}  (use: foley run CLIP --generator dit --dit-checkpoint {ckpt})")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (kill, `timeout`, a job scheduler) cleans up exactly like Ctrl-C
+
+
 def main() -> None:
+    try:  # typer ≥ 0.2x carries its own copy of click
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[assignment]
+
+    signal.signal(signal.SIGTERM, _terminate)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app()
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # bare `foley`: the help, as before
+        typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        code = 0
+    except ClickException as exc:  # a flag's value has the wrong type, a missing argument: one line too
+        hint = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) else ""
+        console.print(f"[bold red]error:[/] {exc.format_message()}{hint}", soft_wrap=True, highlight=False)
+        code = 2
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("[bold red]interrupted[/]", highlight=False)
+        code = 130
     except FoleyError as exc:  # pragma: no cover - commands catch their own
         console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
-        sys.exit(2)
+        code = 2
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

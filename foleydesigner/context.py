@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from foleydesigner.limits import MAX_EVENTS, MAX_SCREENPLAY_BYTES
 from foleydesigner.llm import RetryPolicy
 from foleydesigner.trace import Tracer
 from foleydesigner.units import DEFAULT_HFOV_DEG
@@ -48,9 +49,15 @@ class RunContext:
     tot_depth: int = 3
     tot_weights: tuple[float, float, float] = (0.5, 0.3, 0.2)
     keep_original_audio: bool = False
+    stems: str = "full"  # "trimmed": each stem cut to where it sounds, its start in session.otio and a BWF bext chunk
+    stem_format: str = "wav"  # or "flac" (lossless, about half the size; no bext chunk, the start is in session.otio)
+    language: str = "und"  # ISO 639-2 code of the delivered audio tracks; `und` = undetermined
     # Mixing, upmix and delivery run in windows of this many seconds (tools/streams.py): memory stays bounded
     # whatever the clip's length; a clip shorter than one window is processed in one piece.
     window_s: float = 30.0
+    # Limits (foleydesigner/limits.py): a longer screenplay or more events fail at once with one line.
+    max_screenplay_bytes: int = MAX_SCREENPLAY_BYTES
+    max_events: int = MAX_EVENTS
 
     def llm_for(self, role: str) -> str:
         """The backend string for an agent role: its override, else the run's --llm."""

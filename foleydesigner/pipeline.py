@@ -6,19 +6,21 @@ succeeded, so an interrupted or failed run never leaves files that look complete
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import platform
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from foleydesigner import limits
 from foleydesigner.context import RunContext
 from foleydesigner.errors import FoleyError, InputError
+from foleydesigner.publish import OutLock, make_staging, publish, remove_stale, snapshot
 from foleydesigner.schemas import RunInfo, VideoInfo
 from foleydesigner.tools.export import atomic_write_json
 from foleydesigner.tools.screenplay import read_screenplay
@@ -43,7 +45,7 @@ def versions() -> dict[str, str]:
 def check_out_dir(out_dir: Path, *, force: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir} is a file; give a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()):
+    if out_dir.is_dir() and any(not p.name.startswith(f".{out_dir.name}.") for p in out_dir.iterdir()):
         if not force:
             raise InputError(f"--out {out_dir} is not empty; choose a new folder or pass --force to replace a previous run")
         if not (out_dir / "run.json").exists():
@@ -55,31 +57,36 @@ def check_out_dir(out_dir: Path, *, force: bool) -> None:
         raise InputError(f"--out {out_dir}: {parent} is not writable; choose a folder you can write to")
 
 
-def _publish(staging: Path, out_dir: Path) -> None:
-    if out_dir.exists():
-        trash = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-        os.replace(out_dir, trash / "old")
-        os.replace(staging, out_dir)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(staging, out_dir)
-
-
 def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: str | Path | None = None,
               force: bool = False, on_stage: Callable[[str], None] | None = None, **options: Any) -> dict[str, Any]:
     """Run FoleyDesigner on one clip; returns the final graph state (with 'run' = RunInfo dump).
 
     options are RunContext fields (llm, vision, generator, seed, target_lufs, hfov_deg, ...).
     """
-    from foleydesigner.graphs.foley import build_foley_graph
-
     t_start = time.perf_counter()
     out = Path(out_dir).resolve()
     video: VideoInfo = probe_video(video_path)  # fail fast on a bad clip, before any folder is made
+    if screenplay_path:
+        limits.check_screenplay_size(screenplay_path, int(options.get("max_screenplay_bytes", limits.MAX_SCREENPLAY_BYTES)))
     screenplay = read_screenplay(screenplay_path) if screenplay_path else None
     check_out_dir(out, force=force)
+    # the smallest run (one stem) must fit before anything is written; the real count is checked before generation
+    limits.check_disk(out.parent, limits.estimate_bytes(1, video.duration_s, video_bytes=Path(video_path).stat().st_size))
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    with OutLock(out):
+        check_out_dir(out, force=force)  # again: another run may have published here while we waited to start
+        remove_stale(out)
+        before = snapshot(out)
+        return _run_locked(video_path, video, screenplay, out, before, t_start, on_stage, options)
+
+
+def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None, out: Path,
+                before: dict[str, tuple[int, int]], t_start: float, on_stage: Callable[[str], None] | None,
+                options: dict[str, Any]) -> dict[str, Any]:
+    from foleydesigner.graphs.foley import build_foley_graph
+
+    staging = make_staging(out)
+    state: dict[str, Any] = {}
     try:
         ctx = RunContext(work_dir=staging, tracer=Tracer(staging / "trace.jsonl"), **options)
         from foleydesigner.tools.vision import make_vision_backend
@@ -93,7 +100,6 @@ def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: s
 
         check_backends([ctx.llm_for(r) for r in ROLES], base_url=ctx.llm_base_url)  # a missing key fails here
         graph = build_foley_graph()
-        state: dict[str, Any] = {}
         inputs = {"video_path": str(Path(video_path).resolve()), "screenplay": screenplay}
         for update in graph.stream(inputs, context=ctx, stream_mode=["updates", "values"]):
             mode, chunk = update
@@ -122,9 +128,17 @@ def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: s
         usage = usage_for(ctx.tracer)
         info.cost_usd, info.llm_usage = usage.cost_usd, usage.per_backend
         atomic_write_json(staging / "run.json", info)
-        _publish(staging, out)
-    except BaseException:
+        publish(staging, out, before)
+    except BaseException as exc:
+        disk_full = isinstance(exc, Exception) and limits.is_disk_full(exc, staging)
         shutil.rmtree(staging, ignore_errors=True)
+        # a generation thread still running when SIGTERM/Ctrl-C arrived may write once more: sweep again at exit,
+        # after the interpreter has joined those threads
+        atexit.register(shutil.rmtree, staging, ignore_errors=True)
+        if disk_full:
+            n = len((state.get("script") or {}).get("events", [])) or 1
+            need = limits.estimate_bytes(n, video.duration_s, video_bytes=Path(video_path).stat().st_size)
+            raise limits.disk_full_error(out.parent, need) from exc
         raise
     state["run"] = info.model_dump(mode="json")
     state["out_dir"] = str(out)

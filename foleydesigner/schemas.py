@@ -37,6 +37,8 @@ class VideoInfo(_Model):
     container: str
     has_audio: bool = False
     variable_frame_rate: bool = False
+    declared_duration_s: float | None = Field(default=None, description="what the container says; more than "
+                                              "duration_s when the file is truncated")
 
 
 class SceneContext(_Model):

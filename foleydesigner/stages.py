@@ -12,18 +12,20 @@ from typing import Any
 
 import numpy as np
 
+from foleydesigner import limits
 from foleydesigner.agents.mixing import BUSES
 from foleydesigner.context import RunContext
 from foleydesigner.schemas import FoleyScript, MixPlan, StemInfo, VideoInfo
 from foleydesigner.tools import catalog
-from foleydesigner.tools.export import WavWriter, atomic_write_json, mux_video, muxed_name
+from foleydesigner.tools.export import WavWriter, atomic_write_json, deliver_video
 from foleydesigner.tools.otio import build_session, write_session
 from foleydesigner.tools.picture import analyse_picture
 from foleydesigner.tools.processing import master_source
 from foleydesigner.tools.shots import split_at_cuts
+from foleydesigner.tools.stems import deliver_stem
 from foleydesigner.tools.streams import PREROLL_S, SpillFile, WavAudio, aligned, spans
 from foleydesigner.tools.upmix import downmix_bs775, upmix_51
-from foleydesigner.tools.video import probe_video
+from foleydesigner.tools.video import damage_warning, probe_video
 from foleydesigner.units import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,9 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         warnings.append("the clip already has an audio track: it is replaced in the output video"
                         + (" (kept as an extra track: --keep-original-audio)" if ctx.keep_original_audio
                            else "; pass --keep-original-audio to keep it as an extra track"))
-    if info.variable_frame_rate:
+    if damaged := damage_warning(info):
+        warnings.append(damaged)
+    elif info.variable_frame_rate:
         warnings.append(f"variable frame rate: clues use the decoded frame timestamps at nominal {info.fps:.3f} fps")
     with ctx.tracer.span("analyse_picture", "tool", backend="opencv", inputs=state["video_path"], tool="picture") as rec:
         picture = analyse_picture(state["video_path"], info)
@@ -73,9 +77,20 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
             "timings": {"load_video": time.perf_counter() - t0}}
 
 
+def check_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    """Stop a script with more events than --max-events before the Tree-of-Thought search scores its candidates
+    (each a copy of the script: a 5 MB screenplay's 120,000 events ran for many minutes there)."""
+    limits.check_event_count(len(state["script"]["events"]), _ctx(runtime).max_events)
+    return {}
+
+
 def extract_clues(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     ctx = _ctx(runtime)
     t0 = time.perf_counter()
+    n_events = len(state["script"]["events"])  # the last moment before stems are written: check what they need
+    limits.check_event_count(n_events, ctx.max_events)
+    limits.check_disk(ctx.work_dir, limits.estimate_bytes(n_events, state["video"]["duration_s"],
+                                                          video_bytes=Path(state["video_path"]).stat().st_size))
     clues = {}
     for ev in state["script"]["events"]:
         clues[ev["id"]] = ctx.tracer.call_tool("extract_clues", catalog.extract_event_clues,
@@ -122,12 +137,12 @@ def upmix_surround(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         ref = stereo.read(a, a + y.shape[1]).astype(np.float64)
         dot[:] += np.stack([np.sum(down * ref, axis=1), np.sum(down * down, axis=1), np.sum(ref * ref, axis=1)], axis=1)
 
+    master = state["mix_plan"]["verification"]["master"]  # the mixer measured the stereo master it wrote
     with WavWriter(ctx.work_dir / "mix_5_1.wav", 6) as wav:
-        measured = master_source(pre51, write, target_lufs=ctx.target_lufs, ceiling_dbtp=ctx.true_peak_dbtp,
-                                 window=window, scratch=scratch)
+        measured = master_source(pre51, write, target_lufs=master.get("target_lufs", ctx.target_lufs),
+                                 ceiling_dbtp=ctx.true_peak_dbtp, window=window, scratch=scratch)
     pre51.remove()
     corr = [float(d[0] / np.sqrt(d[1] * d[2])) if d[1] * d[2] > 0 else 1.0 for d in dot]
-    master = state["mix_plan"]["verification"]["master"]  # the mixer measured the stereo master it wrote
     delivery = {
         "stereo": {k: master[k] for k in ("integrated_lufs", "true_peak_dbtp")},
         "surround_5_1": {"integrated_lufs": measured["integrated_lufs"], "true_peak_dbtp": measured["true_peak_dbtp"]},
@@ -146,18 +161,23 @@ def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     ordered = [state["clues"][e["id"]] for e in state["script"]["events"]]
     atomic_write_json(ctx.work_dir / "clues.json", {"events": ordered, "shots": state.get("shots", [])})
     atomic_write_json(ctx.work_dir / "mix_plan.json", MixPlan.model_validate(state["mix_plan"]))
-    name = muxed_name(state["video_path"], video.codec)
-    mux_video(state["video_path"], ctx.work_dir / name, mix_51=ctx.work_dir / "mix_5_1.wav",
-              mix_stereo=ctx.work_dir / "mix_stereo.wav", sr=SAMPLE_RATE, keep_original_audio=ctx.keep_original_audio)
+    name, warnings = deliver_video(state["video_path"], ctx.work_dir, video.codec, mix_51=ctx.work_dir / "mix_5_1.wav",
+                                   mix_stereo=ctx.work_dir / "mix_stereo.wav", sr=SAMPLE_RATE,
+                                   keep_original_audio=ctx.keep_original_audio, language=ctx.language)
     stems = {s["event_id"]: s["path"] for s in state["stems"]}
+    ranges: dict[str, tuple[int, int]] = {}
+    if (ctx.stems, ctx.stem_format) != ("full", "wav"):  # after the mix, which reads the full-length WAVs
+        for sid, rel in stems.items():
+            path, first, n = deliver_stem(ctx.work_dir / rel, mode=ctx.stems, fmt=ctx.stem_format, description=sid)
+            stems[sid], ranges[sid] = str(path.relative_to(ctx.work_dir)), (first, n)
     for s in state["stems"]:
         StemInfo.model_validate({k: v for k, v in s.items() if k != "generator_info"})
     script = FoleyScript.model_validate(state["script"])
     timeline = build_session(name=Path(state["video_path"]).stem, video_file=name, video=video, events=script.events,
                              stems=stems, plan=state["mix_plan"]["plan"],
-                             mixes={"stereo": "mix_stereo.wav", "5.1": "mix_5_1.wav"})
+                             mixes={"stereo": "mix_stereo.wav", "5.1": "mix_5_1.wav"}, stem_ranges=ranges)
     write_session(ctx.work_dir / "session.otio", timeline)
     return {"outputs": {"video": name, "script": "script.json", "clues": "clues.json", "mix_plan": "mix_plan.json",
                         "mix_stereo": "mix_stereo.wav", "mix_5_1": "mix_5_1.wav", "timeline": "session.otio",
                         **{f"stem:{k}": v for k, v in stems.items()}},
-            "timings": {"export": time.perf_counter() - t0}}
+            "warnings": warnings, "timings": {"export": time.perf_counter() - t0}}

@@ -34,8 +34,10 @@ class FoleyState(TypedDict, total=False):
     timings: Annotated[dict[str, float], merge_dicts]
 
 
-class ScribeState(TypedDict, total=False):
-    """The FilmScribe subgraph's state: shares keys with FoleyState so it plugs in as a node."""
+class ScribeInput(TypedDict, total=False):
+    """What a subgraph of stage ① reads from its parent: everything but `warnings`. A subgraph hands back its
+    whole state and the parent's reducer adds its warnings, so a subgraph given the parent's warnings would hand
+    them back again (each warning was stored once per nesting level: three times)."""
 
     video_path: str
     video: dict[str, Any]
@@ -46,6 +48,11 @@ class ScribeState(TypedDict, total=False):
     scene_script: dict[str, Any]
     scribe_feedback: dict[str, Any]
     scribe_iterations: int
+
+
+class ScribeState(ScribeInput, total=False):
+    """The FilmScribe subgraph's state: shares keys with FoleyState so it plugs in as a node."""
+
     warnings: Annotated[list[str], operator.add]
 
 

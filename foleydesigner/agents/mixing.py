@@ -394,6 +394,23 @@ def _masking_with(bands: dict[str, np.ndarray], sid: str, maskers: list[np.ndarr
     return masking_db(bands[sid], combined_db(maskers, bands[sid]))
 
 
+#: The most the master may raise a mix. A re-recording mixer brings a quiet mix up a few dB, never a noise floor
+#: by 15: past this the stems themselves are wrong, and the warning says so.
+MAX_MAKEUP_DB = 10.0
+
+
+def master_target(target_lufs: float, scene: MixScene) -> tuple[float, list[str]]:
+    """The loudness the master aims at. With foreground sounds, the delivery target. Without any (an ambience-only
+    scene), the beds' reference level: where they sit under a foreground mastered to the target (the planner's
+    fg/bg spacing), so room tone is not normalised up to programme loudness."""
+    if scene.ids("fg") or not scene.ids("bg"):
+        return target_lufs, []
+    t = scene.targets
+    ref = target_lufs - (t.fg_lufs - t.bg_lufs)
+    return ref, [f"no foreground sounds: the beds are delivered at their reference level, {ref:.0f} LUFS "
+                 f"({t.fg_lufs - t.bg_lufs:.0f} LU under the {target_lufs:.0f} LUFS target), not normalised up to it"]
+
+
 def master_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """Sum, master to the loudness target with the true-peak ceiling (BS.1770 / A/85 / R128), write the stereo
     mix and the upmix buses, and the MixPlan: analysis, plan with reasons, and what verification measured."""
@@ -409,10 +426,19 @@ def master_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         for a, b in spans(n, window):  # the sum of every processed stem and return, once
             parts = [src.read(a, b) for src in (*processed.values(), *returns.values())]
             pre.write(a, np.sum(parts, axis=0) if parts else np.zeros((2, b - a), np.float32))
+        target, warnings = master_target(ctx.target_lufs, scene)
         with WavWriter(ctx.work_dir / "mix_stereo.wav", 2, scene.sr) as wav:
-            measured = proc.master_source(pre, lambda a, y: wav.write(y), target_lufs=ctx.target_lufs,
+            measured = proc.master_source(pre, lambda a, y: wav.write(y), target_lufs=target, max_gain_db=MAX_MAKEUP_DB,
                                           ceiling_dbtp=ctx.true_peak_dbtp, sr=scene.sr, window=window, scratch=scratch)
         pre.remove()
+        # the 5.1 is mastered to what the stereo reached, so both deliveries agree when the target was not the norm
+        measured["target_lufs"] = measured["integrated_lufs"] if measured.get("gain_capped") else target
+        if measured.get("gain_capped"):
+            warnings.append(f"make-up gain capped at +{MAX_MAKEUP_DB:g} dB: the mix reads {measured['integrated_lufs']:.1f} "
+                            f"LUFS, under the {target:.0f} LUFS target (the stems are very quiet)")
+        last = (state.get("rounds") or [{}])[-1]
+        if last.get("passed") is False:
+            warnings.append(f"mix verification failed after {len(state['rounds'])} round(s): {'; '.join(last['missed'])}")
         gain = np.float32(proc.db_to_gain(measured.get("gain_db", 0.0)))
         clues = {k: EventClues.model_validate(v) for k, v in state.get("clues", {}).items()}
         route = {sid: route_bus(scene.events[sid], clues.get(sid)) for sid in processed}
@@ -437,5 +463,5 @@ def master_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                    verification={"planner": ctx.llm_for("planner"), "experts_backend": ctx.llm_for("experts"),
                                  "rounds": state.get("rounds", []), "master": measured})
     done = time.perf_counter()
-    return {"mix_plan": plan.model_dump(mode="json"), "mix": {"stereo": "mix_stereo.wav"},
+    return {"mix_plan": plan.model_dump(mode="json"), "mix": {"stereo": "mix_stereo.wav"}, "warnings": warnings,
             "timings": {"mix.master": done - t0, "mix": done - state.get("started", t0)}}

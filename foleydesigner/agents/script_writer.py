@@ -32,6 +32,8 @@ FG_LIMIT = 3
 FG_INTENSITY, CAPS_INTENSITY, BED_INTENSITY = 0.7, 0.8, 0.45
 #: At most this many place beds from a scene heading: one character bed plus air/tone is what an editor lays.
 MAX_PLACE_BEDS = 2
+#: Screenplay sentences quoted in a visible event's description at most (it grows with each confirming cue).
+MAX_CUE_NOTES = 8
 _NIGHT_BEDS = {"birds": "crickets", "seagulls": None, "owl": "owl"}
 
 
@@ -141,12 +143,18 @@ def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Tr
 
     # 2. Screenplay cues: confirm a visible event of the same sound, tie to an untied track, else add.
     bg_seen: set[str] = set()
+    # visible events by sound family, kept as events grow, so each cue costs the same however many came before
+    visible: dict[str, list[int]] = {}
+    for i, e in enumerate(events):
+        visible.setdefault(family(e.label), []).append(i)
     for cue in sp.cues if sp else []:
         cls = cue.entry.name
-        matches = [i for i, e in enumerate(events) if e.origin in ("video", "both") and family(e.label) == family(cls)]
+        matches = visible.get(family(cls), [])
         if matches and not cue.offscreen:
             for i in matches:
                 e = events[i]
+                if e.description.count(" | screenplay: ") >= MAX_CUE_NOTES:
+                    continue  # confirmed enough; a screenplay repeating the sound adds nothing the event lacks
                 upd: dict[str, Any] = {"origin": "both", "description": e.description + f" | screenplay: {cue.sentence}"}
                 if cue.surface and family(cls) == "footsteps":
                     upd["params"] = {**e.params, "surface": cue.surface}
@@ -159,6 +167,7 @@ def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Tr
             if ev is not None:
                 ev = ev.model_copy(update={"label": cls, "id": f"{cls}_t{track.id}", "intensity": 0.75,
                                            "params": {**ev.params, **cue.entry.params}})
+                visible.setdefault(family(cls), []).append(len(events))
                 events.append(ev)
                 tied[track.id] = ev
                 continue

@@ -8,7 +8,7 @@ from langgraph.graph import END, START, StateGraph
 
 from foleydesigner.agents.filmscribe import generate_scene_script, validate_scene_script
 from foleydesigner.context import RunContext
-from foleydesigner.state import ScribeState
+from foleydesigner.state import ScribeInput, ScribeState
 
 
 def route_scribe(state: ScribeState, runtime: Any) -> Literal["generate", "__end__"]:
@@ -19,7 +19,7 @@ def route_scribe(state: ScribeState, runtime: Any) -> Literal["generate", "__end
 
 
 def build_filmscribe_graph() -> Any:
-    g = StateGraph(ScribeState, context_schema=RunContext)
+    g = StateGraph(ScribeState, context_schema=RunContext, input_schema=ScribeInput)  # warnings: see ScribeInput
     g.add_node("generate", generate_scene_script)
     g.add_node("validate", validate_scene_script)
     g.add_edge(START, "generate")

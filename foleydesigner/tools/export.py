@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 MP4_VIDEO_CODECS = {"h264", "hevc", "mpeg4", "av1", "vp9", "mjpeg", "mpeg2video", "mpeg1video"}
 
 
-def _tmp_beside(path: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+def _tmp_beside(path: Path, suffix: str = ".part") -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     return Path(name)
 
@@ -125,37 +125,58 @@ def _encode_audio(out: Any, stream: Any, audio: Any, layout: str, sr: int, block
         out.mux(packet)
 
 
+def video_encoder() -> tuple[str, str]:
+    """The encoder a re-encoded picture gets: H.264 when the bundled FFmpeg has one, else MPEG-4 Part 2."""
+    import av
+
+    return ("libx264", "H.264") if "libx264" in av.codecs_available else ("mpeg4", "MPEG-4")
+
+
 def mux_video(video_path: str | Path, out_path: str | Path, *, mix_51: np.ndarray | str | Path,
-              mix_stereo: np.ndarray | str | Path, sr: int = SAMPLE_RATE, keep_original_audio: bool = False) -> Path:
+              mix_stereo: np.ndarray | str | Path, sr: int = SAMPLE_RATE, keep_original_audio: bool = False,
+              language: str = "und", reencode: str | None = None) -> Path:
     """Copy the video stream bit for bit and add a 5.1 AAC track (default) and a stereo AAC track.
 
     The mixes are arrays or WAV files; files are encoded a block at a time (memory does not grow with length).
-
+    The tracks are titled "Foley 5.1" and "Foley stereo" and tagged with `language` (ISO 639-2, `und` when
+    unknown); an MP4 is written with its index (moov) first, so players and browsers start before the end arrives.
     With keep_original_audio the source's audio streams are copied after ours; otherwise they are dropped.
+    With `reencode` (an encoder name) the picture is decoded and encoded again instead of copied.
     """
     import av
 
     dst = Path(out_path)
-    tmp = _tmp_beside(dst).with_suffix(dst.suffix)
+    tmp = _tmp_beside(dst, suffix=f".part{dst.suffix}")  # the one name made is the one written
+    mp4 = dst.suffix == ".mp4"
     try:
-        with av.open(str(video_path)) as inp, av.open(str(tmp), "w", format="mp4" if dst.suffix == ".mp4" else "matroska") as out:
+        with av.open(str(video_path)) as inp, av.open(str(tmp), "w", format="mp4" if mp4 else "matroska",
+                                                       options={"movflags": "+faststart"} if mp4 else {}) as out:
             vin = inp.streams.video[0]
-            vout = out.add_stream_from_template(vin)
+            vout = _video_stream(out, vin, reencode) if reencode else out.add_stream_from_template(vin)
             # FFmpeg's "fast" AAC coder is ~4x quicker than the default two-loop search; at 384/192 kb/s the
             # difference is not audible on Foley, and encoding was the slowest step of a short run.
             a51 = out.add_stream("aac", rate=sr, layout="5.1", options={"aac_coder": "fast"})
             a51.bit_rate = 384_000
             a20 = out.add_stream("aac", rate=sr, layout="stereo", options={"aac_coder": "fast"})
             a20.bit_rate = 192_000
+            for stream, title in ((a51, "Foley 5.1"), (a20, "Foley stereo")):
+                # MP4 players show the handler name, Matroska ones the title: set both
+                stream.metadata.update(title=title, handler_name=title, language=language)
             keep = [s for s in inp.streams.audio] if keep_original_audio else []
             kept = {s.index: out.add_stream_from_template(s) for s in keep}
             for packet in inp.demux([vin, *keep]):
                 if packet.dts is None and packet.pts is None:
                     continue  # flush packets carry no data
+                if reencode and packet.stream.index == vin.index:
+                    for frame in packet.decode():
+                        out.mux(vout.encode(_even(frame, vout)))
+                    continue
                 if packet.pts is None:
                     packet.pts = packet.dts
                 packet.stream = vout if packet.stream.index == vin.index else kept[packet.stream.index]
                 out.mux(packet)
+            if reencode:
+                out.mux(vout.encode(None))
             _encode_audio(out, a51, mix_51, "5.1", sr)
             _encode_audio(out, a20, mix_stereo, "stereo", sr)
         os.replace(tmp, dst)
@@ -164,3 +185,44 @@ def mux_video(video_path: str | Path, out_path: str | Path, *, mix_51: np.ndarra
     finally:
         tmp.unlink(missing_ok=True)
     return dst
+
+
+def _video_stream(out: Any, vin: Any, encoder: str) -> Any:
+    """An encoder stream for the re-encoded picture: same size (rounded down to even for 4:2:0) and frame rate."""
+    rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+    vout = out.add_stream(encoder, rate=rate, options={"crf": "18", "preset": "medium"} if encoder == "libx264" else {})
+    vout.width, vout.height = vin.codec_context.width // 2 * 2, vin.codec_context.height // 2 * 2
+    vout.pix_fmt = "yuv420p"
+    if encoder != "libx264":
+        vout.bit_rate = 8_000_000  # mpeg4 defaults to 200 kb/s: visibly blocky
+    return vout
+
+
+def _even(frame: Any, vout: Any) -> Any:
+    """The decoded frame in the encoder's size and pixel format, keeping its timestamp."""
+    out = frame.reformat(width=vout.width, height=vout.height, format="yuv420p")
+    out.pts, out.time_base = frame.pts, frame.time_base
+    return out
+
+
+def deliver_video(video_path: str | Path, folder: Path, codec: str, **mux: Any) -> tuple[str, list[str]]:
+    """Mux the mixes into the clip's own picture; when that picture cannot be carried, re-encode it and say so.
+
+    Returns the file name written and the warnings. Finished work is never dropped over the container: a codec
+    MP4/Matroska cannot hold (cinepak, msvideo1, some AVI codecs) gets an H.264 picture in MP4 instead.
+    """
+    from foleydesigner.limits import is_disk_full
+
+    name = muxed_name(video_path, codec)
+    try:
+        mux_video(video_path, folder / name, **mux)
+        return name, []
+    except InputError as exc:
+        if is_disk_full(exc):
+            raise
+        reason = str(exc.__cause__ or exc)
+    encoder, label = video_encoder()
+    name = Path(video_path).stem + ".foley.mp4"
+    mux_video(video_path, folder / name, reencode=encoder, **mux)
+    return name, [f"the {codec} picture cannot be copied into MP4 or MKV ({reason}); it was re-encoded as {label} "
+                  f"in {name}, so it is not bit for bit the original"]

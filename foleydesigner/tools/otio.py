@@ -21,8 +21,12 @@ METADATA_KEY = "foleydesigner"
 
 def build_session(*, name: str, video_file: str, video: VideoInfo, events: Sequence[SoundEvent],
                   stems: Mapping[str, str], plan: Mapping[str, list[Any]] | None = None,
-                  mixes: Mapping[str, str] | None = None, sr: int = SAMPLE_RATE) -> Any:
-    """An `otio.schema.Timeline`: picture track, then foreground events, then beds (each by start time)."""
+                  mixes: Mapping[str, str] | None = None, sr: int = SAMPLE_RATE,
+                  stem_ranges: Mapping[str, tuple[int, int]] | None = None) -> Any:
+    """An `otio.schema.Timeline`: picture track, then foreground events, then beds (each by start time).
+
+    `stem_ranges` gives (first sample on the timeline, length) of stems that do not span the whole clip
+    (`--stems trimmed`): their media then starts at that time, as their BWF time reference says."""
     import opentimelineio as otio
 
     rt, tr_ = otio.opentime.RationalTime, otio.opentime.TimeRange
@@ -44,10 +48,17 @@ def build_session(*, name: str, video_file: str, video: VideoInfo, events: Seque
             continue
         start = samples(ev.start_s)
         length = max(samples(ev.end_s) - start, min(min_len, total - start))
+        media = whole
+        if stem_ranges and ev.id in stem_ranges:
+            s0, n = stem_ranges[ev.id]
+            media = tr_(rt(s0, sr), rt(n, sr))
+            start, end = max(start, s0), min(start + length, s0 + n)  # the clip cannot reach outside its file
+            length = max(end - start, 1) if s0 <= start < s0 + n else 0
         if length <= 0:
             continue
         meta = {"event_id": ev.id, "label": ev.label, "layer": ev.layer, "description": ev.description,
                 "start_s": ev.start_s, "end_s": ev.end_s, "onsets_s": list(ev.onsets_s),
+                "stem_start_s": round(media.start_time.value / sr, 6),
                 "operations": [o.model_dump(mode="json") if hasattr(o, "model_dump") else dict(o)
                                for o in (plan or {}).get(ev.id, [])]}
         track = otio.schema.Track(name=f"{ev.layer.upper()} {ev.id}", kind=otio.schema.TrackKind.Audio,
@@ -56,7 +67,7 @@ def build_session(*, name: str, video_file: str, video: VideoInfo, events: Seque
             track.append(otio.schema.Gap(source_range=tr_(rt(0, sr), rt(start, sr))))
         track.append(otio.schema.Clip(name=ev.id, source_range=tr_(rt(start, sr), rt(length, sr)), metadata={METADATA_KEY: meta},
                                       media_reference=otio.schema.ExternalReference(target_url=stems[ev.id],
-                                                                                   available_range=whole)))
+                                                                                   available_range=media)))
         timeline.tracks.append(track)
     for label, path in (mixes or {}).items():
         track = otio.schema.Track(name=f"MIX {label}", kind=otio.schema.TrackKind.Audio,

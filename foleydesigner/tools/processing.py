@@ -287,8 +287,9 @@ _LIMIT_PAD = 2048  # samples read either side of a window: the limiter's ±5 ms 
 
 def master_source(src: AudioSource, write: Callable[[int, np.ndarray], None], *, target_lufs: float,
                   ceiling_dbtp: float, sr: int = SAMPLE_RATE, tolerance_lu: float = 0.2, max_iter: int = 10,
-                  window: int | None = None, scratch: Path | None = None) -> dict[str, float]:
-    """Bring a mix to target integrated loudness with true peak ≤ ceiling; `write(start, block)` receives the
+                  window: int | None = None, scratch: Path | None = None,
+                  max_gain_db: float | None = None) -> dict[str, float]:
+    """Bring a mix to target integrated loudness with true peak ≤ ceiling, raising it by `max_gain_db` at most; `write(start, block)` receives the
     mastered signal window by window, in order. Returns the measurements.
 
     The loudness after gain g and limiting, L(g), rises monotonically with g but less than 1 dB per dB once the
@@ -333,8 +334,12 @@ def master_source(src: AudioSource, write: Callable[[int, np.ndarray], None], *,
         return m.profile().integrated()
 
     try:
+        capped = lufs0 > SILENCE_LUFS and max_gain_db is not None and target_lufs - lufs0 > max_gain_db
         if lufs0 <= SILENCE_LUFS:
             gain, lufs = 0.0, lufs0
+        elif capped:  # limiting only lowers the level: at the cap the mix is as close to the target as it may get
+            gain = float(max_gain_db)  # type: ignore[arg-type]
+            lufs = attempt(gain)
         else:
             g0 = target_lufs - lufs0
             l0 = attempt(g0)
@@ -349,7 +354,7 @@ def master_source(src: AudioSource, write: Callable[[int, np.ndarray], None], *,
                 slope = (l1 - l0) / (g1 - g0) if abs(g1 - g0) > 1e-6 else 1.0
                 slope = min(max(slope, 0.05), 1.0)  # limited loudness grows at most 1 dB per dB of gain
                 g0, l0 = g1, l1
-                g1 = min(g1 + (target_lufs - l1) / slope, g1 + 30.0)
+                g1 = min(g1 + (target_lufs - l1) / slope, g1 + 30.0, math.inf if max_gain_db is None else max_gain_db)
             _, gain, lufs = best
         peak = 0.0
         for a, b in parts:
@@ -364,4 +369,5 @@ def master_source(src: AudioSource, write: Callable[[int, np.ndarray], None], *,
     tp = 20.0 * math.log10(peak) if peak > 0 else -math.inf
     if lufs0 <= SILENCE_LUFS:
         return {"integrated_lufs": lufs0, "true_peak_dbtp": tp, "gain_db": 0.0}
-    return {"integrated_lufs": round(lufs, 2), "true_peak_dbtp": round(tp, 2), "gain_db": round(gain, 2)}
+    out = {"integrated_lufs": round(lufs, 2), "true_peak_dbtp": round(tp, 2), "gain_db": round(gain, 2)}
+    return {**out, "gain_capped": True} if capped else out

@@ -13,6 +13,11 @@ from foleydesigner.errors import InputError
 from foleydesigner.schemas import VideoInfo
 
 log = logging.getLogger(__name__)
+#: Demuxers that read single images (image2 for files, <codec>_pipe for a still piped or named .png/.jpg).
+_IMAGE_FORMATS = ("image2", "image2pipe")
+#: A file is called damaged when its readable frames end this much before its declared duration (frames, fraction):
+#: container durations are rounded and can count one frame more than the timestamps do.
+_TRUNCATION_FRAMES, _TRUNCATION_FRACTION = 2, 0.02
 
 
 @dataclass(frozen=True)
@@ -49,14 +54,21 @@ def probe_video(path: str | Path) -> VideoInfo:
         vs = container.streams.video[0]
         tb = float(vs.time_base) if vs.time_base else 0.0
         pts: list[float] = []
-        for packet in container.demux(vs):
-            if packet.size and packet.pts is not None:
-                pts.append(packet.pts * tb)
+        try:
+            for packet in container.demux(vs):
+                if packet.size and packet.pts is not None:
+                    pts.append(packet.pts * tb)
+        except av_errors() as exc:  # a damaged file: keep what was readable, the duration check below says so
+            log.warning("%s: stopped reading at a damaged packet (%s)", path, exc)
         has_audio = bool(container.streams.audio)
         width, height = vs.codec_context.width, vs.codec_context.height
         codec = vs.codec_context.name
         rate = float(vs.average_rate or vs.guessed_rate or 0) or 0.0
         fmt = container.format.name
+        declared = (vs.duration * tb if vs.duration and tb else 0.0) or (container.duration or 0) / 1e6
+    if fmt in _IMAGE_FORMATS or fmt.endswith("_pipe") or len(pts) == 1:
+        raise InputError(f"{path} is a still image ({codec}, one frame), not a video; give a clip with moving "
+                         "pictures (mp4, mkv, mov, avi)")
     if not pts or width <= 0:
         raise InputError(f"{path} has a video stream with zero frames; give a clip with at least one frame")
     pts.sort()
@@ -69,7 +81,25 @@ def probe_video(path: str | Path) -> VideoInfo:
     return VideoInfo(
         path=str(path), width=width, height=height, fps=rate, n_frames=n, duration_s=duration,
         codec=codec, container=fmt, has_audio=has_audio, variable_frame_rate=vfr,
+        declared_duration_s=round(declared, 4) if declared > 0 else None,
     )
+
+
+def damage_warning(info: VideoInfo) -> str | None:
+    """'damaged: decoded X of Y s' when the readable frames end well before the container's declared duration."""
+    declared = info.declared_duration_s
+    slack = max(_TRUNCATION_FRAMES / info.fps, _TRUNCATION_FRACTION * (declared or 0.0))
+    if declared and info.duration_s < declared - slack:
+        return (f"damaged: decoded {info.duration_s:.2f} of {declared:.2f} s (the file is truncated or corrupt); "
+                "the Foley covers the readable part")
+    return None
+
+
+def av_errors() -> tuple[type[BaseException], ...]:
+    """FFmpeg's errors for unreadable data (PyAV raises them from demux and decode)."""
+    import av
+
+    return (av.error.InvalidDataError, av.error.EOFError)
 
 
 def iter_frames(path: str | Path, *, max_width: int | None = None, full_every: int = 0) -> Iterator[Frame]:
@@ -86,7 +116,7 @@ def iter_frames(path: str | Path, *, max_width: int | None = None, full_every: i
         tb = float(vs.time_base) if vs.time_base else 0.0
         t0: float | None = None
         index = 0
-        for frame in container.decode(vs):
+        for frame in _decoded(container, vs, path):
             t = (frame.pts * tb) if frame.pts is not None else index / float(vs.average_rate or 25)
             t0 = t if t0 is None else t0
             w, h = frame.width, frame.height
@@ -100,3 +130,34 @@ def iter_frames(path: str | Path, *, max_width: int | None = None, full_every: i
                 full = image if image.shape[1] == w else frame.to_ndarray(format="bgr24")
             yield Frame(index=index, t_s=t - t0, image=image, full=full)
             index += 1
+
+
+def _decoded(container, vs, path: str | Path) -> Iterator:  # type: ignore[no-untyped-def]
+    """The stream's frames, skipping packets that cannot be decoded (as ffmpeg does) and stopping where the data
+    ends: a truncated file gives its readable frames, not a traceback."""
+    packets = container.demux(vs)
+    bad = 0
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except av_errors() as exc:  # the file ends mid-packet: flush the frames the decoder still holds
+            log.warning("%s: stopped reading at damaged data (%s)", path, exc)
+            yield from _flush(vs)
+            break
+        try:
+            yield from packet.decode()
+        except av_errors() as exc:
+            bad += 1
+            if bad == 1:
+                log.warning("%s: skipped an undecodable packet (%s)", path, exc)
+    if bad > 1:
+        log.warning("%s: skipped %d undecodable packets", path, bad)
+
+
+def _flush(vs):  # type: ignore[no-untyped-def]
+    try:
+        yield from vs.codec_context.decode(None)
+    except av_errors():
+        return

@@ -1,0 +1,92 @@
+"""BS.1770 edge cases: short clips and partial last blocks (against FFmpeg's ebur128, bundled with PyAV), and the
+EBU Tech 3341 minimum requirements test signals, cases 1-6, generated here per the spec."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from foleydesigner.tools.loudness import integrated_lufs, loudness_profile
+
+SR = 48_000
+
+
+def tone(seconds: float, dbfs: float, channels: int = 2) -> np.ndarray:
+    """1 kHz sine whose peak is `dbfs` (Tech 3341's level convention), in every channel."""
+    t = np.arange(int(round(seconds * SR))) / SR
+    return np.tile(10 ** (dbfs / 20) * np.sin(2 * np.pi * 1000 * t), (channels, 1))
+
+
+def ffmpeg_integrated(x: np.ndarray) -> float:
+    """FFmpeg's ebur128 filter (an implementation we did not write), run through PyAV's filter graph."""
+    g = av.filter.Graph()
+    src = g.add_abuffer(format="fltp", sample_rate=SR, layout="stereo", time_base=Fraction(1, SR))
+    meter, sink = g.add("ebur128", "metadata=1"), g.add("abuffersink")
+    src.link_to(meter)
+    meter.link_to(sink)
+    g.configure()
+    last = -70.0
+    for i in [*range(0, x.shape[1], 1024), None]:
+        if i is None:
+            src.push(None)
+        else:
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, i: i + 1024], np.float32), format="fltp",
+                                               layout="stereo")
+            frame.sample_rate, frame.pts, frame.time_base = SR, i, Fraction(1, SR)
+            src.push(frame)
+        while True:
+            try:
+                out = sink.pull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                break
+            last = float(out.metadata.get("lavfi.r128.I", last))
+    return last
+
+
+@pytest.mark.parametrize("seconds", [0.45, 0.76, 1.23, 2.0])
+def test_partial_last_block_is_left_out_as_ffmpeg_does(seconds):
+    x = tone(seconds, -23.0)
+    assert integrated_lufs(x) == pytest.approx(ffmpeg_integrated(x), abs=0.05)
+
+
+@pytest.mark.parametrize("seconds", [0.05, 0.2, 0.39])
+def test_clip_shorter_than_one_block_reads_its_own_level(seconds):
+    """FFmpeg reports nothing (-70) under 400 ms; padding with silence read these up to 10 dB low."""
+    assert ffmpeg_integrated(tone(seconds, -23.0)) == -70.0
+    assert integrated_lufs(tone(seconds, -23.0)) == pytest.approx(integrated_lufs(tone(2.0, -23.0)), abs=0.05)
+
+
+def _seq(*parts: tuple[float, float], channels: int = 2) -> np.ndarray:
+    return np.concatenate([tone(s, db, channels) for s, db in parts], axis=1)
+
+
+# EBU Tech 3341 (2016) Table 1: stereo 1 kHz sines unless noted; expected integrated loudness -23.0 (case 2: -33.0).
+CASES = {
+    1: (_seq((20.0, -23.0)), -23.0),
+    2: (_seq((20.0, -33.0)), -33.0),
+    3: (_seq((10.0, -36.0), (60.0, -23.0), (10.0, -36.0)), -23.0),
+    4: (_seq((10.0, -72.0), (10.0, -36.0), (60.0, -23.0), (10.0, -36.0), (10.0, -72.0)), -23.0),
+    5: (_seq((20.0, -26.0), (20.1, -20.0), (20.0, -26.0)), -23.0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_ebu_tech_3341_cases_1_to_5(case):
+    signal, expected = CASES[case]
+    assert integrated_lufs(signal) == pytest.approx(expected, abs=0.05)
+    if case in (1, 2):  # steady tone: the short-term loudness reads the same
+        st = loudness_profile(signal).short_term_lufs()
+        assert np.allclose(st, expected, atol=0.05)
+
+
+def test_ebu_tech_3341_case_6_five_channels():
+    """L, R at -28 dBFS, C at -24, Ls, Rs at -30 (the surrounds weighted 1.41): -23.0 LUFS."""
+    t = tone(20.0, 0.0, channels=1)[0]
+    levels = (-28.0, -28.0, -24.0, -30.0, -30.0)
+    five = np.stack([10 ** (db / 20) * t for db in levels])
+    assert integrated_lufs(five) == pytest.approx(-23.0, abs=0.05)
+    six = np.insert(five, 3, t, axis=0)  # as 5.1 with a full-scale LFE: BS.1770 leaves the LFE out
+    assert integrated_lufs(six) == pytest.approx(-23.0, abs=0.05)
