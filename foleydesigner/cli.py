@@ -140,6 +140,8 @@ def run(
                                             "(memory grows with it, not with the clip)")] = 30.0,
     force: Annotated[bool, typer.Option(help="replace a previous run in --out")] = False,
     max_events: Annotated[int, typer.Option(help="most sound events (one stem each) a run may make")] = 256,
+    min_confidence: Annotated[float, typer.Option(help="render only sounds whose visual evidence scores at least "
+                                                       "this (0-1); weaker ones are kept in script.json's candidates")] = 0.5,
     max_screenplay_mb: Annotated[float, typer.Option(help="largest screenplay read, MB")] = 1.0,
     llm_scribe: Annotated[str | None, typer.Option(help="backend of the FilmScribe generator (default: --llm)")] = None,
     llm_validator: Annotated[str | None, typer.Option(help="backend of the FilmScribe validator")] = None,
@@ -178,6 +180,8 @@ def run(
             raise FoleyError(f"--window-s {window_s:g} must be in [5, 600] seconds; 30 keeps a 300 s mix under 2 GB")
         if not 1 <= max_events <= 100_000:
             raise FoleyError(f"--max-events {max_events} must be between 1 and 100000")
+        if not 0.0 <= min_confidence <= 1.0:
+            raise FoleyError(f"--min-confidence {min_confidence:g} must be in [0, 1]; 0.5 renders what the picture clearly shows")
         if not 0 < max_screenplay_mb <= 1000:
             raise FoleyError(f"--max-screenplay-mb {max_screenplay_mb:g} must be in (0, 1000]")
         from foleydesigner.agents.tot import tot_settings
@@ -198,7 +202,8 @@ def run(
              vision=vision, vision_model_dir=str(vision_model_dir) if vision_model_dir else None, generator=generator, generator_options=options, seed=seed, target_lufs=target_lufs,
              hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, language=language, stems=stems, stem_format=stem_format,
              window_s=window_s,
-             max_events=max_events, max_screenplay_bytes=int(max_screenplay_mb * 1e6), **decomposition)
+             max_events=max_events, max_screenplay_bytes=int(max_screenplay_mb * 1e6), min_confidence=min_confidence,
+             **decomposition)
     except FoleyError as exc:
         _fail(exc)
 

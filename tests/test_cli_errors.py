@@ -52,6 +52,7 @@ RUN_FLAGS = [
     (["--loudness-preset", "bbc"], "--loudness-preset"), (["--hfov", "0"], "--hfov"), (["--hfov", "inf"], "--hfov"),
     (["--max-scribe-iters", "0"], "--max-scribe-iters"), (["--window-s", "0.5"], "--window-s"),
     (["--max-events", "0"], "--max-events"), (["--max-screenplay-mb", "-1"], "--max-screenplay-mb"),
+    (["--min-confidence", "1.5"], "--min-confidence"),
     (["--tot-k", "0"], "--tot-k"), (["--tot-beam", "0"], "--tot-beam"), (["--tot-tau", "2"], "--tot-tau"),
     (["--tot-depth", "0"], "--tot-depth"), (["--tot-weights", "x"], "--tot-weights"),
     (["--llm", "gpt4"], "provider:model"), (["--llm-role", "boss=openai:x"], "--llm-role"),

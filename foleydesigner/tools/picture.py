@@ -22,6 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from foleydesigner.errors import InputError
 from foleydesigner.schemas import SceneContext, Shot, VideoInfo
 from foleydesigner.tools.camera import FrameMotion, MotionEstimator, classify_camera
 from foleydesigner.tools.shots import ShotDetector
@@ -137,6 +138,8 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
                 st.sky.append(_sky_fraction(hsv, grey))
                 st.green.append(_green_fraction(hsv))
                 st.face.append(_largest_face(grey, cascade))
+    if not motions:
+        raise InputError(f"{video_path}: no frames could be decoded; the file may be damaged — re-export the clip")
     shots = []
     for shot in detector.shots():
         seg = motions[shot.start_frame + 1: shot.end_frame + 1]  # the first frame's motion is across the cut

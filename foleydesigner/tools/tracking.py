@@ -21,7 +21,6 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.signal import savgol_filter
 
-from foleydesigner.errors import InputError
 from foleydesigner.schemas import Shot, Track, VideoInfo
 from foleydesigner.tools import onsets
 from foleydesigner.tools.video import Frame, iter_frames
@@ -47,6 +46,18 @@ def _inside(a: np.ndarray, b: np.ndarray, iou: bool = False) -> float:
     """Fraction of box a's area that lies inside box b (or, with iou=True, intersection over union)."""
     i = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])) * max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
     return i / (a[2] * a[3] + (b[2] * b[3] - i if iou else 0.0) + 1e-9)
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray, iou: bool = False) -> np.ndarray:
+    """_inside for every pair: (len(a), len(b)) fractions of each box of a inside each box of b (or IoU)."""
+    a, b = np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4)
+    ix = np.clip(np.minimum(a[:, None, 0] + a[:, None, 2], b[None, :, 0] + b[None, :, 2])
+                 - np.maximum(a[:, None, 0], b[None, :, 0]), 0.0, None)
+    iy = np.clip(np.minimum(a[:, None, 1] + a[:, None, 3], b[None, :, 1] + b[None, :, 3])
+                 - np.maximum(a[:, None, 1], b[None, :, 1]), 0.0, None)
+    inter = ix * iy
+    area_a, area_b = (a[:, 2] * a[:, 3])[:, None], (b[:, 2] * b[:, 3])[None, :]
+    return inter / (area_a + (area_b - inter if iou else 0.0) + 1e-9)
 
 
 def _grow(b: np.ndarray, frac: float) -> np.ndarray:
@@ -168,15 +179,19 @@ class _Tracker:
         conf = [tr for tr in self.active if tr.confirmed]
         dets = _join_fragments(dets, conf)
         # A "stay unmatched" column per track (cost 3 > any gated pair): no swap forced to give every row a blob.
-        cost = np.hstack([np.full((len(self.active), len(dets)), 1e6), np.where(np.eye(len(self.active)) > 0, 3.0, 1e6)])
-        for a, tr in enumerate(self.active):
-            p, v = tr.pred, math.hypot(tr.kf.x[4], tr.kf.x[5])
-            s = math.sqrt(p[2] * p[3])
-            for b, d in enumerate(dets):
-                dist, iou = math.hypot(*(_centre(d)[:2] - _centre(p)[:2])), _inside(p, d, iou=True)
-                # Gate widens with speed: a ball reversing at a bounce lands ~2 frame-steps from its prediction.
-                if (iou > 0.05 or dist < 0.8 * s + 2.0 * v) and 0.25 < (d[2] * d[3]) / (p[2] * p[3]) < 4.0:
-                    cost[a, b] = (1 - iou) + dist / (s + v)
+        pair = np.full((len(self.active), len(dets)), 1e6)
+        if self.active and dets:
+            p, d = np.array([tr.pred for tr in self.active]), np.array(dets)
+            v = np.array([math.hypot(tr.kf.x[4], tr.kf.x[5]) for tr in self.active])[:, None]
+            s = np.sqrt(p[:, 2] * p[:, 3])[:, None]
+            dist = np.hypot(*((d[None, :, :2] + d[None, :, 2:] / 2) - (p[:, None, :2] + p[:, None, 2:] / 2)).transpose(2, 0, 1))
+            iou = _overlaps(p, d, iou=True)
+            ratio = (d[:, 2] * d[:, 3])[None, :] / (p[:, 2] * p[:, 3])[:, None]
+            # Gate widens with speed: a ball reversing at a bounce lands ~2 frame-steps from its prediction.
+            gated = ((iou > 0.05) | (dist < 0.8 * s + 2.0 * v)) & (ratio > 0.25) & (ratio < 4.0)
+            pair = np.where(gated, (1 - iou) + dist / (s + v), 1e6)
+        # A "stay unmatched" column per track (cost 3 > any gated pair): no swap forced to give every row a blob.
+        cost = np.hstack([pair, np.where(np.eye(len(self.active)) > 0, 3.0, 1e6)])
         pairs = [(self.active[a], b) for a, b in zip(*linear_sum_assignment(cost), strict=True) if b < len(dets)]
         taken = {tr.id for tr, _ in pairs}
         for tr, j in pairs:
@@ -203,9 +218,10 @@ class _Tracker:
             tr.misses += int(tr.frames[-1] != frame)
         used = {j for _, j in pairs}
         seen = [tr.boxes[-1] for tr in conf if tr.frames[-1] == frame]
+        inside_seen = _overlaps(np.array(dets), np.array(seen)).max(axis=1) if dets and seen else np.zeros(len(dets))
         for j, d in enumerate(dets):
             # A leftover piece inside an object just updated is part of it (or hidden behind it): no new track.
-            if j not in used and d[2] * d[3] >= self.min_area and all(_inside(d, b) < 0.6 for b in seen):
+            if j not in used and d[2] * d[3] >= self.min_area and inside_seen[j] < 0.6:
                 self.active.append(_Tracklet(self.next_id, _Kalman(d)))
                 self.active[-1].add(frame, d, view)
                 self.next_id += 1
@@ -260,10 +276,13 @@ class _Tracker:
 def _join_fragments(dets: list[np.ndarray], conf: list[_Tracklet]) -> list[np.ndarray]:
     """Pieces of one object (torso, legs) lying in its prediction alone, and not too big together, unite."""
     owner: dict[int, list[int]] = {}
-    for j, d in enumerate(dets):
-        near = [tr for tr in conf if _inside(d, _grow(tr.pred, 0.15)) > 0]
-        if len(near) == 1 and _inside(d, _grow(near[0].pred, 0.15)) >= 0.7:
-            owner.setdefault(id(near[0]), []).append(j)
+    if not dets or not conf:
+        return dets
+    frac = _overlaps(np.array(dets), np.array([_grow(tr.pred, 0.15) for tr in conf]))
+    for j in range(len(dets)):
+        near = np.flatnonzero(frac[j] > 0)
+        if len(near) == 1 and frac[j, near[0]] >= 0.7:
+            owner.setdefault(id(conf[near[0]]), []).append(j)
     preds, out, gone = {id(tr): tr.pred for tr in conf}, [], set()
     for key, js in ((k, v) for k, v in owner.items() if len(v) >= 2):
         lo, hi = np.min([dets[j][:2] for j in js], axis=0), np.max([dets[j][:2] + dets[j][2:] for j in js], axis=0)
@@ -409,20 +428,13 @@ def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: in
     hog = cv2.HOGDescriptor()
     hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
     hog_every = max(1, int(round(_HOG_EVERY_S * info.fps)))
-    decoded = iter_frames(video_path, max_width=size[0] if scale < 1.0 else None, full_every=hog_every)
+    still = [s.camera == "static" for s in shots]
+    decoded = iter_frames(video_path, max_width=size[0] if scale < 1.0 else None, full_every=hog_every,
+                          keep=lambda i: still[shot_of(i)])
     tracks: list[Track] = []
-    seen_any = False
     for k, group in itertools.groupby(decoded, key=lambda fr: shot_of(fr.index)):
-        seen_any = True
-        shot = shots[k]
-        if shot.camera != "static":
-            for _ in group:  # decode through: the stream has to be read in order
-                pass
-            continue
         tracker = _track_shot(group, info, size, hog)
-        tracks += _finish(tracker, info, shot, (sx, sy), min_track_s, start_id=len(tracks))
-    if not seen_any:
-        raise InputError(f"{video_path}: no frames could be decoded")
+        tracks += _finish(tracker, info, shots[k], (sx, sy), min_track_s, start_id=len(tracks))
     log.info("tracked %d objects in %s", len(tracks), video_path)
     return tracks
 

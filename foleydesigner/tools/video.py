@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,11 +102,13 @@ def av_errors() -> tuple[type[BaseException], ...]:
     return (av.error.InvalidDataError, av.error.EOFError)
 
 
-def iter_frames(path: str | Path, *, max_width: int | None = None, full_every: int = 0) -> Iterator[Frame]:
+def iter_frames(path: str | Path, *, max_width: int | None = None, full_every: int = 0,
+                keep: Callable[[int], bool] | None = None) -> Iterator[Frame]:
     """Decode every frame as BGR, optionally downscaled so width ≤ max_width (analysis resolution).
 
     FFmpeg scales while converting, so a small analysis frame never exists at full size in Python; with
-    full_every=k, every k-th frame also carries its source-size image (for detectors that need detail).
+    full_every=k, every k-th frame also carries its source-size image (for detectors that need detail). Frames
+    for which keep(index) is false are decoded (the stream is read in order) but neither converted nor yielded.
 
     t_s is measured from the first frame's timestamp, so clips whose stream starts late still begin at 0.
     """
@@ -119,6 +121,9 @@ def iter_frames(path: str | Path, *, max_width: int | None = None, full_every: i
         for frame in _decoded(container, vs, path):
             t = (frame.pts * tb) if frame.pts is not None else index / float(vs.average_rate or 25)
             t0 = t if t0 is None else t0
+            if keep is not None and not keep(index):
+                index += 1
+                continue
             w, h = frame.width, frame.height
             if max_width and w > max_width:
                 scale = max_width / w
