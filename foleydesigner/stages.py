@@ -60,7 +60,7 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     if ctx.vision == "opencv":
         tracks = ctx.tracer.call_tool("load_video", catalog.track_video,
                                       {"video_path": state["video_path"], "analysis_width": ctx.analysis_width,
-                                       "shots": shots})
+                                       "shots": shots, "camera_offsets": picture.camera_offsets().round(2).tolist()})
     else:
         from foleydesigner.tools.vision import make_vision_backend
 

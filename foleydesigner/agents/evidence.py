@@ -118,8 +118,8 @@ GAIT_CLEAR = 0.45
 VEHICLE_ASPECT, VEHICLE_AREA, VEHICLE_TRAVEL = 1.4, 0.004, 0.3
 #: An object whose stop can be heard as a hit is compact: at most this share of the frame.
 IMPACT_AREA = 0.03
-#: A bouncing thing is compact: at most this share of the frame, about as wide as tall.
-BALL_AREA, BALL_ASPECT = 0.02, (0.6, 1.7)
+#: A bouncing thing is compact: at most this share of the frame, about as wide as tall, 4–50 cm across.
+BALL_AREA, BALL_ASPECT, BALL_SIZE_M = 0.02, (0.6, 1.7), (0.04, 0.5)
 
 
 def _ramp(x: float, full: float) -> float:
@@ -150,8 +150,14 @@ def _ballistic(track: Track) -> tuple[int, float]:
             continue
         total += 1
         size = float(np.median([bx[3] for bx in track.boxes[a:b + 1]]))
-        if float(np.ptp(y[a:b + 1])) < 0.5 * size:
+        rise = float(np.ptp(y[a:b + 1]))
+        if rise < 0.5 * size:
             continue  # no flight: it slid or rolled between the "hits"
+        # Gravity sets the scale: a flight of T seconds rises g·T²/8 metres, so the thing's size in metres
+        # follows from its size in pixels. A ball is 4–50 cm; a leaf drifting for seconds would be metres wide.
+        size_m = 9.81 * (t[b] - t[a]) ** 2 / 8 * size / rise
+        if not BALL_SIZE_M[0] <= size_m <= BALL_SIZE_M[1]:
+            continue
         coef = np.polyfit(t[a:b + 1] - t[a], y[a:b + 1], 2)
         fit = np.polyval(coef, t[a:b + 1] - t[a])
         ss = float(np.sum((y[a:b + 1] - y[a:b + 1].mean()) ** 2)) or 1e-9

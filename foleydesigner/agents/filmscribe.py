@@ -36,10 +36,23 @@ _ACTIONS = {"walking": "walks", "bouncing": "bounces", "moving": "moves", "stati
 _MATERIALS = {"vehicle": "metal", "ball": "rubber"}
 
 
-def _scene_from(screenplay: str | None, picture: SceneContext | None) -> SceneContext:
+#: A vehicle that drives through a still shot with this confidence makes an unknown place a street.
+STREET_VEHICLE_CONFIDENCE = 0.8
+
+
+def _scene_from(screenplay: str | None, picture: SceneContext | None, tracks: list[Track] = ()) -> SceneContext:  # type: ignore[assignment]
     """The screenplay's heading is a hard fact; what it leaves open (no INT./EXT., no DAY/NIGHT) the picture
-    fills when it was clear (tools/picture.py). Never from tracks: a false "vehicle" must not make a street."""
+    fills when it was clear (tools/picture.py). A track decides only an unknown place, and only a vehicle whose
+    evidence is beyond doubt (size, shape, crossing the frame in a still shot): then it is a street."""
     seen = picture or SceneContext()
+    if seen.location == "unknown":
+        cars = [t for t in tracks if t.label == "vehicle" and t.motion == "moving"
+                and (snd := sound_for_track(t, SceneContext(location="outdoor"))) is not None
+                and snd.confidence >= STREET_VEHICLE_CONFIDENCE]
+        if cars:
+            reason = f"a vehicle drives through the frame (track {cars[0].id}, {cars[0].start_s:.1f} s)"
+            seen = SceneContext(description="street", location="outdoor", room_size="open",
+                                evidence={**seen.evidence, "reason": reason})
     if not screenplay:
         return seen
     scene = parse_screenplay(screenplay).scene
@@ -77,7 +90,7 @@ def _entity(track: Track, scene: SceneContext) -> SceneEntity:
 
 def heuristic_scribe(video: VideoInfo, tracks: list[Track], screenplay: str | None,
                      feedback: ScribeFeedback | None, picture: SceneContext | None = None) -> SceneScript:
-    scene = _scene_from(screenplay, picture)
+    scene = _scene_from(screenplay, picture, tracks)
     wanted = {t.id for t in tracks if t.end_s - t.start_s >= SALIENT_TRACK_S}
     if feedback is not None:
         wanted |= set(feedback.missing_track_ids)

@@ -24,18 +24,24 @@ _WRITE_BLOCK = 1 << 16
 
 
 @tool
-def track_video(video_path: str, analysis_width: int = 384, shots: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def track_video(video_path: str, analysis_width: int = 384, shots: list[dict[str, Any]] | None = None,
+                camera_offsets: list[list[float]] | None = None) -> list[dict[str, Any]]:
     """Detect and track every moving object of a video clip, shot by shot (shots: from the picture analysis;
     only shots with a still camera are tracked). Returns tracks: id, label (person/object/vehicle), motion
     (walking/bouncing/moving/static), per-frame times and boxes (x, y, w, h pixels), visual onsets (footstep
-    contacts, bounces, impacts) in seconds, the shot, and the evidence behind the label."""
+    contacts, bounces, impacts) in seconds, the shot, and the evidence behind the label. camera_offsets: per
+    frame, how far the camera has moved the picture since its shot began (x, y source pixels)."""
     from foleydesigner.schemas import Shot
     from foleydesigner.tools.tracking import track_objects
     from foleydesigner.tools.video import probe_video
 
     info = probe_video(video_path)
     cuts = [Shot.model_validate(s) for s in shots] if shots else None
-    return [t.model_dump() for t in track_objects(video_path, info, analysis_width=analysis_width, shots=cuts)]
+    offsets = np.asarray(camera_offsets, float).reshape(-1, 2) if camera_offsets else None
+    if offsets is not None and len(offsets) < info.n_frames:  # frames the picture pass did not decode: no move
+        offsets = np.vstack([offsets, np.repeat(offsets[-1:], info.n_frames - len(offsets), axis=0)])
+    return [t.model_dump() for t in track_objects(video_path, info, analysis_width=analysis_width, shots=cuts,
+                                                  camera_offsets=offsets)]
 
 
 @tool

@@ -58,6 +58,17 @@ class PictureAnalysis:
     shots: list[Shot]
     scene: SceneContext
     motions: list[FrameMotion]
+    width: int  # source frame width: the motions' unit
+
+    def camera_offsets(self) -> np.ndarray:
+        """(frames, 2): where the camera has moved the picture since its shot began, in source pixels."""
+        step = np.array([[m.dx, m.dy] for m in self.motions]) * self.width
+        out = np.zeros_like(step)
+        for shot in self.shots:  # the motion across a cut is no camera move: each shot starts at zero
+            a, b = shot.start_frame, min(shot.end_frame + 1, len(step))
+            if b > a:
+                out[a:b] = np.cumsum(np.r_[[[0.0, 0.0]], step[a + 1:b]], axis=0)
+        return out
 
 
 def _sky_fraction(hsv: np.ndarray, grey: np.ndarray) -> float:
@@ -148,4 +159,4 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
     scene = _scene(st, shots)
     log.info("%d shots (%s); scene %s/%s", len(shots), ", ".join(s.camera for s in shots), scene.location,
              scene.time_of_day)
-    return PictureAnalysis(shots=shots, scene=scene, motions=motions)
+    return PictureAnalysis(shots=shots, scene=scene, motions=motions, width=info.width)

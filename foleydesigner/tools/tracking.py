@@ -378,19 +378,19 @@ def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int],
     tracker = _Tracker(info.fps, _MIN_AREA_FRAC * size[0] * size[1])
     buffered = list(itertools.islice(frames, max(1, int(_PRIME_S * info.fps))))
     mog = _prime_background([f.image for f in buffered])
-    scale_full = size[0] / info.width
     for fr in itertools.chain(buffered, frames):
-        index, t_s, small, full = fr.index, fr.t_s, fr.image, fr.full
-        dets, mask = _blobs(mog.apply(small, learningRate=1.0 / (_BG_MEMORY_S * info.fps)), tracker.min_area * 0.5)
-        tracker.step(index, t_s, (small, mask), dets)
-        if full is not None:
-            tracker.vote_people(full, scale_full, hog)
+        dets, mask = _blobs(mog.apply(fr.image, learningRate=1.0 / (_BG_MEMORY_S * info.fps)), tracker.min_area * 0.5)
+        tracker.step(fr.index, fr.t_s, (fr.image, mask), dets)
+        if fr.full is not None:
+            tracker.vote_people(fr.full, size[0] / info.width, hog)
     return tracker
 
 
-def _evidence(chain: list[_Tracklet], boxes: np.ndarray, info: VideoInfo, shot: Shot) -> dict[str, float]:
-    """What the detectors and the boxes say about one track, for the spotting rules (agents/evidence.py)."""
-    centres = boxes[:, :2] + boxes[:, 2:] / 2
+def _evidence(chain: list[_Tracklet], boxes: np.ndarray, info: VideoInfo, shot: Shot,
+              camera: np.ndarray | None) -> dict[str, float]:
+    """What the detectors and the boxes say about one track, for the spotting rules (agents/evidence.py).
+    Travel is the object's own: the camera's offset over the same frames is taken out."""
+    centres = boxes[:, :2] + boxes[:, 2:] / 2 - (camera if camera is not None else 0.0)
     height = float(np.median(boxes[:, 3]))
     bottom_seen = (boxes[:, 1] + boxes[:, 3]) < info.height - 0.01 * info.height
     edge = ((boxes[:, 0] <= 0.01 * info.width) | (boxes[:, 0] + boxes[:, 2] >= 0.99 * info.width)
@@ -408,14 +408,17 @@ def _evidence(chain: list[_Tracklet], boxes: np.ndarray, info: VideoInfo, shot: 
 
 
 def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: int = 384,
-                  min_track_s: float = 0.5, shots: list[Shot] | None = None) -> list[Track]:
+                  min_track_s: float = 0.5, shots: list[Shot] | None = None,
+                  camera_offsets: np.ndarray | None = None) -> list[Track]:
     """Track every moving object, shot by shot: one Track per object with a box (source-frame pixels) per frame
     where it is seen, a label ("person", "vehicle", "ball", "object"), a motion class, its visual onsets
     (footfalls, bounces, impacts) and the evidence behind them.
 
     Tracking restarts at every cut and no track crosses one. Only shots whose camera holds still are tracked:
     background subtraction reads a pan, a zoom or hand-held shake as motion everywhere (tools/camera.py), and a
-    missed sound costs less than an invented one. Without `shots`, the clip is one static shot.
+    missed sound costs less than an invented one. A "static" camera may still drift slowly; `camera_offsets`
+    (source pixels per frame, tools/picture.py) takes that drift out of each track's travel, so the edge of a
+    wall sliding past is not a walker. Without `shots`, the clip is one static shot.
     """
     if analysis_width < 64 or min_track_s < 0:
         raise ValueError(f"analysis_width must be ≥ 64 px and min_track_s ≥ 0, got {analysis_width}, {min_track_s}")
@@ -434,13 +437,13 @@ def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: in
     tracks: list[Track] = []
     for k, group in itertools.groupby(decoded, key=lambda fr: shot_of(fr.index)):
         tracker = _track_shot(group, info, size, hog)
-        tracks += _finish(tracker, info, shots[k], (sx, sy), min_track_s, start_id=len(tracks))
+        tracks += _finish(tracker, info, shots[k], (sx, sy), min_track_s, start_id=len(tracks), camera=camera_offsets)
     log.info("tracked %d objects in %s", len(tracks), video_path)
     return tracks
 
 
 def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, float], min_track_s: float,
-            start_id: int) -> list[Track]:
+            start_id: int, camera: np.ndarray | None = None) -> list[Track]:
     """Link a shot's tracklets, drop the ones that are no object, describe the rest."""
     sx, sy = scale
     tracks: list[Track] = []
@@ -464,14 +467,15 @@ def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, 
                     t_s=np.asarray(times)[keep].tolist(), boxes=[tuple(b) for b in boxes[keep]],
                     frame_width=info.width, frame_height=info.height)
         desc = onsets.describe_track(raw, info.fps)
-        centres = boxes[:, :2] + boxes[:, 2:] / 2
+        centres = boxes[:, :2] + boxes[:, 2:] / 2 - (camera[np.minimum(frames, len(camera) - 1)] if camera is not None else 0.0)
         travel = float(np.hypot(*(centres[-1] - centres[0]))) / float(np.median(boxes[:, 2:].max(axis=1)))
         # Drop fluttering tape or foliage (jitters in place) and shreds of blobs seen now and then.
         tiny = np.median(boxes[:, 2] * boxes[:, 3]) / (sx * sy) < 2 * tracker.min_area
         if not hog_person and (tiny or len(frames) < 0.5 * (frames[-1] - frames[0] + 1)
                                or (desc.motion not in ("walking", "bouncing") and travel < (0.75 if upright else 1.5))):
             continue
-        evidence = _evidence(chain, boxes, info, shot)
+        moved = None if camera is None else camera[np.minimum(frames, len(camera) - 1)]
+        evidence = _evidence(chain, boxes, info, shot, moved)
         if desc.motion == "walking":
             evidence["gait_strength"] = round(onsets.gait_analysis(raw, info.fps).strength, 3)
         tracks.append(Track(id=tid, label=desc.label, motion=desc.motion, frames=frames.tolist(), t_s=times,
