@@ -101,6 +101,9 @@ def run(
     keep_original_audio: Annotated[bool, typer.Option(help="keep the clip's own audio as an extra track")] = False,
     window_s: Annotated[float, typer.Option(help="mix and deliver long clips in windows of this many seconds "
                                             "(memory grows with it, not with the clip)")] = 30.0,
+    deliver: Annotated[str, typer.Option(help="formats: stereo,5.1 (always) plus foa (AmbiX), 7.1.4, binaural")] = "stereo,5.1",
+    hrtf: Annotated[Path | None, typer.Option(help="AES69 .sofa HRIR set for --deliver binaural (default: the "
+                                              "system's KEMAR if installed, else a spherical-head model)")] = None,
     force: Annotated[bool, typer.Option(help="replace a previous run in --out")] = False,
     llm_scribe: Annotated[str | None, typer.Option(help="backend of the FilmScribe generator (default: --llm)")] = None,
     llm_validator: Annotated[str | None, typer.Option(help="backend of the FilmScribe validator")] = None,
@@ -131,7 +134,12 @@ def run(
         if not 5.0 <= window_s <= 600.0:
             raise FoleyError(f"--window-s {window_s:g} must be in [5, 600] seconds; 30 keeps a 300 s mix under 2 GB")
         from foleydesigner.agents.tot import tot_settings
+        from foleydesigner.delivery import parse_deliver
         from foleydesigner.llm import parse_backend
+
+        formats = parse_deliver(deliver)
+        if hrtf is not None and not hrtf.is_file():
+            raise FoleyError(f"--hrtf {hrtf}: no such file; give an AES69 .sofa HRIR file")
 
         roles = {**_parse_roles(llm_role), **{r: v for r, v in (("scribe", llm_scribe), ("validator", llm_validator),
                  ("writer", llm_writer), ("scorer", llm_scorer), ("planner", llm_planner)) if v}}
@@ -147,7 +155,7 @@ def run(
         _run(clip, script, out, force=force, llm=llm, llm_roles=roles, llm_base_url=llm_base_url,
              vision=vision, vision_model_dir=str(vision_model_dir) if vision_model_dir else None, generator=generator, generator_options=options, seed=seed, target_lufs=target_lufs,
              hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, window_s=window_s,
-             **decomposition)
+             deliver=formats, hrtf=str(hrtf) if hrtf else None, **decomposition)
     except FoleyError as exc:
         _fail(exc)
 

@@ -48,6 +48,9 @@ class RunContext:
     # Mixing, upmix and delivery run in windows of this many seconds (tools/streams.py): memory stays bounded
     # whatever the clip's length; a clip shorter than one window is processed in one piece.
     window_s: float = 30.0
+    # Delivered formats (delivery.FORMATS): stereo and 5.1 always; foa, 7.1.4 and binaural on request.
+    deliver: tuple[str, ...] = ("stereo", "5.1")
+    hrtf: str | None = None  # --hrtf FILE.sofa for the binaural format (else the system's KEMAR, else a model)
 
     def llm_for(self, role: str) -> str:
         """The backend string for an agent role: its override, else the run's --llm."""

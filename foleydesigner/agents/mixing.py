@@ -425,8 +425,9 @@ def master_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                 acc["ambience"] += src.read(a, b) * gain  # a diffuse return belongs around the listener (see upmix)
             for k, bus in buses.items():
                 bus.write(a, acc[k])
-        for src in (*processed.values(), *returns.values()):
-            src.remove()
+        if not set(ctx.deliver) - {"stereo", "5.1"}:  # immersive delivery renders objects from them (delivery.py)
+            for src in (*processed.values(), *returns.values()):
+                src.remove()
         rec["parsed"] = measured
     space = {**scene.space.as_dict(), **state.get("notes", {}).get("reverb", {})}
     analysis = {"band_centres_hz": [round(float(c), 1) for c in band_centres_hz()], "targets": asdict(scene.targets),

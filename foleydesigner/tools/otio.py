@@ -21,7 +21,8 @@ METADATA_KEY = "foleydesigner"
 
 def build_session(*, name: str, video_file: str, video: VideoInfo, events: Sequence[SoundEvent],
                   stems: Mapping[str, str], plan: Mapping[str, list[Any]] | None = None,
-                  mixes: Mapping[str, str] | None = None, sr: int = SAMPLE_RATE) -> Any:
+                  mixes: Mapping[str, str] | None = None, objects: Mapping[str, Mapping[str, str]] | None = None,
+                  sr: int = SAMPLE_RATE) -> Any:
     """An `otio.schema.Timeline`: picture track, then foreground events, then beds (each by start time)."""
     import opentimelineio as otio
 
@@ -50,6 +51,8 @@ def build_session(*, name: str, video_file: str, video: VideoInfo, events: Seque
                 "start_s": ev.start_s, "end_s": ev.end_s, "onsets_s": list(ev.onsets_s),
                 "operations": [o.model_dump(mode="json") if hasattr(o, "model_dump") else dict(o)
                                for o in (plan or {}).get(ev.id, [])]}
+        if objects and ev.id in objects:  # immersive delivery: the mono object and its panner automation lane
+            meta["object"] = dict(objects[ev.id])
         track = otio.schema.Track(name=f"{ev.layer.upper()} {ev.id}", kind=otio.schema.TrackKind.Audio,
                                   metadata={METADATA_KEY: {"event_id": ev.id, "layer": ev.layer}})
         if start > 0:
