@@ -82,7 +82,7 @@ def depan(stereo: np.ndarray, az: np.ndarray, *, binaural: bool = False) -> np.n
     g_l, g_r, d_l, d_r = stereo_ear_model(az, binaural=binaural)
     t = np.arange(n, dtype=np.float64)
     m = stereo.shape[1]
-    base = -0.0875 / 343.0 * SAMPLE_RATE  # the lit ear's earliest delay: read positions stay ≥ t
+    base = np.floor(-0.0875 / 343.0 * SAMPLE_RATE)  # the lit ear's earliest delay, whole samples: reads stay ≥ t
     left = np.interp(t + d_l * SAMPLE_RATE - base, np.arange(m), stereo[0], right=0.0)
     right = np.interp(t + d_r * SAMPLE_RATE - base, np.arange(m), stereo[1], right=0.0)
     return (np.sqrt(2.0) * (g_l * left + g_r * right) / (g_l * g_l + g_r * g_r)).astype(np.float32)
