@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import butter, sosfilt
 
-from foleydesigner.delivery import depan, deliver_immersive, parse_deliver
+from foleydesigner.delivery import deliver_immersive, depan, parse_deliver
 from foleydesigner.errors import InputError
 from foleydesigner.eval.metrics import windowed_itd_ms
 from foleydesigner.generation.spatial import SpatialConfig, render_spatial, woodworth_itd_s
@@ -17,8 +17,7 @@ from foleydesigner.tools.export import atomic_write_wav
 from foleydesigner.tools.loudness import LoudnessMeter, integrated_lufs
 from foleydesigner.tools.streams import SpillFile
 from foleydesigner.units import SAMPLE_RATE as SR
-
-from helpers import context
+from tests.helpers import context
 
 
 def noise(n, seed=0, scale=0.1):
