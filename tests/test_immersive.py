@@ -100,7 +100,7 @@ def test_depan_recovers_the_source_with_the_stems_power(az):
 def write_sofa(path, sr=44_100, step=10.0):
     """A small HRIR set: per ear a band-limited impulse at the Woodworth ear delay, a little darker on the far
     side, on a 10° azimuth grid at 0° and ±30° elevation. SOFA azimuth is counter-clockwise (+90° left)."""
-    import sofar
+    import netCDF4
 
     az_ccw = np.arange(0.0, 360.0, step)
     pos = np.array([[a, e, 1.2] for e in (-30.0, 0.0, 30.0) for a in az_ccw])
@@ -115,11 +115,20 @@ def write_sofa(path, sr=44_100, step=10.0):
             pulse = np.sinc(t - delay) * np.hanning(taps)
             far = sign * np.sin(np.radians(-a)) > 0  # left ear, source on the right (and vice versa)
             irs[i, ear] = sosfilt(lp, pulse) * (0.5 if far else 1.0) if far else pulse
-    sofa = sofar.Sofa("SimpleFreeFieldHRIR")
-    sofa.Data_IR = irs
-    sofa.Data_SamplingRate = sr
-    sofa.SourcePosition = pos
-    sofar.write_sofa(str(path), sofa)
+    with netCDF4.Dataset(str(path), "w", format="NETCDF4") as ds:  # AES69-2020 SimpleFreeFieldHRIR, minimal
+        ds.Conventions, ds.SOFAConventions, ds.SOFAConventionsVersion, ds.DataType = "SOFA", "SimpleFreeFieldHRIR", "1.0", "FIR"
+        for name, size in (("M", len(pos)), ("R", 2), ("N", taps), ("I", 1), ("C", 3), ("E", 1)):
+            ds.createDimension(name, size)
+        ds.createVariable("Data.IR", "f8", ("M", "R", "N"))[:] = irs
+        ds.createVariable("Data.SamplingRate", "f8", ("I",))[:] = sr
+        ds.createVariable("Data.Delay", "f8", ("I", "R"))[:] = 0.0
+        src = ds.createVariable("SourcePosition", "f8", ("M", "C"))
+        src[:] = pos
+        src.Type, src.Units = "spherical", "degree, degree, metre"
+        ds.createVariable("ListenerPosition", "f8", ("I", "C"))[:] = 0.0
+        ds.createVariable("ListenerView", "f8", ("I", "C"))[:] = np.array([[1.0, 0.0, 0.0]])
+        ds.createVariable("ReceiverPosition", "f8", ("R", "C", "I"))[:] = np.array([[[0], [0.09], [0]], [[0], [-0.09], [0]]])
+        ds.createVariable("EmitterPosition", "f8", ("E", "C", "I"))[:] = 0.0
     return path
 
 

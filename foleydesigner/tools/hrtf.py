@@ -1,7 +1,7 @@
 """Binaural rendering through measured HRTFs (AES69 SOFA, SimpleFreeFieldHRIR), or the spherical-head model.
 
-An HRIR set is read with `sofar`, resampled to 48 kHz, and split into a delay and an aligned filter per ear:
-each impulse response's leading edge (first sample at ≥ 10 % of its peak) is its onset, and the response is
+An HRIR set is read with netCDF4 (SOFA is netCDF-4), resampled to 48 kHz, and split into a delay and an
+aligned filter per ear: each impulse response's leading edge (first sample at ≥ 10 % of its peak) is its onset, and the response is
 shifted to start just before it. Interpolating aligned filters between measured directions then blends
 magnitudes rather than comb-filtering two arrival times, and the onsets, interpolated with the same weights,
 are put back as a per-ear delay: the rendered ITD follows the set's own ITD between its measured directions.
@@ -96,20 +96,26 @@ def _align(irs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_sofa(path: str | Path) -> HrirSet:
-    """An AES69 SimpleFreeFieldHRIR file as an HrirSet (resampled to 48 kHz, delays folded in, aligned)."""
-    import sofar
+    """An AES69 SimpleFreeFieldHRIR file as an HrirSet (resampled to 48 kHz, delays folded in, aligned).
+
+    SOFA files are netCDF-4; they are read with netCDF4 directly (the SOFA wrapper on PyPI, sofar, installs a
+    top-level `tests` package that shadows any project's own tests).
+    """
+    import netCDF4
 
     p = Path(path)
     if not p.is_file():
         raise InputError(f"--hrtf {p}: no such file; give an AES69 .sofa HRIR file")
     try:
-        sofa = sofar.read_sofa(str(p), verify=False, verbose=False)
-        irs = np.asarray(sofa.Data_IR, dtype=np.float64)
-        sr = float(np.asarray(sofa.Data_SamplingRate).ravel()[0])
-        pos = np.asarray(sofa.SourcePosition, dtype=np.float64)
-        kind = str(sofa.SourcePosition_Type).lower()
-        delay = np.asarray(getattr(sofa, "Data_Delay", np.zeros((1, 2))), dtype=np.float64)
-    except Exception as exc:  # sofar/netCDF raise many kinds for a file that is not SOFA
+        with netCDF4.Dataset(str(p)) as ds:
+            irs = np.asarray(ds.variables["Data.IR"][:], dtype=np.float64)
+            sr = float(np.asarray(ds.variables["Data.SamplingRate"][:]).ravel()[0])
+            src = ds.variables["SourcePosition"]
+            pos = np.asarray(src[:], dtype=np.float64)
+            kind = str(getattr(src, "Type", "spherical")).lower()
+            delay = np.asarray(ds.variables["Data.Delay"][:], dtype=np.float64) if "Data.Delay" in ds.variables \
+                else np.zeros((1, 2))
+    except (OSError, KeyError, IndexError, ValueError) as exc:
         raise InputError(f"--hrtf {p}: not a readable SOFA HRIR file ({exc.__class__.__name__}: {exc})") from exc
     if irs.ndim != 3 or irs.shape[1] != 2 or pos.shape[0] != irs.shape[0]:
         raise InputError(f"--hrtf {p}: expected 2-ear HRIRs (M, 2, N) with one source position each, got {irs.shape}")
