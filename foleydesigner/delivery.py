@@ -8,9 +8,12 @@ master) and its reverb returns, kept in the scratch folder when an immersive for
    with the renderer's own pan gains, o = √2·(gL·L + gR·R)/(gL² + gR²), which gives back the source without
    the comb filter a plain (L+R)/2 of two delayed copies has. The √2 keeps the stereo stem's power (a centred
    source is L = R = x, power 2x²; o² = 2x²), so the fg/bg balance of the plan holds in every format;
- - beds and reverb returns (bus ambience) are diffuse: each side's signal feeds four directions on its side
-   (front ±30°, side ±110° on the ear plane; ±45° and ±135° at 30° up), each delayed differently and at −6 dB
-   (power kept), so the directions are decorrelated and the bed has no net direction;
+ - beds (bus ambience) are diffuse: each side's signal feeds four directions on its side (±45° and ±135°,
+   on the ear plane and at 30° up), each through its own decorrelation filter and at −6 dB
+   (power kept); a bed keeps its left/right balance (traffic on the left stays left);
+ - reverb returns are a room's diffuse field, which arrives from everywhere: both channels feed all eight
+   directions (−9 dB each, each through its own decorrelation filter). Kept on their sides, the reverb of a source on the right
+   would pull every decoded direction to the right (measured: +14° on a far pass-by, whose DRR is ~0 dB);
  - the distance (1/d level, air absorption, Doppler) is already in the stem: the formats only place direction.
 Elevation comes from the clues (vertical position on screen through the field of view) or is 0.
 
@@ -26,6 +29,7 @@ import csv
 import io
 import logging
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +51,11 @@ FILES = {"foa": "mix_foa.wav", "7.1.4": "mix_7_1_4.wav", "binaural": "mix_binaur
 CHANNELS = {"foa": 4, "7.1.4": 12, "binaural": 2}
 _HOP = 32  # control period of moving gains (0.67 ms), interpolated per sample
 _READ_AHEAD = 64  # de-panning reads the late ear up to 0.7 ms ahead
-#: Diffuse directions per side (azimuth on the right, elevation) and their decorrelating delays (s).
-_DIFFUSE = ((30.0, 0.0), (110.0, 0.0), (45.0, 30.0), (135.0, 30.0))
-_DIFFUSE_DELAYS_S = {-1: (0.0, 0.011, 0.007, 0.017), 1: (0.0, 0.013, 0.009, 0.019)}
+#: Diffuse directions per side (azimuth on the right, elevation).
+#: Front and back mirror each other, so a bed has no net front/back intensity (nothing is below the horizon
+#: in 7.1.4, so it keeps an upward one, which no azimuth reads).
+_DIFFUSE = ((45.0, 0.0), (135.0, 0.0), (45.0, 30.0), (135.0, 30.0))
+_DECORRELATOR_S = 0.02  # decorrelation filters: 20 ms of decaying noise
 
 
 def parse_deliver(text: str) -> tuple[str, ...]:
@@ -92,14 +98,35 @@ def _per_sample(ctrl: np.ndarray, n: int) -> np.ndarray:
     return np.interp(np.arange(n), np.arange(ctrl.shape[-1]) * _HOP, ctrl).astype(np.float32)
 
 
-def _diffuse(bed: np.ndarray, sr: int) -> list[tuple[float, float, np.ndarray]]:
-    """(azimuth, elevation, signal) of the decorrelated directions a stereo bed feeds (module doc)."""
+@lru_cache(maxsize=4)
+def _decorrelators(sr: int) -> np.ndarray:
+    """(16, taps) unit-energy FIRs of exponentially decaying noise, one per direction and channel: random phase
+    at every frequency, so even a periodic bed (an engine, a hum) leaves the directions uncorrelated, which
+    plain delays do not achieve."""
+    taps = int(_DECORRELATOR_S * sr)
+    rng = np.random.default_rng(2051)  # fixed: the same field for every run
+    h = rng.standard_normal((16, taps)) * 10.0 ** (-1.5 * np.arange(taps) / taps)  # −30 dB at the end
+    # Orthonormal (QR, i.e. Gram–Schmidt in order, which keeps the decay): two directions fed by one channel
+    # then share no energy at lag 0, so a white bed has exactly no net intensity between them.
+    q, _ = np.linalg.qr(h.T)
+    return np.ascontiguousarray(q.T).astype(np.float32)
+
+
+def _diffuse(bed: np.ndarray, sr: int, *, room: bool = False) -> list[tuple[float, float, np.ndarray]]:
+    """(azimuth, elevation, signal) of the decorrelated directions a stereo bed (or, `room`, a reverb return)
+    feeds (module doc)."""
+    from scipy.signal import oaconvolve
+
+    h, n = _decorrelators(sr), bed.shape[1]
     out = []
-    for ch, side in ((0, -1), (1, 1)):
-        for (az, el), delay in zip(_DIFFUSE, _DIFFUSE_DELAYS_S[side], strict=True):
-            d = int(round(delay * sr))
-            sig = np.concatenate([np.zeros(d, np.float32), bed[ch, : bed.shape[1] - d]]) if d else bed[ch]
-            out.append((side * az, el, 0.5 * sig))
+    for side in (-1, 1):
+        for k, (az, el) in enumerate(_DIFFUSE):
+            i = 8 * (side > 0) + k
+            if room:  # both channels into every direction: the same field from everywhere
+                sig = (oaconvolve(bed[0], h[i])[:n] + oaconvolve(bed[1], h[(i + 4) % 16])[:n]) / np.sqrt(8.0)
+            else:
+                sig = 0.5 * oaconvolve(bed[0 if side < 0 else 1], h[i])[:n]
+            out.append((side * az, el, sig.astype(np.float32)))
     return out
 
 
@@ -132,9 +159,9 @@ class Renderer:
             vecs = vbap.unit_vectors(az[centres], el[centres])
             acc["binaural"] += render_binaural(o, vecs, self.hrirs, start=start)
 
-    def add_bed(self, acc: dict[str, np.ndarray], bed: np.ndarray, start: int) -> None:
+    def add_bed(self, acc: dict[str, np.ndarray], bed: np.ndarray, start: int, *, room: bool = False) -> None:
         n = bed.shape[1]
-        for az, el, sig in _diffuse(bed, self.sr):
+        for az, el, sig in _diffuse(bed, self.sr, room=room):
             self.add_object(acc, sig, np.full(n, az), np.full(n, el), start)
 
 
@@ -209,11 +236,13 @@ def deliver_immersive(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                     x = src.read(lo, hi)
                     bed += x
                     everything += x
+            room = np.zeros((2, hi - lo), np.float32)
             for src in returns:
                 x = src.read(lo, hi)
-                bed += x
+                room += x
                 everything += x
             renderer.add_bed(acc, bed, lo)
+            renderer.add_bed(acc, room, lo, room=True)
             if "7.1.4" in acc:
                 acc["7.1.4"][vbap.LFE_714] = lfe_from(everything)
             for f, y in acc.items():
@@ -265,7 +294,7 @@ def _master(ctx: RunContext, fmt: str, src: SpillFile, scratch: Path) -> dict[st
         m = master_source(src, write, target_lufs=ctx.target_lufs, ceiling_dbtp=ctx.true_peak_dbtp,
                           window=aligned(ctx.window_s), scratch=scratch, weights=weights)
     out: dict[str, Any] = {"integrated_lufs": m["integrated_lufs"], "true_peak_dbtp": m["true_peak_dbtp"],
-                           "file": FILES[fmt]}
+                           "gain_db": m.get("gain_db", 0.0), "file": FILES[fmt]}
     if fmt == "foa":
         out["loudness_on"] = "W (omnidirectional)"
     if refs is not None:
