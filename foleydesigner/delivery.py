@@ -11,8 +11,8 @@ master) and its reverb returns, kept in the scratch folder when an immersive for
  - beds (bus ambience) are diffuse: each side's signal feeds four directions on its side (±45° and ±135°,
    on the ear plane and at 30° up), each through its own decorrelation filter and at −6 dB
    (power kept); a bed keeps its left/right balance (traffic on the left stays left);
- - reverb returns are a room's diffuse field, which arrives from everywhere: both channels feed all eight
-   directions (−9 dB each, each through its own decorrelation filter). Kept on their sides, the reverb of a source on the right
+ - reverb returns are a room's diffuse field, which arrives from everywhere: the sum of both channels feeds all
+   eight directions (−9 dB each, decorrelated, opposite directions alike: see _decorrelators). Kept on their sides, the reverb of a source on the right
    would pull every decoded direction to the right (measured: +14° on a far pass-by, whose DRR is ~0 dB);
  - the distance (1/d level, air absorption, Doppler) is already in the stem: the formats only place direction.
 Elevation comes from the clues (vertical position on screen through the field of view) or is 0.
@@ -55,7 +55,7 @@ _READ_AHEAD = 64  # de-panning reads the late ear up to 0.7 ms ahead
 #: Front and back mirror each other, so a bed has no net front/back intensity (nothing is below the horizon
 #: in 7.1.4, so it keeps an upward one, which no azimuth reads).
 _DIFFUSE = ((45.0, 0.0), (135.0, 0.0), (45.0, 30.0), (135.0, 30.0))
-_DECORRELATOR_S = 0.02  # decorrelation filters: 20 ms of decaying noise
+_DECORRELATOR_S = 0.02  # decorrelation filters: 20 ms all-pass
 
 
 def parse_deliver(text: str) -> tuple[str, ...]:
@@ -100,16 +100,19 @@ def _per_sample(ctrl: np.ndarray, n: int) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def _decorrelators(sr: int) -> np.ndarray:
-    """(16, taps) unit-energy FIRs of exponentially decaying noise, one per direction and channel: random phase
-    at every frequency, so even a periodic bed (an engine, a hum) leaves the directions uncorrelated, which
-    plain delays do not achieve."""
+    """(8, taps) all-pass FIRs of random phase (flat magnitude: every direction gets the same spectrum): four for
+    the directions of a side of a bed, four for a room. A bed's left and right sides use the same filters
+    mirrored, so whatever they leave correlated between two directions is left/right symmetric and cancels in
+    the intensity and energy vectors (independent random filters per direction put a wind bed at −80°: its low
+    end has too few frequency bins to decorrelate). A room (a reverb return, correlated with the sources it
+    comes from) gives a direction and its opposite the same signal: its horizontal intensity is then exactly
+    zero, and it cannot pull a source's decoded direction however wet the mix is."""
     taps = int(_DECORRELATOR_S * sr)
     rng = np.random.default_rng(2051)  # fixed: the same field for every run
-    h = rng.standard_normal((16, taps)) * 10.0 ** (-1.5 * np.arange(taps) / taps)  # −30 dB at the end
-    # Orthonormal (QR, i.e. Gram–Schmidt in order, which keeps the decay): two directions fed by one channel
-    # then share no energy at lag 0, so a white bed has exactly no net intensity between them.
-    q, _ = np.linalg.qr(h.T)
-    return np.ascontiguousarray(q.T).astype(np.float32)
+    phase = rng.uniform(-np.pi, np.pi, (8, taps // 2 + 1))
+    phase[:, 0] = 0.0
+    phase[:, -1] = 0.0
+    return np.fft.irfft(np.exp(1j * phase), taps, axis=1).astype(np.float32)
 
 
 def _diffuse(bed: np.ndarray, sr: int, *, room: bool = False) -> list[tuple[float, float, np.ndarray]]:
@@ -119,13 +122,12 @@ def _diffuse(bed: np.ndarray, sr: int, *, room: bool = False) -> list[tuple[floa
 
     h, n = _decorrelators(sr), bed.shape[1]
     out = []
-    for side in (-1, 1):
+    for side, near in ((-1, 0), (1, 1)):
         for k, (az, el) in enumerate(_DIFFUSE):
-            i = 8 * (side > 0) + k
-            if room:  # both channels into every direction: the same field from everywhere
-                sig = (oaconvolve(bed[0], h[i])[:n] + oaconvolve(bed[1], h[(i + 4) % 16])[:n]) / np.sqrt(8.0)
+            if room:  # the sum into every direction; a direction and its opposite (az + 180°) share a filter
+                sig = oaconvolve(bed[0] + bed[1], h[4 + (k if side < 0 else k ^ 1)])[:n] / np.sqrt(8.0)
             else:
-                sig = 0.5 * oaconvolve(bed[0 if side < 0 else 1], h[i])[:n]
+                sig = 0.5 * oaconvolve(bed[near], h[k])[:n]
             out.append((side * az, el, sig.astype(np.float32)))
     return out
 
