@@ -138,8 +138,12 @@ def run(
         from foleydesigner.llm import parse_backend
 
         formats = parse_deliver(deliver)
-        if hrtf is not None and not hrtf.is_file():
-            raise FoleyError(f"--hrtf {hrtf}: no such file; give an AES69 .sofa HRIR file")
+        if hrtf is not None:
+            if "binaural" not in formats:
+                raise FoleyError(f"--hrtf {hrtf} is only used by the binaural format; add --deliver ...,binaural")
+            from foleydesigner.tools.hrtf import load_sofa
+
+            load_sofa(hrtf)  # a bad file fails here, before the long work
 
         roles = {**_parse_roles(llm_role), **{r: v for r, v in (("scribe", llm_scribe), ("validator", llm_validator),
                  ("writer", llm_writer), ("scorer", llm_scorer), ("planner", llm_planner)) if v}}

@@ -240,3 +240,30 @@ def test_deliver_stage_places_a_moving_object_and_hits_the_target(tmp_path, smal
     assert sf.info(str(tmp_path / "objects" / "walk.wav")).channels == 1
     assert not (tmp_path / "objects" / "wind.wav").exists()  # a bed is diffuse, not an object
     assert not list(folder.glob("*.f32"))  # scratch spills are removed
+
+
+def test_track_clues_carry_elevation_from_the_box_height():
+    from foleydesigner.schemas import SoundEvent
+    from foleydesigner.tools.clues import clues_for_track
+    from tests.helpers import linear_track, video_info
+
+    track = linear_track(1, t0=0.0, t1=2.0, x0=320.0, x1=320.0, h=120.0)  # box centre 0.8·360 − 60 = 228: 48 px below the middle
+    ev = SoundEvent(id="e", label="footsteps", layer="fg", start_s=0.0, end_s=2.0, source_track=1)
+    c = clues_for_track(ev, track, video_info(2.0), hfov_deg=60.0)
+    f = 320.0 / np.tan(np.radians(30.0))
+    assert c.elevation_deg is not None and len(c.elevation_deg) == len(c.t_s)
+    assert np.median(c.elevation_deg) == pytest.approx(np.degrees(np.arctan(-48.0 / f)), abs=0.01)
+
+
+def test_cli_rejects_a_bad_hrtf_before_any_work(tmp_path, demo_clip):
+    from typer.testing import CliRunner
+
+    from foleydesigner.cli import app
+
+    bad = tmp_path / "bad.sofa"
+    bad.write_bytes(b"nope")
+    res = CliRunner().invoke(app, ["run", str(demo_clip), "--out", str(tmp_path / "o"), "--deliver", "binaural",
+                                   "--hrtf", str(bad)])
+    assert res.exit_code == 2 and "--hrtf" in res.output and not (tmp_path / "o").exists()
+    res = CliRunner().invoke(app, ["run", str(demo_clip), "--out", str(tmp_path / "o"), "--deliver", "5.1,ambisonic"])
+    assert res.exit_code == 2 and "unknown format ambisonic" in res.output
