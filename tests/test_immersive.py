@@ -198,9 +198,9 @@ def test_parse_deliver():
 
 # --- the stage on a known scene -----------------------------------------------------------------------------
 
-def test_deliver_stage_places_a_moving_object_and_hits_the_target(tmp_path, small_set, monkeypatch):
+def run_stage(tmp_path, small_set, monkeypatch, *, window_s=30.0, seconds=4.0):
     """One foreground object moving −25° → +25° over a diffuse bed 12 dB down, through the real stage."""
-    seconds, fps = 4.0, 25.0
+    fps = 25.0
     n = int(seconds * SR)
     t_f = np.arange(int(seconds * fps)) / fps
     az_f = np.interp(t_f, [0, seconds], [-25.0, 25.0])
@@ -216,13 +216,17 @@ def test_deliver_stage_places_a_moving_object_and_hits_the_target(tmp_path, smal
         SpillFile(folder / f"{sid}.f32", 2, n).write(0, audio)
     atomic_write_wav(tmp_path / "mix_stereo.wav", walk + bed)
     atomic_write_wav(tmp_path / "mix_5_1.wav", np.zeros((6, n), np.float32))
-    events = [{"id": "walk", "label": "footsteps", "description": "", "layer": "fg", "start_s": 0.0, "end_s": 4.0},
-              {"id": "wind", "label": "wind", "description": "", "layer": "bg", "start_s": 0.0, "end_s": 4.0}]
+    events = [{"id": "walk", "label": "footsteps", "description": "", "layer": "fg", "start_s": 0.0, "end_s": seconds},
+              {"id": "wind", "label": "wind", "description": "", "layer": "bg", "start_s": 0.0, "end_s": seconds}]
     monkeypatch.setattr(hrtf, "default_set", lambda path: (small_set, None))
-    ctx = context(tmp_path, deliver=("stereo", "5.1", "foa", "7.1.4", "binaural"), target_lufs=-24.0)
+    ctx = context(tmp_path, deliver=("stereo", "5.1", "foa", "7.1.4", "binaural"), target_lufs=-24.0, window_s=window_s)
     state = {"script": {"events": events}, "clues": {"walk": clues.model_dump(), "wind": bed_clues.model_dump()},
              "mix_plan": {"verification": {"delivery": {}}}, "mix": {"stereo": "mix_stereo.wav"}}
-    out = deliver_immersive(state, SimpleNamespace(context=ctx))
+    return deliver_immersive(state, SimpleNamespace(context=ctx)), t_f, az_f, folder
+
+
+def test_deliver_stage_places_a_moving_object_and_hits_the_target(tmp_path, small_set, monkeypatch):
+    out, t_f, az_f, folder = run_stage(tmp_path, small_set, monkeypatch)
     measured = out["mix_plan"]["verification"]["delivery"]
     for fmt in ("foa", "7.1.4", "binaural"):
         assert abs(measured[fmt]["integrated_lufs"] + 24.0) <= 0.5 and measured[fmt]["true_peak_dbtp"] <= -2.0
@@ -267,3 +271,14 @@ def test_cli_rejects_a_bad_hrtf_before_any_work(tmp_path, demo_clip):
     assert res.exit_code == 2 and "--hrtf" in res.output and not (tmp_path / "o").exists()
     res = CliRunner().invoke(app, ["run", str(demo_clip), "--out", str(tmp_path / "o"), "--deliver", "5.1,ambisonic"])
     assert res.exit_code == 2 and "unknown format ambisonic" in res.output
+
+
+@pytest.mark.slow  # ~18 s on 2 cores: ten 1 s windows each read with 4 s of pre-roll either side
+def test_windowed_delivery_equals_one_piece(tmp_path, small_set, monkeypatch):
+    """1 s windows (with their pre-roll) give the samples of one 30 s window: memory is bounded, not the result."""
+    run_stage(tmp_path / "one", small_set, monkeypatch, seconds=10.0)  # windows of 1 s + 4 s pre-roll: 10 s is
+    run_stage(tmp_path / "win", small_set, monkeypatch, window_s=1.0, seconds=10.0)  # more than any one reads
+    for name in ("mix_foa.wav", "mix_7_1_4.wav", "mix_binaural.wav", "objects/walk.wav"):
+        a, _ = sf.read(str(tmp_path / "one" / name), always_2d=True)
+        b, _ = sf.read(str(tmp_path / "win" / name), always_2d=True)
+        assert a.shape == b.shape and np.max(np.abs(a - b)) < 1e-4, name
