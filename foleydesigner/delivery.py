@@ -94,6 +94,11 @@ def depan(stereo: np.ndarray, az: np.ndarray, *, binaural: bool = False) -> np.n
     return (np.sqrt(2.0) * (g_l * left + g_r * right) / (g_l * g_l + g_r * g_r)).astype(np.float32)
 
 
+def _stereo(x: np.ndarray) -> np.ndarray:
+    """A mono spill (an expert plugin's mono return) as two equal channels; stereo as it is."""
+    return x if x.shape[0] == 2 else np.repeat(x[:1], 2, axis=0)
+
+
 def _per_sample(ctrl: np.ndarray, n: int) -> np.ndarray:
     return np.interp(np.arange(n), np.arange(ctrl.shape[-1]) * _HOP, ctrl).astype(np.float32)
 
@@ -201,8 +206,11 @@ def deliver_immersive(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     folder = scratch / "render"
     events = {e["id"]: SoundEvent.model_validate(e) for e in state["script"]["events"]}
     clues = {k: EventClues.model_validate(v) for k, v in state["clues"].items()}
-    stems = {sid: SpillFile.existing(folder / f"{sid}.f32", 2) for sid in sorted(events) if (folder / f"{sid}.f32").is_file()}
-    returns = [SpillFile.existing(p, 2) for p in sorted(folder.glob("return_*.f32"))]
+    kept = state["mix"].get("render") or {  # the mixer says what it kept; else every stereo spill there is
+        "stems": {sid: 2 for sid in events if (folder / f"{sid}.f32").is_file()},
+        "returns": {p.name: 2 for p in folder.glob("return_*.f32")}}
+    stems = {sid: SpillFile.existing(folder / f"{sid}.f32", ch) for sid, ch in sorted(kept["stems"].items())}
+    returns = [SpillFile.existing(folder / name, ch) for name, ch in sorted(kept["returns"].items())]
     n = max((s.n for s in [*stems.values(), *returns]), default=0)
     objects = {sid for sid in stems if route_bus(events[sid], clues.get(sid)) != "ambience"}
     warnings: list[str] = []
@@ -229,18 +237,18 @@ def deliver_immersive(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
             for sid, src in stems.items():
                 if sid in objects:
                     az, el = trajectory(clues[sid], t)
-                    stereo = src.read(lo, hi + _READ_AHEAD)
+                    stereo = _stereo(src.read(lo, hi + _READ_AHEAD))
                     o = depan(stereo, az, binaural=binaural_stems)
                     renderer.add_object(acc, o, az, el, lo)
                     mono[sid].write(o[None, a - lo: b - lo])
                     everything += stereo[:, : hi - lo]
                 else:
-                    x = src.read(lo, hi)
+                    x = _stereo(src.read(lo, hi))
                     bed += x
                     everything += x
             room = np.zeros((2, hi - lo), np.float32)
             for src in returns:
-                x = src.read(lo, hi)
+                x = _stereo(src.read(lo, hi))
                 room += x
                 everything += x
             renderer.add_bed(acc, bed, lo)
