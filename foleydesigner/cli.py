@@ -138,6 +138,9 @@ def run(
     language: Annotated[str, typer.Option(help="ISO 639-2 language of the delivered audio tracks, e.g. eng, fra")] = "und",
     window_s: Annotated[float, typer.Option(help="mix and deliver long clips in windows of this many seconds "
                                             "(memory grows with it, not with the clip)")] = 30.0,
+    deliver: Annotated[str, typer.Option(help="formats: stereo,5.1 (always) plus foa (AmbiX), 7.1.4, binaural")] = "stereo,5.1",
+    hrtf: Annotated[Path | None, typer.Option(help="AES69 .sofa HRIR set for --deliver binaural (default: the "
+                                              "system's KEMAR if installed, else a spherical-head model)")] = None,
     force: Annotated[bool, typer.Option(help="replace a previous run in --out")] = False,
     max_events: Annotated[int, typer.Option(help="most sound events (one stem each) a run may make")] = 256,
     min_confidence: Annotated[float, typer.Option(help="render only sounds whose visual evidence scores at least "
@@ -185,7 +188,16 @@ def run(
         if not 0 < max_screenplay_mb <= 1000:
             raise FoleyError(f"--max-screenplay-mb {max_screenplay_mb:g} must be in (0, 1000]")
         from foleydesigner.agents.tot import tot_settings
+        from foleydesigner.delivery import parse_deliver
         from foleydesigner.llm import parse_backend
+
+        formats = parse_deliver(deliver)
+        if hrtf is not None:
+            if "binaural" not in formats:
+                raise FoleyError(f"--hrtf {hrtf} is only used by the binaural format; add --deliver ...,binaural")
+            from foleydesigner.tools.hrtf import load_sofa
+
+            load_sofa(hrtf)  # a bad file fails here, before the long work
 
         roles = {**_parse_roles(llm_role), **{r: v for r, v in (("scribe", llm_scribe), ("validator", llm_validator),
                  ("writer", llm_writer), ("scorer", llm_scorer), ("planner", llm_planner)) if v}}
@@ -200,10 +212,10 @@ def run(
             options["binaural"] = True  # type: ignore[assignment]
         _run(clip, script, out, force=force, llm=llm, llm_roles=roles, llm_base_url=llm_base_url,
              vision=vision, vision_model_dir=str(vision_model_dir) if vision_model_dir else None, generator=generator, generator_options=options, seed=seed, target_lufs=target_lufs,
-             hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, language=language, stems=stems, stem_format=stem_format,
-             window_s=window_s,
-             max_events=max_events, max_screenplay_bytes=int(max_screenplay_mb * 1e6), min_confidence=min_confidence,
-             **decomposition)
+             hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, language=language,
+             stems=stems, stem_format=stem_format, window_s=window_s, max_events=max_events,
+             max_screenplay_bytes=int(max_screenplay_mb * 1e6), min_confidence=min_confidence,
+             deliver=formats, hrtf=str(hrtf) if hrtf else None, **decomposition)
     except FoleyError as exc:
         _fail(exc)
 

@@ -58,6 +58,9 @@ class RunContext:
     # Limits (foleydesigner/limits.py): a longer screenplay or more events fail at once with one line.
     max_screenplay_bytes: int = MAX_SCREENPLAY_BYTES
     max_events: int = MAX_EVENTS
+    # Delivered formats (delivery.FORMATS): stereo and 5.1 always; foa, 7.1.4 and binaural on request.
+    deliver: tuple[str, ...] = ("stereo", "5.1")
+    hrtf: str | None = None  # --hrtf FILE.sofa for the binaural format (else the system's KEMAR, else a model)
 
     def llm_for(self, role: str) -> str:
         """The backend string for an agent role: its override, else the run's --llm."""

@@ -166,10 +166,15 @@ class EventClues(_Model):
     azimuth_deg: list[float]
     activation: list[int]
     source: Literal["track", "script", "scene"] = "track"
+    #: per frame, degrees above the horizon (the box centre's height on screen through the field of view);
+    #: None where the clues have no vertical position (script cues, beds): 0 then.
+    elevation_deg: list[float] | None = None
 
     @model_validator(mode="after")
     def _aligned(self) -> EventClues:
         n = len(self.t_s)
+        if self.elevation_deg is not None and len(self.elevation_deg) != n:
+            raise ValueError("elevation_deg must have one value per frame")
         if not (len(self.depth_m) == len(self.azimuth_deg) == len(self.activation) == n) or n == 0:
             raise ValueError("clue sequences must be non-empty and of equal length")
         if any(d <= 0 for d in self.depth_m):

@@ -175,7 +175,8 @@ def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     script = FoleyScript.model_validate(state["script"])
     timeline = build_session(name=Path(state["video_path"]).stem, video_file=name, video=video, events=script.events,
                              stems=stems, plan=state["mix_plan"]["plan"],
-                             mixes={"stereo": "mix_stereo.wav", "5.1": "mix_5_1.wav"}, stem_ranges=ranges)
+                             mixes={"stereo": "mix_stereo.wav", "5.1": "mix_5_1.wav", **state["mix"].get("immersive", {})},
+                             objects=state["mix"].get("objects"), stem_ranges=ranges)
     write_session(ctx.work_dir / "session.otio", timeline)
     return {"outputs": {"video": name, "script": "script.json", "clues": "clues.json", "mix_plan": "mix_plan.json",
                         "mix_stereo": "mix_stereo.wav", "mix_5_1": "mix_5_1.wav", "timeline": "session.otio",

@@ -451,8 +451,10 @@ def master_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                 acc["ambience"] += src.read(a, b) * gain  # a diffuse return belongs around the listener (see upmix)
             for k, bus in buses.items():
                 bus.write(a, acc[k])
-        for src in (*processed.values(), *returns.values()):
-            src.remove()
+        kept = bool(set(ctx.deliver) - {"stereo", "5.1"})  # immersive delivery renders objects from them (delivery.py)
+        if not kept:
+            for src in (*processed.values(), *returns.values()):
+                src.remove()
         rec["parsed"] = measured
     space = {**scene.space.as_dict(), **state.get("notes", {}).get("reverb", {})}
     analysis = {"band_centres_hz": [round(float(c), 1) for c in band_centres_hz()], "targets": asdict(scene.targets),
@@ -463,5 +465,9 @@ def master_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                    verification={"planner": ctx.llm_for("planner"), "experts_backend": ctx.llm_for("experts"),
                                  "rounds": state.get("rounds", []), "master": measured})
     done = time.perf_counter()
-    return {"mix_plan": plan.model_dump(mode="json"), "mix": {"stereo": "mix_stereo.wav"}, "warnings": warnings,
+    # What immersive delivery reads from the scratch folder: processed stems and returns, with their channels.
+    render = {"render": {"stems": {s: src.channels for s, src in processed.items()},
+                         "returns": {src.path.name: src.channels for src in returns.values()}}} if kept else {}
+    return {"mix_plan": plan.model_dump(mode="json"), "mix": {"stereo": "mix_stereo.wav", **render},
+            "warnings": warnings,
             "timings": {"mix.master": done - t0, "mix": done - state.get("started", t0)}}

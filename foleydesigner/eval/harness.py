@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from foleydesigner.eval.immersive import direction_scores
 from foleydesigner.eval.metrics import (
     activation_iou,
     av_offset_ms,
@@ -51,6 +52,8 @@ HIT_RING_S = 0.2  # how long a footfall or bounce counts as sounding after its o
 ONSET_REFRACTORY_S = 0.2  # one onset per hit: a footfall's heel and toe transients are ~0.1 s apart
 ONSET_REL_HEIGHT = 0.1  # flux peaks below 10 % of the stem's strongest are texture, not hits
 AV_MAX_LAG_S = 0.2  # A/V offsets beyond 5 frames are not a sync error but a wrong event
+#: The formats every eval run delivers: the immersive ones are scored for direction (eval/immersive.py).
+IMMERSIVE_EVAL = ("stereo", "5.1", "foa", "7.1.4")
 MATCH_MAX_DEG = 10.0  # a track follows a truth object if their mean azimuths differ by less than this
 OFFSCREEN_SIDE_DEG = 70.0  # screenplay convention: "off to the left" is −70° (tools/screenplay.py)
 _LEFT_SCENE = "EXT. EMPTY STREET - DAY\n\nA quiet street at noon. A DOG BARKS off to the {side}.\n"
@@ -289,7 +292,8 @@ def evaluate_clip(spec: ClipSpec, work: Path, *, seed: int = 0, target_lufs: flo
         screenplay = clip.with_suffix(".fountain")
         screenplay.write_text(spec.screenplay)
     run_dir = work / "runs" / spec.name
-    state = run_foley(clip, run_dir, screenplay_path=screenplay, force=True, seed=seed, target_lufs=target_lufs)
+    state = run_foley(clip, run_dir, screenplay_path=screenplay, force=True, seed=seed, target_lufs=target_lufs,
+                      deliver=IMMERSIVE_EVAL)
     script = FoleyScript.model_validate(state["script"])
     events = {e.id: e for e in script.events}
     clues = {k: EventClues.model_validate(v) for k, v in state["clues"].items()}
@@ -335,6 +339,14 @@ def evaluate_clip(spec: ClipSpec, work: Path, *, seed: int = 0, target_lufs: flo
         if system == "full":
             entry["mix"] = _mix_loudness(_read(run_dir / "mix_stereo.wav"), target_lufs)
             entry["mix_5_1"] = _mix_loudness(_read(run_dir / "mix_5_1.wav"), target_lufs)
+            # Where the FOA and 7.1.4 mixes put each foreground event (eval/immersive.py), and their loudness.
+            fg = [eid for eid in truths if events[eid].layer == "fg"]
+            entry["immersive"] = direction_scores(run_dir, clues, fg)
+            delivered = state["mix_plan"]["verification"]["delivery"]
+            entry["mix_foa"] = {"lufs_err_lu": round(delivered["foa"]["integrated_lufs"] - target_lufs, 2),
+                                "true_peak_dbtp": delivered["foa"]["true_peak_dbtp"]}
+            entry["mix_7_1_4"] = {"lufs_err_lu": round(delivered["7.1.4"]["integrated_lufs"] - target_lufs, 2),
+                                  "true_peak_dbtp": delivered["7.1.4"]["true_peak_dbtp"]}
         elif system != "truth_ref":
             bclues = {k: baseline_clues(system, events[k], c) for k, c in clues.items()}
             entry["mix"] = _mix_loudness(_baseline_mix(stems[system], bclues, script, seed, target_lufs), target_lufs)

@@ -62,6 +62,27 @@ def _system_summary(results: Sequence[ClipResult], system: str, target_lufs: flo
     return out
 
 
+def _immersive_summary(results: Sequence[ClipResult]) -> dict[str, Any]:
+    """Mean over foreground stems of the FOA / 7.1.4 direction errors (eval/immersive.py), and the loudness."""
+    full = [r.detail["systems"]["full"] for r in results]
+    stems = [s for f in full for s in f.get("immersive", {}).values()]
+    out: dict[str, Any] = {"n_stems": sum(1 for s in stems if s["foa_dir_err_deg"] is not None),
+                           "windows": sum(s["windows"] for s in stems)}
+    out["solo_n_stems"] = sum(1 for s in stems if s.get("solo_foa_dir_err_deg") is not None)
+    out["solo_windows"] = sum(s.get("solo_windows", 0) for s in stems)
+    for fmt in ("foa", "7_1_4"):
+        out[f"solo_{fmt}_dir_err_deg"] = _mean([s.get(f"solo_{fmt}_dir_err_deg") for s in stems])
+        out[f"solo_{fmt}_dir_max_err_deg"] = max((s[f"solo_{fmt}_dir_max_err_deg"] for s in stems
+                                                  if s.get(f"solo_{fmt}_dir_max_err_deg") is not None), default=None)
+        out[f"{fmt}_dir_err_deg"] = _mean([s[f"{fmt}_dir_err_deg"] for s in stems])
+        out[f"{fmt}_dir_max_err_deg"] = max((s[f"{fmt}_dir_max_err_deg"] for s in stems
+                                             if s[f"{fmt}_dir_max_err_deg"] is not None), default=None)
+        out[f"{fmt}_within_5deg"] = _mean([s[f"{fmt}_within_5deg"] for s in stems])
+        mixes = [f[f"mix_{fmt}"] for f in full if f"mix_{fmt}" in f]
+        out[f"{fmt}_lufs_err_lu"] = _mean([abs(m["lufs_err_lu"]) for m in mixes])
+    return out
+
+
 def summarize(results: Sequence[ClipResult], *, target_lufs: float) -> dict[str, Any]:
     """report.json's body: per system, the truth-rendered floor, per kind, the acceptance checks, per clip."""
     systems = {s: _system_summary(results, s, target_lufs) for s in SYSTEMS}
@@ -76,12 +97,15 @@ def summarize(results: Sequence[ClipResult], *, target_lufs: float) -> dict[str,
         vals = [systems[s][metric] for s in SYSTEMS]
         return None not in vals and all(vals[0] < v for v in vals[1:])
 
+    immersive = _immersive_summary(results)
     missed = sum(len(r.detail["missed_truth"]) for r in results)
     checks = {"full_beats_baselines_azimuth": beats("azimuth_err_deg"), "full_beats_baselines_gcc_mse": beats("gcc_mse"),
               "full_activation_iou_ge_0_8": full["activation_iou"] is not None and full["activation_iou"] >= 0.8,
               "every_truth_object_has_a_stem": missed == 0,
-              "sources_identical": max(r.detail["source_check_rel_err"] for r in results) < 1e-3 if results else True}
-    return {"systems": systems, "floor_truth_rendered": floor, "truth_objects": sum(r.detail["truth_objects"] for r in results),
+              "sources_identical": max(r.detail["source_check_rel_err"] for r in results) < 1e-3 if results else True,
+              **{f"{k}_direction_within_5deg": immersive[f"{k}_dir_err_deg"] is not None and immersive[f"{k}_dir_err_deg"] <= 5.0
+                 for k in ("foa", "7_1_4", "solo_foa", "solo_7_1_4")}}
+    return {"systems": systems, "immersive": immersive, "floor_truth_rendered": floor, "truth_objects": sum(r.detail["truth_objects"] for r in results),
             "truth_objects_missed": missed, "by_kind": by_kind, "checks": checks,
             "target_lufs": target_lufs, "clips": [r.detail for r in results]}
 
@@ -120,6 +144,20 @@ def _markdown(report: dict[str, Any], plots: list[str]) -> str:
              f"true peak {_fmt(report['systems']['full'].get('true_peak_dbtp_5_1'), '.1f')} dBTP. The floor row scores the "
              "references themselves (estimator error, not the system's).", "", "## Checks", ""]
     lines += [f"- {k}: **{'pass' if v else 'FAIL'}**" for k, v in report["checks"].items()]
+    imm = report.get("immersive", {})
+    lines += ["", "## Immersive mixes: direction per 0.24 s window vs the clue azimuth", "",
+              "FOA: active intensity vector of mix_foa.wav; 7.1.4: energy vector of mix_7_1_4.wav. *Mix*: on the windows "
+              "where the event carries at least half of the mix's W power (beds and reverb stay in); *solo*: the event's "
+              "object alone through the same renderer, every active window (eval/immersive.py).", "",
+              "| format | fg stems | windows | mean abs err (°) | max err (°) | windows within 5° | mean abs LUFS err (LU) |",
+              "|---|---|---|---|---|---|---|"]
+    for fmt, label in (("foa", "FOA (AmbiX), mix"), ("7_1_4", "7.1.4, mix")):
+        lines.append(f"| {label} | {imm.get('n_stems', 0)} | {imm.get('windows', 0)} | {_fmt(imm.get(f'{fmt}_dir_err_deg'), '.2f')} | "
+                     f"{_fmt(imm.get(f'{fmt}_dir_max_err_deg'), '.1f')} | {_fmt(imm.get(f'{fmt}_within_5deg'), '.3f')} | "
+                     f"{_fmt(imm.get(f'{fmt}_lufs_err_lu'), '.2f')} |")
+    for fmt, label in (("foa", "FOA (AmbiX), solo"), ("7_1_4", "7.1.4, solo")):
+        lines.append(f"| {label} | {imm.get('solo_n_stems', 0)} | {imm.get('solo_windows', 0)} | "
+                     f"{_fmt(imm.get(f'solo_{fmt}_dir_err_deg'), '.2f')} | {_fmt(imm.get(f'solo_{fmt}_dir_max_err_deg'), '.1f')} | – | – |")
     lines += ["", "## Per kind (mean over stems)", "", "| kind | metric | " + " | ".join(SYSTEMS) + " |",
               "|---|---|" + "---|" * len(SYSTEMS)]
     for kind, per in report["by_kind"].items():

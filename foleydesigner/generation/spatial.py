@@ -398,3 +398,15 @@ def render_clues(source: np.ndarray, clues: EventClues, *, sr: int = SAMPLE_RATE
     """Render ``source`` along one event's spatio-temporal clues (schemas.EventClues); (2, n) float32."""
     return render_spatial(source, t_s=clues.t_s, azimuth_deg=clues.azimuth_deg, depth_m=clues.depth_m,
                           activation=clues.activation, sr=sr, config=config)
+
+
+def stereo_ear_model(azimuth_deg: np.ndarray, *, binaural: bool = False, head_radius_m: float = 0.0875
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The direct-sound gains (gL, gR; gL² + gR² = 2, at 1 m) and per-ear delays (s) this renderer gives a source
+    at each azimuth: what the immersive delivery undoes to recover a stem's mono source (delivery.depan)."""
+    az = np.asarray(azimuth_deg, dtype=np.float64)
+    pan = np.zeros_like(az) if binaural else stereo_pan_db(az)
+    norm = np.sqrt((10.0 ** (-pan / 20.0) + 10.0 ** (pan / 20.0)) / 2.0)
+    inc_l, inc_r = _ear_angles_deg(az)
+    return (10.0 ** (-pan / 40.0) / norm, 10.0 ** (pan / 40.0) / norm,
+            _ear_delay_s(inc_l, head_radius_m), _ear_delay_s(inc_r, head_radius_m))

@@ -8,7 +8,7 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
-from foleydesigner import stages
+from foleydesigner import delivery, stages
 from foleydesigner.context import RunContext
 from foleydesigner.graphs.decomposition import build_decomposition_graph
 from foleydesigner.graphs.mixing import build_mixing_graph
@@ -30,6 +30,7 @@ def build_foley_graph(checkpointer: Any = None) -> Any:
     g.add_node("generate_stem", stages.generate_stem)
     g.add_node("mix", build_mixing_graph())
     g.add_node("upmix", stages.upmix_surround)
+    g.add_node("deliver", delivery.deliver_immersive)
     g.add_node("export", stages.export_outputs)
     g.add_edge(START, "load_video")
     g.add_edge("load_video", "decompose")
@@ -37,7 +38,8 @@ def build_foley_graph(checkpointer: Any = None) -> Any:
     g.add_conditional_edges("extract_clues", route_generation, ["generate_stem"])
     g.add_edge("generate_stem", "mix")
     g.add_edge("mix", "upmix")
-    g.add_edge("upmix", "export")
+    g.add_edge("upmix", "deliver")
+    g.add_edge("deliver", "export")
     g.add_edge("export", END)
     return g.compile(checkpointer=checkpointer)
 

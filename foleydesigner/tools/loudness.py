@@ -87,8 +87,12 @@ class LoudnessMeter:
     such as a compressor's, moved the level, since K-weighting is linear and acts on every band alike.
     """
 
-    def __init__(self, sr: int = SAMPLE_RATE, *, k_weighted: bool = True) -> None:
+    def __init__(self, sr: int = SAMPLE_RATE, *, k_weighted: bool = True,
+                 weights: tuple[float, ...] | None = None) -> None:
         self.sr, self.k_weighted = sr, k_weighted
+        # Per-channel weights for layouts other than mono/stereo/5.1 (BS.1770-4 Table 4: 7.1.4 in tools/vbap.py;
+        # 0 leaves a channel out, as the LFE is). None: the 5.1 weights, with the LFE of 6 channels left out.
+        self.weights = weights
         self.sub = int(round(0.1 * sr))
         self.n = 0
         self._zi: np.ndarray | None = None
@@ -98,11 +102,17 @@ class LoudnessMeter:
     def push(self, audio: np.ndarray) -> None:
         a = np.asarray(audio)
         a = a[None, :] if a.ndim == 1 else a
-        if a.shape[0] == 6:
-            a = a[[0, 1, 2, 4, 5]]  # BS.1770 leaves the LFE out
+        if self.weights is not None:
+            if len(self.weights) != a.shape[0]:
+                raise ValueError(f"{len(self.weights)} channel weights for {a.shape[0]} channels")
+            keep = [i for i, w in enumerate(self.weights) if w > 0]
+            a, g = a[keep], np.asarray([self.weights[i] for i in keep])[:, None]
+        else:
+            if a.shape[0] == 6:
+                a = a[[0, 1, 2, 4, 5]]  # BS.1770 leaves the LFE out
+            g = np.asarray(_BS1770_WEIGHTS[: a.shape[0]])[:, None]
         if a.shape[1] == 0:
             return
-        g = np.asarray(_BS1770_WEIGHTS[: a.shape[0]])[:, None]
         sos = _k_weighting_sos(self.sr)
         if self._zi is None:
             self._zi = np.zeros((sos.shape[0], a.shape[0], 2))

@@ -21,8 +21,8 @@ METADATA_KEY = "foleydesigner"
 
 def build_session(*, name: str, video_file: str, video: VideoInfo, events: Sequence[SoundEvent],
                   stems: Mapping[str, str], plan: Mapping[str, list[Any]] | None = None,
-                  mixes: Mapping[str, str] | None = None, sr: int = SAMPLE_RATE,
-                  stem_ranges: Mapping[str, tuple[int, int]] | None = None) -> Any:
+                  mixes: Mapping[str, str] | None = None, objects: Mapping[str, Mapping[str, str]] | None = None,
+                  sr: int = SAMPLE_RATE, stem_ranges: Mapping[str, tuple[int, int]] | None = None) -> Any:
     """An `otio.schema.Timeline`: picture track, then foreground events, then beds (each by start time).
 
     `stem_ranges` gives (first sample on the timeline, length) of stems that do not span the whole clip
@@ -61,6 +61,8 @@ def build_session(*, name: str, video_file: str, video: VideoInfo, events: Seque
                 "stem_start_s": round(media.start_time.value / sr, 6),
                 "operations": [o.model_dump(mode="json") if hasattr(o, "model_dump") else dict(o)
                                for o in (plan or {}).get(ev.id, [])]}
+        if objects and ev.id in objects:  # immersive delivery: the mono object and its panner automation lane
+            meta["object"] = dict(objects[ev.id])
         track = otio.schema.Track(name=f"{ev.layer.upper()} {ev.id}", kind=otio.schema.TrackKind.Audio,
                                   metadata={METADATA_KEY: {"event_id": ev.id, "layer": ev.layer}})
         if start > 0:

@@ -288,7 +288,7 @@ _LIMIT_PAD = 2048  # samples read either side of a window: the limiter's ±5 ms 
 def master_source(src: AudioSource, write: Callable[[int, np.ndarray], None], *, target_lufs: float,
                   ceiling_dbtp: float, sr: int = SAMPLE_RATE, tolerance_lu: float = 0.2, max_iter: int = 10,
                   window: int | None = None, scratch: Path | None = None,
-                  max_gain_db: float | None = None) -> dict[str, float]:
+                  max_gain_db: float | None = None, weights: tuple[float, ...] | None = None) -> dict[str, float]:
     """Bring a mix to target integrated loudness with true peak ≤ ceiling, raising it by `max_gain_db` at most; `write(start, block)` receives the
     mastered signal window by window, in order. Returns the measurements.
 
@@ -302,7 +302,7 @@ def master_source(src: AudioSource, write: Callable[[int, np.ndarray], None], *,
     window = window or aligned(WINDOW_S, sr)
     parts = spans(n, window)
     margin = 0.3  # dB under the ceiling: the limiter's gain is computed on a 4x envelope, so inter-sample error is tiny
-    meter = LoudnessMeter(sr)
+    meter = LoudnessMeter(sr, weights=weights)  # weights: BS.1770 channel weights of other layouts (7.1.4, FOA's W)
     in_memory = len(parts) == 1 or scratch is None
     envs: list[np.ndarray] = []
     env_file = None if in_memory else SpillFile(scratch / "tp_envelope.f32", 1, n)  # type: ignore[operator]
@@ -328,7 +328,7 @@ def master_source(src: AudioSource, write: Callable[[int, np.ndarray], None], *,
         return (src.read(a, b) * np.float32(g) * gain).astype(np.float32)
 
     def attempt(gain_db: float) -> float:
-        m = LoudnessMeter(sr)
+        m = LoudnessMeter(sr, weights=weights)
         for a, b in parts:
             m.push(limited(gain_db, a, b))
         return m.profile().integrated()
