@@ -39,7 +39,7 @@ from foleydesigner.generation.procedural import (  # noqa: F401  (importing regi
 from foleydesigner.generation.procedural.dsp import F32, fade_in
 from foleydesigner.generation.procedural.registry import MODELS, Ctx, Model, SoundClass
 
-__all__ = ["CLASSES", "LOOP_S", "SoundClass", "list_classes", "param_options", "render_examples", "resolve_class",
+__all__ = ["CLASSES", "LOOP_S", "SoundClass", "lay_texture", "list_classes", "param_options", "render_examples", "resolve_class",
            "sounding_extent", "synthesize"]
 
 log = logging.getLogger(__name__)
@@ -263,11 +263,23 @@ def _lay_loop(span: np.ndarray, model: Model, ctx: Ctx) -> None:
     g = 1/√(1 + 2ρab) for their correlation ρ there: the power of the sum stays constant, which is the equal-power
     crossfade for uncorrelated noise (ρ ≈ 0, most beds) and the equal-gain one for an in-phase tone (ρ = 1).
     """
-    n = span.shape[1]
     x = int(round(LOOP_XFADE_S * ctx.sr))
     d = int(round(_SPLICE_SEARCH_S * ctx.sr))
     tex = _model_span(model, Ctx(ctx.sr, ctx.n + d + x, ctx.intensity, ctx.params, ctx.rng, ctx.channels))
-    period, rho = _splice(tex, ctx.n, d, x)
+    lay_texture(span, tex, ctx.n, xfade=x, search=d)
+
+
+def lay_texture(span: np.ndarray, tex: np.ndarray, loop: int, *, xfade: int, search: int) -> None:
+    """Fill `span` (channels, n) in place with `tex` (channels, ≥ loop + search + xfade) looped every ~`loop`
+    samples, each join the power-preserving crossfade of `_lay_loop` at the best splice within `search` samples.
+
+    The same loop serves synthesised beds and recorded textures (the library generator's beds).
+    """
+    n, x, d = span.shape[1], xfade, search
+    if tex.shape[1] < loop + d + x or x < 1:
+        raise ValueError(f"a texture of {tex.shape[1]} samples cannot loop every {loop} with a {x}-sample join "
+                         f"and a {d}-sample splice search")
+    period, rho = _splice(tex, loop, d, x)
     u = (np.arange(x) + 0.5) / x
     a, b = np.cos(0.5 * np.pi * u), np.sin(0.5 * np.pi * u)
     g = 1.0 / np.sqrt(1.0 + 2.0 * rho * a * b)
