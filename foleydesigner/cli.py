@@ -262,6 +262,7 @@ def eval_(
     quick: Annotated[bool, typer.Option(help="one 4 s clip per kind (a few minutes on 2 cores)")] = False,
     seed: Annotated[int, typer.Option(help="pipeline seed for every clip")] = 0,
     target_lufs: Annotated[float, typer.Option(help="loudness target the mixes are scored against")] = -24.0,
+    library: Annotated[Path | None, typer.Option(help="sound library for the `library` system (default: a stand-in built from procedural takes)")] = None,
 ) -> None:
     """Benchmark the pipeline vs the w/o-STC and text-only placement baselines on synthetic clips with exact truth."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -273,7 +274,7 @@ def eval_(
         if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "report.json").exists())):
             raise FoleyError(f"--out {out} holds files that are not a previous `foley eval`; choose a new folder")
         command = f"foley eval{' --quick' if quick else ''} --out {out}" + (f" --seed {seed}" if seed else "") + \
-            (f" --target-lufs {target_lufs:g}" if target_lufs != -24.0 else "")
+            (f" --target-lufs {target_lufs:g}" if target_lufs != -24.0 else "") + (f" --library {library}" if library else "")
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                       transient=True) as prog:
             task = prog.add_task("eval")
@@ -281,7 +282,8 @@ def eval_(
             def on_clip(name: str, i: int, n: int) -> None:
                 prog.update(task, description=f"clip {i + 1}/{n}: {name}")
 
-            report = run_benchmark(out, quick=quick, seed=seed, target_lufs=target_lufs, command=command, on_clip=on_clip)
+            report = run_benchmark(out, quick=quick, seed=seed, target_lufs=target_lufs, command=command, on_clip=on_clip,
+                                   library=library)
     except FoleyError as exc:
         _fail(exc)
         return

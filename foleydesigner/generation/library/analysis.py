@@ -22,7 +22,10 @@ _HOP_S = 0.005  # onset envelope hop: 5 ms, a fraction of a video frame
 _RISE_DB = 10.0  # a hit rises at least this much above the quietest of the 50 ms before it
 _LOOKBACK_S = 0.05
 _FLOOR_BELOW_MAX_DB = 35.0  # rises quieter than this below the file's loudest frame are texture, not hits
-_REFRACTORY_S = 0.08  # one onset per hit: a footfall's heel and toe, a slam's latch rattle are the same hit
+_REFRACTORY_S = 0.08  # at most one onset per 80 ms
+_DECAYED_DB = 20.0  # a hit has ended when its level fell this far below its peak before the next rise
+_GROUP_S = 0.15  # a rise this soon after a hit's onset…
+_WEAKER_DB = 3.0  # …and this much weaker than it is the same hit's second transient (heel → toe)
 _STEADY_SPAN_DB = 20.0  # a texture's 10th and 90th percentile 100 ms levels lie within this
 _TEXTURE_MIN_S = 3.0  # shorter recordings are one event, however steady
 #: libsndfile's string fields (WAV LIST/INFO, Vorbis comments in OGG/FLAC, ID3 in MP3 where it reads them).
@@ -60,12 +63,22 @@ def detect_onsets(mono: np.ndarray, sr: int) -> list[float]:
     before = np.min(np.lib.stride_tricks.sliding_window_view(padded[:-1], back), axis=1)[:n]
     rising = (db - before >= _RISE_DB) & (db >= db.max() - _FLOOR_BELOW_MAX_DB)
     onsets: list[float] = []
-    k = 0
+    k, prev = 0, -1
     refractory = int(round(_REFRACTORY_S / _HOP_S))
     while k < n:
         if not rising[k]:
             k += 1
             continue
+        if prev >= 0:
+            # A new hit only once the last one has died down, and not a weaker transient right after it: a
+            # footstep's toe 0.1 s after its heel, a slam's latch, a bounce's rattle belong to their hit.
+            before = db[prev:k]
+            rise = float(np.max(db[k:k + 4]))
+            if float(np.max(before)) - float(np.min(db[prev:k + 1])) < _DECAYED_DB or \
+                    (k - prev) * _HOP_S < _GROUP_S and rise < float(np.max(before)) - _WEAKER_DB:
+                k += 1
+                continue
+        prev = k
         seg = mono[max(0, (k - 1) * hop): (k + 2) * hop]
         peak = float(np.max(np.abs(seg))) if seg.size else 0.0
         first = int(np.argmax(np.abs(seg) >= 0.1 * peak)) if peak > 0 else 0

@@ -49,6 +49,7 @@ HIT_LEVEL_DB = -1.0  # a file's loudest hit peaks here at intensity 1 (as proced
 BED_LEVEL_DB = -20.0  # a bed's RMS at intensity 1 (as procedural beds)
 INTENSITY_RANGE_DB = 30.0  # intensity 0 is this much below intensity 1 (as procedural)
 BED_FADE_S = 1.0  # beds fade in and out over this (an ambience cut in over 20 ms sounds like an edit)
+SOURCE_FADE_S = 0.03  # a continuous source on screen fades over this (as procedural foreground sounds)
 TOP_FILES = 6  # takes are drawn from this many of the best-matching files…
 TOP_RATIO = 0.6  # …that score at least this fraction of the best
 _TAIL_MARGIN_S = 0.05
@@ -228,7 +229,8 @@ class LibraryGenerator:
         rms = 10.0 ** (m.recording.rms_db / 20.0)
         gain = 10.0 ** ((BED_LEVEL_DB - INTENSITY_RANGE_DB * (1.0 - request.event.intensity)) / 20.0) / max(rms, 1e-9)
         span *= np.float32(gain)
-        f = max(1, min(int(BED_FADE_S * sr), n // 3))
+        # An ambience fades slowly; a source on screen (a car on its track) starts and stops with its event.
+        f = max(1, min(int((BED_FADE_S if request.clues.source == "scene" else SOURCE_FADE_S) * sr), n // 3))
         ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(f) + 0.5) / f)).astype(np.float32)
         span[:, :f] *= ramp
         span[:, n - f:] *= ramp[::-1]

@@ -26,7 +26,7 @@ from foleydesigner.generation.library.analysis import analyse, describe
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".wave", ".bwf", ".flac", ".ogg", ".oga", ".mp3")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # bump when the analysis changes: every file is measured again
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS files (
