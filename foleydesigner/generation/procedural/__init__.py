@@ -30,6 +30,7 @@ from foleydesigner.generation.procedural import (  # noqa: F401  (importing regi
     engines,
     handling,
     impacts,
+    realism,
     signals,
     steps,
     voices,
@@ -217,14 +218,21 @@ def _render_hits(model: Model, out: np.ndarray, sr: int, onsets: list[float], st
         hits = [(t, 1.0) for t in sorted(onsets)]
     else:
         hits = model.pattern(ctx, start_s, end_s) if model.pattern else [(start_s, 1.0)]
+    last = 0
     for t, accent in hits:
         # Per-hit force jitter (±~12 %): no two real footfalls or knocks are struck alike.
         v = float(np.clip(intensity * accent * rng.lognormal(0.0, 0.12), 0.03, 1.0))
-        hit = np.atleast_2d(np.asarray(model.render(ctx, v), dtype=F32))
+        hit = realism.shape_hit(np.atleast_2d(np.asarray(model.render(ctx, v), dtype=F32)), model.sound.name, v, sr, rng)
         pos = int(round(t * sr))
         m = min(hit.shape[1], out.shape[1] - pos)
         if m > 0:
             out[:, pos:pos + m] += hit[:, :m]
+            last = max(last, pos + m)
+    if hits:
+        first = max(0, int(round(min(t for t, _ in hits) * sr)))  # from the first hit: nothing before it
+        # …to the event's end or the longest ring of its last hit, as a recording runs on past the sound
+        ring = int(round((max(t for t, _ in hits) + model.tail_s) * sr))
+        realism.add_air(out, first, min(out.shape[1], max(last, ring, int(round(end_s * sr)))), sr, rng)
 
 
 def _render_span(model: Model, channels: int, total: int, sr: int, start_s: float, end_s: float, intensity: float,
