@@ -11,7 +11,7 @@ Per class it prints: the cosine distance between MFCC statistics (mean and stand
 frames, z-scored over all files) procedural↔real next to real↔real (same class), whether the render's nearest
 real file is of its class, and the signature figures: the fraction of 10 ms frames below −90 dBFS, the attack
 time (10 %→90 % of the first hit's envelope peak), the envelope periodicity (largest autocorrelation of the 20 ms
-envelope over lags 0.1–2 s), the spectral centroid, and the tail level (last 50 ms vs the peak, dB). Then the
+envelope past its first lobe, at lags of 0.1–2 s), the spectral centroid, and the tail level (last 50 ms vs the peak, dB). Then the
 library generator, per class with two or more files: each real file held out in turn, the rest as the library,
 the event's source measured against the held-out file, next to the procedural render's distance to it.
 """
@@ -106,8 +106,12 @@ def signatures(audio: np.ndarray, sr: int) -> dict[str, float]:
     e20 = np.sqrt(np.mean(x[: (x.size // h20) * h20].reshape(-1, h20) ** 2, axis=1))
     e20 = e20 - e20.mean()
     ac = np.correlate(e20, e20, "full")[e20.size - 1:]
-    lags = slice(5, min(100, ac.size))  # 0.1–2 s: steps, wingbeats, rotor and firing rhythms
-    period = float(np.max(ac[lags]) / ac[0]) if ac[0] > 0 and ac.size > 6 else 0.0
+    ac = ac / ac[0] if ac[0] > 0 else ac
+    # A repeat, not a slow decay: the largest autocorrelation past the first lobe (after it first goes negative),
+    # at lags of 0.1–2 s (steps, wingbeats, rotor rhythms, waves).
+    neg = np.flatnonzero(ac < 0)
+    start = max(5, int(neg[0])) if neg.size else ac.size
+    period = float(np.max(ac[start:100])) if start < min(100, ac.size) else 0.0
     spec = np.abs(np.fft.rfft(x * np.hanning(x.size))) if x.size else np.zeros(1)
     freqs = np.fft.rfftfreq(x.size, 1 / sr)
     band = freqs <= 5500
@@ -150,7 +154,7 @@ def main() -> None:
     for cls in classes:
         audio = render(cls, args.seconds)
         proc[cls] = (mfcc_stats(mono_at(audio, 48_000)), signatures(audio, 48_000))
-    allv = np.stack([v for _, v, _, _ in real] + [v for v, _ in proc.values()])
+    allv = np.stack([v for _, v, _, _ in real])  # z-scored on the recordings alone: real↔real does not move
     mu, sd = allv.mean(axis=0), allv.std(axis=0) + 1e-9
     z = lambda v: (v - mu) / sd  # noqa: E731
 
@@ -159,7 +163,7 @@ def main() -> None:
             f"{'period':>6} {'cent Hz':>7} {'tail dB':>7} | real median: {'<-90dB':>6} {'atk ms':>6} {'period':>6} "
             f"{'cent Hz':>7} {'tail dB':>7}")
     print(head)
-    d_pr, d_rr, nn_ok, over_periodic = [], [], 0, 0
+    d_pr, d_rr, nn_ok, over_periodic = [], [], 0, []
     for cls in classes:
         mine = [(z(v), s) for c, v, s, _ in real if c == cls]
         pv, ps = z(proc[cls][0]), proc[cls][1]
@@ -172,7 +176,8 @@ def main() -> None:
             d_rr.append(float(np.mean(rr)))
         med = {k: float(np.median([s[k] for _, s in mine])) for k in ps}
         top = max(s["periodicity"] for _, s in mine)
-        over_periodic += ps["periodicity"] > top + 0.1
+        if ps["periodicity"] > top + 0.1:
+            over_periodic.append(f"{cls} {ps['periodicity']:.2f} > {top:.2f}")
         print(f"{cls:14} {len(mine):>2} {pr:9.3f} {(np.mean(rr) if rr else float('nan')):9.3f} "
               f"{'yes' if nearest == cls else nearest[:5]:>5} | {ps['below_90']:6.2f} {ps['attack_ms']:6.1f} "
               f"{ps['periodicity']:6.2f} {ps['centroid_hz']:7.0f} {ps['tail_db']:7.1f} | {'':13}{med['below_90']:6.2f} "

@@ -358,15 +358,29 @@ def _fade(span: np.ndarray, fade: int) -> None:
     span[:, n - m:] *= ramp[::-1]
 
 
+def _example(name: str, seconds: float, rng: np.random.Generator, sr: int = 48000) -> np.ndarray:
+    """A class's example: a continuous one is cut from the middle of a longer render, so the example is the bed
+    at full level from end to end (with 10 ms fades), not its fade-in and fade-out around a short middle."""
+    model = _model(name)
+    if model.sound.kind == "impulsive":
+        return synthesize(name, duration_s=seconds, sr=sr, rng=rng)
+    pad = int(round(model.fade_s * sr))
+    n = int(round(seconds * sr))
+    audio = synthesize(name, duration_s=(n + 2 * pad) / sr, sr=sr, rng=rng)[:, pad:pad + n].copy()
+    _fade(audio, int(0.01 * sr))
+    return audio
+
+
 def render_examples(out_dir: str | Path, *, seconds: float = 2.0, seed: int = 0) -> list[Path]:
-    """Render `seconds` of every class with default params to out_dir/<name>.wav (48 kHz, 24-bit)."""
+    """Render `seconds` of every class with default params to out_dir/<name>.wav (48 kHz, 24-bit); beds at full
+    level throughout (see _example)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for name in CLASSES:
         # Seed per class from its name, so adding a class never changes the others' examples.
         rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-        audio = synthesize(name, duration_s=seconds, rng=rng)
+        audio = _example(name, seconds, rng)
         path = out / f"{name}.wav"
         tmp = out / f".{name}.wav.tmp"
         sf.write(tmp, audio.T, 48000, subtype="PCM_24", format="WAV")

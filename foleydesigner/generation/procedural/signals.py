@@ -102,9 +102,13 @@ def car_horn(ctx: Ctx) -> np.ndarray:
     # Vibrating diaphragm interrupted by its own contacts: a pulse-like wave rich in harmonics (≈ 1/k^0.7);
     # the low/high pair is tuned about a major third apart (≈ 5:4).
     y = np.zeros(n, F32)
+    k = ctrl_len(n, sr)
     for ratio in (1.0, 1.25):
         table = harmonic_table(_harmonics(f * ratio, sr, 1.0, limit=30))
-        y += steady_tone(table, f * ratio * rng.uniform(0.995, 1.005), n, sr, rng.random())
+        # Each diaphragm's pitch drifts a little with the supply and the contacts (±0.3 %): the two horns' near-
+        # coincident partials then beat irregularly, not as a metronome.
+        inst = f * ratio * rng.uniform(0.995, 1.005) * (1.0 + 0.003 * upsample(smooth_noise(rng, k, 0.3), n, sr))
+        y += lookup(table, rng.random() + np.cumsum(inst, dtype=np.float64) / sr)
     return filt(y, sr, ("hp", 250.0, 2), ("peak", 2500.0, 1.5, 6.0), ("lp", 6000.0, 2)).astype(F32, copy=False)
 
 
