@@ -50,3 +50,11 @@ def test_examples_show_beds_at_full_level(tmp_path) -> None:
         assert quarters.max() - quarters.min() < 10.0, f"{name}: quarter levels {np.round(quarters, 1)}"
         beds += 1
     assert beds >= 10
+
+
+@pytest.mark.parametrize("seconds", [0.6, 2.0, 6.0])
+def test_a_whoosh_passes_in_a_fraction_of_a_second_whatever_the_span(seconds: float) -> None:
+    x = P.synthesize("whoosh", duration_s=seconds, rng=np.random.default_rng(0))
+    db = _frames_db(x)
+    loud = np.sum(db > db.max() - 10.0) * 0.01  # seconds within 10 dB of its loudest 10 ms
+    assert 0.08 <= loud <= 0.3, f"{seconds} s span: {loud:.2f} s loud"
