@@ -58,3 +58,15 @@ def test_a_whoosh_passes_in_a_fraction_of_a_second_whatever_the_span(seconds: fl
     db = _frames_db(x)
     loud = np.sum(db > db.max() - 10.0) * 0.01  # seconds within 10 dB of its loudest 10 ms
     assert 0.08 <= loud <= 0.3, f"{seconds} s span: {loud:.2f} s loud"
+
+
+def test_a_bark_is_voiced() -> None:
+    # Harmonicity: a 15 ms window of the bark correlates with itself one glottal period later (f0 250–1000 Hz).
+    values = []
+    for seed in range(6):
+        x = P.synthesize("dog_bark", duration_s=1.0, onsets_s=[0.1], rng=np.random.default_rng(seed))[0]
+        i = int(0.12 * SR)
+        w = x[i:i + int(0.015 * SR)].astype(np.float64)
+        ac = np.correlate(w, w, "full")[w.size - 1:]
+        values.append(float(np.max(ac[SR // 1000: SR // 250]) / ac[0]))
+    assert np.median(values) > 0.45, np.round(values, 2)
