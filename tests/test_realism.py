@@ -70,3 +70,16 @@ def test_a_bark_is_voiced() -> None:
         ac = np.correlate(w, w, "full")[w.size - 1:]
         values.append(float(np.max(ac[SR // 1000: SR // 250]) / ac[0]))
     assert np.median(values) > 0.45, np.round(values, 2)
+
+
+def test_wind_band_rides_the_gusts() -> None:
+    x = P.synthesize("wind", duration_s=20.0, rng=np.random.default_rng(0)).mean(axis=0)
+    centroid, level = [], []
+    for seg in x.reshape(40, -1).astype(np.float64):  # 0.5 s windows
+        power = np.abs(np.fft.rfft(seg)) ** 2
+        f = np.fft.rfftfreq(seg.size, 1 / SR)
+        low = f < 1500.0
+        centroid.append(float(np.sum(f[low] * power[low]) / np.sum(power[low])))
+        level.append(float(10 * np.log10(np.sum(power))))
+    assert max(centroid) / min(centroid) > 1.6  # the roar's band moves…
+    assert np.corrcoef(centroid, level)[0, 1] > 0.5  # …brighter as the gust blows harder
