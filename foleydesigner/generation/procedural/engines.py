@@ -134,8 +134,13 @@ def traffic(ctx: Ctx) -> np.ndarray:
     r = lowrate(sr, 2000.0)
     fs = sr // r
     m = n // r + 2
-    road = filt(white(rng, (2, m)), fs, ("bp", 250.0, 1800.0, 2), ("peak", 900.0, 1.0, 3.0), ("lp", 1900.0, 2))
-    road *= ctrl_at(env, m, fs, sr)
+    # A passing car brings its tyre hiss with it (air and buildings take the highs of the far roar): the band
+    # moves up while a car is near, as the share of passing cars in the level grows, and back as it leaves.
+    source = white(rng, (2, m))
+    far = filt(source, fs, ("bp", 200.0, 1000.0, 2), ("peak", 600.0, 1.0, 3.0), ("lp", 1900.0, 2))
+    near = filt(source, fs, ("bp", 400.0, 1800.0, 2), ("peak", 1100.0, 1.0, 3.0), ("lp", 1900.0, 2))
+    lift = ctrl_at(np.clip((env - 0.25) / env, 0.0, 1.0), m, fs, sr)
+    road = (far * (1.0 - lift) + near * lift) * ctrl_at(env, m, fs, sr)
     road += 1.2 * filt(white(rng, (2, m)), fs, ("lp", 120.0, 2), ("hp", 20.0, 1))
     return stretch(road, r, n)
 
