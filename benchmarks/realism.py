@@ -78,13 +78,14 @@ _MEL = _mel_matrix(512)
 
 
 def mfcc_stats(x: np.ndarray) -> np.ndarray:
-    """Mean and standard deviation of MFCC 1–12 over the frames that sound (within 60 dB of the loudest)."""
+    """Mean and standard deviation of MFCC 1–12 over the frames that sound: within 40 dB of the loudest, the
+    activity range `foley eval` uses too (a recording's room floor is not the sound)."""
     _, _, z = stft(x, SR, nperseg=512, noverlap=384)
     power = np.abs(z) ** 2
     logmel = np.log(_MEL @ power + 1e-10)
     c = dct(logmel, type=2, axis=0, norm="ortho")[1:13]
     energy = 10 * np.log10(power.sum(axis=0) + 1e-20)
-    keep = energy >= energy.max() - 60.0
+    keep = energy >= energy.max() - 40.0
     c = c[:, keep] if keep.sum() >= 2 else c
     return np.concatenate([c.mean(axis=1), c.std(axis=1)])
 
