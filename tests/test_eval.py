@@ -156,7 +156,8 @@ def test_resynthesised_source_is_the_generators() -> None:
     assert left.shape == stem.shape and not np.allclose(left, stem)
 
 
-def test_tiny_eval_end_to_end(tmp_path: Path) -> None:
+def test_tiny_eval_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the stand-in library's index stays here
     specs = [ClipSpec("single_mover", 0, 2.0), offscreen_dog(0, "left", 2.0)]
     report = run_benchmark(tmp_path, specs=specs, command="pytest")
     saved = json.loads((tmp_path / "report.json").read_text())
