@@ -30,6 +30,10 @@ def demo_screenplay() -> Path:
     return Path(str(resources.files("foleydesigner") / "data" / "demo_vtest.fountain"))
 
 
+def demo_library() -> Path:
+    return Path(str(resources.files("foleydesigner") / "data" / "library"))
+
+
 def _fail(exc: Exception) -> None:
     console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
     raise typer.Exit(code=2)
@@ -123,8 +127,9 @@ def run(
     llm_base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL (vLLM, llama.cpp, LM Studio…)")] = None,
     vision: Annotated[str, typer.Option(help="vision backend: opencv, transformers, vlm")] = "opencv",
     vision_model_dir: Annotated[Path | None, typer.Option(help="local folder with detector/ and depth/ models for --vision transformers")] = None,
-    generator: Annotated[str, typer.Option(help="generator backend: procedural, dit")] = "procedural",
+    generator: Annotated[str, typer.Option(help="generator backend: procedural, library, dit")] = "procedural",
     dit_checkpoint: Annotated[Path | None, typer.Option(help="FoleyDiT checkpoint folder for --generator dit")] = None,
+    library: Annotated[Path | None, typer.Option(help="sound-effects folder for --generator library (UCS names welcome)")] = None,
     binaural: Annotated[bool, typer.Option(help="render stems for headphones (spherical-head HRTF model)")] = False,
     seed: Annotated[int, typer.Option(help="random seed: same seed, same sound")] = 0,
     target_lufs: Annotated[float | None, typer.Option(help="integrated loudness of the mixes, LUFS (overrides --loudness-preset)")] = None,
@@ -207,7 +212,7 @@ def run(
             raise FoleyError(f"--fallback {fallback}: the only fallback is 'heuristic'")
         decomposition = {"llm_vision": llm_vision, "fallback": fallback,
                          **tot_settings(tot_k, tot_beam, tot_tau, tot_depth, tot_weights)}
-        options = {k: str(v) for k, v in (("dit_checkpoint", dit_checkpoint),) if v}
+        options = {k: str(v) for k, v in (("dit_checkpoint", dit_checkpoint), ("library", library)) if v}
         if binaural:
             options["binaural"] = True  # type: ignore[assignment]
         _run(clip, script, out, force=force, llm=llm, llm_roles=roles, llm_base_url=llm_base_url,
@@ -224,10 +229,13 @@ def run(
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder")] = Path("foley_demo"),
     force: Annotated[bool, typer.Option(help="replace a previous demo run in --out")] = True,
+    generator: Annotated[str, typer.Option(help="procedural, or library (the bundled CC0 demo library unless --library)")] = "procedural",
+    library: Annotated[Path | None, typer.Option(help="sound-effects folder for --generator library")] = None,
 ) -> None:
     """Run the offline pipeline on the bundled 10 s pedestrian clip and its screenplay."""
     try:
-        _run(demo_clip(), demo_screenplay(), out, force=force)
+        options = {"library": str(library or demo_library())} if generator == "library" else {}
+        _run(demo_clip(), demo_screenplay(), out, force=force, generator=generator, generator_options=options)
     except FoleyError as exc:
         _fail(exc)
 
@@ -267,7 +275,7 @@ def graph() -> None:
 @app.command()
 def backends(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
     """What each seam (LLM, vision, generator) offers and what it needs."""
-    from foleydesigner.generation.base import available_generators
+    from foleydesigner.generation.registry import available_generators
 
     seams = {
         "llm": {"heuristic": ("offline rules over tracks and screenplay (default)", "nothing"),
@@ -325,6 +333,7 @@ def eval_(
     quick: Annotated[bool, typer.Option(help="one 4 s clip per kind (a few minutes on 2 cores)")] = False,
     seed: Annotated[int, typer.Option(help="pipeline seed for every clip")] = 0,
     target_lufs: Annotated[float, typer.Option(help="loudness target the mixes are scored against")] = -24.0,
+    library: Annotated[Path | None, typer.Option(help="sound library for the `library` system (default: a stand-in built from procedural takes)")] = None,
 ) -> None:
     """Benchmark the pipeline vs the w/o-STC and text-only placement baselines on synthetic clips with exact truth."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -339,7 +348,7 @@ def eval_(
         if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "report.json").exists())):
             raise FoleyError(f"--out {out} holds files that are not a previous `foley eval`; choose a new folder")
         command = f"foley eval{' --quick' if quick else ''} --out {out}" + (f" --seed {seed}" if seed else "") + \
-            (f" --target-lufs {target_lufs:g}" if target_lufs != -24.0 else "")
+            (f" --target-lufs {target_lufs:g}" if target_lufs != -24.0 else "") + (f" --library {library}" if library else "")
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                       transient=True) as prog:
             task = prog.add_task("eval")
@@ -347,7 +356,8 @@ def eval_(
             def on_clip(name: str, i: int, n: int) -> None:
                 prog.update(task, description=f"clip {i + 1}/{n}: {name}")
 
-            report = run_benchmark(out, quick=quick, seed=seed, target_lufs=target_lufs, command=command, on_clip=on_clip)
+            report = run_benchmark(out, quick=quick, seed=seed, target_lufs=target_lufs, command=command, on_clip=on_clip,
+                                   library=library)
     except FoleyError as exc:
         _fail(exc)
         return
@@ -355,6 +365,56 @@ def eval_(
     for name, ok in report["checks"].items():
         console.print(f"{'[green]pass' if ok else '[red]FAIL'}[/] {name}")
     Console().print(f"wrote {out}/report.json, report.md, plots/ in {report['elapsed_s']:.0f} s")
+
+
+library_app = typer.Typer(no_args_is_help=True, help="Index and search a sound-effects library (for --generator library).")
+app.add_typer(library_app, name="library")
+
+
+@library_app.command("index")
+def library_index(folder: Annotated[Path, typer.Argument(help="folder of WAV/FLAC/OGG/MP3 recordings")]) -> None:
+    """Index (or re-index what changed in) a library folder: length, rate, level, onsets, one-shot or texture."""
+    from foleydesigner.generation.library.index import SoundLibrary
+
+    try:
+        with console.status("indexing") as status:
+            lib = SoundLibrary(folder, on_file=lambda rel, i, n: status.update(f"{i + 1}/{n} {rel}"))
+    except FoleyError as exc:
+        _fail(exc)
+        return
+    kinds = {k: sum(r.kind == k for r in lib.recordings) for k in ("oneshot", "texture")}
+    Console().print(f"{len(lib.recordings)} recordings ({kinds['oneshot']} one-shots, {kinds['texture']} textures); "
+                    + ", ".join(f"{k} {v}" for k, v in lib.stats.items()) + f"; index {lib.db_path}")
+
+
+@library_app.command("search")
+def library_search(
+    query: Annotated[str, typer.Argument(help="what to find, e.g. 'door creak'")],
+    folder: Annotated[Path | None, typer.Option("--library", help="library folder (default: the bundled demo library)")] = None,
+    limit: Annotated[int, typer.Option(help="results at most")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
+) -> None:
+    """Rank a library's recordings against a text (BM25 over UCS names, folders, BWF descriptions, tags)."""
+    from foleydesigner.generation.library.index import SoundLibrary
+
+    try:
+        lib = SoundLibrary(folder or demo_library())
+    except FoleyError as exc:
+        _fail(exc)
+        return
+    hits = lib.search(query, k=limit)
+    if as_json:
+        typer.echo(json.dumps([{"file": m.recording.path, "score": m.score, "kind": m.recording.kind,
+                                "duration_s": round(m.recording.duration_s, 3), "onsets_s": list(m.recording.onsets_s),
+                                "cat_id": m.recording.cat_id} for m in hits], indent=2))
+        return
+    table = Table(title=f"{len(hits)} matches for '{query}' in {lib.root}")
+    for col in ("score", "file", "kind", "length s", "hits"):
+        table.add_column(col)
+    for m in hits:
+        table.add_row(f"{m.score:.2f}", m.recording.path, m.recording.kind, f"{m.recording.duration_s:.2f}",
+                      str(len(m.recording.onsets_s)))
+    Console().print(table)
 
 
 @app.command()

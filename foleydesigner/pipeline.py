@@ -92,7 +92,7 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
         from foleydesigner.tools.vision import make_vision_backend
 
         make_vision_backend(ctx.vision, model_dir=ctx.vision_model_dir, ctx=ctx)  # fails before work
-        from foleydesigner.generation.base import make_generator
+        from foleydesigner.generation.registry import make_generator
 
         make_generator(ctx.generator, **dict(ctx.generator_options))  # fail before the long work, not after it
         from foleydesigner.context import ROLES

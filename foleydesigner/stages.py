@@ -109,7 +109,16 @@ def generate_stem(task: dict[str, Any], runtime: Any) -> dict[str, Any]:
         "event": task["event"], "clues": task["clues"], "duration_s": task["duration_s"], "out_path": str(out_path),
         "scene": task["scene"], "generator": ctx.generator, "seed": ctx.seed, "options": dict(ctx.generator_options)})
     info["path"] = f"stems/{event_id}.wav"
-    return {"stems": [info], "timings": {f"generate_stem[{event_id}]": time.perf_counter() - t0}}
+    return {"stems": [info], "timings": {f"generate_stem[{event_id}]": time.perf_counter() - t0},
+            "warnings": list(info.get("generator_info", {}).get("warnings", []))}
+
+
+def _with_choices(script: dict[str, Any], stems: list[dict[str, Any]]) -> FoleyScript:
+    """The script with what a library generator chose per event (files, offsets, scores) in its params."""
+    chosen = {s["event_id"]: s["generator_info"]["library"] for s in stems if "library" in s.get("generator_info", {})}
+    events = [{**e, "params": {**e.get("params", {}), "library": chosen[e["id"]]}} if e["id"] in chosen else e
+              for e in script["events"]]
+    return FoleyScript.model_validate({**script, "events": events})
 
 
 def upmix_surround(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -157,7 +166,7 @@ def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     ctx = _ctx(runtime)
     t0 = time.perf_counter()
     video = VideoInfo.model_validate(state["video"])
-    atomic_write_json(ctx.work_dir / "script.json", FoleyScript.model_validate(state["script"]))
+    atomic_write_json(ctx.work_dir / "script.json", _with_choices(state["script"], state["stems"]))
     ordered = [state["clues"][e["id"]] for e in state["script"]["events"]]
     atomic_write_json(ctx.work_dir / "clues.json", {"events": ordered, "shots": state.get("shots", [])})
     atomic_write_json(ctx.work_dir / "mix_plan.json", MixPlan.model_validate(state["mix_plan"]))

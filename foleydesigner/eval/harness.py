@@ -23,7 +23,7 @@ import logging
 import math
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from foleydesigner.eval.metrics import (
     onset_envelope,
     onset_f1,
 )
+from foleydesigner.eval.results import ClipResult
 from foleydesigner.eval.systems import SYSTEMS, baseline_clues, place, render_event, synthesize_source
 from foleydesigner.schemas import EventClues, FoleyScript, SoundEvent, Track
 from foleydesigner.units import DEFAULT_HFOV_DEG, SAMPLE_RATE, azimuth_from_x
@@ -244,13 +245,6 @@ def reference(source: np.ndarray, truth: Truth, sr: int = SAMPLE_RATE) -> np.nda
 
 # ---- one clip ----------------------------------------------------------------------------------------------
 
-@dataclass
-class ClipResult:
-    detail: dict[str, Any]  # JSON-able
-    pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)  # system → (stem, ref)
-    plot: list[dict[str, Any]] = field(default_factory=list)
-
-
 def _read(path: Path) -> np.ndarray:
     import soundfile as sf
 
@@ -279,7 +273,7 @@ def _baseline_mix(stems: dict[str, np.ndarray], clues: dict[str, EventClues], sc
 
 
 def evaluate_clip(spec: ClipSpec, work: Path, *, seed: int = 0, target_lufs: float = -24.0,
-                  width: int = 640, height: int = 360, fps: float = 25.0) -> ClipResult:
+                  width: int = 640, height: int = 360, fps: float = 25.0, library: Path | None = None) -> ClipResult:
     from foleydesigner.bench.synthetic import make_clip
     from foleydesigner.pipeline import run_foley
 
@@ -318,6 +312,16 @@ def evaluate_clip(spec: ClipSpec, work: Path, *, seed: int = 0, target_lufs: flo
             source_check = max(source_check, float(np.max(np.abs(again - full))) / max(1e-9, float(np.max(np.abs(full)))))
             refs[ev.id] = peak_normalised(reference(src, truths[ev.id]))
 
+    systems: tuple[str, ...] = (*SYSTEMS, "truth_ref")
+    refs_of = {system: refs for system in systems}
+    recorded: dict[str, bool] = {}
+    if library is not None:  # the library system: the same script and clues, stems cut from recordings
+        from foleydesigner.eval.library_system import library_stems
+
+        stems["library"], lib_src, recorded = library_stems(library, script, clues, seed=seed)
+        refs_of["library"] = {eid: peak_normalised(reference(lib_src[eid][0], truths[eid])) if eid in lib_src
+                              else refs[eid] for eid in truths}
+        systems = (*systems, "library")
     detail: dict[str, Any] = {"clip": spec.name, "kind": spec.kind, "seed": spec.seed, "duration_s": spec.duration_s,
                               "run_dir": str(run_dir), "source_check_rel_err": round(source_check, 6),
                               "truth_objects": len(manifest.objects) + len(spec.offscreen), "missed_truth": missed,
@@ -325,15 +329,16 @@ def evaluate_clip(spec: ClipSpec, work: Path, *, seed: int = 0, target_lufs: flo
                               "unmatched_fg": [e.id for e in script.events if e.layer == "fg" and e.id not in truths],
                               "systems": {}}
     result = ClipResult(detail)
-    for system in (*SYSTEMS, "truth_ref"):
+    for system in systems:
         per_stem = {}
+        ref = refs_of[system]
         for eid, truth in truths.items():
             audio = refs[eid] if system == "truth_ref" else peak_normalised(stems[system][eid])
             s = score_stem(audio, truth)
-            s["gcc_mse"] = gcc_mse([audio], [refs[eid]], SAMPLE_RATE)
+            s["gcc_mse"] = gcc_mse([audio], [ref[eid]], SAMPLE_RATE)
             windows = s.pop("windows")
             per_stem[eid] = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in s.items()}
-            result.pairs.setdefault(system, []).append((audio, refs[eid]))
+            result.pairs.setdefault(system, []).append((audio, ref[eid]))
             result.plot.append({"event": eid, "system": system, **windows})
         entry: dict[str, Any] = {"stems": per_stem}
         if system == "full":
@@ -347,6 +352,9 @@ def evaluate_clip(spec: ClipSpec, work: Path, *, seed: int = 0, target_lufs: flo
                                 "true_peak_dbtp": delivered["foa"]["true_peak_dbtp"]}
             entry["mix_7_1_4"] = {"lufs_err_lu": round(delivered["7.1.4"]["integrated_lufs"] - target_lufs, 2),
                                   "true_peak_dbtp": delivered["7.1.4"]["true_peak_dbtp"]}
+        elif system == "library":
+            entry["from_recordings"] = sorted(eid for eid, ok in recorded.items() if ok)
+            entry["fallback_procedural"] = sorted(eid for eid, ok in recorded.items() if not ok)
         elif system != "truth_ref":
             bclues = {k: baseline_clues(system, events[k], c) for k, c in clues.items()}
             entry["mix"] = _mix_loudness(_baseline_mix(stems[system], bclues, script, seed, target_lufs), target_lufs)
@@ -360,28 +368,35 @@ def evaluate_clip(spec: ClipSpec, work: Path, *, seed: int = 0, target_lufs: flo
 
 def run_benchmark(out_dir: str | Path, *, quick: bool = False, seed: int = 0, target_lufs: float = -24.0,
                   specs: list[ClipSpec] | None = None, command: str = "",
-                  on_clip: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Evaluate every clip of the set; writes OUT/report.json, OUT/report.md and OUT/plots/*.png."""
+                  on_clip: Callable[[str, int, int], None] | None = None, library: str | Path | None = None
+                  ) -> dict[str, Any]:
+    """Evaluate every clip of the set; writes OUT/report.json, OUT/report.md and OUT/plots/*.png.
+
+    The `library` system uses the sound library at `library`, or a stand-in library built under OUT/library/.
+    """
     import time
 
+    from foleydesigner.eval.library_system import stand_in_library
     from foleydesigner.eval.report import summarize, write_report
     from foleydesigner.pipeline import versions
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     specs = specs if specs is not None else benchmark_set(quick)
+    lib = Path(library) if library is not None else stand_in_library(out / "library")
     t0 = time.perf_counter()
     results = []
     for i, spec in enumerate(specs):
         if on_clip:
             on_clip(spec.name, i, len(specs))
         log.info("eval %s (%d/%d)", spec.name, i + 1, len(specs))
-        results.append(evaluate_clip(spec, out, seed=seed, target_lufs=target_lufs))
+        results.append(evaluate_clip(spec, out, seed=seed, target_lufs=target_lufs, library=lib))
     report = summarize(results, target_lufs=target_lufs)
     report.update(command=command or f"foley eval{' --quick' if quick else ''} --out {out}", versions=versions(),
                   settings={"quick": quick, "seed": seed, "target_lufs": target_lufs, "window_s": WINDOW_S,
                             "activity_range_db": ACTIVITY_RANGE_DB, "hit_bridge": "longest true inter-onset interval", "hit_ring_s": HIT_RING_S,
-                            "onset_tolerance": "±1 video frame"},
+                            "onset_tolerance": "±1 video frame",
+                            "library": str(library) if library is not None else "stand-in (procedural takes, UCS names)"},
                   elapsed_s=round(time.perf_counter() - t0, 1))
     write_report(report, results, out)
     return report

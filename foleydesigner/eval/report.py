@@ -5,17 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from foleydesigner.eval.metrics import fsad, gcc_mse
+from foleydesigner.eval.results import ClipResult
 from foleydesigner.eval.systems import SYSTEMS
 from foleydesigner.tools.export import atomic_write_json, atomic_write_text
 from foleydesigner.units import SAMPLE_RATE
-
-if TYPE_CHECKING:
-    from foleydesigner.eval.harness import ClipResult
 
 TRUE_PEAK_LIMIT_DBTP = -2.0  # the pipeline's default ceiling (RunContext.true_peak_dbtp)
 LUFS_TOLERANCE_LU = 1.0  # ATSC A/85 / EBU R128 delivery tolerance
@@ -86,6 +84,9 @@ def _immersive_summary(results: Sequence[ClipResult]) -> dict[str, Any]:
 def summarize(results: Sequence[ClipResult], *, target_lufs: float) -> dict[str, Any]:
     """report.json's body: per system, the truth-rendered floor, per kind, the acceptance checks, per clip."""
     systems = {s: _system_summary(results, s, target_lufs) for s in SYSTEMS}
+    with_library = bool(results) and all("library" in r.detail["systems"] for r in results)
+    if with_library:
+        systems["library"] = _system_summary(results, "library", target_lufs)
     floor = _system_summary(results, "truth_ref", target_lufs)
     kinds = sorted({r.detail["kind"] for r in results})
     by_kind = {k: {s: {m: _mean([x[m] for x in _stem_scores(results, s, k)])
@@ -105,6 +106,12 @@ def summarize(results: Sequence[ClipResult], *, target_lufs: float) -> dict[str,
               "sources_identical": max(r.detail["source_check_rel_err"] for r in results) < 1e-3 if results else True,
               **{f"{k}_direction_within_5deg": immersive[f"{k}_dir_err_deg"] is not None and immersive[f"{k}_dir_err_deg"] <= 5.0
                  for k in ("foa", "7_1_4", "solo_foa", "solo_7_1_4")}}
+    if with_library:
+        lib = systems["library"]
+        # Placed by the same renderer on the same clues: within 2° of azimuth and 0.05 of activation IoU.
+        checks["library_places_like_full"] = (lib["azimuth_err_deg"] is not None and full["azimuth_err_deg"] is not None
+                                              and lib["azimuth_err_deg"] <= full["azimuth_err_deg"] + 2.0
+                                              and (lib["activation_iou"] or 0.0) >= (full["activation_iou"] or 0.0) - 0.05)
     return {"systems": systems, "immersive": immersive, "floor_truth_rendered": floor, "truth_objects": sum(r.detail["truth_objects"] for r in results),
             "truth_objects_missed": missed, "by_kind": by_kind, "checks": checks,
             "target_lufs": target_lufs, "clips": [r.detail for r in results]}
@@ -191,7 +198,7 @@ def plot_clip(result: ClipResult, path: Path) -> bool:
         return False
     fig, axes = plt.subplots(len(events), 1, figsize=(8, 2.6 * len(events)), squeeze=False)
     style = {"full": ("o", "tab:blue"), "no_stc": ("s", "tab:orange"), "coarse_text": ("^", "tab:green"),
-             "truth_ref": ("x", "0.6")}
+             "truth_ref": ("x", "0.6"), "library": ("d", "tab:purple")}
     for ax, eid in zip(axes[:, 0], events, strict=True):
         for p in (p for p in result.plot if p["event"] == eid):
             if p["system"] == "truth":

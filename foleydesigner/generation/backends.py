@@ -1,4 +1,5 @@
-"""Built-in generator backends: `procedural` (default, offline DSP) and `dit` (trained FoleyDiT).
+"""Built-in generator backends: `procedural` (default, offline DSP) and `dit` (trained FoleyDiT); `generation.registry`
+names them (and `library`, in `generation.library`).
 
 Each factory validates what it needs up front, so a missing checkpoint fails before any work starts.
 """
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from foleydesigner.errors import BackendError
-from foleydesigner.generation.base import GenerationRequest, GenerationResult, register_generator
+from foleydesigner.generation.base import GenerationRequest, GenerationResult
 from foleydesigner.lexicon import find_sounds
 from foleydesigner.schemas import EventClues, SoundEvent
 from foleydesigner.units import SPEED_OF_SOUND
@@ -36,6 +37,21 @@ def clip_times(event: SoundEvent, duration_s: float) -> tuple[float, float, list
     start = min(event.start_s, duration_s)
     onsets = [o for o in event.onsets_s if 0.0 <= o < duration_s]
     return start, min(max(event.end_s, start), duration_s), onsets
+
+
+def place_source(src: np.ndarray, clues: EventClues, t0: float, sr: int, *, binaural: bool = False) -> np.ndarray:
+    """A stem segment's dry source (mono or stereo, starting at clip time t0) placed along its clues: (2, n)."""
+    from foleydesigner.generation.spatial import SpatialConfig, render_spatial
+
+    # The room is the mixer's reverb expert's job (one shared space, wet from depth): no tail here.
+    config = SpatialConfig(mode="binaural" if binaural else "stereo", hard_mask=clues.source == "track",
+                           distance_reverb=False)
+    # Clue times are clip times: shifted to the segment (the renderer holds the first and last frames outside
+    # them). It counts propagation delay from the closest point of the path it is given, so a partial event is
+    # referenced to the source's nearest point during its segment rather than during the whole clip: in sync
+    # with the picture where the sound is loudest. A whole-clip event is the whole-clip render.
+    return render_spatial(src, t_s=np.asarray(clues.t_s, np.float64) - t0, azimuth_deg=clues.azimuth_deg,
+                          depth_m=clues.depth_m, activation=clues.activation, sr=sr, config=config)
 
 
 class ProceduralGenerator:
@@ -76,8 +92,6 @@ class ProceduralGenerator:
         return max(0, math.floor((first - PRE_ROLL_S) * sr)), min(n_total, math.ceil(last * sr))
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
-        from foleydesigner.generation.spatial import SpatialConfig, render_spatial
-
         ev, clues, sr, dur = request.event, request.clues, request.sample_rate, request.duration_s
         cls = self.sound_class(ev.label, ev.description)
         info = self._lib.CLASSES[cls]
@@ -93,32 +107,17 @@ class ProceduralGenerator:
                                    start_s=start - t0, end_s=end - t0, intensity=ev.intensity, params=params,
                                    rng=event_rng(request.seed, ev.id))[:, :request.n_samples - s0]
         placed = clues.source != "scene" or not info.diffuse
-        if placed:
-            # The room is the mixer's reverb expert's job (one shared space, wet from depth): no tail here.
-            config = SpatialConfig(mode="binaural" if self.binaural else "stereo", hard_mask=clues.source == "track",
-                                   distance_reverb=False)
-            # Clue times are clip times: shifted to the segment (the renderer holds the first and last frames
-            # outside them). It counts propagation delay from the closest point of the path it is given, so a
-            # partial event is referenced to the source's nearest point during its segment rather than during
-            # the whole clip: in sync with the picture where the sound is loudest. A whole-clip event is the
-            # whole-clip render.
-            audio = render_spatial(src, t_s=np.asarray(clues.t_s, np.float64) - t0, azimuth_deg=clues.azimuth_deg,
-                                   depth_m=clues.depth_m, activation=clues.activation, sr=sr, config=config)
-        else:
-            audio = src if src.shape[0] == 2 else np.repeat(src, 2, axis=0)
+        audio = place_source(src, clues, t0, sr, binaural=self.binaural) if placed else \
+            (src if src.shape[0] == 2 else np.repeat(src, 2, axis=0))
         return GenerationResult(audio=np.ascontiguousarray(audio, dtype=np.float32), sample_rate=sr,
                                 info={"sound_class": cls, "spatialised": placed}, offset=s0, n_total=request.n_samples)
 
 
-@register_generator("procedural", "physically informed DSP synthesis + ITD/ILD/distance renderer (offline, CPU)",
-                    "nothing")
-def _procedural(**options: Any) -> ProceduralGenerator:
+def procedural_factory(**options: Any) -> ProceduralGenerator:
     return ProceduralGenerator(binaural=bool(options.get("binaural", False)))
 
 
-@register_generator("dit", "FoleyDiT: Stable-Audio-style DiT with position-aware clue injection (paper §3)",
-                    "--dit-checkpoint PATH (a `foley train` checkpoint folder); torch")
-def _dit(**options: Any) -> Any:
+def dit_factory(**options: Any) -> Any:
     ckpt = options.get("dit_checkpoint")
     if not ckpt:
         raise BackendError("--generator dit needs --dit-checkpoint PATH (a folder written by `foley train`)")

@@ -2,18 +2,16 @@
 
 A backend turns one sound event plus its spatio-temporal clues into one stereo stem of the clip: the segment the
 event can sound in, placed at its offset in the clip (silent elsewhere), so a 3 s event of a 300 s clip costs 3 s.
-Backends are looked up by name (`--generator NAME`); torch-based backends import torch only when built.
+Backends are looked up by name (`--generator NAME`) in `generation.registry`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from foleydesigner.errors import BackendError
 from foleydesigner.schemas import EventClues, SceneContext, SoundEvent
 from foleydesigner.units import SAMPLE_RATE
 
@@ -83,32 +81,3 @@ class FoleyGenerator(Protocol):
     name: str
 
     def generate(self, request: GenerationRequest) -> GenerationResult: ...
-
-
-#: name -> (factory taking keyword options, one-line description, what it needs)
-_REGISTRY: dict[str, tuple[Callable[..., FoleyGenerator], str, str]] = {}
-
-
-def register_generator(name: str, description: str, needs: str) -> Callable[[Callable[..., FoleyGenerator]], Callable[..., FoleyGenerator]]:
-    def wrap(factory: Callable[..., FoleyGenerator]) -> Callable[..., FoleyGenerator]:
-        _REGISTRY[name] = (factory, description, needs)
-        return factory
-
-    return wrap
-
-
-def available_generators() -> dict[str, tuple[str, str]]:
-    _load_builtin()
-    return {name: (desc, needs) for name, (_, desc, needs) in _REGISTRY.items()}
-
-
-def make_generator(name: str, **options: Any) -> FoleyGenerator:
-    _load_builtin()
-    if name not in _REGISTRY:
-        raise BackendError(f"unknown generator '{name}'; choose one of: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name][0](**options)
-
-
-def _load_builtin() -> None:
-    # Importing the backend modules runs their @register_generator lines; torch stays unimported until built.
-    import foleydesigner.generation.backends  # noqa: F401

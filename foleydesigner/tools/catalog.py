@@ -58,7 +58,7 @@ def extract_event_clues(event: dict[str, Any], tracks: list[dict[str, Any]], vid
 
 @lru_cache(maxsize=4)
 def _generator(name: str, options: tuple[tuple[str, Any], ...]) -> Any:
-    from foleydesigner.generation.base import make_generator
+    from foleydesigner.generation.registry import make_generator
 
     return make_generator(name, **dict(options))
 

@@ -30,6 +30,7 @@ from foleydesigner.generation.procedural import (  # noqa: F401  (importing regi
     engines,
     handling,
     impacts,
+    realism,
     signals,
     steps,
     voices,
@@ -39,7 +40,7 @@ from foleydesigner.generation.procedural import (  # noqa: F401  (importing regi
 from foleydesigner.generation.procedural.dsp import F32, fade_in
 from foleydesigner.generation.procedural.registry import MODELS, Ctx, Model, SoundClass
 
-__all__ = ["CLASSES", "LOOP_S", "SoundClass", "list_classes", "param_options", "render_examples", "resolve_class",
+__all__ = ["CLASSES", "LOOP_S", "SoundClass", "lay_texture", "list_classes", "param_options", "render_examples", "resolve_class",
            "sounding_extent", "synthesize"]
 
 log = logging.getLogger(__name__)
@@ -217,14 +218,21 @@ def _render_hits(model: Model, out: np.ndarray, sr: int, onsets: list[float], st
         hits = [(t, 1.0) for t in sorted(onsets)]
     else:
         hits = model.pattern(ctx, start_s, end_s) if model.pattern else [(start_s, 1.0)]
+    last = 0
     for t, accent in hits:
         # Per-hit force jitter (±~12 %): no two real footfalls or knocks are struck alike.
         v = float(np.clip(intensity * accent * rng.lognormal(0.0, 0.12), 0.03, 1.0))
-        hit = np.atleast_2d(np.asarray(model.render(ctx, v), dtype=F32))
+        hit = realism.shape_hit(np.atleast_2d(np.asarray(model.render(ctx, v), dtype=F32)), model.sound.name, v, sr, rng)
         pos = int(round(t * sr))
         m = min(hit.shape[1], out.shape[1] - pos)
         if m > 0:
             out[:, pos:pos + m] += hit[:, :m]
+            last = max(last, pos + m)
+    if hits:
+        first = max(0, int(round(min(t for t, _ in hits) * sr)))  # from the first hit: nothing before it
+        # …to the event's end or the longest ring of its last hit, as a recording runs on past the sound
+        ring = int(round((max(t for t, _ in hits) + model.tail_s) * sr))
+        realism.add_air(out, first, min(out.shape[1], max(last, ring, int(round(end_s * sr)))), sr, rng)
 
 
 def _render_span(model: Model, channels: int, total: int, sr: int, start_s: float, end_s: float, intensity: float,
@@ -263,11 +271,23 @@ def _lay_loop(span: np.ndarray, model: Model, ctx: Ctx) -> None:
     g = 1/√(1 + 2ρab) for their correlation ρ there: the power of the sum stays constant, which is the equal-power
     crossfade for uncorrelated noise (ρ ≈ 0, most beds) and the equal-gain one for an in-phase tone (ρ = 1).
     """
-    n = span.shape[1]
     x = int(round(LOOP_XFADE_S * ctx.sr))
     d = int(round(_SPLICE_SEARCH_S * ctx.sr))
     tex = _model_span(model, Ctx(ctx.sr, ctx.n + d + x, ctx.intensity, ctx.params, ctx.rng, ctx.channels))
-    period, rho = _splice(tex, ctx.n, d, x)
+    lay_texture(span, tex, ctx.n, xfade=x, search=d)
+
+
+def lay_texture(span: np.ndarray, tex: np.ndarray, loop: int, *, xfade: int, search: int) -> None:
+    """Fill `span` (channels, n) in place with `tex` (channels, ≥ loop + search + xfade) looped every ~`loop`
+    samples, each join the power-preserving crossfade of `_lay_loop` at the best splice within `search` samples.
+
+    The same loop serves synthesised beds and recorded textures (the library generator's beds).
+    """
+    n, x, d = span.shape[1], xfade, search
+    if tex.shape[1] < loop + d + x or x < 1:
+        raise ValueError(f"a texture of {tex.shape[1]} samples cannot loop every {loop} with a {x}-sample join "
+                         f"and a {d}-sample splice search")
+    period, rho = _splice(tex, loop, d, x)
     u = (np.arange(x) + 0.5) / x
     a, b = np.cos(0.5 * np.pi * u), np.sin(0.5 * np.pi * u)
     g = 1.0 / np.sqrt(1.0 + 2.0 * rho * a * b)
@@ -338,15 +358,29 @@ def _fade(span: np.ndarray, fade: int) -> None:
     span[:, n - m:] *= ramp[::-1]
 
 
+def _example(name: str, seconds: float, rng: np.random.Generator, sr: int = 48000) -> np.ndarray:
+    """A class's example: a continuous one is cut from the middle of a longer render, so the example is the bed
+    at full level from end to end (with 10 ms fades), not its fade-in and fade-out around a short middle."""
+    model = _model(name)
+    if model.sound.kind == "impulsive":
+        return synthesize(name, duration_s=seconds, sr=sr, rng=rng)
+    pad = int(round(model.fade_s * sr))
+    n = int(round(seconds * sr))
+    audio = synthesize(name, duration_s=(n + 2 * pad) / sr, sr=sr, rng=rng)[:, pad:pad + n].copy()
+    _fade(audio, int(0.01 * sr))
+    return audio
+
+
 def render_examples(out_dir: str | Path, *, seconds: float = 2.0, seed: int = 0) -> list[Path]:
-    """Render `seconds` of every class with default params to out_dir/<name>.wav (48 kHz, 24-bit)."""
+    """Render `seconds` of every class with default params to out_dir/<name>.wav (48 kHz, 24-bit); beds at full
+    level throughout (see _example)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for name in CLASSES:
         # Seed per class from its name, so adding a class never changes the others' examples.
         rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-        audio = synthesize(name, duration_s=seconds, rng=rng)
+        audio = _example(name, seconds, rng)
         path = out / f"{name}.wav"
         tmp = out / f".{name}.wav.tmp"
         sf.write(tmp, audio.T, 48000, subtype="PCM_24", format="WAV")

@@ -125,7 +125,8 @@ def fire_crackle(ctx: Ctx) -> np.ndarray:
     r = lowrate(sr, 500.0)
     m = n // r + 2
     roar = filt(white(rng, m), sr // r, ("lp", 300.0, 2), ("hp", 40.0, 1))
-    breathe = 1.0 + 0.5 * np.sin(2.0 * np.pi * puff * ramp(k) / 200.0 + rng.uniform(0, 6.3)) * (
-        0.6 + 0.4 * smooth_noise(rng, k, 1.0))
+    # The puffing rate wanders (±30 %, as gusts and fuel shift it): a fixed rate reads as a machine, not a fire.
+    phase = 2.0 * np.pi * np.cumsum(puff * (1.0 + 0.3 * smooth_noise(rng, k, 0.7))) / 200.0 + rng.uniform(0, 6.3)
+    breathe = 1.0 + 0.4 * np.sin(phase) * (0.6 + 0.4 * smooth_noise(rng, k, 1.0))
     y += 0.9 * stretch(roar, r, n) * upsample(breathe, n, sr)
     return y.astype(F32, copy=False)

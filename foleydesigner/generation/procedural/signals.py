@@ -102,9 +102,13 @@ def car_horn(ctx: Ctx) -> np.ndarray:
     # Vibrating diaphragm interrupted by its own contacts: a pulse-like wave rich in harmonics (≈ 1/k^0.7);
     # the low/high pair is tuned about a major third apart (≈ 5:4).
     y = np.zeros(n, F32)
+    k = ctrl_len(n, sr)
     for ratio in (1.0, 1.25):
         table = harmonic_table(_harmonics(f * ratio, sr, 1.0, limit=30))
-        y += steady_tone(table, f * ratio * rng.uniform(0.995, 1.005), n, sr, rng.random())
+        # Each diaphragm's pitch drifts a little with the supply and the contacts (±0.3 %): the two horns' near-
+        # coincident partials then beat irregularly, not as a metronome.
+        inst = f * ratio * rng.uniform(0.995, 1.005) * (1.0 + 0.003 * upsample(smooth_noise(rng, k, 0.3), n, sr))
+        y += lookup(table, rng.random() + np.cumsum(inst, dtype=np.float64) / sr)
     return filt(y, sr, ("hp", 250.0, 2), ("peak", 2500.0, 1.5, 6.0), ("lp", 6000.0, 2)).astype(F32, copy=False)
 
 
@@ -142,6 +146,10 @@ def room_tone(ctx: Ctx) -> np.ndarray:
     return stretch(air + duct, r, n).astype(F32, copy=False)
 
 
+#: Half-width (s) of a whoosh's pass: its level is within 6 dB of the peak for ≈ 1.3 of these either side.
+_WHOOSH_HALF_S = {"small": 0.05, "medium": 0.08, "large": 0.12}
+
+
 @register("whoosh", description="something swishing past close by (swing, throw, fly-by): swept air noise",
           kind="continuous", layer="fg", params={"size": "medium"}, centroid=(500, 4000),
           choices={"size": ("small", "medium", "large")}, norm="peak", level_db=-2.0, fade_s=0.03, loop=False,
@@ -150,10 +158,13 @@ def whoosh(ctx: Ctx) -> np.ndarray:
     scale = {"small": 2.0, "medium": 1.0, "large": 0.45}[ctx.s("size")]
     low, r = ctx.slower(4000.0 * scale)  # nothing above the top band's edge (3.5 kHz × scale)
     sr, n = low.sr, low.n
-    t = ctrl_times(n, sr) / max(low.dur_s, 1e-3)
+    t = ctrl_times(n, sr)
     # Pass-by of a moving edge: turbulence level ∝ (d0/r)², and the band rises as it nears (vortex-shedding
-    # frequency ∝ speed, Doppler up then down) — a crossfade between three fixed bands follows it.
-    x = (t - 0.55) * 5.0
+    # frequency ∝ speed, Doppler up then down) — a crossfade between three fixed bands follows it. A swung arm or
+    # a thrown object passes in a tenth of a second or two (recorded whooshes sound 0.1–0.3 s), however long the
+    # event: the half-width is fixed, at most a fifth of a short span.
+    half = min(_WHOOSH_HALF_S[ctx.s("size")], 0.2 * low.dur_s)
+    x = (t - 0.55 * low.dur_s) / max(half, 1e-3)
     near = 1.0 / (1.0 + x * x)
     bands = (("bp", 150.0 * scale, 600.0 * scale, 2), ("bp", 500.0 * scale, 1800.0 * scale, 2),
              ("bp", 1200.0 * scale, 3500.0 * scale, 2))

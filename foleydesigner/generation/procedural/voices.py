@@ -73,7 +73,10 @@ def dog_bark(ctx: Ctx, v: float) -> np.ndarray:
     u = ramp(n) / n
     # Pitch jumps up at the onset, peaks early and falls: a bark is a short, loud, rising-falling call.
     f0 = f_peak * rng.uniform(0.9, 1.1) * (0.75 + 0.35 * np.sin(np.pi * np.minimum(u * 1.6, 1.0)))
-    src = voiced(rng, sr, f0, 0.08, 0.5 + 0.5 * v)  # harsh: big jitter, noisy
+    # Voiced: a bark is a harmonic call (its partials show plainly in a spectrogram), roughened by jitter and
+    # some breath, more in a hard bark. A pulse per cycle carries f0/sr of energy per sample, white noise
+    # (0.3·breath)², so breath 0.02–0.06 keeps the harmonics ≈ 15–25 dB over the noise.
+    src = voiced(rng, sr, f0, 0.02, 0.02 + 0.04 * v)
     fmts = np.array(tube_formants(tract * rng.uniform(0.95, 1.05)))
     y = filt(src, sr, *(("reson", float(f), 5.0) for f in fmts[:3]), ("peak", float(fmts[3]), 3.0, 4.0),
              ("lp", 5000.0, 2))
@@ -171,14 +174,22 @@ def birds(ctx: Ctx) -> np.ndarray:
     sides = rng.choice((-1.0, 1.0), 6) * rng.uniform(0.6, 1.0, 6)  # spread wide round the listener
     near = [(spot(float(p), sr, coincident=True), rng.uniform(0.3, 1.0), rng.uniform(2500.0, 5000.0)) for p in sides]
     # Far birds: quieter, more of them, duller (air absorbs their highs), filling the gaps between songs.
-    far = [(spot(rng.uniform(-1.0, 1.0), sr, coincident=True), rng.uniform(0.04, 0.1), rng.uniform(2000.0, 3500.0))
-           for _ in range(8)]
-    for flock, rate in ((near, ctx.f("songs_per_s")), (far, 3.0 * ctx.f("songs_per_s"))):
+    far = [(spot(rng.uniform(-1.0, 1.0), sr, coincident=True), rng.uniform(0.05, 0.15), rng.uniform(2000.0, 3500.0))
+           for _ in range(12)]
+    # The far chorus sings five times as often as the near birds: real dawn choruses overlap, so no one bird's
+    # phrase rhythm sets the scene's envelope.
+    for flock, rate in ((near, ctx.f("songs_per_s")), (far, 5.0 * ctx.f("songs_per_s"))):
         t = rng.uniform(0.0, 0.5)
         while t < n / sr:
             t = _song(y, rng, sr, t, *flock[int(rng.integers(0, len(flock)))])
             t += rng.exponential(1.0 / rate)
+    # Outdoor air between the songs (leaves, far traffic, the wind in the mic): a recording never goes silent.
+    air = filt(white(rng, (2, n)), sr, ("hp", 60.0, 2), ("lp", 1500.0, 2))
+    y += air * F32(_BIRD_AIR_RMS / (float(np.sqrt(np.mean(air * air))) + 1e-12))
     return y
+
+
+_BIRD_AIR_RMS = 0.004  # ≈ −48 dB under a near bird's song (level ≤ 1): audible only between songs
 
 
 #: A nearly pure syrinx tone (weak 2nd harmonic) and a sin² window, as lookup tables.
@@ -205,7 +216,8 @@ def _song(y: np.ndarray, rng: np.random.Generator, sr: int, t: float, where: Spo
         syl = lookup(_SYRINX, np.cumsum(np.minimum(f, 0.45 * sr)) / sr)  # table reads, not sin() calls
         syl *= _HANN2[(u * (_HANN2.size - 1)).astype(np.int64)]
         place_spot(y, syl, int(t * sr), where, level * rng.uniform(0.6, 1.0))
-        t += dur + rng.uniform(0.02, 0.1)
+        # Gaps vary from syllable to syllable, lengthening through a phrase as a singing bird runs out of breath.
+        t += dur + rng.uniform(0.02, 0.1) * rng.lognormal(0.0, 0.5)
     return t
 
 

@@ -11,6 +11,7 @@ from foleydesigner.generation.procedural.dsp import (
     F32,
     burst,
     ctrl_at,
+    ctrl_len,
     ctrl_times,
     filt,
     lowrate,
@@ -19,6 +20,7 @@ from foleydesigner.generation.procedural.dsp import (
     poisson_times,
     smooth_noise,
     stretch,
+    upsample,
     white,
 )
 from foleydesigner.generation.procedural.registry import Ctx, register, regular, single
@@ -68,6 +70,12 @@ def water_stream(ctx: Ctx) -> np.ndarray:
     # Resolved bubbles: radii 1–10 mm → 330 Hz–3.3 kHz, more and bigger with more flow.
     table = bubble_table(rng, sr, (1.0, 4.0 + 6.0 * flow))
     scatter(y, rng, sr, table, 40.0 + 80.0 * flow, 1.1)
+    # Spray and surface hiss: water breaking over stones throws droplets whose splashes are far smaller than
+    # the bubbles (2–8 kHz), flickering as the surface churns. Recorded streams centre at 1.5–3 kHz, not below.
+    k = ctrl_len(n, sr)
+    flicker = upsample(np.exp(0.6 * smooth_noise(rng, k, 0.03, (2,))), n, sr)
+    spray = filt(white(rng, (2, n)), sr, ("bp", 2000.0, 8000.0, 2)) * flicker
+    y += F32(0.12 * (0.5 + flow)) * spray
     return y
 
 

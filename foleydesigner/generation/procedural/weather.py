@@ -146,8 +146,14 @@ def wind(ctx: Ctx) -> np.ndarray:
     common = smooth_noise(rng, k, 3.0)
     gust = np.exp(g * (0.8 * common + 0.45 * smooth_noise(rng, k, 1.5, (2,))))
     # Turbulent roar: spectrum scales with U/L (Strouhal), so stronger wind is brighter.
+    # The band moves with each gust (a fixed band is what gave synthetic wind away): the same noise through a
+    # duller and a brighter low-pass, crossfaded by the gust's strength, is a filter whose corner rides the gust.
     fc = 150.0 + 25.0 * u
-    roar = filt(white(rng, (2, m)), low_sr, ("lp", fc, 2), ("hp", 30.0, 1))
+    source = white(rng, (2, m))
+    dull = filt(source, low_sr, ("lp", 0.55 * fc, 2), ("hp", 30.0, 1))
+    bright = filt(source, low_sr, ("lp", 1.8 * fc, 2), ("hp", 30.0, 1))
+    lift = ctrl_at(np.clip(0.5 + 0.8 * np.log(gust), 0.0, 1.0), m, low_sr, sr)
+    roar = dull * (1.0 - lift) + bright * lift * F32(0.6)  # the brighter band carries more power at equal gain
     # Aeolian tones from wires/edges: f = St·U/d with St ≈ 0.2, d ≈ 3–6 mm → a few hundred Hz; they sing
     # only in the strong part of gusts, pitch following the gust speed.
     tone = filt(white(rng, (2, m)), low_sr, ("reson", 0.2 * u / 0.004, 40.0), ("reson", 0.2 * u / 0.006, 30.0))
