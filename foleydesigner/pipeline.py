@@ -19,6 +19,7 @@ from typing import Any
 
 from foleydesigner.context import RunContext
 from foleydesigner.errors import FoleyError, InputError
+from foleydesigner.report import write_report_safe
 from foleydesigner.schemas import RunInfo, VideoInfo
 from foleydesigner.tools.export import atomic_write_json
 from foleydesigner.tools.screenplay import read_screenplay
@@ -122,6 +123,7 @@ def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: s
         usage = usage_for(ctx.tracer)
         info.cost_usd, info.llm_usage = usage.cost_usd, usage.per_backend
         atomic_write_json(staging / "run.json", info)
+        write_report_safe(staging)  # report.html from the files just written; a failure only warns
         _publish(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
