@@ -228,3 +228,16 @@ def test_a_screenshot_is_written(page, tmp_path):
 
     img = imread(str(shot))
     assert img.shape[1] >= 1200 and img[..., :3].std() > 0.05  # a drawn page, not a blank one
+
+
+def test_stem_envelope_places_a_click_and_trims_the_silence(tmp_path):
+    from foleydesigner.report.media import stem_envelope
+
+    x = np.zeros((2, 48_000 * 3), dtype=np.float32)
+    x[1, 72_000] = 0.5  # -6 dBFS at 1.5 s, right channel only
+    x[0, 100_000:100_010] = 0.001  # -60 dBFS
+    sf.write(str(tmp_path / "s.wav"), x.T, 48_000)
+    env, first, last = stem_envelope(tmp_path / "s.wav", 30)  # 0.1 s bins
+    assert (first, last) == (72_000, 100_009)
+    assert env[15] == 90 and env[20] == 0 and env[100_000 // 4800] == 0
+    assert sum(v > 0 for v in env) == 1

@@ -35,18 +35,18 @@ def stem_envelope(path: Path, n_bins: int) -> tuple[list[int], int, int]:
     pos = 0
     with sf.SoundFile(str(path)) as f:
         for block in f.blocks(blocksize=_BLOCK, dtype="float32", always_2d=True):
-            mag = np.abs(block).max(axis=1)
+            mag = np.abs(block[:, 0])
+            for c in range(1, block.shape[1]):  # not .max(axis=1): a reduction over 2 channels is ~10x slower
+                np.maximum(mag, np.abs(block[:, c]), out=mag)
             loud = np.flatnonzero(mag > thresh)
             if loud.size:
                 first = pos + int(loud[0]) if first < 0 else first
                 last = pos + int(loud[-1])
-            # the bins this block touches take their peak from it
-            b0 = int(np.searchsorted(edges, pos, side="right") - 1)
-            b1 = int(np.searchsorted(edges, pos + len(mag), side="left"))
-            for b in range(max(0, b0), min(n_bins, b1)):
-                lo, hi = max(edges[b], pos) - pos, min(edges[b + 1], pos + len(mag)) - pos
-                if hi > lo:
-                    peaks[b] = max(peaks[b], float(mag[lo:hi].max()))
+            # peak of each piece of a bin this block holds, folded into that bin
+            cuts = edges[(edges > pos) & (edges < pos + len(mag))] - pos
+            starts = np.concatenate([[0], cuts]).astype(np.int64)
+            bins = np.clip(np.searchsorted(edges, pos + starts, side="right") - 1, 0, n_bins - 1)
+            np.maximum.at(peaks, bins, np.maximum.reduceat(mag, starts))
             pos += len(mag)
     db = 20 * np.log10(np.maximum(peaks, 1e-9))
     scaled = np.clip((db - FLOOR_DB) / -FLOOR_DB * 100.0, 0, 100)
