@@ -5,7 +5,7 @@
   const fmt = (v, d) => (v === null || v === undefined) ? "–" : Number(v).toFixed(d);
   document.getElementById("title").textContent = D.folder;
   document.getElementById("count").textContent = `${D.runs.length} runs`;
-  const cols = [["clip", (r) => r.clip || r.dir, null], ["duration s", (r) => r.duration_s, 2], ["events", (r) => r.events, 0],
+  const cols = [["run", (r) => r.dir, null], ["clip", (r) => r.clip || r.dir, null], ["duration s", (r) => r.duration_s, 2], ["events", (r) => r.events, 0],
     ["fg", (r) => r.fg, 0], ["stereo LUFS", (r) => r.lufs, 1], ["true peak dBTP", (r) => r.true_peak, 1], ["5.1 LUFS", (r) => r.lufs_51, 1],
     ["warnings", (r) => (r.warnings || []).length, 0], ["run s", (r) => r.total_s, 1], ["status", (r) => r.status, null], ["report", (r) => r.report, null]];
   const t = document.getElementById("runs"); let key = 0, dir = 1;
