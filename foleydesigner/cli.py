@@ -1,4 +1,4 @@
-"""`foley` command line: run, demo, graph, backends, sounds, trace, train, eval."""
+"""`foley` command line: run, demo, report, graph, backends, sounds, trace, train, eval."""
 
 from __future__ import annotations
 
@@ -114,6 +114,8 @@ def _summary(state: dict) -> None:  # type: ignore[type-arg]
               f"in {run['timings_s']['total']:.1f} s", highlight=False)
     out.print(f"wrote {state['out_dir']}/ ({run['outputs']['video']}, mix_5_1.wav, mix_stereo.wav, stems/, …)",
               highlight=False, soft_wrap=True)
+    if (Path(state["out_dir"]) / "report.html").is_file():
+        out.print(f"see and hear it: {Path(state['out_dir']) / 'report.html'}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -256,6 +258,22 @@ def trace(
         typer.echo(json.dumps(rep, indent=2, default=str))
     else:
         render(rep, Console(width=max(Console().width, 160)))
+
+
+@app.command("report")
+def report_(
+    folder: Annotated[Path, typer.Argument(help="a `foley run --out` folder, or a folder of them")],
+) -> None:
+    """Rebuild report.html for a run (open it in a browser); for a folder of runs, also index.html."""
+    from foleydesigner.report import write_index, write_report
+
+    try:
+        if (folder / "run.json").is_file():
+            console.print(f"wrote {write_report(folder)}")
+        else:
+            console.print(f"wrote {write_index(folder)}")
+    except FoleyError as exc:
+        _fail(exc)
 
 
 @app.command()

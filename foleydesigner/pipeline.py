@@ -21,6 +21,7 @@ from foleydesigner import limits
 from foleydesigner.context import RunContext
 from foleydesigner.errors import FoleyError, InputError
 from foleydesigner.publish import OutLock, make_staging, publish, remove_stale, snapshot
+from foleydesigner.report import write_report_safe
 from foleydesigner.schemas import RunInfo, VideoInfo
 from foleydesigner.tools.export import atomic_write_json
 from foleydesigner.tools.screenplay import read_screenplay
@@ -128,6 +129,7 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
         usage = usage_for(ctx.tracer)
         info.cost_usd, info.llm_usage = usage.cost_usd, usage.per_backend
         atomic_write_json(staging / "run.json", info)
+        write_report_safe(staging)  # report.html from the files just written; a failure only warns
         publish(staging, out, before)
     except BaseException as exc:
         disk_full = isinstance(exc, Exception) and limits.is_disk_full(exc, staging)

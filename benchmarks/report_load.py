@@ -1,0 +1,95 @@
+"""report.html of a long run: build time, page size and load time in headless Chromium.
+
+    python benchmarks/report_load.py [--duration 300] [--kind crossing] [--work DIR] [--loads 5]
+
+Runs the default `foley run` on a synthetic clip of --duration seconds (a 10 s segment repeated by stream copy,
+as benchmarks/scaling.py does), rebuilds its report once more on its own to time it, and opens the page from
+file:// in headless Chromium --loads times. Load time is the page's own performance.now() when the report says
+it is ready (navigation start → every panel drawn; media load lazily and are not counted), so the WebDriver's
+overhead is not in it. Targets: the HTML under 5 MB (media excluded) and a load under 3 s at 300 s.
+Prints ratios to the targets; the last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from scaling import make_long_clip  # benchmarks/ is on sys.path when this script runs
+
+SIZE_BUDGET_MB, LOAD_BUDGET_S = 5.0, 3.0
+
+
+def measure_loads(page: Path, n: int) -> list[float]:
+    from foleydesigner.report.browser import file_url, open_chromium
+
+    driver = open_chromium()
+    try:
+        out = []
+        for _ in range(n):
+            driver.get("about:blank")
+            driver.get(file_url(page))
+            for _ in range(600):
+                t = driver.execute_script("return document.body && document.body.dataset.ready === '1' ? performance.now() : null")
+                if t is not None:
+                    break
+                time.sleep(0.01)
+            else:
+                raise RuntimeError("the report never said it was ready")
+            severe = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+            if severe:
+                raise RuntimeError(f"console errors: {severe}")
+            out.append(t / 1000.0)
+        return out
+    finally:
+        driver.quit()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=300.0)
+    ap.add_argument("--kind", default="crossing")
+    ap.add_argument("--work", type=Path, default=None, help="folder for the clip and the run (reused if present)")
+    ap.add_argument("--loads", type=int, default=5)
+    args = ap.parse_args()
+    from foleydesigner.pipeline import run_foley
+    from foleydesigner.report import write_report
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="foley-report-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    clip = work / f"{args.kind}_{args.duration:.0f}s.mp4"
+    out = work / f"run_{args.duration:.0f}s"
+    if not clip.exists():
+        make_long_clip(args.kind, clip, args.duration)
+    run_s = None
+    if not (out / "run.json").exists():
+        t0 = time.perf_counter()
+        run_foley(clip, out, force=True)
+        run_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    page = write_report(out)
+    build_s = time.perf_counter() - t0
+    html_mb = page.stat().st_size / 2**20
+    media_mb = sum(p.stat().st_size for p in (out / "report_media").rglob("*") if p.is_file()) / 2**20
+    loads = measure_loads(page, args.loads)
+    events = len(json.loads((out / "script.json").read_text())["events"])
+    res = {"duration_s": args.duration, "events": events, "run_s": run_s, "report_build_s": round(build_s, 2),
+           "build_per_clip_s": round(build_s / args.duration, 4),
+           "build_share_of_run": None if run_s is None else round(build_s / run_s, 3),
+           "html_mb": round(html_mb, 3), "html_vs_budget": round(html_mb / SIZE_BUDGET_MB, 3), "media_mb": round(media_mb, 2),
+           "load_s_median": round(statistics.median(loads), 3), "load_s_max": round(max(loads), 3),
+           "load_vs_budget": round(statistics.median(loads) / LOAD_BUDGET_S, 3)}
+    print(f"{args.duration:.0f} s clip, {events} events: report built in {build_s:.1f} s "
+          f"({res['build_per_clip_s']} s per clip second" + (f", {res['build_share_of_run']} of the run" if run_s else "") + ")")
+    print(f"HTML {html_mb:.2f} MB ({res['html_vs_budget']} of the 5 MB budget), media beside it {media_mb:.1f} MB")
+    print(f"load in headless Chromium: median {res['load_s_median']} s, max {res['load_s_max']} s "
+          f"({res['load_vs_budget']} of the 3 s budget)")
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
