@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from foleydesigner.agents.evidence import sound_for_track
-from foleydesigner.agents.script_writer import bed_event, fold_crowd, gate, track_event
+from foleydesigner.agents.script_writer import bed_event, gate, track_event
 from foleydesigner.agents.tot_rules import Evidence, computed_scores, facts
 from foleydesigner.bench.spotting import score_clip
 from foleydesigner.schemas import FoleyScript, SceneContext, Shot, SoundEvent
@@ -122,16 +122,19 @@ def test_footsteps_need_a_walker_who_goes_somewhere() -> None:
     assert sound_for_track(flat, scene).confidence == 0.0  # type: ignore[union-attr]
 
 
-def test_gate_holds_weak_events_and_fold_crowd_keeps_three_walkers() -> None:
+def test_gate_holds_weak_events_and_a_screenplay_lifts_only_half_strong_ones() -> None:
     scene = SceneContext(location="outdoor")
     strong = _walker(0, t0=0.0, t1=3.0, x0=60, x1=560, onsets=[0.5, 1.0, 1.5])
     weak = strong.model_copy(update={"id": 1, "evidence": {**strong.evidence, "travel_heights": 0.2}})
     events = [track_event(strong, scene), track_event(weak, scene)]
     script = gate(FoleyScript(duration_s=4.0, scene=scene, events=[e for e in events if e]), [strong, weak], 0.5)
     assert [e.source_track for e in script.events] == [0] and [e.source_track for e in script.candidates] == [1]
-    crowd = [_walker(i, t0=0.0, t1=3.0, x0=60, x1=560, h=160 - 20 * i, onsets=[0.5, 1.0]) for i in range(5)]
-    folded = fold_crowd(FoleyScript(duration_s=4.0, scene=scene, events=[track_event(t, scene) for t in crowd]), crowd)
-    assert [e.layer for e in folded.events] == ["fg", "fg", "fg", "bg", "bg"]  # the two smallest (farthest) fold
+    faint = strong.model_copy(update={"id": 1, "evidence": {**strong.evidence, "travel_heights": 0.35}})  # 0.35
+    seated = strong.model_copy(update={"id": 2, "evidence": {**strong.evidence, "travel_heights": 0.05}})
+    told = [e.model_copy(update={"origin": "both"}) for e in (track_event(faint, scene), track_event(seated, scene)) if e]
+    lifted = gate(FoleyScript(duration_s=4.0, scene=scene, events=told), [faint, seated], 0.5)
+    assert [e.source_track for e in lifted.events] == [1] and lifted.events[0].confidence == 0.5
+    assert [e.source_track for e in lifted.candidates] == [2]  # 0.05 body heights: no screenplay makes it walk
 
 
 def test_tot_scores_an_invented_script_clearly_below_the_right_one() -> None:

@@ -193,34 +193,12 @@ def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Tr
             events.append(bed.model_copy(update={"confidence": conf, "evidence": why}))
     notes = [f"unresolved CAPS in screenplay: {', '.join(sorted(set(sp.unresolved_caps)))}"] if sp and sp.unresolved_caps else []
     script = FoleyScript(duration_s=duration, scene=scene, events=events, notes=notes)
-    return fold_crowd(gate(script, tracks, min_confidence), tracks)
-
-
-def fold_crowd(script: FoleyScript, tracks: list[Track]) -> FoleyScript:
-    """Murch: beyond about three concurrent sounds of one kind the ear hears a texture. The nearest walkers (tallest
-    on screen) stay foreground, one by one while at most FG_LIMIT of a family sound at once; the farther ones
-    join the background as texture."""
-    height = {t.id: sorted(b[3] for b in t.boxes)[len(t.boxes) // 2] for t in tracks}
-    fg = sorted((e for e in script.events if e.layer == "fg" and e.source_track in height),
-                key=lambda e: -height[e.source_track])  # type: ignore[index]
-    kept: list[SoundEvent] = []
-    demoted: set[str] = set()
-    for e in fg:
-        same = [k for k in kept if family(k.label) == family(e.label)]
-        at = sorted({e.start_s, *(k.start_s for k in same if e.start_s <= k.start_s <= e.end_s)})
-        if max((sum(k.start_s <= t <= k.end_s for k in same) for t in at), default=0) >= FG_LIMIT:
-            demoted.add(e.id)
-        else:
-            kept.append(e)
-    events = [e.model_copy(update={"layer": "bg", "intensity": 0.4,
-                                   "evidence": [*e.evidence, f"farther than {FG_LIMIT} nearer walkers: crowd texture"]})
-              if e.id in demoted else e for e in script.events]
-    return script.model_copy(update={"events": events})
+    return gate(script, tracks, min_confidence)
 
 
 def gate(script: FoleyScript, tracks: list[Track], min_confidence: float) -> FoleyScript:
     """Precision first: every event tied to a track takes its confidence from the track's evidence (a screenplay
-    cue naming the same sound lifts a weak picture to the threshold: story and picture agree), and ends where
+    cue naming the same sound lifts a picture at least half as strong as the threshold up to it), and ends where
     the track's shot ends; events below `min_confidence` move to `candidates`, recorded but not rendered."""
     by_id = {t.id: t for t in tracks}
     kept, held = [], list(script.candidates)
@@ -231,8 +209,8 @@ def gate(script: FoleyScript, tracks: list[Track], min_confidence: float) -> Fol
             conf = 0.0 if sound is None else sound.confidence
             if sound is not None and family(sound.label) != family(e.label):
                 conf *= 0.5  # the track makes some sound, not obviously this one
-            if e.origin == "both":
-                conf = max(conf, min_confidence)
+            if e.origin == "both" and conf >= min_confidence / 2:
+                conf = max(conf, min_confidence)  # story and picture agree, the picture a little weakly
             start, end = max(e.start_s, track.start_s), min(e.end_s, track.end_s)
             e = e.model_copy(update={"confidence": round(conf, 3), "evidence": list(sound.evidence) if sound else e.evidence,
                                      "start_s": round(start, 3), "end_s": round(max(start, end), 3),
