@@ -26,8 +26,6 @@ COMPATIBLE = {"footsteps": {"walking", "moving"}, "running_footsteps": {"walking
 #: Families: a cue of one class confirms a visible event of another ('kids run' confirms tracked footsteps).
 SAME_SOUND = {"running_footsteps": "footsteps", "heel_steps": "footsteps", "truck_passby": "engine_passby",
               "motorcycle_passby": "engine_passby"}
-#: Concurrent foreground sounds of one family the ear still follows one by one (Murch's "two and a half").
-FG_LIMIT = 3
 #: Default levels: a CAPS cue is one the story points at; beds sit under the foreground (Foley practice).
 FG_INTENSITY, CAPS_INTENSITY, BED_INTENSITY = 0.7, 0.8, 0.45
 #: At most this many place beds from a scene heading: one character bed plus air/tone is what an editor lays.

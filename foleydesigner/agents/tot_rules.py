@@ -22,7 +22,6 @@ import numpy as np
 from foleydesigner.agents.evidence import sound_for_track, sounding
 from foleydesigner.agents.script_writer import (
     COMPATIBLE,
-    FG_LIMIT,
     ambience_for,
     bed_event,
     family,
@@ -44,7 +43,7 @@ from foleydesigner.schemas import (
 from foleydesigner.tools.screenplay import ScreenplayCue
 
 REQUIRED_TRACK_S = 0.5  # the FilmScribe validator's bar: anything moving this long could make a sound
-MURCH_LIMIT = FG_LIMIT  # concurrent fg sounds of one family the ear still follows one by one
+MURCH_LIMIT = 3  # concurrent fg sounds of one family the ear still follows one by one (Murch's "two and a half")
 MAX_BEDS = 3  # a tone, a character bed and one detail bed; more beds mask the foreground
 #: Foreground / background intensity a mood asks for: tension lives in quiet beds and sparse, close hits;
 #: action pushes everything; calm and sad scenes sit softer (mixing practice, cf. Sonnenschein, Sound Design).

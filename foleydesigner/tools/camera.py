@@ -36,10 +36,6 @@ class FrameMotion:
     scale: float
     inliers: float  # fraction of tracked corners that agree with the transform (low: no reliable estimate)
 
-    @property
-    def shift(self) -> float:
-        return float(np.hypot(self.dx, self.dy))
-
 
 STILL = FrameMotion(0.0, 0.0, 1.0, 1.0)
 
