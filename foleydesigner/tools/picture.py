@@ -153,8 +153,8 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
         raise InputError(f"{video_path}: no frames could be decoded; the file may be damaged — re-export the clip")
     shots = []
     for shot in detector.shots():
-        seg = motions[shot.start_frame + 1: shot.end_frame + 1]  # the first frame's motion is across the cut
-        kind, facts = classify_camera([FrameMotion(0, 0, 1, 1)] + seg)
+        # classify_camera skips the shot's first motion: it is measured across the cut
+        kind, facts = classify_camera(motions[shot.start_frame: shot.end_frame + 1])
         shots.append(shot.model_copy(update={"camera": kind, "camera_facts": facts}))
     scene = _scene(st, shots)
     log.info("%d shots (%s); scene %s/%s", len(shots), ", ".join(s.camera for s in shots), scene.location,

@@ -131,7 +131,7 @@ class ShotDetector:
         min_gap = max(1, int(round(MIN_SHOT_S * self.fps)))
         kept: list[tuple[int, str]] = []
         for f, kind in found:
-            if f >= min_gap and (not kept or f - kept[-1][0] >= min_gap) and n - f >= 1:
+            if f >= min_gap and (not kept or f - kept[-1][0] >= min_gap):
                 kept.append((f, kind))
         return kept
 
