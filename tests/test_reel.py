@@ -128,3 +128,17 @@ def test_missing_run_is_one_clear_error(tmp_path: Path, runs: tuple) -> None:
     with pytest.raises(InputError, match="002_shot.*run them first"):
         conform_reel(shots, dirs, tmp_path / "out", 3 * SHOT_S, -23.0)
     assert not (tmp_path / "out" / "reel").exists()
+
+
+def test_conform_again_replaces_its_reel_but_never_a_user_folder(tmp_path: Path, runs: tuple) -> None:
+    shots, dirs = runs
+    first = conform_reel(shots, dirs, tmp_path / "out", 3 * SHOT_S, -23.0)
+    again = conform_reel(shots, dirs, tmp_path / "out", 3 * SHOT_S, -20.0)
+    assert again["stereo"]["integrated_lufs"] == pytest.approx(-20.0, abs=0.3) != first["stereo"]["integrated_lufs"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["reel"]  # no stage or scratch left behind
+    mine = tmp_path / "mine" / "reel"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(InputError, match="not a conformed reel"):
+        conform_reel(shots, dirs, tmp_path / "mine", 3 * SHOT_S, -23.0)
+    assert (mine / "notes.txt").read_text() == "keep"

@@ -28,6 +28,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,8 +223,6 @@ def _mixes(fg: SpillFile, bed: SpillFile, folder: Path, target_lufs: float, wind
 
 
 def _rel(path: Path, folder: Path) -> str:
-    import os
-
     return Path(os.path.relpath(Path(path).resolve(), folder.resolve())).as_posix()
 
 
@@ -282,35 +283,45 @@ def conform_reel(shots: list[TimelineShot], job_dirs: dict[str, Path], out_dir: 
     if duration_s <= 0:
         raise InputError(f"timeline duration {duration_s:g} s: nothing to conform")
     folder = Path(out_dir) / REEL
-    scratch = folder / ".internal"
+    if folder.exists() and not (folder / "reel.json").is_file():
+        raise InputError(f"{folder} exists and is not a conformed reel; choose another --out or move it")
     placed = _place(shots, job_dirs)
     n = int(round(duration_s * SAMPLE_RATE))
     window = aligned(30.0)
-    scratch.mkdir(parents=True, exist_ok=True)
+    # built beside the reel and swapped in whole: an interrupted conform leaves the previous reel, or none
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{REEL}.", suffix=".part", dir=out_dir))
+    stage.chmod(0o755)  # mkdtemp's 0700 would hide the reel from the rest of the sound team
+    scratch = stage / ".internal"
+    scratch.mkdir()
     try:
         _bed_gains(placed, window)
         fg, bed = _render_parts(placed, n, window, scratch)
-        measured = _mixes(fg, bed, folder, target_lufs, window, scratch)
-        write_session(folder / "session.otio", build_reel_session(placed, folder, duration_s))
+        measured = _mixes(fg, bed, stage, target_lufs, window, scratch)
+        write_session(stage / "session.otio", build_reel_session(placed, folder, duration_s))
+        shutil.rmtree(scratch)
+        summary = {
+            "folder": str(folder), "session": "session.otio", "mix_stereo": "mix_stereo.wav", "mix_5_1": "mix_5_1.wav",
+            "bed": "bed_stereo.wav", "duration_s": duration_s, "samples": n, "sample_rate": SAMPLE_RATE,
+            "target_lufs": target_lufs,
+            "stereo": {k: measured["stereo"][k] for k in ("integrated_lufs", "true_peak_dbtp")},
+            "surround_5_1": {k: measured["surround_5_1"][k] for k in ("integrated_lufs", "true_peak_dbtp")},
+            "shots_placed": len(placed),
+            "shots": [{"name": p.shot.name, "scene": p.shot.scene, "run": _rel(p.folder, folder),
+                       "record_start_s": p.shot.record_start_s, "record_end_s": p.shot.record_end_s,
+                       "beds": [s["id"] for s in p.stems if s["bed"]],
+                       "bed_gain_db": round(20 * np.log10(p.gain), 2) if p.gain > 0 else None,
+                       "bed_crossfade_s": [round((p.fade_in[1] - p.fade_in[0]) / SAMPLE_RATE, 4),
+                                           round((p.fade_out[1] - p.fade_out[0]) / SAMPLE_RATE, 4)]} for p in placed],
+        }
+        atomic_write_json(stage / "reel.json", summary)
+        if folder.exists():
+            old = folder.with_name(f"{stage.name}.old")
+            os.replace(folder, old)
+            shutil.rmtree(old)
+        os.replace(stage, folder)
     finally:
-        for f in scratch.glob("*"):
-            f.unlink(missing_ok=True)
-        scratch.rmdir()
-    summary = {
-        "folder": str(folder), "session": "session.otio", "mix_stereo": "mix_stereo.wav", "mix_5_1": "mix_5_1.wav",
-        "bed": "bed_stereo.wav", "duration_s": duration_s, "samples": n, "sample_rate": SAMPLE_RATE,
-        "target_lufs": target_lufs,
-        "stereo": {k: measured["stereo"][k] for k in ("integrated_lufs", "true_peak_dbtp")},
-        "surround_5_1": {k: measured["surround_5_1"][k] for k in ("integrated_lufs", "true_peak_dbtp")},
-        "shots_placed": len(placed),
-        "shots": [{"name": p.shot.name, "scene": p.shot.scene, "run": _rel(p.folder, folder),
-                   "record_start_s": p.shot.record_start_s, "record_end_s": p.shot.record_end_s,
-                   "beds": [s["id"] for s in p.stems if s["bed"]],
-                   "bed_gain_db": round(20 * np.log10(p.gain), 2) if p.gain > 0 else None,
-                   "bed_crossfade_s": [round((p.fade_in[1] - p.fade_in[0]) / SAMPLE_RATE, 4),
-                                       round((p.fade_out[1] - p.fade_out[0]) / SAMPLE_RATE, 4)]} for p in placed],
-    }
-    atomic_write_json(folder / "reel.json", summary)
+        shutil.rmtree(stage, ignore_errors=True)
     log.info("reel: %d shots, %.2f s, %.1f LUFS", len(placed), duration_s, summary["stereo"]["integrated_lufs"])
     return summary
 

@@ -71,12 +71,15 @@ def _adapter_for(path: Path) -> str:
     return adapter
 
 
-def _load(path: Path) -> Any:
+def _load(path: Path, rate: float | None = None, *, lenient: bool = False) -> Any:
     import opentimelineio as otio
 
     adapter = _adapter_for(path)
     try:
-        timeline = otio.adapters.read_from_file(str(path), adapter_name=adapter)
+        extra: dict[str, Any] = {"rate": rate} if rate else {}
+        if lenient:  # only to find the media: at the adapter's default 24 fps, 25 fps durations do not add up
+            extra["ignore_timecode_mismatch"] = True
+        timeline = otio.adapters.read_from_file(str(path), adapter_name=adapter, **extra)
     except Exception as exc:  # the adapters raise their own exception types for malformed files
         raise InputError(f"{path}: cannot read it as {adapter}: {exc.__class__.__name__}: {exc}") from exc
     if not isinstance(timeline, otio.schema.Timeline):
@@ -110,25 +113,22 @@ def _media_path(clip: Any, base: Path) -> Path:
                      "or give the EDL a '* SOURCE FILE:' comment")
 
 
-def _file_start_s(path: Path) -> float:
-    """The media file's start timecode in seconds (0 when it carries none)."""
+def _media_clock(path: Path) -> tuple[float, float]:
+    """The media file's frame rate and start timecode in seconds (0 when it carries none)."""
     import av
+    import opentimelineio as otio
 
     try:
         with av.open(str(path)) as f:
             stream = f.streams.video[0]
             tc = stream.metadata.get("timecode") or f.metadata.get("timecode")
             rate = float(stream.average_rate or stream.guessed_rate or 25)
-    except Exception:  # noqa: BLE001 - an unreadable file is reported when its shot is extracted
-        return 0.0
-    if not tc:
-        return 0.0
-    import opentimelineio as otio
-
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read it as video ({exc.__class__.__name__}: {exc}); relink the timeline") from exc
     try:
-        return float(otio.opentime.from_timecode(tc.replace(";", ":"), round(rate)).to_seconds())
+        return rate, float(otio.opentime.from_timecode(tc.replace(";", ":"), round(rate)).to_seconds()) if tc else 0.0
     except Exception:  # noqa: BLE001 - a malformed tag means no usable start: count from the first frame
-        return 0.0
+        return rate, 0.0
 
 
 def _scene(clip: Any) -> str | None:
@@ -156,13 +156,22 @@ def read_timeline(path: Path) -> tuple[list[TimelineShot], float]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such timeline file")
-    timeline = _load(path)
+    timeline = _load(path, lenient=path.suffix.lower() == ".edl")
+    clocks: dict[Path, tuple[float, float]] = {}
+    if path.suffix.lower() == ".edl":  # an EDL has timecodes but no frame rate: count them at the media's rate
+        first = next(iter(timeline.find_clips()), None)
+        rate = None
+        if first is not None:
+            media = _media_path(first, path.parent)
+            clocks[media] = _media_clock(media)
+            rate = clocks[media][0]
+        timeline = _load(path, rate)
     tracks = [t for t in timeline.video_tracks() if any(isinstance(c, otio.schema.Clip) for c in t)]
     if not tracks:
         raise InputError(f"{path}: the timeline has no video track with clips; export the cut with its picture")
     if len(tracks) > 1:
         log.info("%s: %d video tracks; the cut is read from '%s'", path.name, len(tracks), tracks[0].name)
-    base, shots, starts = path.parent, [], {}
+    base, shots = path.parent, []
     clips = [c for c in tracks[0] if isinstance(c, otio.schema.Clip)]
     for i, clip in enumerate(clips, start=1):
         rec = tracks[0].range_of_child(clip)
@@ -172,7 +181,7 @@ def read_timeline(path: Path) -> tuple[list[TimelineShot], float]:
         if avail is not None:
             origin = avail.start_time.to_seconds()
         else:
-            origin = starts.setdefault(media, _file_start_s(media))
+            origin = clocks.setdefault(media, _media_clock(media))[1]
         s0 = src.start_time.to_seconds() - origin
         if s0 < -1e-6:
             raise InputError(f"clip '{clip.name}' starts at {s0:.3f} s, before its media {media.name} begins; "
