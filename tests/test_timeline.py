@@ -195,3 +195,23 @@ def test_timeline_errors_name_the_problem(cut: Path, tmp_path: Path) -> None:
     (tmp_path / "broken.otio").write_text("{ not json")
     with pytest.raises(InputError, match="cannot read it"):
         read_timeline(tmp_path / "broken.otio")
+
+
+def test_a_retimed_clip_is_refused(cut: Path, tmp_path: Path) -> None:
+    import opentimelineio as otio
+
+    tl = otio.adapters.read_from_file(str(cut))
+    tl.video_tracks()[0][1].effects.append(otio.schema.LinearTimeWarp(time_scalar=2.0))
+    for clip in tl.find_clips():
+        clip.media_reference.target_url = str(cut.parent / clip.media_reference.target_url)
+    otio.adapters.write_to_file(tl, str(tmp_path / "fast.otio"))
+    with pytest.raises(InputError, match="'walker.mp4' is retimed"):
+        read_timeline(tmp_path / "fast.otio")
+
+
+def test_a_late_shot_is_cut_after_seeking(cut: Path, tmp_path: Path) -> None:
+    src = _frames(cut.parent / "media" / "walker.mp4")
+    got = _frames(extract_range(cut.parent / "media" / "walker.mp4", 2.4, 3.6, tmp_path / "late.mp4"))
+    assert len(got) == 30
+    diffs = [float(np.mean(np.abs(got[0] - src[k]))) for k in range(58, 63)]
+    assert int(np.argmin(diffs)) == 2, diffs  # source frame 60

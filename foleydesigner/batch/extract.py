@@ -44,7 +44,7 @@ def extract_range(clip: Path, start_s: float, end_s: float, dest: Path) -> Path:
                 vout = _video_stream(out, vin, encoder)
                 vout.time_base = Fraction(1) / rate
                 if start_s > 1.0:  # land on the keyframe before the shot, then decode forward to its first frame
-                    inp.seek(int(max(0.0, start_s - 1.0) / vin.time_base), stream=vin, backward=True)
+                    inp.seek(int(max(0.0, start_s - 1.0) / vin.time_base) + (vin.start_time or 0), stream=vin, backward=True)
                 for frame in inp.decode(vin):
                     if frame.pts is None:
                         continue

@@ -172,7 +172,15 @@ def read_timeline(path: Path) -> tuple[list[TimelineShot], float]:
     if len(tracks) > 1:
         log.info("%s: %d video tracks; the cut is read from '%s'", path.name, len(tracks), tracks[0].name)
     base, shots = path.parent, []
+    if nested := [c.name for c in tracks[0] if isinstance(c, (otio.schema.Stack, otio.schema.Track))]:
+        raise InputError(f"{path}: the picture track holds nested sequences ({', '.join(nested[:3])}); "
+                         "flatten them in the editor before exporting the cut")
     clips = [c for c in tracks[0] if isinstance(c, otio.schema.Clip)]
+    for clip in clips:  # a retimed shot's picture no longer runs at its source's rate: its Foley would drift
+        for fx in clip.effects:
+            if isinstance(fx, otio.schema.TimeEffect) and getattr(fx, "time_scalar", 0.0) != 1.0:
+                raise InputError(f"clip '{clip.name}' is retimed ({fx.effect_name or type(fx).__name__}); "
+                                 "render the speed change into a new clip and relink it")
     for i, clip in enumerate(clips, start=1):
         rec = tracks[0].range_of_child(clip)
         src = clip.trimmed_range()
