@@ -142,3 +142,14 @@ def test_conform_again_replaces_its_reel_but_never_a_user_folder(tmp_path: Path,
     with pytest.raises(InputError, match="not a conformed reel"):
         conform_reel(shots, dirs, tmp_path / "mine", 3 * SHOT_S, -23.0)
     assert (mine / "notes.txt").read_text() == "keep"
+
+
+def test_a_short_shot_between_two_keeps_the_bed_level(tmp_path: Path, runs: tuple) -> None:
+    shots, dirs = runs
+    spans = [(0.0, 3.0), (3.0, 4.0), (4.0, 7.0)]  # a 1 s insert: both its crossfades shrink to fit inside it
+    cut = [TimelineShot(s.name, s.clip, 0.0, b - a, a, b, "1") for s, (a, b) in zip(shots, spans, strict=True)]
+    summary = conform_reel(cut, dirs, tmp_path / "out", 7.0, -23.0)
+    assert summary["shots"][1]["bed_crossfade_s"] == [1.0, 1.0]
+    bed, _ = sf.read(tmp_path / "out" / "reel" / "bed_stereo.wav", always_2d=True)
+    rms = [float(np.sqrt(np.mean(bed[int(t * SR): int((t + 0.05) * SR), 0] ** 2))) for t in np.arange(1.5, 5.5, 0.05)]
+    assert 20 * np.log10(max(rms) / min(rms)) < 1.0

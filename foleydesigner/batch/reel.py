@@ -122,7 +122,7 @@ def _same_scene(a: TimelineShot, b: TimelineShot) -> bool:
 
 
 def _crossfades(placed: list[_Placed]) -> None:
-    """Bed fade spans: an equal-power crossfade centred on every cut between touching shots, never longer than
+    """Bed fade spans: an equal-power crossfade centred on every cut between touching shots, at most half of
     either shot; a short fade where the timeline has a gap or ends."""
     edge = max(1, int(DECLICK_S * SAMPLE_RATE))
     for p in placed:
@@ -132,7 +132,7 @@ def _crossfades(placed: list[_Placed]) -> None:
         if abs(a.r0 + a.n - cut) > 1:
             continue
         x_s = BED_XFADE_SCENE_S if _same_scene(a.shot, b.shot) else BED_XFADE_CHANGE_S
-        half = min(int(x_s * SAMPLE_RATE) // 2, a.n, b.n)
+        half = min(int(x_s * SAMPLE_RATE) // 2, a.n // 2, b.n // 2)  # a shot's two fades never overlap
         a.fade_out = b.fade_in = (cut - half, cut + half)
 
 
