@@ -1,4 +1,4 @@
-"""`foley` command line: run, demo, report, graph, backends, sounds, trace, train, eval."""
+"""`foley` command line: run, demo, report, graph, backends, sounds, trace, conform, train, eval."""
 
 from __future__ import annotations
 
@@ -258,6 +258,30 @@ def trace(
         typer.echo(json.dumps(rep, indent=2, default=str))
     else:
         render(rep, Console(width=max(Console().width, 160)))
+
+
+@app.command()
+def conform(
+    timeline: Annotated[Path, typer.Argument(help="the edit: an OpenTimelineIO .otio or a CMX 3600 .edl")],
+    runs: Annotated[Path, typer.Option("--runs", help="folder holding one finished run per shot, RUNS/<shot>/")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="the reel goes to OUT/reel/ (default: --runs)")] = None,
+    target_lufs: Annotated[float, typer.Option(help="reel loudness target, LUFS (BS.1770)")] = -24.0,
+) -> None:
+    """Conform finished per-shot runs onto the edit: a reel session.otio and reel-length stereo and 5.1 mixes."""
+    from foleydesigner.batch.reel import conform_reel
+    from foleydesigner.batch.timeline import read_timeline
+
+    try:
+        if not -70.0 <= target_lufs <= -5.0:
+            raise FoleyError(f"--target-lufs {target_lufs} is outside [-70, -5] LUFS; broadcast uses -24 (A/85) or -23 (R128)")
+        if not runs.is_dir():
+            raise FoleyError(f"--runs {runs}: no such folder; give the --out folder of `foley batch`")
+        shots, duration = read_timeline(timeline)
+        summary = conform_reel(shots, {s.name: runs / s.name for s in shots}, out or runs, duration, target_lufs)
+    except FoleyError as exc:
+        _fail(exc)
+    typer.echo(f"{summary['shots_placed']} shots, {summary['duration_s']:.3f} s, "
+               f"{summary['stereo']['integrated_lufs']:.1f} LUFS → {summary['folder']}")
 
 
 @app.command("report")

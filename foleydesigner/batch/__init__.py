@@ -1,0 +1,1 @@
+"""Many clips, many machines: batch runs, edit timelines and the conformed reel."""

@@ -1,0 +1,155 @@
+"""Conformed reel on hand-built runs: events land at record time, the mixes are as long as the timeline and
+at the target, and a bed continues across a cut within a scene but changes quickly at a scene change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from foleydesigner.batch.reel import BED_XFADE_CHANGE_S, BED_XFADE_SCENE_S, conform_reel
+from foleydesigner.batch.timeline import TimelineShot
+from foleydesigner.errors import InputError
+from foleydesigner.schemas import SoundEvent, VideoInfo
+from foleydesigner.tools.export import atomic_write_json, atomic_write_wav
+from foleydesigner.tools.loudness import integrated_lufs
+from foleydesigner.tools.otio import build_session, write_session
+
+SR = 48_000
+FPS = 25.0
+SHOT_S = 3.0
+BED_HZ = (220.0, 440.0, 880.0)  # one tone per shot's bed: each shot's share of the reel bed is measurable
+CLICK_AT = (0.8, 1.3, 2.1)  # the foreground click of each shot, shot-local seconds
+
+
+def _fake_run(folder: Path, bed_hz: float, click_s: float) -> None:
+    """The files of a finished run that the conform reads: a bed stem, a click stem, their mix, script, clues."""
+    n = int(SHOT_S * SR)
+    t = np.arange(n) / SR
+    bed = np.stack([0.1 * np.sin(2 * np.pi * bed_hz * t)] * 2).astype(np.float32)
+    click = np.zeros((2, n), np.float32)
+    k = int(round(click_s * SR))
+    click[:, k: k + 480] = 0.8 * np.exp(-np.arange(480) / 60.0)
+    atomic_write_wav(folder / "stems" / "bed.wav", bed)
+    atomic_write_wav(folder / "stems" / "hit.wav", click)
+    atomic_write_wav(folder / "mix_stereo.wav", 0.5 * bed + click)
+    events = [SoundEvent(id="bed", label="room_tone", layer="bg", start_s=0, end_s=SHOT_S, origin="scene"),
+              SoundEvent(id="hit", label="impact", layer="fg", start_s=click_s, end_s=click_s + 0.1, onsets_s=[click_s])]
+    frames = int(SHOT_S * FPS)
+    clue = {"fps": FPS, "t_s": [i / FPS for i in range(frames)], "depth_m": [3.0] * frames,
+            "azimuth_deg": [0.0] * frames, "activation": [1] * frames}
+    atomic_write_json(folder / "script.json", {"events": [e.model_dump(mode="json") for e in events]})
+    atomic_write_json(folder / "clues.json", {"events": [{"event_id": "bed", "source": "scene", **clue},
+                                                         {"event_id": "hit", "source": "track", **clue}]})
+    video = VideoInfo(path="shot.mp4", width=64, height=64, fps=FPS, n_frames=frames, duration_s=SHOT_S, codec="h264",
+                      container="mp4")
+    write_session(folder / "session.otio", build_session(name=folder.name, video_file="shot.mp4", video=video, events=events,
+                                                         stems={"bed": "stems/bed.wav", "hit": "stems/hit.wav"}))
+    atomic_write_json(folder / "run.json", {"outputs": {}})
+
+
+@pytest.fixture()
+def runs(tmp_path: Path) -> tuple[list[TimelineShot], dict[str, Path]]:
+    scenes = ("1", "1", "2")  # a cut within scene 1 at 3 s, a scene change at 6 s
+    shots, dirs = [], {}
+    for i, (hz, click, scene) in enumerate(zip(BED_HZ, CLICK_AT, scenes, strict=True)):
+        name = f"{i + 1:03d}_shot"
+        shots.append(TimelineShot(name=name, clip=tmp_path / "src.mp4", source_start_s=0.0, source_end_s=SHOT_S,
+                                  record_start_s=i * SHOT_S, record_end_s=(i + 1) * SHOT_S, scene=scene))
+        dirs[name] = tmp_path / "runs" / name
+        _fake_run(dirs[name], hz, click)
+    return shots, dirs
+
+
+def _tone_level(x: np.ndarray, hz: float, t0: float, length: float = 0.1) -> float:
+    """Amplitude of the `hz` component of the left channel over [t0, t0 + length)."""
+    a, b = int(t0 * SR), int((t0 + length) * SR)
+    t = np.arange(a, b) / SR
+    seg = x[0, a:b].astype(np.float64)
+    return float(2 * np.hypot(np.mean(seg * np.sin(2 * np.pi * hz * t)), np.mean(seg * np.cos(2 * np.pi * hz * t))))
+
+
+def test_reel_places_events_at_record_time_and_matches_the_timeline(tmp_path: Path, runs: tuple) -> None:
+    shots, dirs = runs
+    duration = 3 * SHOT_S
+    summary = conform_reel(shots, dirs, tmp_path / "out", duration, -23.0)
+    reel = tmp_path / "out" / "reel"
+    stereo, sr = sf.read(reel / "mix_stereo.wav", always_2d=True)
+    surround, sr6 = sf.read(reel / "mix_5_1.wav", always_2d=True)
+    assert sr == sr6 == SR and stereo.shape == (int(duration * SR), 2) and surround.shape == (int(duration * SR), 6)
+    assert summary["shots_placed"] == 3 and json.loads((reel / "reel.json").read_text())["samples"] == duration * SR
+    assert abs(integrated_lufs(stereo.T) - -23.0) < 0.3 and abs(integrated_lufs(surround.T) - -23.0) < 0.3
+    for i, click in enumerate(CLICK_AT):  # the click's attack: the first sample far above the bed
+        lo = int((i * SHOT_S + 0.1) * SR)
+        seg = np.abs(stereo[lo: int((i + 1) * SHOT_S * SR) - int(0.1 * SR), 0])
+        found = (lo + int(np.argmax(seg > 0.5 * seg.max()))) / SR
+        assert abs(found - (i * SHOT_S + click)) < 0.002
+    # the reel session: the picture and one lane per layer, stems at record times, relative paths
+    import opentimelineio as otio
+
+    tl = otio.adapters.read_from_file(str(reel / "session.otio"))
+    names = [t.name for t in tl.tracks]
+    assert names[:3] == ["Picture", "FG 1", "BG 1"]
+    fg = tl.tracks[1]
+    starts = [fg.range_of_child(c).start_time.to_seconds() for c in fg.find_clips()]
+    assert starts == pytest.approx([0.0, 3.0, 6.0])
+    url = fg.find_clips()[1].media_reference.target_url
+    assert not Path(url).is_absolute() and (reel / url).resolve() == (dirs["002_shot"] / "stems" / "hit.wav").resolve()
+
+
+def test_bed_continues_within_a_scene_and_changes_at_a_scene_change(tmp_path: Path, runs: tuple) -> None:
+    shots, dirs = runs
+    conform_reel(shots, dirs, tmp_path / "out", 3 * SHOT_S, -23.0)
+    bed, _ = sf.read(tmp_path / "out" / "reel" / "bed_stereo.wav", always_2d=True)
+    bed = bed.T
+    # level across the cut within scene 1 (3 s): an equal-power crossfade of uncorrelated beds keeps the power,
+    # where a linear one would dip 3 dB at the cut
+    rms = [float(np.sqrt(np.mean(bed[0, int(t * SR): int((t + 0.05) * SR)] ** 2)))
+           for t in np.arange(SHOT_S - 1.2, SHOT_S + 1.2, 0.05)]
+    assert 20 * np.log10(max(rms) / min(rms)) < 1.0
+    full = _tone_level(bed, BED_HZ[0], 1.0)
+    # shot 1's bed is still there half a second into shot 2 (a long crossfade), gone after it
+    half = BED_XFADE_SCENE_S / 2
+    assert _tone_level(bed, BED_HZ[0], SHOT_S + 0.2) > 0.5 * full
+    assert _tone_level(bed, BED_HZ[0], SHOT_S + half + 0.05) < 0.01 * full
+    # at the scene change (6 s) shot 2's bed is gone right after the short crossfade, shot 3's fully there
+    after = 2 * SHOT_S + BED_XFADE_CHANGE_S / 2 + 0.02
+    assert _tone_level(bed, BED_HZ[1], after) < 0.01 * full
+    assert _tone_level(bed, BED_HZ[2], after) > 0.9 * full
+    assert _tone_level(bed, BED_HZ[1], 2 * SHOT_S - BED_XFADE_CHANGE_S / 2 - 0.12) > 0.9 * full
+
+
+def test_missing_run_is_one_clear_error(tmp_path: Path, runs: tuple) -> None:
+    shots, dirs = runs
+    dirs = {k: v for k, v in dirs.items() if k != "002_shot"}
+    with pytest.raises(InputError, match="002_shot.*run them first"):
+        conform_reel(shots, dirs, tmp_path / "out", 3 * SHOT_S, -23.0)
+    assert not (tmp_path / "out" / "reel").exists()
+
+
+def test_conform_again_replaces_its_reel_but_never_a_user_folder(tmp_path: Path, runs: tuple) -> None:
+    shots, dirs = runs
+    first = conform_reel(shots, dirs, tmp_path / "out", 3 * SHOT_S, -23.0)
+    again = conform_reel(shots, dirs, tmp_path / "out", 3 * SHOT_S, -20.0)
+    assert again["stereo"]["integrated_lufs"] == pytest.approx(-20.0, abs=0.3) != first["stereo"]["integrated_lufs"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["reel"]  # no stage or scratch left behind
+    mine = tmp_path / "mine" / "reel"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(InputError, match="not a conformed reel"):
+        conform_reel(shots, dirs, tmp_path / "mine", 3 * SHOT_S, -23.0)
+    assert (mine / "notes.txt").read_text() == "keep"
+
+
+def test_a_short_shot_between_two_keeps_the_bed_level(tmp_path: Path, runs: tuple) -> None:
+    shots, dirs = runs
+    spans = [(0.0, 3.0), (3.0, 4.0), (4.0, 7.0)]  # a 1 s insert: both its crossfades shrink to fit inside it
+    cut = [TimelineShot(s.name, s.clip, 0.0, b - a, a, b, "1") for s, (a, b) in zip(shots, spans, strict=True)]
+    summary = conform_reel(cut, dirs, tmp_path / "out", 7.0, -23.0)
+    assert summary["shots"][1]["bed_crossfade_s"] == [1.0, 1.0]
+    bed, _ = sf.read(tmp_path / "out" / "reel" / "bed_stereo.wav", always_2d=True)
+    rms = [float(np.sqrt(np.mean(bed[int(t * SR): int((t + 0.05) * SR), 0] ** 2))) for t in np.arange(1.5, 5.5, 0.05)]
+    assert 20 * np.log10(max(rms) / min(rms)) < 1.0
