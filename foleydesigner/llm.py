@@ -5,12 +5,20 @@
 Every call is traced (prompt, raw reply, parsed result, latency, tokens, cost); malformed output is re-asked
 once with the validation error; rate limits, 5xx and timeouts are retried with exponential backoff.
 
+Each role has an endpoint (`Endpoint`): its backend, the base URL its SDK is given, the variable its key is read
+from, a timeout and a temperature. The provider decides how a base URL is used: OpenAI's client appends
+`/chat/completions` to a URL that carries the API version (`/v1`); Anthropic's appends `/v1/messages` itself and
+Ollama's `/api/chat`, so a `/v1` given to them is taken off. `--llm-base-url` (an OpenAI-compatible server) only
+applies to roles whose provider speaks that protocol; any other role takes its own URL, or its SDK's variable
+(ANTHROPIC_BASE_URL, ...), or the provider's default, and run.json records which.
+
 Test hook: `register_chat_model_factory("scripted", factory)` makes `--llm scripted:NAME` resolve to
 `factory(NAME, base_url=..., temperature=...)`. Nothing is registered in normal use.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -33,9 +41,23 @@ T = TypeVar("T", bound=BaseModel)
 
 HEURISTIC = "heuristic"
 _KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "google_genai": "GOOGLE_API_KEY",
-            "mistralai": "MISTRAL_API_KEY", "groq": "GROQ_API_KEY"}
-_INSTALL = {"ollama": "langchain-ollama", "google_genai": "langchain-google-genai", "mistralai": "langchain-mistralai",
-            "groq": "langchain-groq"}
+            "mistralai": "MISTRAL_API_KEY", "groq": "GROQ_API_KEY", "deepseek": "DEEPSEEK_API_KEY"}
+#: The LangChain integration package each provider needs (checked before its key, so the first error is the real one).
+_INSTALL = {"openai": "langchain-openai", "anthropic": "langchain-anthropic", "ollama": "langchain-ollama",
+            "google_genai": "langchain-google-genai", "mistralai": "langchain-mistralai", "groq": "langchain-groq",
+            "deepseek": "langchain-deepseek", "bedrock": "langchain-aws", "bedrock_converse": "langchain-aws"}
+#: Where each SDK reads a base URL from the environment when none is given, in the order it reads them.
+_URL_ENV = {"openai": ("OPENAI_API_BASE", "OPENAI_BASE_URL"), "anthropic": ("ANTHROPIC_API_URL", "ANTHROPIC_BASE_URL"),
+            "ollama": ("OLLAMA_HOST",)}
+_DEFAULT_URL = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com",
+                "ollama": "http://127.0.0.1:11434"}
+#: The path each SDK appends to its base URL for one chat call (recorded in run.json as `chat_url`).
+_CHAT_PATH = {"openai": "/chat/completions", "anthropic": "/v1/messages", "ollama": "/api/chat"}
+#: Providers whose SDK appends its own API version: a trailing /v1 in a URL given to them would be doubled.
+_OWN_VERSION_PATH = ("anthropic", "ollama")
+DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_TEMPERATURE = 0.2
+FALLBACK_HINT = "try another model, or pass --fallback heuristic to use the offline rules for this step"
 #: Models that take images: keyframes are sent to these (or to any model with --llm-vision).
 _VISION = re.compile(r"gpt-4o|gpt-4\.1|gpt-4-turbo|gpt-5|\bo[134]\b|\bo[134]-|claude-3|claude-(?:sonnet|opus|haiku)-4|"
                      r"gemini|llava|vision|-vl\b|pixtral|minicpm-v|moondream|gemma3", re.I)
@@ -102,40 +124,148 @@ def scrub(text: str, extra: Sequence[str] = ()) -> str:
     return text
 
 
-def make_chat_model(spec: str, *, base_url: str | None = None, temperature: float = 0.2, timeout_s: float = 120.0) -> Any:
-    """A LangChain chat model for 'provider:model'. Fails with the env var to set when a key is missing."""
+class StepFailed(BackendError):
+    """An LLM step that failed after its retries and re-ask. `reason` is what went wrong; the message adds what to
+    do, which a warning written after --fallback heuristic has already acted on leaves out."""
+
+    def __init__(self, reason: str, hint: str = FALLBACK_HINT) -> None:
+        super().__init__(f"{reason}; {hint}" if hint else reason)
+        self.reason = reason
+
+
+def speaks_openai(provider: str) -> bool:
+    """Whether --llm-base-url (an OpenAI-compatible server) fits this provider (test factories take any URL)."""
+    return provider == "openai" or provider in _FACTORIES
+
+
+def provider_url(provider: str, url: str) -> str:
+    """A base URL as this provider's SDK wants it (see the module docstring); query and credentials kept."""
+    parts = urlsplit(url.strip())
+    path = parts.path.rstrip("/")
+    if provider in _OWN_VERSION_PATH and path.endswith("/v1"):
+        path = path[:-3]
+    elif provider == "openai" and not path:
+        path = "/v1"  # vLLM, llama.cpp, LM Studio and Ollama all serve the OpenAI API under /v1
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how one role's model is called."""
+
+    backend: str
+    base_url: str | None = None  # as given to the SDK, already shaped for the provider; None = the SDK's default
+    source: str = ""  # where base_url came from: a flag, a config key, env:NAME, or "default"
+    api_key_env: str | None = None  # the variable the key is read from
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    temperature: float = DEFAULT_TEMPERATURE
+    flag: str = "--llm "  # how the user chose this backend, for messages: "--llm-planner ", "--llm-role experts="
+
+    def record(self) -> dict[str, Any]:
+        """This endpoint for run.json: no key, no user:password@, no ?query."""
+        if self.backend == HEURISTIC:
+            return {"backend": HEURISTIC}
+        provider = parse_backend(self.backend)[0]
+        url = self.base_url or _DEFAULT_URL.get(provider)
+        out: dict[str, Any] = {"backend": self.backend, "base_url": redact_url(url), "source": self.source or "default"}
+        if url and provider in _CHAT_PATH:
+            out["chat_url"] = redact_url(url.split("?")[0].rstrip("/") + _CHAT_PATH[provider])
+        out.update(api_key_env=self.api_key_env, timeout_s=self.timeout_s, temperature=self.temperature)
+        return out
+
+    def model(self) -> Any:
+        return make_chat_model(self.backend, base_url=self.base_url, temperature=self.temperature,
+                               timeout_s=self.timeout_s, api_key_env=self.api_key_env, flag=self.flag,
+                               key_optional=self.source not in ("default", "") and not self.source.startswith("env:"))
+
+
+def role_flag(ctx: Any, role: str) -> str:
+    """The flag that chose a role's backend, for messages."""
+    if role not in (getattr(ctx, "llm_roles", None) or {}):
+        return "--llm "
+    return "--llm-role experts=" if role == "experts" else f"--llm-{role} "
+
+
+def endpoint_for(ctx: Any, role: str) -> Endpoint:
+    """A role's endpoint: its own settings (ctx.llm_endpoints[role]: base_url, source, api_key_env, timeout_s,
+    temperature), else --llm-base-url where it fits the provider, else the SDK's environment variable, else the
+    provider's default."""
+    backend = ctx.llm_for(role)
+    if backend == HEURISTIC:
+        return Endpoint(HEURISTIC)
+    provider = parse_backend(backend)[0]
+    own = dict((getattr(ctx, "llm_endpoints", None) or {}).get(role) or {})
+    url, source = own.get("base_url"), own.get("source") or f"roles.{role}.base_url"
+    if not url and getattr(ctx, "llm_base_url", None) and speaks_openai(provider):
+        url, source = ctx.llm_base_url, "--llm-base-url"
+    if not url:
+        name = next((n for n in _URL_ENV.get(provider, ()) if os.environ.get(n)), None)
+        url, source = (os.environ[name], f"env:{name}") if name else (None, "default")
+    return Endpoint(backend, provider_url(provider, url) if url else None, source,
+                    own.get("api_key_env") or _KEY_ENV.get(provider),
+                    float(own.get("timeout_s") or getattr(ctx, "llm_timeout_s", None) or DEFAULT_TIMEOUT_S),
+                    float(own["temperature"]) if own.get("temperature") is not None else DEFAULT_TEMPERATURE,
+                    role_flag(ctx, role))
+
+
+def endpoints(ctx: Any) -> dict[str, dict[str, Any]]:
+    """Every role's effective endpoint, for run.json."""
+    from foleydesigner.context import ROLES
+
+    return {role: endpoint_for(ctx, role).record() for role in ROLES}
+
+
+def _missing_package(provider: str) -> str | None:
+    pkg = _INSTALL.get(provider)
+    return pkg if pkg and importlib.util.find_spec(pkg.replace("-", "_")) is None else None
+
+
+def make_chat_model(spec: str, *, base_url: str | None = None, temperature: float = DEFAULT_TEMPERATURE,
+                    timeout_s: float = DEFAULT_TIMEOUT_S, api_key_env: str | None = None, flag: str = "--llm ",
+                    key_optional: bool | None = None) -> Any:
+    """A LangChain chat model for 'provider:model'. Fails with the package to install, then the variable to set.
+
+    A key may be missing when a base URL was given (a local server takes none), unless `api_key_env` names it."""
     provider, model = parse_backend(spec)
     if provider == HEURISTIC:
         raise BackendError("the heuristic backend has no chat model")
     if provider in _FACTORIES:
         return _FACTORIES[provider](model, base_url=base_url, temperature=temperature)
-    env = _KEY_ENV.get(provider)
-    if env and not os.environ.get(env) and not base_url:
-        raise BackendError(f"--llm {spec} needs an API key: set {env}, or pick --llm heuristic for the offline backend")
+    if pkg := _missing_package(provider):
+        hint = (" (or use its OpenAI-compatible endpoint: --llm openai:MODEL --llm-base-url http://localhost:11434/v1)"
+                if provider == "ollama" else "")
+        raise BackendError(f"{flag}{spec} needs {pkg} installed: pip install {pkg}{hint}")
+    env = api_key_env or _KEY_ENV.get(provider)
+    key = os.environ.get(env) if env else None
+    optional = (base_url is not None) if key_optional is None else key_optional
+    if env and not key and (api_key_env or not optional):
+        raise BackendError(f"{flag}{spec} needs an API key: set {env}, or pick {flag}heuristic for the offline backend")
     from langchain.chat_models import init_chat_model
 
     kwargs: dict[str, Any] = {"temperature": temperature}
-    if provider in ("openai", "anthropic"):
+    if provider in ("openai", "anthropic", "deepseek"):
         # Our RetryPolicy is the only retry layer, so every retry is visible in the trace.
         kwargs.update(max_retries=0, timeout=timeout_s)
     if base_url:
-        kwargs["base_url"] = base_url
-        kwargs.setdefault("api_key", os.environ.get(env or "OPENAI_API_KEY") or "not-needed")
+        kwargs["base_url"] = provider_url(provider, base_url)
+    if key or base_url:
+        kwargs["api_key"] = key or "not-needed"
     try:
         return init_chat_model(model, model_provider=provider, **kwargs)
     except ImportError as exc:
         pkg = _INSTALL.get(provider, f"the LangChain integration for '{provider}'")
-        hint = " (or use its OpenAI-compatible endpoint: --llm openai:MODEL --llm-base-url http://localhost:11434/v1)" \
-            if provider == "ollama" else ""
-        raise BackendError(f"--llm {spec} needs {pkg} installed{hint}") from exc
+        raise BackendError(f"{flag}{spec} needs {pkg} installed") from exc
     except Exception as exc:
-        raise BackendError(f"cannot create chat model '{spec}': {scrub(str(exc), [base_url or ''])}") from exc
+        raise BackendError(f"cannot create chat model '{spec}': {scrub(str(exc), [base_url or '', key or ''])}") from exc
 
 
-def check_backends(specs: Sequence[str], *, base_url: str | None = None) -> None:
-    """Construct each distinct LLM backend once (no network), so a missing key fails before the long work."""
-    for spec in dict.fromkeys(s for s in specs if s != HEURISTIC):
-        make_chat_model(spec, base_url=base_url)
+def check_backends(ctx: Any) -> None:
+    """Construct each distinct role endpoint once (no network), so a missing package or key fails before the work."""
+    from foleydesigner.context import ROLES
+
+    for ep in dict.fromkeys(endpoint_for(ctx, r) for r in ROLES):
+        if ep.backend != HEURISTIC:
+            ep.model()
 
 
 # --- retries, usage, cost ------------------------------------------------------------------------------------
@@ -273,18 +403,21 @@ def _invoke(runnable: Any, convo: list[Any], *, tracer: Tracer, node: str, backe
                 log.warning("%s: %s, retrying in %.1f s", node, text[:200], wait)
                 retry.sleep(wait)
                 continue
-            raise BackendError(f"{node}: the {backend} call failed ({text[:500]})"
-                               + (f" after {n} retries" if n else "")) from None
+            raise StepFailed(f"{node}: the {backend} call failed ({text[:500]})"
+                             + (f" after {n} retries" if n else "")) from None
     raise AssertionError("unreachable")
 
 
 def structured_call(model: Any, messages: list[Any], schema: type[T], *, tracer: Tracer, node: str, backend: str,
                     tools: Sequence[Any] = (), retry: RetryPolicy | None = None, max_tool_rounds: int = 4,
-                    max_retries: int | None = None, backoff_s: float | None = None) -> T:
+                    max_retries: int | None = None, backoff_s: float | None = None,
+                    check: Callable[[T], str | None] | None = None) -> T:
     """Ask for `schema`; re-ask once with the validation error, then fail the node with a clear error.
 
     With `tools`, the model may call them first (they run locally and their results go back to it); it answers
-    by calling the schema as a tool. Transient provider errors are retried with `retry` (exponential backoff)."""
+    by calling the schema as a tool. Transient provider errors are retried with `retry` (exponential backoff).
+    `check(parsed)` may refuse a well-formed answer (out of range) with the text to re-ask with: that re-ask is
+    the same one, so the trace shows attempt 0 refused, then attempt 1."""
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
     policy = retry or RetryPolicy()
@@ -304,20 +437,25 @@ def structured_call(model: Any, messages: list[Any], schema: type[T], *, tracer:
             rec["cost_usd"] = usage_for(tracer).add(backend, rec["tokens"])
             if not tools:
                 parsed, error = out.get("parsed"), out.get("parsing_error")
+                refused = check(parsed) if check and parsed is not None and error is None else None
                 if parsed is not None and error is None:
                     rec["parsed"] = parsed
-                    return parsed  # type: ignore[no-any-return]
-                problem = str(error) if error is not None else _no_output_reason(raw, schema)
-                convo = convo + [HumanMessage(f"Your previous reply was not a valid {schema.__name__}: {problem}. "
-                                              f"Reply again with a valid {schema.__name__}.")]
+                    if refused is None:
+                        return parsed  # type: ignore[no-any-return]
+                problem = refused or (str(error) if error is not None else _no_output_reason(raw, schema))
+                convo = convo + [HumanMessage(refused or f"Your previous reply was not a valid {schema.__name__}: "
+                                              f"{problem}. Reply again with a valid {schema.__name__}.")]
             else:
                 calls = list(getattr(raw, "tool_calls", []) or [])
                 answer = next((c for c in calls if c["name"] == schema.__name__), None)
+                refused = None
                 if answer is not None:
                     try:
                         parsed = schema.model_validate(answer["args"])
                         rec["parsed"] = parsed
-                        return parsed
+                        if (refused := check(parsed) if check else None) is None:
+                            return parsed
+                        problem = refused
                     except ValidationError as exc:
                         problem = str(exc)
                 elif calls and rounds < max_tool_rounds:
@@ -328,13 +466,12 @@ def structured_call(model: Any, messages: list[Any], schema: type[T], *, tracer:
                 else:
                     problem = (f"more than {max_tool_rounds} tool rounds without an answer" if calls
                                else _no_output_reason(raw, schema))
-                note = f"Not a valid {schema.__name__}: {problem}. Answer by calling {schema.__name__} with valid arguments."
+                note = refused or f"Not a valid {schema.__name__}: {problem}. Answer by calling {schema.__name__} with valid arguments."
                 reply = raw if isinstance(raw, AIMessage) else AIMessage(str(raw))
                 convo = convo + [reply] + ([ToolMessage(note, tool_call_id=c["id"]) for c in calls] or [HumanMessage(note)])
             rec["parse_error"] = problem[:1000]
             problems.append(problem)
-    raise BackendError(f"{node}: {backend} gave no valid {schema.__name__} after a re-ask ({' '.join(problems[-1].split())[:300]}); "
-                       "try another model, or pass --fallback heuristic to use the offline rules for this step")
+    raise StepFailed(f"{node}: {backend} gave no valid {schema.__name__} after a re-ask ({' '.join(problems[-1].split())[:300]})")
 
 
 def _structured(model: Any, schema: type[BaseModel]) -> Any:
@@ -365,12 +502,14 @@ def _run_tool(by_name: dict[str, Any], call: dict[str, Any], tracer: Tracer, nod
 
 # --- agents' entry points ------------------------------------------------------------------------------------
 
-def ask(ctx: Any, role: str, node: str, messages: list[Any], schema: type[T], *, tools: Sequence[Any] = ()) -> T:
-    """One structured call for an agent role, with the run's backend, base URL, retry policy and tracer."""
-    backend = ctx.llm_for(role)
-    model = make_chat_model(backend, base_url=ctx.llm_base_url)
-    return structured_call(model, messages, schema, tracer=ctx.tracer, node=node, backend=backend, tools=tools,
-                           retry=getattr(ctx, "llm_retry", None))
+def ask(ctx: Any, role: str, node: str, messages: list[Any], schema: type[T], *, tools: Sequence[Any] = (),
+        check: Callable[[T], str | None] | None = None) -> T:
+    """One structured call for an agent role, with the role's endpoint, the run's retry policy and tracer.
+
+    `check` may refuse a well-formed answer (a parameter out of range): it returns the re-ask text, or None."""
+    ep = endpoint_for(ctx, role)
+    return structured_call(ep.model(), messages, schema, tracer=ctx.tracer, node=node, backend=ep.backend, tools=tools,
+                           retry=getattr(ctx, "llm_retry", None), check=check)
 
 
 def wants_images(ctx: Any, role: str) -> bool:
@@ -388,7 +527,8 @@ def with_fallback(ctx: Any, role: str, node: str, llm_fn: Callable[[], T], heuri
     except BackendError as exc:
         if getattr(ctx, "fallback", None) != HEURISTIC:
             raise
-        warning = f"{node}: {backend} failed, used the heuristic backend instead (--fallback heuristic): {exc}"
+        reason = exc.reason if isinstance(exc, StepFailed) else str(exc)
+        warning = f"{node}: {backend} failed, used the heuristic backend instead (--fallback heuristic): {reason}"
         ctx.tracer.write({"node": node, "kind": "fallback", "backend": HEURISTIC, "warning": warning})
         log.warning("%s", warning)
         return heuristic_fn(), [warning]
