@@ -36,7 +36,9 @@ def demo_library() -> Path:
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+    from rich.markup import escape
+
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)  # "[roles.x]" is no markup
     raise typer.Exit(code=2)
 
 

@@ -293,8 +293,9 @@ def show(command: Callable[..., Any], defaults: Mapping[str, Any], loaded: Loade
     timeout = loaded.values.get("llm_timeout") or defaults.get("llm_timeout") or 120.0
     ctx = RunContext(work_dir=Path("."), llm=llm, llm_roles=backends, llm_endpoints=ends,
                      llm_base_url=loaded.values.get("llm_base_url"), llm_timeout_s=float(timeout))
-    for role, ep in endpoints(ctx).items():  # what is not a table key (where it came from, the full URL) is a comment
-        lines += ["", f"[roles.{role}]"] + [f"{k} = {_toml(v)}" if k in RoleSettings.model_fields else f"# {k}: {v}"
+    for role, ep in endpoints(ctx).items():  # set in the file: `key = value`; derived (defaults, env): a comment
+        mine = {"backend", *loaded.roles[role].model_dump(exclude_none=True)} if role in loaded.roles else set()
+        lines += ["", f"[roles.{role}]"] + [f"{k} = {_toml(v)}" if k in mine else f"# {k}: {v}"
                                             for k, v in ep.items() if v is not None]
     return "\n".join(lines) + "\n"
 
