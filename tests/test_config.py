@@ -3,13 +3,13 @@ file fails with one line naming the key (exit 2, nothing run)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from foleydesigner import cli
 from foleydesigner.config import tomllib  # the standard library's, or tomli before Python 3.11
+from tests.helpers import run_cli as _main
 
 TABLES = '''
 seed = 7
@@ -37,14 +37,6 @@ def captured(monkeypatch):
     seen: dict = {}
     monkeypatch.setattr(cli, "_run", lambda clip, script, out, **kw: seen.update(clip=clip, script=script, out=out, **kw))
     return seen
-
-
-def _main(monkeypatch, capsys, args: list[str]) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["foley", *args])
-    with pytest.raises(SystemExit) as exit_:
-        cli.main()
-    cap = capsys.readouterr()
-    return int(exit_.value.code or 0), cap.out, cap.err
 
 
 def test_flags_typed_win_over_the_file_which_wins_over_defaults(tmp_path, monkeypatch, capsys, captured):

@@ -152,3 +152,16 @@ def test_a_missing_integration_is_named_before_any_key_by_its_own_flag(tmp_path,
 def test_backends_lists_what_ollama_needs():
     table = json.loads(CliRunner().invoke(cli.app, ["backends", "--json"]).output)
     assert "langchain-ollama" in table["llm"]["ollama:MODEL"]["needs"]
+
+
+# Building a client probes socket options (a socket is created, never connected); pytest-socket may see the probe.
+@pytest.mark.filterwarnings("ignore:A test tried to use socket")
+def test_timeouts_and_temperatures_reach_the_clients(tmp_path):
+    ctx = context(tmp_path, llm="openai:qwen", llm_timeout_s=7.0, llm_roles={"planner": "anthropic:claude-x"},
+                  llm_endpoints={"scribe": {"base_url": "http://127.0.0.1:8000/v1", "source": "test"},
+                                 "planner": {"base_url": "http://127.0.0.1:9000", "source": "test", "timeout_s": 9.0,
+                                             "temperature": 0.0}})
+    scribe, planner = endpoint_for(ctx, "scribe").model(), endpoint_for(ctx, "planner").model()
+    assert scribe.request_timeout == 7.0 and scribe.temperature == 0.2  # the run's --llm-timeout, the default temperature
+    assert planner.default_request_timeout == 9.0 and planner.temperature == 0.0  # the role's own
+    assert planner.anthropic_api_url == "http://127.0.0.1:9000"

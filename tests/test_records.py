@@ -5,26 +5,18 @@ attempt 1 of one call, and the planner and verify rows of `foley trace` say what
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
-import pytest
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from foleydesigner.graphs.mixing import run_mixing
-from foleydesigner.llm import register_chat_model_factory, unregister_chat_model_factory
 from foleydesigner.trace_view import report
+from tests import test_mixing
 from tests.fakes import ScriptedChatModel, call
 from tests.helpers import context
 from tests.test_mixing import overlap
 
-
-@pytest.fixture()
-def scripted():
-    holder = SimpleNamespace(model=None)
-    register_chat_model_factory("scripted", lambda name, **kw: holder.model)
-    yield holder
-    unregister_chat_model_factory("scripted")
+scripted = test_mixing.scripted  # the fixture that serves `--llm scripted:x` (set .model)
 
 
 def _trace(tmp_path):
