@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import json
 import re
 import sys
 import types
@@ -42,7 +43,7 @@ else:  # pragma: no cover - Python 3.10
 CONFIG_NAME = "foley.toml"
 #: `foley run` parameters the file does not hold: the clip, the file itself, and the role flags (tables instead).
 ROLE_FLAGS = {"llm_role": None, **{f"llm_{r}": r for r in ROLES if r != "experts"}}
-NOT_IN_FILE = {"clip", "config", *ROLE_FLAGS}
+NOT_IN_FILE = {"ctx", "clip", "config", *ROLE_FLAGS}
 _URL = re.compile(r"^https?://[^\s/?#]+", re.I)
 _ROLE_URL = re.compile(r"^(?P<spec>.+?)@(?P<url>https?://\S+)$", re.I)  # model names may hold '@' (Vertex ids)
 
@@ -85,15 +86,9 @@ def settings_model(command: Callable[..., Any]) -> type[BaseModel]:
     """The pydantic model of a config file for `command` (foley run): one optional field per option, plus roles."""
     hints = typing.get_type_hints(command, include_extras=True)
     fields: dict[str, Any] = {name: (_optional(hints[name]), None) for name in inspect.signature(command).parameters
-                              if name in hints and name not in NOT_IN_FILE and hints[name] is not _context_type()}
+                              if name in hints and name not in NOT_IN_FILE}
     roles = dict[Literal[ROLES], RoleSettings]  # type: ignore[valid-type]
     return create_model("RunSettings", __config__=ConfigDict(extra="forbid"), roles=(roles, {}), **fields)
-
-
-def _context_type() -> Any:
-    import typer
-
-    return typer.Context
 
 
 @dataclass
@@ -262,13 +257,7 @@ def _toml(value: Any) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return json_string(str(value))
-
-
-def json_string(text: str) -> str:
-    import json
-
-    return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
 
 
 def show(command: Callable[..., Any], defaults: Mapping[str, Any], loaded: Loaded) -> str:
