@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperCommand
 
 from foleydesigner.errors import FoleyError
 
@@ -35,7 +36,9 @@ def demo_library() -> Path:
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+    from rich.markup import escape
+
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)  # "[roles.x]" is no markup
     raise typer.Exit(code=2)
 
 
@@ -44,16 +47,17 @@ def _check_seed(seed: int) -> None:
         raise FoleyError(f"--seed {seed} must be between 0 and {2**32 - 1}")
 
 
-def _parse_roles(pairs: list[str]) -> dict[str, str]:
-    from foleydesigner.context import ROLES
+class _ConfiguredCommand(TyperCommand):
+    """`foley run` reads foley.toml (or --config FILE) before its body: flags typed win, then the file, then defaults."""
 
-    roles = {}
-    for pair in pairs:
-        role, _, spec = pair.partition("=")
-        if role not in ROLES or not spec:
-            raise FoleyError(f"--llm-role takes ROLE=provider:model with ROLE one of {', '.join(ROLES)}; got '{pair}'")
-        roles[role] = spec
-    return roles
+    def invoke(self, ctx: typer.Context) -> object:
+        from foleydesigner.config import apply_config
+
+        try:
+            apply_config(ctx, run)
+        except FoleyError as exc:
+            _fail(exc)
+        return super().invoke(ctx)
 
 
 def _run(clip: Path, script: Path | None, out: Path, **kw: object) -> None:
@@ -118,15 +122,17 @@ def _summary(state: dict) -> None:  # type: ignore[type-arg]
         out.print(f"see and hear it: {Path(state['out_dir']) / 'report.html'}", highlight=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=_ConfiguredCommand)
 def run(
+    ctx: typer.Context,
     clip: Annotated[Path, typer.Argument(help="video clip (mp4, mkv, mov, avi); its own audio, if any, is replaced "
                                          "unless --keep-original-audio")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="output folder (must be new or empty)")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder (must be new or empty)")] = None,
     script: Annotated[Path | None, typer.Option("--script", help="screenplay: plain text or Fountain")] = None,
     llm: Annotated[str, typer.Option(help="'heuristic' (offline) or provider:model, e.g. openai:gpt-4o-mini")] = "heuristic",
-    llm_role: Annotated[list[str], typer.Option(help="per-role backend ROLE=provider:model (scribe, validator, writer, scorer, planner, experts)")] = [],  # noqa: B006
-    llm_base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL (vLLM, llama.cpp, LM Studio…)")] = None,
+    llm_role: Annotated[list[str], typer.Option(help="per-role backend ROLE=provider:model[@URL] (scribe, validator, writer, scorer, planner, experts)")] = [],  # noqa: B006
+    llm_base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL (vLLM, llama.cpp, LM Studio…), "
+                                                     "for the roles on openai:MODEL; other providers take a URL per role")] = None,
     vision: Annotated[str, typer.Option(help="vision backend: opencv, transformers, vlm")] = "opencv",
     vision_model_dir: Annotated[Path | None, typer.Option(help="local folder with detector/ and depth/ models for --vision transformers")] = None,
     generator: Annotated[str, typer.Option(help="generator backend: procedural, library, dit")] = "procedural",
@@ -165,9 +171,17 @@ def run(
     tot_tau: Annotated[float, typer.Option(help="ToT: stop when a script scores above this")] = 0.85,
     tot_depth: Annotated[int, typer.Option(help="ToT: levels of candidate scripts at most")] = 3,
     tot_weights: Annotated[str, typer.Option(help="ToT: w1,w2,w3 of w1·s_align + w2·s_layer + w3·s_emotion")] = "0.5,0.3,0.2",
+    llm_timeout: Annotated[float | None, typer.Option(help="seconds an LLM request may take before it is retried "
+                                                      "(default 120; a role's timeout_s in foley.toml wins)")] = None,
+    config: Annotated[Path | None, typer.Option(help="run settings file (default: ./foley.toml when present; "
+                                                "`foley config --init` writes one)")] = None,
 ) -> None:
     """Turn a clip into stems, a stereo and a 5.1 mix, and a video with both mixes."""
     try:
+        if out is None:
+            raise FoleyError("--out is required: give --out DIR (or out = \"DIR\" in foley.toml)")
+        if llm_timeout is not None and not 0 < llm_timeout <= 3600:
+            raise FoleyError(f"--llm-timeout {llm_timeout:g} must be in (0, 3600] seconds")
         from foleydesigner.context import LOUDNESS_PRESETS
 
         _check_seed(seed)
@@ -206,10 +220,12 @@ def run(
 
             load_sofa(hrtf)  # a bad file fails here, before the long work
 
-        roles = {**_parse_roles(llm_role), **{r: v for r, v in (("scribe", llm_scribe), ("validator", llm_validator),
-                 ("writer", llm_writer), ("scorer", llm_scorer), ("planner", llm_planner)) if v}}
-        for spec in (llm, *roles.values()):
-            parse_backend(spec)
+        from foleydesigner.config import run_roles
+
+        parse_backend(llm)
+        roles, endpoints = run_roles(ctx, llm, llm_role, {"scribe": llm_scribe, "validator": llm_validator,
+                                                          "writer": llm_writer, "scorer": llm_scorer,
+                                                          "planner": llm_planner}, llm_base_url)
         if fallback not in (None, "heuristic"):
             raise FoleyError(f"--fallback {fallback}: the only fallback is 'heuristic'")
         decomposition = {"llm_vision": llm_vision, "fallback": fallback,
@@ -217,12 +233,42 @@ def run(
         options = {k: str(v) for k, v in (("dit_checkpoint", dit_checkpoint), ("library", library)) if v}
         if binaural:
             options["binaural"] = True  # type: ignore[assignment]
-        _run(clip, script, out, force=force, llm=llm, llm_roles=roles, llm_base_url=llm_base_url,
+        _run(clip, script, out, force=force, llm=llm, llm_roles=roles, llm_base_url=llm_base_url, llm_endpoints=endpoints,
+             **({"llm_timeout_s": llm_timeout} if llm_timeout else {}),
              vision=vision, vision_model_dir=str(vision_model_dir) if vision_model_dir else None, generator=generator, generator_options=options, seed=seed, target_lufs=target_lufs,
              hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, language=language,
              stems=stems, stem_format=stem_format, window_s=window_s, max_events=max_events,
              max_screenplay_bytes=int(max_screenplay_mb * 1e6), min_confidence=min_confidence,
              deliver=formats, hrtf=str(hrtf) if hrtf else None, **decomposition)
+    except FoleyError as exc:
+        from foleydesigner.config import blame
+
+        _fail(blame(exc, ctx))
+
+
+@app.command("config")
+def config_(
+    show: Annotated[bool, typer.Option("--show", help="print the settings a `foley run` here would use")] = False,
+    init: Annotated[bool, typer.Option("--init", help="write a commented foley.toml (never over an existing file)")] = False,
+    file: Annotated[Path | None, typer.Option("--config", help="the settings file (default: ./foley.toml)")] = None,
+) -> None:
+    """The run settings file: `--init` writes a commented one, `--show` prints the effective settings."""
+    from foleydesigner import config as C
+
+    command = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    defaults = {p.name: p.default for p in command.params}
+    try:
+        if init == show:
+            raise FoleyError("give one of --init (write a commented foley.toml) or --show (print the effective settings)")
+        if init:
+            target = file or Path(C.CONFIG_NAME)
+            if target.exists():
+                raise FoleyError(f"{target} exists; it is never overwritten (edit it, or give --config NEW_FILE)")
+            helps = {p.name: getattr(p, "help", "") or "" for p in command.params}
+            target.write_text(C.template(run, helps, defaults), encoding="utf-8")
+            console.print(f"wrote {target}: uncomment what you change; `foley config --show` prints the result")
+            return
+        typer.echo(C.show(run, defaults, C.load_config(C.find_config(file), run)), nl=False)
     except FoleyError as exc:
         _fail(exc)
 
@@ -323,8 +369,11 @@ def backends(as_json: Annotated[bool, typer.Option("--json", help="machine-reada
         "llm": {"heuristic": ("offline rules over tracks and screenplay (default)", "nothing"),
                 "openai:MODEL": ("OpenAI chat models", "OPENAI_API_KEY"),
                 "anthropic:MODEL": ("Anthropic chat models", "ANTHROPIC_API_KEY"),
-                "ollama:MODEL": ("local models through Ollama", "a running Ollama server"),
-                "PROVIDER:MODEL --llm-base-url URL": ("any OpenAI-compatible server", "the server URL")},
+                "ollama:MODEL": ("local models through Ollama", "langchain-ollama and a running Ollama server"),
+                "openai:MODEL --llm-base-url URL": ("any OpenAI-compatible server (vLLM, llama.cpp, LM Studio)",
+                                                    "the server URL, with /v1"),
+                "ROLE=PROVIDER:MODEL@URL": ("one role on its own server (--llm-role, or [roles.ROLE] in foley.toml)",
+                                            "the server URL")},
         "vision": {"opencv": ("MOG2 motion segmentation, HOG people, tracking, geometric depth (default)", "nothing"),
                    "transformers": ("OpenCV tracks relabelled by a zero-shot detector, depths from a depth model",
                                     "--vision-model-dir with detector/ and depth/ (transformers + torch)"),

@@ -24,7 +24,10 @@ class RunContext:
     tracer: Tracer = field(default_factory=lambda: Tracer(None))
     llm: str = "heuristic"
     llm_roles: Mapping[str, str] = field(default_factory=dict)
-    llm_base_url: str | None = None
+    llm_base_url: str | None = None  # an OpenAI-compatible server: used by the roles whose provider speaks that API
+    # Per role (llm.endpoint_for): base_url, source, api_key_env, timeout_s, temperature; plain values, JSON-able.
+    llm_endpoints: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    llm_timeout_s: float = 120.0  # seconds per LLM request, for roles without their own timeout_s
     fallback: str | None = None
     vision: str = "opencv"
     vision_model_dir: str | None = None  # --vision transformers: folder with detector/ and depth/ subfolders

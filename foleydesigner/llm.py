@@ -1,44 +1,45 @@
-"""The one place that turns a backend string into a chat model, and calls it for structured output.
+"""Calls a role's chat model for structured output (the models themselves: foleydesigner/models.py).
 
-`heuristic` means no LLM: agents run their offline rules. Anything else is an `init_chat_model` string
-(`openai:gpt-4o-mini`, `anthropic:claude-…`, `ollama:llama3.1`, or any OpenAI-compatible server via base_url).
 Every call is traced (prompt, raw reply, parsed result, latency, tokens, cost); malformed output is re-asked
 once with the validation error; rate limits, 5xx and timeouts are retried with exponential backoff.
-
-Test hook: `register_chat_model_factory("scripted", factory)` makes `--llm scripted:NAME` resolve to
-`factory(NAME, base_url=..., temperature=...)`. Nothing is registered in normal use.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import re
 import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ValidationError
 
 from foleydesigner.errors import BackendError
+from foleydesigner.models import (  # noqa: F401  (re-exported: agents and tests import them from here)
+    HEURISTIC,
+    Endpoint,
+    check_backends,
+    endpoint_for,
+    endpoints,
+    is_vision_model,
+    make_chat_model,
+    parse_backend,
+    provider_url,
+    redact_url,
+    register_chat_model_factory,
+    scrub,
+    speaks_openai,
+    unregister_chat_model_factory,
+)
 from foleydesigner.trace import Tracer, digest
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 
-HEURISTIC = "heuristic"
-_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "google_genai": "GOOGLE_API_KEY",
-            "mistralai": "MISTRAL_API_KEY", "groq": "GROQ_API_KEY"}
-_INSTALL = {"ollama": "langchain-ollama", "google_genai": "langchain-google-genai", "mistralai": "langchain-mistralai",
-            "groq": "langchain-groq"}
-#: Models that take images: keyframes are sent to these (or to any model with --llm-vision).
-_VISION = re.compile(r"gpt-4o|gpt-4\.1|gpt-4-turbo|gpt-5|\bo[134]\b|\bo[134]-|claude-3|claude-(?:sonnet|opus|haiku)-4|"
-                     r"gemini|llava|vision|-vl\b|pixtral|minicpm-v|moondream|gemma3", re.I)
+FALLBACK_HINT = "try another model, or pass --fallback heuristic to use the offline rules for this step"
 #: USD per million input / output tokens, list prices (2025). Unknown models cost None: never a guess.
 PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00), "gpt-4.1-nano": (0.10, 0.40), "gpt-4.1-mini": (0.40, 1.60),
@@ -50,92 +51,14 @@ PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
 _TRANSIENT_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 _TRANSIENT_NAMES = ("RateLimit", "Timeout", "APIConnection", "InternalServer", "ServiceUnavailable", "Overloaded")
 
-ChatModelFactory = Callable[..., Any]
-_FACTORIES: dict[str, ChatModelFactory] = {}
 
+class StepFailed(BackendError):
+    """An LLM step that failed after its retries and re-ask. `reason` is what went wrong; the message adds what to
+    do, which a warning written after --fallback heuristic has already acted on leaves out."""
 
-def register_chat_model_factory(provider: str, factory: ChatModelFactory) -> None:
-    """Make 'provider:MODEL' resolve to factory(MODEL, base_url=..., temperature=...) (a test hook)."""
-    _FACTORIES[provider] = factory
-
-
-def unregister_chat_model_factory(provider: str) -> None:
-    _FACTORIES.pop(provider, None)
-
-
-def parse_backend(spec: str) -> tuple[str, str]:
-    """'provider:model' -> (provider, model); 'heuristic' -> ('heuristic', '')."""
-    spec = spec.strip()
-    if spec == HEURISTIC:
-        return HEURISTIC, ""
-    if ":" not in spec or not spec.split(":", 1)[1] or not spec.split(":", 1)[0]:
-        raise BackendError(f"LLM backend '{spec}' is not 'heuristic' or 'provider:model' (e.g. openai:gpt-4o-mini, "
-                           "anthropic:claude-sonnet-4-5, ollama:llama3.1)")
-    provider, model = spec.split(":", 1)
-    return provider, model
-
-
-def is_vision_model(spec: str) -> bool:
-    """Whether a backend is known to take images (keyframes); --llm-vision overrides for unknown ones."""
-    return spec != HEURISTIC and bool(_VISION.search(parse_backend(spec)[1]))
-
-
-def redact_url(url: str | None) -> str | None:
-    """A base URL fit for run.json: no user:password@, no ?query (keys hide in both)."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def _secrets() -> list[str]:
-    return [v for k in _KEY_ENV.values() if len(v := os.environ.get(k, "")) >= 6]
-
-
-def scrub(text: str, extra: Sequence[str] = ()) -> str:
-    """Remove API keys (from the environment, or given) from text bound for an error message or the trace."""
-    for secret in [*_secrets(), *extra]:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-def make_chat_model(spec: str, *, base_url: str | None = None, temperature: float = 0.2, timeout_s: float = 120.0) -> Any:
-    """A LangChain chat model for 'provider:model'. Fails with the env var to set when a key is missing."""
-    provider, model = parse_backend(spec)
-    if provider == HEURISTIC:
-        raise BackendError("the heuristic backend has no chat model")
-    if provider in _FACTORIES:
-        return _FACTORIES[provider](model, base_url=base_url, temperature=temperature)
-    env = _KEY_ENV.get(provider)
-    if env and not os.environ.get(env) and not base_url:
-        raise BackendError(f"--llm {spec} needs an API key: set {env}, or pick --llm heuristic for the offline backend")
-    from langchain.chat_models import init_chat_model
-
-    kwargs: dict[str, Any] = {"temperature": temperature}
-    if provider in ("openai", "anthropic"):
-        # Our RetryPolicy is the only retry layer, so every retry is visible in the trace.
-        kwargs.update(max_retries=0, timeout=timeout_s)
-    if base_url:
-        kwargs["base_url"] = base_url
-        kwargs.setdefault("api_key", os.environ.get(env or "OPENAI_API_KEY") or "not-needed")
-    try:
-        return init_chat_model(model, model_provider=provider, **kwargs)
-    except ImportError as exc:
-        pkg = _INSTALL.get(provider, f"the LangChain integration for '{provider}'")
-        hint = " (or use its OpenAI-compatible endpoint: --llm openai:MODEL --llm-base-url http://localhost:11434/v1)" \
-            if provider == "ollama" else ""
-        raise BackendError(f"--llm {spec} needs {pkg} installed{hint}") from exc
-    except Exception as exc:
-        raise BackendError(f"cannot create chat model '{spec}': {scrub(str(exc), [base_url or ''])}") from exc
-
-
-def check_backends(specs: Sequence[str], *, base_url: str | None = None) -> None:
-    """Construct each distinct LLM backend once (no network), so a missing key fails before the long work."""
-    for spec in dict.fromkeys(s for s in specs if s != HEURISTIC):
-        make_chat_model(spec, base_url=base_url)
+    def __init__(self, reason: str, hint: str = FALLBACK_HINT) -> None:
+        super().__init__(f"{reason}; {hint}" if hint else reason)
+        self.reason = reason
 
 
 # --- retries, usage, cost ------------------------------------------------------------------------------------
@@ -273,18 +196,21 @@ def _invoke(runnable: Any, convo: list[Any], *, tracer: Tracer, node: str, backe
                 log.warning("%s: %s, retrying in %.1f s", node, text[:200], wait)
                 retry.sleep(wait)
                 continue
-            raise BackendError(f"{node}: the {backend} call failed ({text[:500]})"
-                               + (f" after {n} retries" if n else "")) from None
+            raise StepFailed(f"{node}: the {backend} call failed ({text[:500]})"
+                             + (f" after {n} retries" if n else "")) from None
     raise AssertionError("unreachable")
 
 
 def structured_call(model: Any, messages: list[Any], schema: type[T], *, tracer: Tracer, node: str, backend: str,
                     tools: Sequence[Any] = (), retry: RetryPolicy | None = None, max_tool_rounds: int = 4,
-                    max_retries: int | None = None, backoff_s: float | None = None) -> T:
+                    max_retries: int | None = None, backoff_s: float | None = None,
+                    check: Callable[[T], str | None] | None = None) -> T:
     """Ask for `schema`; re-ask once with the validation error, then fail the node with a clear error.
 
     With `tools`, the model may call them first (they run locally and their results go back to it); it answers
-    by calling the schema as a tool. Transient provider errors are retried with `retry` (exponential backoff)."""
+    by calling the schema as a tool. Transient provider errors are retried with `retry` (exponential backoff).
+    `check(parsed)` may refuse a well-formed answer (out of range) with the text to re-ask with: that re-ask is
+    the same one, so the trace shows attempt 0 refused, then attempt 1."""
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
     policy = retry or RetryPolicy()
@@ -304,20 +230,25 @@ def structured_call(model: Any, messages: list[Any], schema: type[T], *, tracer:
             rec["cost_usd"] = usage_for(tracer).add(backend, rec["tokens"])
             if not tools:
                 parsed, error = out.get("parsed"), out.get("parsing_error")
+                refused = check(parsed) if check and parsed is not None and error is None else None
                 if parsed is not None and error is None:
                     rec["parsed"] = parsed
-                    return parsed  # type: ignore[no-any-return]
-                problem = str(error) if error is not None else _no_output_reason(raw, schema)
-                convo = convo + [HumanMessage(f"Your previous reply was not a valid {schema.__name__}: {problem}. "
-                                              f"Reply again with a valid {schema.__name__}.")]
+                    if refused is None:
+                        return parsed  # type: ignore[no-any-return]
+                problem = refused or (str(error) if error is not None else _no_output_reason(raw, schema))
+                convo = convo + [HumanMessage(refused or f"Your previous reply was not a valid {schema.__name__}: "
+                                              f"{problem}. Reply again with a valid {schema.__name__}.")]
             else:
                 calls = list(getattr(raw, "tool_calls", []) or [])
                 answer = next((c for c in calls if c["name"] == schema.__name__), None)
+                refused = None
                 if answer is not None:
                     try:
                         parsed = schema.model_validate(answer["args"])
                         rec["parsed"] = parsed
-                        return parsed
+                        if (refused := check(parsed) if check else None) is None:
+                            return parsed
+                        problem = refused
                     except ValidationError as exc:
                         problem = str(exc)
                 elif calls and rounds < max_tool_rounds:
@@ -328,13 +259,12 @@ def structured_call(model: Any, messages: list[Any], schema: type[T], *, tracer:
                 else:
                     problem = (f"more than {max_tool_rounds} tool rounds without an answer" if calls
                                else _no_output_reason(raw, schema))
-                note = f"Not a valid {schema.__name__}: {problem}. Answer by calling {schema.__name__} with valid arguments."
+                note = refused or f"Not a valid {schema.__name__}: {problem}. Answer by calling {schema.__name__} with valid arguments."
                 reply = raw if isinstance(raw, AIMessage) else AIMessage(str(raw))
                 convo = convo + [reply] + ([ToolMessage(note, tool_call_id=c["id"]) for c in calls] or [HumanMessage(note)])
             rec["parse_error"] = problem[:1000]
             problems.append(problem)
-    raise BackendError(f"{node}: {backend} gave no valid {schema.__name__} after a re-ask ({' '.join(problems[-1].split())[:300]}); "
-                       "try another model, or pass --fallback heuristic to use the offline rules for this step")
+    raise StepFailed(f"{node}: {backend} gave no valid {schema.__name__} after a re-ask ({' '.join(problems[-1].split())[:300]})")
 
 
 def _structured(model: Any, schema: type[BaseModel]) -> Any:
@@ -365,12 +295,14 @@ def _run_tool(by_name: dict[str, Any], call: dict[str, Any], tracer: Tracer, nod
 
 # --- agents' entry points ------------------------------------------------------------------------------------
 
-def ask(ctx: Any, role: str, node: str, messages: list[Any], schema: type[T], *, tools: Sequence[Any] = ()) -> T:
-    """One structured call for an agent role, with the run's backend, base URL, retry policy and tracer."""
-    backend = ctx.llm_for(role)
-    model = make_chat_model(backend, base_url=ctx.llm_base_url)
-    return structured_call(model, messages, schema, tracer=ctx.tracer, node=node, backend=backend, tools=tools,
-                           retry=getattr(ctx, "llm_retry", None))
+def ask(ctx: Any, role: str, node: str, messages: list[Any], schema: type[T], *, tools: Sequence[Any] = (),
+        check: Callable[[T], str | None] | None = None) -> T:
+    """One structured call for an agent role, with the role's endpoint, the run's retry policy and tracer.
+
+    `check` may refuse a well-formed answer (a parameter out of range): it returns the re-ask text, or None."""
+    ep = endpoint_for(ctx, role)
+    return structured_call(ep.model(), messages, schema, tracer=ctx.tracer, node=node, backend=ep.backend, tools=tools,
+                           retry=getattr(ctx, "llm_retry", None), check=check)
 
 
 def wants_images(ctx: Any, role: str) -> bool:
@@ -388,7 +320,8 @@ def with_fallback(ctx: Any, role: str, node: str, llm_fn: Callable[[], T], heuri
     except BackendError as exc:
         if getattr(ctx, "fallback", None) != HEURISTIC:
             raise
-        warning = f"{node}: {backend} failed, used the heuristic backend instead (--fallback heuristic): {exc}"
+        reason = exc.reason if isinstance(exc, StepFailed) else str(exc)
+        warning = f"{node}: {backend} failed, used the heuristic backend instead (--fallback heuristic): {reason}"
         ctx.tracer.write({"node": node, "kind": "fallback", "backend": HEURISTIC, "warning": warning})
         log.warning("%s", warning)
         return heuristic_fn(), [warning]

@@ -20,6 +20,14 @@ from typing import Any
 from foleydesigner import limits
 from foleydesigner.context import RunContext
 from foleydesigner.errors import FoleyError, InputError
+from foleydesigner.failed import (
+    failed_dir,
+    failed_node,
+    failed_stage,
+    is_failed_run,
+    keep_evidence,
+    remove_failed,
+)
 from foleydesigner.publish import OutLock, make_staging, publish, remove_stale, snapshot
 from foleydesigner.report import write_report_safe
 from foleydesigner.schemas import RunInfo, VideoInfo
@@ -78,16 +86,63 @@ def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: s
         check_out_dir(out, force=force)  # again: another run may have published here while we waited to start
         remove_stale(out)
         before = snapshot(out)
-        return _run_locked(video_path, video, screenplay, out, before, t_start, on_stage, options)
+        state = _run_locked(video_path, video, screenplay, out, before, t_start, on_stage, options, force=force)
+        if force and remove_failed(out):  # the evidence of an earlier failure on this --out is stale now
+            log.info("removed %s: this run replaced the failed one", failed_dir(out))
+        return state
+
+
+def _run_info(ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start: float) -> RunInfo:
+    """run.json: versions, every role's backend and endpoint, timings, warnings, tokens and cost."""
+    from foleydesigner.llm import endpoints, redact_url, usage_for
+
+    backends = {"llm": ctx.llm, **{f"llm.{r}": m for r, m in ctx.llm_roles.items()}, "vision": ctx.vision,
+                "generator": ctx.generator}
+    if ctx.llm_base_url:
+        backends["llm_base_url"] = str(redact_url(ctx.llm_base_url))  # never user:key@ or ?key=
+    if ctx.fallback:
+        backends["fallback"] = ctx.fallback
+    backends["tot"] = (f"k={ctx.tot_k} beam={ctx.tot_beam} tau={ctx.tot_tau} depth={ctx.tot_depth} "
+                       f"weights={','.join(f'{w:g}' for w in ctx.tot_weights)}")
+    timings = {k: round(v, 4) for k, v in state.get("timings", {}).items()}
+    timings["total"] = round(time.perf_counter() - t_start, 4)
+    info = RunInfo(versions=versions(), backends=backends, seed=ctx.seed, video=video, timings_s=timings,
+                   warnings=list(state.get("warnings", [])), outputs=dict(state.get("outputs", {})),
+                   endpoints=endpoints(ctx))
+    info.outputs["trace"] = "trace.jsonl"
+    info.outputs["run"] = "run.json"
+    info.tokens = {"input": ctx.tracer.tokens_in, "output": ctx.tracer.tokens_out}
+    usage = usage_for(ctx.tracer)
+    info.cost_usd, info.llm_usage = usage.cost_usd, usage.per_backend
+    return info
+
+
+def _keep_failed(exc: BaseException, ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start: float,
+                 staging: Path, out: Path, done: set[str], order: list[str]) -> None:
+    """OUT.failed/ for a run that failed after its graph started; the error message then says where it is."""
+    error = f"{exc.__class__.__name__}: {exc}"
+    info = _run_info(ctx, state, video, t_start)
+    info.outputs = {"trace": "trace.jsonl", "run": "run.json", "state": "state.json",
+                    **({"tot_tree": "tot_tree.json"} if (staging / "tot_tree.json").is_file() else {})}
+    info.error, info.failed_stage = str(exc), failed_stage(done, order)
+    info.failed_node = failed_node(staging / "trace.jsonl", error)
+    kept = keep_evidence(staging, out, info, state)
+    if kept is None:
+        return
+    if isinstance(exc, FoleyError) and exc.args:
+        exc.args = (f"{exc.args[0]} (the failed run's trace is in {kept}: foley trace {kept})", *exc.args[1:])
+    else:
+        log.warning("the failed run's trace and run.json are in %s (foley trace %s)", kept, kept)
 
 
 def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None, out: Path,
                 before: dict[str, tuple[int, int]], t_start: float, on_stage: Callable[[str], None] | None,
-                options: dict[str, Any]) -> dict[str, Any]:
+                options: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
     from foleydesigner.graphs.foley import build_foley_graph
 
     staging = make_staging(out)
     state: dict[str, Any] = {}
+    started, done, order = False, set(), []  # the graph's stages, and those finished: a failure names the next
     try:
         ctx = RunContext(work_dir=staging, tracer=Tracer(staging / "trace.jsonl"), **options)
         from foleydesigner.tools.vision import make_vision_backend
@@ -96,43 +151,33 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
         from foleydesigner.generation.registry import make_generator
 
         make_generator(ctx.generator, **dict(ctx.generator_options))  # fail before the long work, not after it
-        from foleydesigner.context import ROLES
-        from foleydesigner.llm import check_backends, redact_url, usage_for
+        from foleydesigner.llm import check_backends
 
-        check_backends([ctx.llm_for(r) for r in ROLES], base_url=ctx.llm_base_url)  # a missing key fails here
+        check_backends(ctx)  # a missing package or key fails here, before anything is kept
         graph = build_foley_graph()
+        order = [n for n in graph.nodes if not n.startswith("__")]
         inputs = {"video_path": str(Path(video_path).resolve()), "screenplay": screenplay}
+        started = True
         for update in graph.stream(inputs, context=ctx, stream_mode=["updates", "values"]):
             mode, chunk = update
-            if mode == "updates" and on_stage:
-                for node in chunk:
-                    on_stage(node)
+            if mode == "updates":
+                done.update(chunk)
+                for node in chunk if on_stage else ():
+                    on_stage(node)  # type: ignore[misc]
             elif mode == "values":
                 state = chunk
         for scratch in (staging / ".internal",):
             shutil.rmtree(scratch, ignore_errors=True)
-        backends = {"llm": ctx.llm, **{f"llm.{r}": m for r, m in ctx.llm_roles.items()}, "vision": ctx.vision,
-                    "generator": ctx.generator}
-        if ctx.llm_base_url:
-            backends["llm_base_url"] = str(redact_url(ctx.llm_base_url))  # never user:key@ or ?key=
-        if ctx.fallback:
-            backends["fallback"] = ctx.fallback
-        backends["tot"] = (f"k={ctx.tot_k} beam={ctx.tot_beam} tau={ctx.tot_tau} depth={ctx.tot_depth} "
-                           f"weights={','.join(f'{w:g}' for w in ctx.tot_weights)}")
-        timings = {k: round(v, 4) for k, v in state.get("timings", {}).items()}
-        timings["total"] = round(time.perf_counter() - t_start, 4)
-        info = RunInfo(versions=versions(), backends=backends, seed=ctx.seed, video=video, timings_s=timings,
-                       warnings=list(state.get("warnings", [])), outputs=dict(state.get("outputs", {})))
-        info.outputs["trace"] = "trace.jsonl"
-        info.outputs["run"] = "run.json"
-        info.tokens = {"input": ctx.tracer.tokens_in, "output": ctx.tracer.tokens_out}
-        usage = usage_for(ctx.tracer)
-        info.cost_usd, info.llm_usage = usage.cost_usd, usage.per_backend
+        info = _run_info(ctx, state, video, t_start)
+        if is_failed_run(failed_dir(out)) and not force:
+            info.warnings.append(f"{failed_dir(out)} holds an earlier failed run's trace; --force removes it")
         atomic_write_json(staging / "run.json", info)
         write_report_safe(staging)  # report.html from the files just written; a failure only warns
         publish(staging, out, before)
     except BaseException as exc:
         disk_full = isinstance(exc, Exception) and limits.is_disk_full(exc, staging)
+        if started and isinstance(exc, Exception) and staging.is_dir():  # Ctrl-C is no failure: nothing is kept
+            _keep_failed(exc, ctx, state, video, t_start, staging, out, done, order)
         shutil.rmtree(staging, ignore_errors=True)
         # a generation thread still running when SIGTERM/Ctrl-C arrived may write once more: sweep again at exit,
         # after the interpreter has joined those threads

@@ -264,6 +264,11 @@ class RunInfo(_Model):
     tokens: dict[str, int] = Field(default_factory=dict, description="LLM tokens used, input/output")
     cost_usd: float | None = Field(default=None, description="LLM cost from the price table; None if a model's price is unknown")
     llm_usage: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per LLM backend: calls, tokens, cost")
+    endpoints: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per agent role: backend, base URL "
+                                                 "(no credentials), where it came from, key variable, timeout, temperature")
+    error: str | None = Field(default=None, description="a failed run's error (its run.json in OUT.failed/)")
+    failed_stage: str | None = Field(default=None, description="the pipeline stage that failed")
+    failed_node: str | None = Field(default=None, description="the innermost traced call that failed")
 
 
 class SceneEntity(_Model):

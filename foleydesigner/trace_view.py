@@ -55,6 +55,8 @@ def decision_of(rec: dict[str, Any]) -> str:
         parts.append(f"{rec.get('tool', '')}")
     elif rec.get("kind") == "llm" and rec.get("parsed") is not None:
         parts.append("parsed " + _short(rec["parsed"]))
+    if rec.get("attempt"):
+        parts.insert(0, f"attempt {rec['attempt']}")
     if rec.get("tot_node"):
         parts.insert(0, f"[{rec['tot_node']}]")
     if rec.get("iteration") is not None:
@@ -117,7 +119,8 @@ def report(run_dir: str | Path) -> dict[str, Any]:
                "pruned": sum(n["status"] == "pruned" for n in nodes.values()),
                "winner_scores": {k: win["scores"][k] for k in ("align", "layer", "emotion", "total")},
                "winner_operator": win["expansion"].get("operator")}
-    return {"run_dir": str(run_dir), "backends": run.get("backends", {}), "tokens": run.get("tokens", {}),
+    return {"run_dir": str(run_dir), "backends": run.get("backends", {}), "endpoints": run.get("endpoints", {}),
+            "error": run.get("error"), "failed_stage": run.get("failed_stage"), "tokens": run.get("tokens", {}),
             "cost_usd": run.get("cost_usd"), "warnings": run.get("warnings", []), "tot": tot,
             "timeline": timeline(records), "per_agent": per_agent(records)}
 
@@ -125,6 +128,8 @@ def report(run_dir: str | Path) -> dict[str, Any]:
 def render(rep: dict[str, Any], console: Console) -> None:
     b = rep["backends"]
     console.print(f"[bold]{rep['run_dir']}[/]  " + "  ".join(f"{k}={v}" for k, v in b.items()), highlight=False)
+    if rep.get("error"):
+        console.print(f"[bold red]FAILED[/] in {escape(str(rep.get('failed_stage')))}: {escape(rep['error'])}", highlight=False)
     cost = rep["cost_usd"]
     console.print(f"tokens {rep['tokens'].get('input', 0)} in / {rep['tokens'].get('output', 0)} out, "
                   f"cost {'n/a' if cost is None else f'${cost:.4f}'}", highlight=False)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +27,19 @@ def linear_track(tid: int, *, t0: float, t1: float, x0: float, x1: float, fps: f
     boxes = [(float(x - w / 2), float(height * 0.8 - h), float(w), float(h)) for x in xs]
     return Track(id=tid, label=label, motion=motion, frames=[int(round(v * fps)) for v in t], t_s=t.round(4).tolist(),
                  boxes=boxes, onsets_s=onsets or [], frame_width=width, frame_height=height)
+
+
+def run_cli(monkeypatch: Any, capsys: Any, args: list[str]) -> tuple[int, str, str]:
+    """`foley ARGS` through the real entry point (its error handling included): exit code, stdout, stderr."""
+    import pytest
+
+    from foleydesigner import cli
+
+    monkeypatch.setattr(sys, "argv", ["foley", *args])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    cap = capsys.readouterr()
+    return int(exit_.value.code or 0), cap.out, cap.err
 
 
 def context(tmp: Path, **kw: object) -> RunContext:

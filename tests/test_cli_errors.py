@@ -3,7 +3,6 @@ and nothing written."""
 
 from __future__ import annotations
 
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,9 +10,9 @@ import av
 import numpy as np
 import pytest
 
-from foleydesigner import cli
 from foleydesigner.bench.synthetic import make_clip
 from foleydesigner.publish import OutLock
+from tests.helpers import run_cli as _main
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +35,6 @@ def files(tmp_path_factory) -> dict[str, Path]:
         for p in [*s.encode(f), *s.encode(None)]:
             out.mux(p)
     return {"clip": clip, "dir": d}
-
-
-def _main(monkeypatch, capsys, args: list[str]) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["foley", *args])
-    with pytest.raises(SystemExit) as exit_:
-        cli.main()
-    cap = capsys.readouterr()
-    return int(exit_.value.code or 0), cap.out, cap.err
 
 
 RUN_FLAGS = [

@@ -19,7 +19,6 @@ import numpy as np
 
 from foleydesigner.agents.experts import BaseExpert, MixScene, MixTargets, capabilities, load_experts, planned
 from foleydesigner.context import RunContext
-from foleydesigner.errors import BackendError
 from foleydesigner.llm import HEURISTIC, ask, with_fallback
 from foleydesigner.prompts import mixing as P
 from foleydesigner.schemas import (
@@ -53,6 +52,9 @@ MAX_ROUNDS = 3  # the first plan and at most two re-plans: each round re-renders
 INTERNAL = ".internal"  # the run's scratch folder (stages.INTERNAL); the upmix reads the buses from it
 _FG_REF_INTENSITY, _BG_REF_INTENSITY = 0.7, 0.45  # intensity that sits exactly on the layer target
 DEFAULT_TARGETS = MixTargets()
+#: Where plan_mix keeps which backend planned each round, in the `settings` channel beside the experts' (no expert
+#: name starts with "@"): mix_plan.json must name the planner that ran, not the one asked for.
+PLANNER_KEY = "@planner"
 
 
 def _ctx(runtime: Any) -> RunContext:
@@ -147,15 +149,13 @@ def _llm_plan(ctx: RunContext, scene: MixScene, experts: dict[str, BaseExpert], 
                                                    target_lufs=ctx.target_lufs, true_peak=ctx.true_peak_dbtp,
                                                    level_gains=json.dumps({s: round(g, 1) for s, g in scene.level_gains.items()}),
                                                    features=_features_text(scene), feedback=feedback))]
-    for _ in range(2):
-        proposal = ask(ctx, "planner", "mixing.planner", messages, PlanProposal)
+
+    def check(proposal: PlanProposal) -> str | None:  # a plan that cannot run goes back once, in the same call
         problems = validate_plan(proposal.plan, set(scene.features), experts)
-        if not problems:
-            return proposal
-        messages = messages[:2] + [HumanMessage(f"Your plan was: {proposal.model_dump_json()}\n"
-                                                + P.PLAN_INVALID.format(problems="; ".join(problems)))]
-    raise BackendError(f"mixing.planner: {ctx.llm_for('planner')} planned operations that cannot run, even after a "
-                       f"re-ask ({'; '.join(problems[:5])}); try another model, or pass --fallback heuristic")
+        return (P.PLAN_INVALID.format(problems="; ".join(problems)) + f"\nYour plan was: {proposal.model_dump_json()}"
+                if problems else None)
+
+    return ask(ctx, "planner", "mixing.planner", messages, PlanProposal, check=check)
 
 
 def _llm_refine(ctx: RunContext, expert: BaseExpert, ops: dict[str, dict[str, Any]], reasons: dict[str, str],
@@ -167,16 +167,17 @@ def _llm_refine(ctx: RunContext, expert: BaseExpert, ops: dict[str, dict[str, An
                 HumanMessage(P.EXPERT_USER.format(scene=scene.scene.model_dump_json(), space=json.dumps(scene.space.as_dict()),
                                                   reasons=json.dumps(reasons), params=json.dumps(ops, default=str),
                                                   features=_features_text(scene, list(ops))))]
-    for _ in range(2):
-        out = ask(ctx, "experts", node, messages, ExpertRefinement)
-        merged = {sid: out.params.get(sid, p) for sid, p in ops.items()}
-        problems = [f"{sid}: {p}" for sid, params in merged.items() for p in expert.spec.check(params)]
-        if not problems:
-            return ExpertRefinement(params=merged, note=out.note)
-        messages = messages[:2] + [HumanMessage(f"These parameters cannot run: {'; '.join(problems)}. Call "
-                                                "ExpertRefinement again with every stem's parameters inside the ranges.")]
-    raise BackendError(f"{node}: {ctx.llm_for('experts')} refined parameters out of range even after a re-ask "
-                       f"({'; '.join(problems[:5])}); try another model, or pass --fallback heuristic")
+
+    def merged(out: ExpertRefinement) -> dict[str, dict[str, Any]]:  # only the stems it was given, each as refined
+        return {sid: out.params.get(sid, p) for sid, p in ops.items()}
+
+    def check(out: ExpertRefinement) -> str | None:
+        problems = [f"{sid}: {p}" for sid, params in merged(out).items() for p in expert.spec.check(params)]
+        return (f"These parameters cannot run: {'; '.join(problems)}. Call ExpertRefinement again with every stem's "
+                "parameters inside the ranges." if problems else None)
+
+    out = ask(ctx, "experts", node, messages, ExpertRefinement, check=check)
+    return ExpertRefinement(params=merged(out), note=out.note)
 
 
 # --- nodes ------------------------------------------------------------------------------------------------------
@@ -220,8 +221,13 @@ def plan_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         if problems:  # only the heuristic path can get here: an expert's own rule broke its own ranges
             raise ValueError(f"mixing planner: an expert proposed an invalid operation: {'; '.join(problems)}")
         plan = {sid: list(proposal.plan.get(sid, [])) for sid in scene.features}
+        used = HEURISTIC if warnings else backend  # with_fallback warns exactly when it fell back
         rec["parsed"] = {s: [o.model_dump() for o in ops] for s, ops in plan.items()}
-    return {"plan": plan, "scene": scene, "warnings": warnings,
+        rec["decision"] = (f"{used}{f' (fell back from {backend})' if used != backend else ''}: "
+                           + "; ".join(f"{s} {'+'.join(o.expert for o in ops) or '-'}" for s, ops in plan.items()))
+    rounds = [*state.get("settings", {}).get(PLANNER_KEY, {}).get("rounds", []),
+              {"round": r, "backend": used, "fell_back": used != backend}]
+    return {"plan": plan, "scene": scene, "warnings": warnings, "settings": {PLANNER_KEY: {"round": r, "rounds": rounds}},
             "timings": {f"mix.plan[{r}]": time.perf_counter() - t0}}
 
 
@@ -237,14 +243,16 @@ def run_expert(task: dict[str, Any], runtime: Any) -> dict[str, Any]:
         if bad:
             raise ValueError(f"mixing expert '{name}' configured parameters out of its own ranges: {'; '.join(bad)}")
         warnings: list[str] = []
+        used = HEURISTIC
         if backend != HEURISTIC and ops:
             reasons = {sid: next((o.reason for o in plan[sid] if o.expert == name), "") for sid in ops}
             refined, warnings = with_fallback(ctx, "experts", f"mixing.expert.{name}",
                                               lambda: _llm_refine(ctx, expert, ops, reasons, scene),
                                               lambda: ExpertRefinement(params=ops))
-            ops = refined.params
+            ops, used = refined.params, HEURISTIC if warnings else backend
         rec["parsed"] = ops
-    return {"settings": {name: {"round": r, "ops": ops}}, "warnings": warnings}
+        rec["decision"] = f"{used}: " + "; ".join(f"{s} {json.dumps(p, default=str)}" for s, p in ops.items())
+    return {"settings": {name: {"round": r, "ops": ops, "backend": used}}, "warnings": warnings}
 
 
 def _length(sources: Mapping[str, AudioSource]) -> int:
@@ -367,6 +375,8 @@ def verify_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                   "fg_minus_bg_lu": round(level["fg"] - level["bg"], 2) if {"fg", "bg"} <= level.keys() else None,
                   "experts": state.get("notes", {}), "missed": missed, "passed": not missed}
         rec["parsed"] = result
+        rec["decision"] = ("passed" if not missed else "missed: " + "; ".join(missed)) + " (" + ", ".join(
+            f"{k} {v:.1f} LUFS" for k, v in level.items()) + ")"
     return {"rounds": [result], "round": r + 1, "timings": {f"mix.verify[{r}]": time.perf_counter() - t0}}
 
 
@@ -409,6 +419,31 @@ def master_target(target_lufs: float, scene: MixScene) -> tuple[float, list[str]
     ref = target_lufs - (t.fg_lufs - t.bg_lufs)
     return ref, [f"no foreground sounds: the beds are delivered at their reference level, {ref:.0f} LUFS "
                  f"({t.fg_lufs - t.bg_lufs:.0f} LU under the {target_lufs:.0f} LUFS target), not normalised up to it"]
+
+
+def as_run(state: dict[str, Any]) -> tuple[dict[str, list[MixOperation]], dict[str, Any]]:
+    """The last round's plan with each operation's parameters as its expert ran them (configured from measurements,
+    refined by an LLM), and who decided: the planner that ran each round (after any fallback), each expert's
+    backend, and, where an expert changed what the planner asked for, both values."""
+    last = int(state.get("round", 1)) - 1
+    settings = state.get("settings", {})
+    ran = {name: st for name, st in settings.items() if not name.startswith("@") and st.get("round") == last}
+    plan: dict[str, list[MixOperation]] = {}
+    changed: dict[str, dict[str, Any]] = {}
+    for sid, ops in state["plan"].items():
+        plan[sid] = []
+        for op in ops:
+            params = ran.get(op.expert, {}).get("ops", {}).get(sid, op.params)
+            plan[sid].append(op.model_copy(update={"params": dict(params)}))
+            if params != op.params:
+                changed.setdefault(sid, {})[op.expert] = {"planned": dict(op.params), "ran": dict(params),
+                                                          "by": ran[op.expert].get("backend", HEURISTIC)}
+    rounds = settings.get(PLANNER_KEY, {}).get("rounds", [])
+    planner = rounds[-1]["backend"] if rounds else HEURISTIC
+    records = {"planner": planner, "planner_fell_back": any(r["fell_back"] for r in rounds), "planner_rounds": rounds,
+               "experts_backend": {name: st.get("backend", HEURISTIC) for name, st in ran.items()},
+               "refined": changed}
+    return plan, records
 
 
 def master_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -460,10 +495,10 @@ def master_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     analysis = {"band_centres_hz": [round(float(c), 1) for c in band_centres_hz()], "targets": asdict(scene.targets),
                 "level_gains_db": {s: round(g, 2) for s, g in scene.level_gains.items()},
                 "depths_m": {s: round(d, 2) for s, d in scene.depths.items()}}
+    used, records = as_run(state)
     plan = MixPlan(target_lufs=ctx.target_lufs, true_peak_dbtp=ctx.true_peak_dbtp, features=list(scene.features.values()),
-                   plan=state["plan"], analysis=analysis, space=space, experts=capabilities(state["experts"]),
-                   verification={"planner": ctx.llm_for("planner"), "experts_backend": ctx.llm_for("experts"),
-                                 "rounds": state.get("rounds", []), "master": measured})
+                   plan=used, analysis=analysis, space=space, experts=capabilities(state["experts"]),
+                   verification={**records, "rounds": state.get("rounds", []), "master": measured})
     done = time.perf_counter()
     # What immersive delivery reads from the scratch folder: processed stems and returns, with their channels.
     render = {"render": {"stems": {s: src.channels for s, src in processed.items()},

@@ -250,7 +250,7 @@ class VLMBackend(OpenCVBackend):
 
     def __init__(self, llm: Any = None, *, ctx: Any = None, n_keyframes: int = 4) -> None:
         super().__init__()
-        from foleydesigner.llm import HEURISTIC, make_chat_model
+        from foleydesigner.llm import HEURISTIC, endpoint_for, make_chat_model
         from foleydesigner.trace import Tracer
 
         spec = llm if isinstance(llm, str) or llm is None else getattr(llm, "model_name", "chat-model")
@@ -259,7 +259,10 @@ class VLMBackend(OpenCVBackend):
         if llm is None or llm == HEURISTIC:
             raise BackendError("--vision vlm needs a vision chat model (--llm provider:model), not the heuristic backend")
         self.spec = str(spec)
-        self.model = make_chat_model(llm, base_url=getattr(ctx, "llm_base_url", None)) if isinstance(llm, str) else llm
+        if isinstance(llm, str) and hasattr(ctx, "llm_for") and llm == ctx.llm_for("scribe"):
+            self.model = endpoint_for(ctx, "scribe").model()  # the scribe's own server, key, timeout
+        else:
+            self.model = make_chat_model(llm, base_url=getattr(ctx, "llm_base_url", None)) if isinstance(llm, str) else llm
         self.tracer = getattr(ctx, "tracer", None) or Tracer(None)
         self.retry = getattr(ctx, "llm_retry", None)
         self.n_keyframes = n_keyframes
