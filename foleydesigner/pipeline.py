@@ -26,7 +26,6 @@ from foleydesigner.schemas import RunInfo, VideoInfo
 from foleydesigner.tools.export import atomic_write_json
 from foleydesigner.tools.screenplay import read_screenplay
 from foleydesigner.tools.video import probe_video
-from foleydesigner.trace import Tracer
 
 log = logging.getLogger(__name__)
 _VERSIONED = ("foleydesigner", "langgraph", "langchain-core", "numpy", "scipy", "opencv-contrib-python-headless",
@@ -89,7 +88,7 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
     staging = make_staging(out)
     state: dict[str, Any] = {}
     try:
-        ctx = RunContext(work_dir=staging, tracer=Tracer(staging / "trace.jsonl"), **options)
+        ctx = RunContext(work_dir=staging, **options)  # its tracer writes staging/trace.jsonl
         from foleydesigner.tools.vision import make_vision_backend
 
         make_vision_backend(ctx.vision, model_dir=ctx.vision_model_dir, ctx=ctx)  # fails before work

@@ -8,7 +8,6 @@ import numpy as np
 
 from foleydesigner.context import RunContext
 from foleydesigner.schemas import Track, VideoInfo
-from foleydesigner.trace import Tracer
 
 
 def video_info(duration_s: float = 4.0, fps: float = 25.0, width: int = 640, height: int = 360) -> VideoInfo:
@@ -28,7 +27,7 @@ def linear_track(tid: int, *, t0: float, t1: float, x0: float, x1: float, fps: f
 
 
 def context(tmp: Path, **kw: object) -> RunContext:
-    return RunContext(work_dir=tmp, tracer=Tracer(tmp / "trace.jsonl"), **kw)  # type: ignore[arg-type]
+    return RunContext(work_dir=tmp, **kw)  # type: ignore[arg-type]  # its tracer writes tmp/trace.jsonl
 
 
 def ball_track(tid: int, *, t0: float, t1: float, x0: float, x1: float, hits: list[float], fps: float = 25.0,
