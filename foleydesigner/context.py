@@ -7,6 +7,7 @@ build it from JSON: paths arrive as strings, and the tracer is built from a path
 from __future__ import annotations
 
 import tempfile
+import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -27,6 +28,9 @@ LOUDNESS_PRESETS = {"atsc": -24.0, "ebu": -23.0}
 ROLES = ("scribe", "validator", "writer", "scorer", "planner", "experts")
 
 
+#: Where runs without a work_dir write (a fresh foley-run-* folder each). Looked up once, at import: the context is
+#: built inside the dev server's event loop, where finding the temp folder (a disk probe) would block it.
+TEMP_ROOT = Path(tempfile.gettempdir())
 #: The backoff as JSON: RetryPolicy's injectable `sleep` is for tests and has no JSON form.
 _RETRY_SCHEMA = {"type": "object", "description": "backoff for transient provider errors",
                  "properties": {k: {"type": "number"} for k in ("max_retries", "base_s", "factor", "max_s")}}
@@ -83,7 +87,8 @@ class RunContext:
     def __post_init__(self) -> None:
         """JSON in (LangGraph's server builds the context from a dict): strings become paths, lists tuples."""
         fix = object.__setattr__  # frozen: normalising the inputs is the constructor's job
-        fix(self, "work_dir", Path(self.work_dir) if self.work_dir else Path(tempfile.mkdtemp(prefix="foley-run-")))
+        # no I/O here (see TEMP_ROOT): the folder is made by the first file written into it
+        fix(self, "work_dir", Path(self.work_dir) if self.work_dir else TEMP_ROOT / f"foley-run-{uuid.uuid4().hex[:12]}")
         if isinstance(self.llm_retry, Mapping):
             fix(self, "llm_retry", RetryPolicy(**dict(self.llm_retry)))
         for name in ("tot_weights", "deliver"):

@@ -8,6 +8,8 @@ would (watch the clip; lay out each event's clues and render its stem). In the p
 from __future__ import annotations
 
 import time
+from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
 from foleydesigner import stages
@@ -17,6 +19,26 @@ from foleydesigner.tools import catalog
 
 #: The frame grid clues are laid on when the mixer runs from a script alone (no clip): 25 fps, HD width.
 SCRIPT_FPS, SCRIPT_WIDTH, SCRIPT_HEIGHT = 25.0, 1920, 1080
+
+
+def demo_clip() -> Path:
+    """The clip that ships with the package (foleydesigner/data/demo_vtest.mp4)."""
+    return Path(str(resources.files("foleydesigner") / "data" / "demo_vtest.mp4"))
+
+
+#: The mixer's smallest useful input: three seconds of footsteps off to the left over an air bed.
+DEMO_MIX_SCRIPT: dict[str, Any] = {
+    "duration_s": 3.0, "scene": {"location": "outdoor", "time_of_day": "day", "description": "campus"},
+    "events": [{"id": "steps", "label": "footsteps", "layer": "fg", "start_s": 0.2, "end_s": 2.8,
+                "onsets_s": [0.3, 0.8, 1.3, 1.8, 2.3], "azimuth_deg": -20.0, "depth_m": 3.0},
+               {"id": "air", "label": "wind", "layer": "bg", "start_s": 0.0, "end_s": 3.0, "intensity": 0.4}]}
+
+
+def example_inputs(clip: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """The documented minimal input of every graph in langgraph.json (README, "LangGraph Studio"), as JSON."""
+    path = str(Path(clip).resolve()) if clip else str(demo_clip())
+    return {"foley": {"video_path": path}, "decomposition": {"video_path": path}, "filmscribe": {"video_path": path},
+            "mixing": {"script": DEMO_MIX_SCRIPT}}
 
 
 def route_watch(state: dict[str, Any]) -> Literal["watch", "generate"]:
