@@ -152,14 +152,16 @@ def bed_fits(label: str, scene: SceneContext, cued: set[str]) -> bool:
 
 def is_supported(e: SoundEvent, ev: Evidence) -> bool:
     """Picture or story asks for it: a track that makes this sound, a screenplay cue of its family, or (a bed) one
-    the place calls for or that fits the place and time."""
+    the place calls for or a place bed that fits the place and time. Weather and other beds that belong to no
+    place (rain, thunder, a crowd) need the screenplay: nothing in the picture analysis shows them."""
     if any(t.id == e.source_track for t in ev.tracks) and ev.track_confidence(e) >= ev.min_confidence:
         return True
     cues = ev.cue_families()
     if family(e.label) in cues:
         return True
     beds_ok = {*ev.place_beds, ambience_for(ev.scene)[0], "room_tone", "wind"}
-    return e.layer == "bg" and e.source_track is None and (e.label in beds_ok or bed_fits(e.label, ev.scene, set(cues)))
+    return e.layer == "bg" and e.source_track is None and (
+        e.label in beds_ok or (e.label in BED_CONTEXT and bed_fits(e.label, ev.scene, set(cues))))
 
 
 def facts(script: FoleyScript, ev: Evidence) -> dict[str, float | None]:
