@@ -209,3 +209,54 @@ def test_the_judge_cannot_overturn_a_hard_fact(tmp_path, scripted):
     g = _tree({"n1": (0.95, flags), "n2": (0.30, []), "n3": (0.60, [])})
     assert rank(g, ["n1", "n2", "n3"]) == ["n3", "n2", "n1"]
     assert rank(_tree({"n1": (0.9, ["x"]), "n2": (0.4, ["y"])}), ["n2", "n1"]) == ["n1", "n2"]  # all flagged: by score
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_grounding_reask_through_a_local_openai_compatible_server(tmp_path, monkeypatch):
+    """The same re-ask over HTTP: a scripted OpenAI-compatible server on 127.0.0.1 answers the writer through the
+    real SDK, first with the night storm, then with the daylight script; the second request carries the facts."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    tracks, v = walkers(), video_info()
+    answers = [night_storm(tracks), daylight(tracks)]
+    requests: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            script = answers[min(len(requests), len(answers)) - 1]
+            body = json.dumps({"id": f"r{len(requests)}", "object": "chat.completion", "created": 0, "model": "local",
+                               "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                                   "role": "assistant", "content": None, "tool_calls": [{
+                                       "id": f"c{len(requests)}", "type": "function", "function": {
+                                           "name": "FoleyScript", "arguments": script.model_dump_json()}}]}}],
+                               "usage": {"prompt_tokens": 900, "completion_tokens": 300, "total_tokens": 1200}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-local-test-000000000")
+    try:
+        ctx = context(tmp_path, llm_roles={"writer": "openai:local-writer"},
+                      llm_base_url=f"http://127.0.0.1:{server.server_address[1]}/v1")
+        script, warnings = write_script(ctx, v, heuristic_scribe(v, tracks, SCREENPLAY, None), tracks, SCREENPLAY)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(requests) == 2 and warnings == []
+    assert sorted(e.source_track for e in script.events if e.source_track is not None) == list(range(8))
+    first, second = (r["messages"] for r in requests)
+    assert len(second) == len(first) + 2 and second[-2]["role"] == "assistant" and second[-1]["role"] == "user"
+    assert "5 of 8 tracked movers" in second[-1]["content"] and "EXT. UNIVERSITY CAMPUS - DAY" in second[-1]["content"]
+    assert requests[1]["model"] == "local-writer" and "FoleyScript" in {t["function"]["name"] for t in requests[1]["tools"]}
+    rows = _lines(tmp_path)
+    assert [r["decision"] for r in rows if r["kind"] == "grounding"] == ["re-ask with the facts", "corrected"]
+    assert sum(r.get("tokens", {}).get("input", 0) for r in rows if r["kind"] == "llm") == 1800
