@@ -106,7 +106,11 @@ def test_writer_is_reasked_with_the_facts_and_corrects(tmp_path, scripted):
     assert "tracks whose motion makes a sound" in reask and "7 (person walking" in reask
     assert model.calls[1][-2].content.startswith('{"duration_s":4.0')  # its own first answer comes back with it
     rows = [r for r in _lines(tmp_path) if r["kind"] == "grounding"]
-    assert [r["decision"] for r in rows] == ["re-ask with the facts", "corrected"] and rows[1]["violations"] == []
+    assert rows[0]["decision"].startswith("re-ask with the facts: the scene is at night") and len(rows[0]["violations"]) >= 5
+    assert rows[1]["decision"] == "corrected" and rows[1]["violations"] == []
+    from foleydesigner.trace_view import decision_of
+
+    assert "re-ask with the facts" in decision_of(rows[0])  # `foley trace` shows it
 
 
 def test_scribe_is_held_to_the_heading(tmp_path, scripted):
@@ -158,6 +162,9 @@ def test_uncorrected_writer_warns_in_run_json_and_flags_its_tot_node(tmp_path, s
     assert n1.expansion["operator"] == "script_writer" and any("tracked movers" in f for f in n1.flags)
     scored = {r["tot_node"]: r["decision"] for r in _lines(out) if r["node"] == "tot.score"}
     assert scored["n1"]["flags"] == n1.flags  # the flag is in the trace too
+    shown = CliRunner().invoke(app, ["trace", str(out), "--json"])
+    rows = [r for r in json.loads(shown.output)["timeline"] if r["kind"] == "grounding"] if shown.exit_code == 0 else []
+    assert [r["decision"].split(":")[0] for r in rows] == ["re-ask with the facts", "still contradicts the facts"]
     winner = next(n for n in tree.nodes if n.id == tree.winner)
     assert winner.expansion["rationale"] == "the car, not a storm" and winner.flags == []
     thunder = next(n for n in tree.nodes if n.expansion.get("rationale") == "louder thunder")
@@ -258,5 +265,5 @@ def test_grounding_reask_through_a_local_openai_compatible_server(tmp_path, monk
     assert "5 of 8 tracked movers" in second[-1]["content"] and "EXT. UNIVERSITY CAMPUS - DAY" in second[-1]["content"]
     assert requests[1]["model"] == "local-writer" and "FoleyScript" in {t["function"]["name"] for t in requests[1]["tools"]}
     rows = _lines(tmp_path)
-    assert [r["decision"] for r in rows if r["kind"] == "grounding"] == ["re-ask with the facts", "corrected"]
+    assert [r["decision"].split(":")[0] for r in rows if r["kind"] == "grounding"] == ["re-ask with the facts", "corrected"]
     assert sum(r.get("tokens", {}).get("input", 0) for r in rows if r["kind"] == "llm") == 1800

@@ -160,14 +160,14 @@ def grounded_ask(ctx: Any, role: str, node: str, messages: list[Any], schema: ty
     if not problems:
         return answer, []
     ctx.tracer.write({"node": node, "kind": "grounding", "backend": backend, "violations": problems,
-                      "decision": "re-ask with the facts"})
+                      "decision": f"re-ask with the facts: {'; '.join(problems)}"})  # what `foley trace` shows
     reask = P.REASK.format(schema=schema.__name__, violations="\n".join(f"- {p}" for p in problems),
                            facts=ground.describe())
     answer = ask(ctx, role, node, [*messages, AIMessage(answer.model_dump_json()), HumanMessage(reask)], schema,
                  tools=tools)
     problems = check(answer)
     ctx.tracer.write({"node": node, "kind": "grounding", "backend": backend, "violations": problems,
-                      "decision": "still contradicts the facts" if problems else "corrected"})
+                      "decision": f"still contradicts the facts: {'; '.join(problems)}" if problems else "corrected"})
     if problems:
         log.warning("%s: %s still contradicts the measured facts: %s", node, backend, "; ".join(problems))
     return answer, problems
