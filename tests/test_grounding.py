@@ -13,7 +13,6 @@ from foleydesigner.agents.grounding import Ground, Heading
 from foleydesigner.agents.script_writer import heuristic_write, track_event, write_script
 from foleydesigner.agents.tot import _llm_candidates, rank, score_script
 from foleydesigner.agents.tot_rules import Evidence
-from foleydesigner.llm import register_chat_model_factory, unregister_chat_model_factory
 from foleydesigner.schemas import FoleyScript, SceneContext, SceneScript, SoundEvent, TotTree
 from tests.fakes import (
     ScriptedChatModel,
@@ -47,14 +46,6 @@ def daylight(tracks: list) -> FoleyScript:
     return FoleyScript(duration_s=4.0, scene=DAY, events=[
         *(track_event(t, DAY) for t in tracks),
         SoundEvent(id="air", label="wind", layer="bg", start_s=0.0, end_s=4.0, intensity=0.35, description="outdoor air")])
-
-
-@pytest.fixture()
-def scripted():
-    holder: dict[str, ScriptedChatModel] = {}
-    register_chat_model_factory("scripted", lambda name, **kw: holder["model"])
-    yield lambda model: holder.__setitem__("model", model) or model
-    unregister_chat_model_factory("scripted")
 
 
 def _lines(path):
