@@ -28,7 +28,7 @@ from foleydesigner.lexicon import ambience_for_place
 from foleydesigner.llm import ask
 from foleydesigner.prompts import grounding as P
 from foleydesigner.schemas import FoleyScript, SceneContext, SceneScript, Track, VideoInfo
-from foleydesigner.tools.screenplay import parse_screenplay
+from foleydesigner.tools.screenplay import Screenplay, parse_screenplay
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -50,10 +50,11 @@ class Heading:
     text: str = ""
 
     @classmethod
-    def of(cls, screenplay: str | None) -> Heading:
+    def of(cls, screenplay: str | None, parsed: Screenplay | None = None) -> Heading:
+        """From the screenplay alone (`parsed` without a default scene, to save parsing it again)."""
         if not screenplay:
             return cls()
-        scene = parse_screenplay(screenplay).scene
+        scene = (parsed or parse_screenplay(screenplay)).scene
         line = _HEADING_LINE.search(screenplay)
         return cls(None if scene.location == "unknown" else scene.location,
                    None if scene.time_of_day == "unknown" else scene.time_of_day,
@@ -75,9 +76,9 @@ class Ground:
     @classmethod
     def of(cls, video: VideoInfo, tracks: list[Track], screenplay: str | None, scene: SceneContext,
            min_confidence: float) -> Ground:
-        heading = Heading.of(screenplay)
+        sp = parse_screenplay(screenplay) if screenplay else None  # its cues do not depend on a default scene
+        heading = Heading.of(screenplay, sp)
         scene = heading.over(scene)
-        sp = parse_screenplay(screenplay, default_scene=scene) if screenplay else None
         beds = sp.ambience if sp and sp.ambience else ambience_for_place(scene.description)
         return cls(heading, Evidence(video, tracks, scene, sp.cues if sp else [], beds, min_confidence))
 
