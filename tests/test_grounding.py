@@ -71,6 +71,11 @@ def test_the_checks_name_each_broken_fact():
     stormy = SCREENPLAY + "\n\nThunder rolls. Heavy rain starts to fall."
     storm_ground = Ground.of(v, tracks, stormy, DAY, 0.5)
     assert not [p for p in storm_ground.script_violations(night_storm(tracks, voiced=8)) if "thunder:" in p or "rain:" in p]
+    # no heading: the action lines' unambiguous time is the fact, and the message does not invent a heading
+    prose = Ground.of(v, [], "A moonlit street. Two men walk.", SceneContext(), 0.5)
+    assert prose.heading == Heading("outdoor", "night", "")
+    assert prose.scene_script_violations(SceneScript(summary="a sunny afternoon", scene=DAY)) == [
+        "the scene is at day, but the screenplay says night", "'a sunny afternoon' says sunny, but the screenplay says night"]
     # a night-only bed in a DAY scene, an indoor bed outdoors
     crickets = SoundEvent(id="c", label="crickets", layer="bg", start_s=0, end_s=4)
     hum = SoundEvent(id="h", label="fridge_hum", layer="bg", start_s=0, end_s=4)

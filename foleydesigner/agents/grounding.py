@@ -60,6 +60,9 @@ class Heading:
                    None if scene.time_of_day == "unknown" else scene.time_of_day,
                    line.group(0).strip() if line else "")
 
+    def says(self, value: str) -> str:
+        return f"the screenplay's heading says {value} ({self.text})" if self.text else f"the screenplay says {value}"
+
     def over(self, scene: SceneContext) -> SceneContext:
         """The scene with the heading's place and time in force (what the agents' scene should have said)."""
         upd = {k: v for k, v in (("location", self.location), ("time_of_day", self.time_of_day)) if v}
@@ -86,16 +89,14 @@ class Ground:
 
     def scene_violations(self, scene: SceneContext, texts: Sequence[str] = ()) -> list[str]:
         h, out = self.heading, []
-        where = f" ({h.text})" if h.text else ""
         if h.location and scene.location not in ("unknown", h.location):
-            out.append(f"the scene is {scene.location}, but the screenplay's heading says {h.location}{where}")
+            out.append(f"the scene is {scene.location}, but {h.says(h.location)}")
         if h.time_of_day and scene.time_of_day not in ("unknown", h.time_of_day):
-            out.append(f"the scene is at {scene.time_of_day}, but the screenplay's heading says {h.time_of_day}{where}")
+            out.append(f"the scene is at {scene.time_of_day}, but {h.says(h.time_of_day)}")
         words = _OPPOSITE_WORDS.get(h.time_of_day or "")
         for text in texts:
-            if words is not None and (m := words.search(text)):
-                out.append(f"'{text[:80]}' says {m.group(0).lower()}, but the screenplay's heading says "
-                           f"{h.time_of_day}{where}")
+            if words is not None and h.time_of_day and (m := words.search(text)):
+                out.append(f"'{text[:80]}' says {m.group(0).lower()}, but {h.says(h.time_of_day)}")
         return out
 
     def scene_script_violations(self, script: SceneScript) -> list[str]:
@@ -108,15 +109,14 @@ class Ground:
         ev, h = self.evidence, self.heading
         cued = set(ev.cue_families())
         out = self.scene_violations(script.scene, [e.description for e in script.events if family(e.label) not in cued])
-        where = f" ({h.text})" if h.text else ""
         for e in script.events:
             if family(e.label) in cued:
                 continue  # the author asked for it: a storm in a DAY scene is the story's choice
             _, when = BED_CONTEXT.get(e.label, (None, None))
             if h.time_of_day and when is not None and h.time_of_day not in when:
-                out.append(f"{e.id}: {e.label} belongs to {'/'.join(when)}, but the heading says {h.time_of_day}{where}")
+                out.append(f"{e.id}: {e.label} belongs to {'/'.join(when)}, but {h.says(h.time_of_day)}")
             if h.location == "outdoor" and e.label in _INDOOR_BEDS:
-                out.append(f"{e.id}: {e.label} is an indoor sound, but the heading says outdoor{where}")
+                out.append(f"{e.id}: {e.label} is an indoor sound, but {h.says('outdoor')}")
         voiced = {e.source_track for e in script.events if e.source_track is not None}
         sounding = ev.sounding_tracks()
         silent = [t for t in sounding if t.id not in voiced]
