@@ -1,6 +1,6 @@
 """Every graph in langgraph.json, served by LangGraph's dev server and run from its documented minimal input.
 
-    pip install "langgraph-cli[inmem]"      # the dev server (not a test dependency: it brings ~30 packages)
+    pip install -e '.[studio]'             # langgraph-cli[inmem]: not a test dependency (it brings ~30 packages)
     python benchmarks/studio_server.py [--port 2124] [--keep DIR]
 
 Starts `langgraph dev` on 127.0.0.1 (offline: nothing leaves the machine), asks it for each graph's input, output
@@ -76,7 +76,7 @@ def main() -> int:
     args = ap.parse_args()
     exe = shutil.which("langgraph", path=str(Path(sys.executable).parent)) or shutil.which("langgraph")
     if exe is None:
-        print('langgraph-cli is not installed: pip install "langgraph-cli[inmem]"', file=sys.stderr)
+        print("langgraph-cli is not installed: pip install -e '.[studio]'", file=sys.stderr)
         return 2
     url = f"http://127.0.0.1:{args.port}"
     log = tempfile.NamedTemporaryFile("w+b", prefix="langgraph-dev-", suffix=".log", delete=False)
