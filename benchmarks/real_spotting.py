@@ -69,10 +69,9 @@ def spot_only(clip: Path, work: Path) -> dict:
     from foleydesigner.context import RunContext
     from foleydesigner.graphs.decomposition import build_decomposition_graph
     from foleydesigner.stages import load_video
-    from foleydesigner.trace import Tracer
 
     work.mkdir(parents=True, exist_ok=True)
-    ctx = RunContext(work_dir=work, tracer=Tracer(work / "trace.jsonl"))
+    ctx = RunContext(work_dir=work)  # its tracer writes work/trace.jsonl
     state = {"video_path": str(clip), "screenplay": None}
     state |= load_video(state, SimpleNamespace(context=ctx))
     out = build_decomposition_graph().invoke(state, context=ctx)

@@ -1,10 +1,20 @@
-"""Run context: the per-run settings every node reads (frozen; handed to nodes through LangGraph's runtime)."""
+"""Run context: the per-run settings every node reads (frozen; handed to nodes through LangGraph's runtime).
+
+Every field is plain data, so LangGraph's dev server and Studio can show the context as a JSON Schema form and
+build it from JSON: paths arrive as strings, and the tracer is built from a path (`trace`), never passed in.
+"""
 
 from __future__ import annotations
 
+import tempfile
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import WithJsonSchema
 
 from foleydesigner.limits import MAX_EVENTS, MAX_SCREENPLAY_BYTES
 from foleydesigner.llm import RetryPolicy
@@ -18,10 +28,22 @@ LOUDNESS_PRESETS = {"atsc": -24.0, "ebu": -23.0}
 ROLES = ("scribe", "validator", "writer", "scorer", "planner", "experts")
 
 
+#: Where runs without a work_dir write (a fresh foley-run-* folder each). Looked up once, at import: the context is
+#: built inside the dev server's event loop, where finding the temp folder (a disk probe) would block it.
+TEMP_ROOT = Path(tempfile.gettempdir())
+#: The backoff as JSON: RetryPolicy's injectable `sleep` is for tests and has no JSON form.
+_RETRY_SCHEMA = {"type": "object", "description": "backoff for transient provider errors",
+                 "properties": {k: {"type": "number"} for k in ("max_retries", "base_s", "factor", "max_s")}}
+
+
 @dataclass(frozen=True)
 class RunContext:
-    work_dir: Path  # where this run writes its files (a staging folder moved into --out at the end)
-    tracer: Tracer = field(default_factory=lambda: Tracer(None))
+    # Where this run writes its files (the CLI's staging folder, moved into --out at the end); a string is taken
+    # as a path, and none (a run started from LangGraph Studio) gets a fresh folder under the system's temp dir.
+    work_dir: Annotated[Path, WithJsonSchema({"type": "string", "description": "folder this run writes into; "
+                                              "default: a new temp folder"})] = None  # type: ignore[assignment]
+    # trace.jsonl: relative to work_dir or absolute; "" writes none (the tally of tokens is kept either way)
+    trace: str = "trace.jsonl"
     llm: str = "heuristic"
     llm_roles: Mapping[str, str] = field(default_factory=dict)
     llm_base_url: str | None = None  # an OpenAI-compatible server: used by the roles whose provider speaks that API
@@ -43,7 +65,7 @@ class RunContext:
     # candidates, not rendered (a missing sound costs little; an invented one ruins the mix).
     min_confidence: float = 0.5
     llm_vision: bool = False  # send keyframes to the scribe/validator even if the model is not known to see
-    llm_retry: RetryPolicy = field(default_factory=RetryPolicy)
+    llm_retry: Annotated[RetryPolicy, WithJsonSchema(_RETRY_SCHEMA)] = field(default_factory=RetryPolicy)
     # Tree-of-Thought decomposition (paper §1): k candidates per node, top-b kept per level, stop above τ or at
     # max depth; Score = w1·s_align + w2·s_layer + w3·s_emotion.
     tot_k: int = 3
@@ -64,6 +86,28 @@ class RunContext:
     # Delivered formats (delivery.FORMATS): stereo and 5.1 always; foa, 7.1.4 and binaural on request.
     deliver: tuple[str, ...] = ("stereo", "5.1")
     hrtf: str | None = None  # --hrtf FILE.sofa for the binaural format (else the system's KEMAR, else a model)
+
+    def __post_init__(self) -> None:
+        """JSON in (LangGraph's server builds the context from a dict): strings become paths, lists tuples."""
+        fix = object.__setattr__  # frozen: normalising the inputs is the constructor's job
+        # no I/O here (see TEMP_ROOT): the folder is made by the first file written into it
+        fix(self, "work_dir", Path(self.work_dir) if self.work_dir else TEMP_ROOT / f"foley-run-{uuid.uuid4().hex[:12]}")
+        if isinstance(self.llm_retry, Mapping):
+            fix(self, "llm_retry", RetryPolicy(**dict(self.llm_retry)))
+        for name in ("tot_weights", "deliver"):
+            if isinstance(getattr(self, name), list):
+                fix(self, name, tuple(getattr(self, name)))
+
+    @cached_property
+    def tracer(self) -> Tracer:
+        """The run's trace, opened (emptied) on first use and shared by every node of the run."""
+        return Tracer(self.work_dir / self.trace if self.trace else None)
+
+    def as_json(self) -> dict[str, Any]:
+        """The settings as JSON-able data (what a dev-server run would send as its context)."""
+        out = asdict(self)
+        out.update(work_dir=str(self.work_dir), llm_retry={k: v for k, v in out["llm_retry"].items() if k != "sleep"})
+        return out
 
     def llm_for(self, role: str) -> str:
         """The backend string for an agent role: its override, else the run's --llm."""

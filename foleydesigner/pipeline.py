@@ -34,7 +34,6 @@ from foleydesigner.schemas import RunInfo, VideoInfo
 from foleydesigner.tools.export import atomic_write_json
 from foleydesigner.tools.screenplay import read_screenplay
 from foleydesigner.tools.video import probe_video
-from foleydesigner.trace import Tracer
 
 log = logging.getLogger(__name__)
 _VERSIONED = ("foleydesigner", "langgraph", "langchain-core", "numpy", "scipy", "opencv-contrib-python-headless",
@@ -144,7 +143,7 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
     state: dict[str, Any] = {}
     started, done, order = False, set(), []  # the graph's stages, and those finished: a failure names the next
     try:
-        ctx = RunContext(work_dir=staging, tracer=Tracer(staging / "trace.jsonl"), **options)
+        ctx = RunContext(work_dir=staging, **options)  # its tracer writes staging/trace.jsonl
         from foleydesigner.tools.vision import make_vision_backend
 
         make_vision_backend(ctx.vision, model_dir=ctx.vision_model_dir, ctx=ctx)  # fails before work

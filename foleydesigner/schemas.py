@@ -371,6 +371,7 @@ class TotNode(_Model):
     scores: TotScores | None = None
     status: Literal["root", "kept", "pruned", "winner", "frontier"] = "frontier"
     expansion: dict[str, Any] = Field(default_factory=dict, description="operator, principle, rationale, edits, backend")
+    flags: list[str] = Field(default_factory=list, description="measured facts its script contradicts (agents/grounding.py)")
 
 
 class TotTree(_Model):

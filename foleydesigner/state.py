@@ -1,17 +1,31 @@
-"""Graph state. Values are JSON-able (pydantic models are stored as model_dump() dicts) so any checkpointer works."""
+"""Graph state. Values are JSON-able (pydantic models are stored as model_dump() dicts) so any checkpointer works.
+
+TypedDicts come from typing_extensions: pydantic (which LangGraph's dev server uses for the input and output JSON
+Schemas Studio shows) rejects typing.TypedDict before Python 3.12.
+"""
 
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
+
+from typing_extensions import TypedDict
 
 
 def merge_dicts(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
     return {**(left or {}), **(right or {})}
 
 
+class FoleyInput(TypedDict, total=False):
+    """What a run starts from: the clip, and the screenplay's text if there is one."""
+
+    video_path: str
+    screenplay: str | None
+
+
 class FoleyState(TypedDict, total=False):
     video_path: str
+    work_dir: str  # the folder the run writes into (its trace.jsonl): shown by Studio, where no --out names it
     screenplay: str | None
     video: dict[str, Any]  # VideoInfo
     tracks: list[dict[str, Any]]  # Track
@@ -54,6 +68,8 @@ class ScribeState(ScribeInput, total=False):
     """The FilmScribe subgraph's state: shares keys with FoleyState so it plugs in as a node."""
 
     warnings: Annotated[list[str], operator.add]
+    work_dir: str  # set when the subgraph watched the clip itself (run on its own, e.g. from Studio)
+    timings: Annotated[dict[str, float], merge_dicts]
 
 
 class DecompositionState(ScribeState, total=False):
@@ -65,7 +81,6 @@ class DecompositionState(ScribeState, total=False):
     tot_level: int
     tot_stop: str
     outputs: Annotated[dict[str, str], merge_dicts]
-    timings: Annotated[dict[str, float], merge_dicts]
 
 
 class StemTask(TypedDict):
@@ -86,6 +101,7 @@ class MixState(TypedDict, total=False):
     clues: dict[str, dict[str, Any]]
     stems: list[dict[str, Any]]  # StemInfo
     audio: dict[str, Any]  # stem id -> (2, n) float32, unprocessed stems handed over directly (run_mixing, tests)
+    work_dir: str  # set when the subgraph rendered the script's stems itself (run on its own, e.g. from Studio)
     sources: dict[str, Any]  # stem id -> tools.streams.AudioSource: the unprocessed stems, read window by window
     experts: dict[str, Any]  # name -> expert plugin, loaded once per run
     scene: Any  # agents.experts.MixScene: the analysis every expert reads
@@ -111,6 +127,7 @@ class MixInput(TypedDict, total=False):
 
 
 class MixOutput(TypedDict, total=False):
+    work_dir: str
     mix_plan: dict[str, Any]
     mix: dict[str, Any]
     warnings: Annotated[list[str], operator.add]

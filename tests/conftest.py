@@ -16,3 +16,14 @@ def demo_clip() -> Path:
     from foleydesigner.cli import demo_clip as path
 
     return path()
+
+
+@pytest.fixture()
+def scripted():
+    """Register the 'scripted' LLM provider for one test; yields a setter for the model it returns."""
+    from foleydesigner.llm import register_chat_model_factory, unregister_chat_model_factory
+
+    holder: dict = {}
+    register_chat_model_factory("scripted", lambda name, **kw: holder["model"])
+    yield lambda model: holder.__setitem__("model", model) or model
+    unregister_chat_model_factory("scripted")

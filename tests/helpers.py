@@ -10,7 +10,6 @@ import numpy as np
 
 from foleydesigner.context import RunContext
 from foleydesigner.schemas import Track, VideoInfo
-from foleydesigner.trace import Tracer
 
 
 def video_info(duration_s: float = 4.0, fps: float = 25.0, width: int = 640, height: int = 360) -> VideoInfo:
@@ -43,7 +42,7 @@ def run_cli(monkeypatch: Any, capsys: Any, args: list[str]) -> tuple[int, str, s
 
 
 def context(tmp: Path, **kw: object) -> RunContext:
-    return RunContext(work_dir=tmp, tracer=Tracer(tmp / "trace.jsonl"), **kw)  # type: ignore[arg-type]
+    return RunContext(work_dir=tmp, **kw)  # type: ignore[arg-type]  # its tracer writes tmp/trace.jsonl
 
 
 def ball_track(tid: int, *, t0: float, t1: float, x0: float, x1: float, hits: list[float], fps: float = 25.0,

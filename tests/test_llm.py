@@ -17,7 +17,6 @@ from foleydesigner.llm import (
     make_chat_model,
     parse_backend,
     redact_url,
-    register_chat_model_factory,
     structured_call,
     unregister_chat_model_factory,
     usage_for,
@@ -47,15 +46,6 @@ class InternalServerError(Exception):
 
 def _lines(tmp_path):
     return [json.loads(s) for s in (tmp_path / "trace.jsonl").read_text().splitlines()]
-
-
-@pytest.fixture()
-def scripted():
-    """Register the 'scripted' provider for one test; yields a setter for the model it returns."""
-    holder: dict[str, ScriptedChatModel] = {}
-    register_chat_model_factory("scripted", lambda name, **kw: holder["model"])
-    yield lambda model: holder.__setitem__("model", model) or model
-    unregister_chat_model_factory("scripted")
 
 
 def test_backend_strings_and_vision_flags():

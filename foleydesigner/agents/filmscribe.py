@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from foleydesigner.agents.evidence import describe_track_tool, sound_for_track, track_path, track_summary
+from foleydesigner.agents.grounding import Ground, grounded_ask, grounding_warning
 from foleydesigner.context import RunContext
 from foleydesigner.lexicon import find_surface
 from foleydesigner.llm import ask, image_block, wants_images, with_fallback
@@ -138,15 +139,18 @@ def _human(ctx: RunContext, role: str, video: VideoInfo, text_template: str, **f
 
 
 def _llm_scribe(ctx: RunContext, video: VideoInfo, tracks: list[Track], screenplay: str | None,
-                feedback: ScribeFeedback | None, picture: SceneContext | None, shots: list[Shot]) -> SceneScript:
+                feedback: ScribeFeedback | None, picture: SceneContext | None, shots: list[Shot]) -> tuple[SceneScript, list[str]]:
+    """The scribe model's scene script, checked against the screenplay's heading (one re-ask with the facts)."""
     from langchain_core.messages import SystemMessage
 
     evidence = track_summary(tracks) + "\n" + picture_summary(picture, shots)
     user = _human(ctx, "scribe", video, P.SCRIBE_USER, duration_s=video.duration_s, width=video.width,
                   height=video.height, fps=video.fps, track_summary=evidence, screenplay=screenplay or "",
                   feedback="\n".join(feedback.issues) if feedback else "")
-    return ask(ctx, "scribe", "filmscribe.generate", [SystemMessage(P.SCRIBE_SYSTEM), user], SceneScript,
-               tools=[describe_track_tool(tracks)])
+    ground = Ground.of(video, tracks, screenplay, picture or SceneContext(), ctx.min_confidence)
+    script, problems = grounded_ask(ctx, "scribe", "filmscribe.generate", [SystemMessage(P.SCRIBE_SYSTEM), user],
+                                    SceneScript, ground.scene_script_violations, ground, tools=[describe_track_tool(tracks)])
+    return script, [grounding_warning("filmscribe.generate", ctx.llm_for("scribe"), problems)] if problems else []
 
 
 def _llm_validate(ctx: RunContext, script: SceneScript, tracks: list[Track], video: VideoInfo) -> ScribeFeedback:
@@ -160,9 +164,11 @@ def _llm_validate(ctx: RunContext, script: SceneScript, tracks: list[Track], vid
 def scribe(ctx: RunContext, video: VideoInfo, tracks: list[Track], screenplay: str | None,
            feedback: ScribeFeedback | None, picture: SceneContext | None = None,
            shots: list[Shot] | None = None) -> tuple[SceneScript, list[str]]:
-    return with_fallback(ctx, "scribe", "filmscribe.generate",
-                         lambda: _llm_scribe(ctx, video, tracks, screenplay, feedback, picture, shots or []),
-                         lambda: heuristic_scribe(video, tracks, screenplay, feedback, picture))
+    (script, grounding), warnings = with_fallback(
+        ctx, "scribe", "filmscribe.generate",
+        lambda: _llm_scribe(ctx, video, tracks, screenplay, feedback, picture, shots or []),
+        lambda: (heuristic_scribe(video, tracks, screenplay, feedback, picture), []))
+    return script, warnings + grounding
 
 
 def validate(ctx: RunContext, script: SceneScript, tracks: list[Track], video: VideoInfo) -> tuple[ScribeFeedback, list[str]]:

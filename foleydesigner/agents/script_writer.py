@@ -13,7 +13,7 @@ from typing import Any
 from foleydesigner.agents.evidence import describe_track_tool, sound_for_track, track_summary
 from foleydesigner.context import RunContext
 from foleydesigner.lexicon import BY_NAME, ENTRIES, LexiconEntry, ambience_for_place
-from foleydesigner.llm import ask, with_fallback
+from foleydesigner.llm import with_fallback
 from foleydesigner.prompts import script_writer as P
 from foleydesigner.schemas import FoleyScript, SceneContext, SceneScript, SoundEvent, Track, VideoInfo
 from foleydesigner.tools.screenplay import ScreenplayCue, parse_screenplay, spot_screenplay
@@ -239,24 +239,34 @@ def fit_to_clip(script: FoleyScript, duration: float, track_ids: set[int]) -> tu
 
 
 def _llm_write(ctx: RunContext, video: VideoInfo, scene_script: SceneScript, tracks: list[Track],
-               screenplay: str | None) -> FoleyScript:
+               screenplay: str | None) -> tuple[FoleyScript, list[str]]:
+    """The writer model's script, made playable and gated, and checked against the measured facts (one re-ask
+    with them); what still contradicts them comes back as a warning."""
     from langchain_core.messages import HumanMessage, SystemMessage
+
+    from foleydesigner.agents import grounding  # imported here: grounding builds on this module
 
     classes = ", ".join(sorted(e.name for e in ENTRIES))
     user = P.WRITER_USER.format(duration_s=video.duration_s, scene_script=scene_script.model_dump_json(indent=1),
                                 track_summary=track_summary(tracks), screenplay=screenplay or "")
     tools = [spot_screenplay, describe_track_tool(tracks)]
-    script = ask(ctx, "writer", "script_writer", [SystemMessage(P.WRITER_SYSTEM.format(classes=classes)), HumanMessage(user)],
-                 FoleyScript, tools=tools)
-    script = fit_to_clip(script, video.duration_s, {t.id for t in tracks})[0]
-    return gate(script, tracks, ctx.min_confidence)
+
+    def playable(script: FoleyScript) -> FoleyScript:
+        return gate(fit_to_clip(script, video.duration_s, {t.id for t in tracks})[0], tracks, ctx.min_confidence)
+
+    ground = grounding.Ground.of(video, tracks, screenplay, scene_script.scene, ctx.min_confidence)
+    script, problems = grounding.grounded_ask(ctx, "writer", "script_writer",
+                                    [SystemMessage(P.WRITER_SYSTEM.format(classes=classes)), HumanMessage(user)],
+                                    FoleyScript, lambda s: ground.script_violations(playable(s)), ground, tools=tools)
+    return playable(script), [grounding.grounding_warning("script_writer", ctx.llm_for("writer"), problems)] if problems else []
 
 
 def write_script(ctx: RunContext, video: VideoInfo, scene_script: SceneScript, tracks: list[Track],
                  screenplay: str | None) -> tuple[FoleyScript, list[str]]:
-    return with_fallback(ctx, "writer", "script_writer",
-                         lambda: _llm_write(ctx, video, scene_script, tracks, screenplay),
-                         lambda: heuristic_write(video, scene_script, tracks, screenplay, ctx.min_confidence))
+    (script, grounding), warnings = with_fallback(
+        ctx, "writer", "script_writer", lambda: _llm_write(ctx, video, scene_script, tracks, screenplay),
+        lambda: (heuristic_write(video, scene_script, tracks, screenplay, ctx.min_confidence), []))
+    return script, warnings + grounding
 
 
 def write_foley_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:

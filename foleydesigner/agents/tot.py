@@ -16,6 +16,7 @@ from typing import Any, Literal
 import networkx as nx
 
 from foleydesigner.agents.evidence import track_summary
+from foleydesigner.agents.grounding import Ground, grounded_ask, grounding_warning
 from foleydesigner.agents.script_writer import gate
 from foleydesigner.agents.tot_rules import Evidence, apply_edits, computed_scores, facts, propose, script_key
 from foleydesigner.context import RunContext
@@ -48,6 +49,19 @@ def evidence(state: dict[str, Any], script: FoleyScript, min_confidence: float =
     sp = parse_screenplay(state["screenplay"], default_scene=script.scene) if state.get("screenplay") else None
     beds = sp.ambience if sp and sp.ambience else ambience_for_place(script.scene.description)
     return Evidence(video, tracks, script.scene, sp.cues if sp else [], beds, min_confidence)
+
+
+def ground(state: dict[str, Any], script: FoleyScript, min_confidence: float = 0.5) -> Ground:
+    """The hard facts every node's script is held to: the heading, the sounding tracks, the evidence."""
+    return Ground.of(VideoInfo.model_validate(state["video"]), [Track.model_validate(t) for t in state.get("tracks", [])],
+                     state.get("screenplay"), script.scene, min_confidence)
+
+
+def rank(g: nx.DiGraph, nodes: list[str]) -> list[str]:
+    """Best first: a node that contradicts a measured fact never outranks one that does not, whatever its score
+    (the judge may move a score, not a fact); then by total score, then by creation order."""
+    return sorted(nodes, key=lambda n: (bool(g.nodes[n].get("flags")), -g.nodes[n]["scores"]["total"],
+                                        g.nodes[n]["depth"], int(n[1:])))
 
 
 # --- the tree -------------------------------------------------------------------------------------------------
@@ -96,8 +110,9 @@ def _judge(ctx: RunContext, script: FoleyScript, ev: Evidence, f: dict[str, Any]
     return ask(ctx, "scorer", "tot.judge", [SystemMessage(P.JUDGE_SYSTEM), HumanMessage(user)], ScriptJudgement)
 
 
-def score_script(ctx: RunContext, script: FoleyScript, ev: Evidence) -> tuple[TotScores, list[str]]:
-    """Computed scores; blended with the LLM judge's opinion when the scorer role has a model."""
+def score_script(ctx: RunContext, script: FoleyScript, ev: Evidence, flags: list[str] = ()) -> tuple[TotScores, list[str]]:  # type: ignore[assignment]
+    """Computed scores; blended with the LLM judge's opinion when the scorer role has a model. A script that
+    contradicts a measured fact (`flags`) may be marked down by the judge, never up."""
     f = facts(script, ev)
     comp = computed_scores(f)
     judge, warnings = None, []
@@ -106,6 +121,8 @@ def score_script(ctx: RunContext, script: FoleyScript, ev: Evidence) -> tuple[To
     final = dict(comp)
     if judge is not None:
         final = {k: round((1 - JUDGE_SHARE[k]) * comp[k] + JUDGE_SHARE[k] * getattr(judge, k), 4) for k in comp}
+        if flags:
+            final = {k: min(v, comp[k]) for k, v in final.items()}
     w = ctx.tot_weights
     total = (w[0] * final["align"] + w[1] * final["layer"] + w[2] * final["emotion"]) / (sum(w) or 1.0)
     return TotScores(**final, total=round(total, 4), computed=comp, judge=judge,
@@ -114,22 +131,39 @@ def score_script(ctx: RunContext, script: FoleyScript, ev: Evidence) -> tuple[To
 
 # --- expansion ------------------------------------------------------------------------------------------------
 
-def _llm_candidates(ctx: RunContext, script: FoleyScript, ev: Evidence, scores: dict[str, Any]) -> list[ScriptCandidate]:
+def _llm_candidates(ctx: RunContext, script: FoleyScript, ev: Evidence, scores: dict[str, Any],
+                    hard: Ground | None = None) -> tuple[list[ScriptCandidate], list[str]]:
+    """The expander's candidates; with `hard`, a candidate whose edits break a measured fact the script kept goes
+    back once with the facts. Returns the candidates and the violations that remain."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
     classes = ", ".join(sorted(e.name for e in ENTRIES))
     user = P.EXPAND_USER.format(duration_s=ev.duration, facts=json.dumps(scores.get("facts", {})),
                                 scores=json.dumps({k: scores.get(k) for k in ("align", "layer", "emotion", "total")}),
                                 **_brief(script, ev))
-    out = ask(ctx, "writer", "tot.expand", [SystemMessage(P.EXPAND_SYSTEM.format(k=ctx.tot_k, classes=classes)),
-                                            HumanMessage(user)], ScriptCandidates)
-    return out.candidates
+    messages = [SystemMessage(P.EXPAND_SYSTEM.format(k=ctx.tot_k, classes=classes)), HumanMessage(user)]
+    if hard is None:
+        return ask(ctx, "writer", "tot.expand", messages, ScriptCandidates).candidates, []
+    before = set(hard.script_violations(script))
+
+    def check(out: ScriptCandidates) -> list[str]:
+        problems = []
+        for i, c in enumerate(out.candidates, 1):
+            try:
+                child = apply_edits(script, c.edits, ev)
+            except ValueError:
+                continue  # not applied at all: reported as dropped
+            problems += [f"candidate {i} ({c.principle}): {v}" for v in hard.script_violations(child) if v not in before]
+        return problems
+
+    out, problems = grounded_ask(ctx, "writer", "tot.expand", messages, ScriptCandidates, check, hard)
+    return out.candidates, problems
 
 
 def expand(ctx: RunContext, g: nx.DiGraph, source: str, ev: Evidence, next_id: int, k: int,
-           parent: str | None = None) -> tuple[list[TotNode], list[str], list[str]]:
+           parent: str | None = None, hard: Ground | None = None) -> tuple[list[TotNode], list[str], list[str]]:
     """Up to k new children made from `source`'s script (never a script already in the tree), attached to
-    `parent` (default: source); notes on candidates that could not apply; fallback warnings."""
+    `parent` (default: source); notes on candidates that could not apply; fallback and grounding warnings."""
     node = g.nodes[source]
     script = FoleyScript.model_validate(node["script"])
     seen = {g.nodes[n]["key"] for n in g.nodes}
@@ -141,11 +175,16 @@ def expand(ctx: RunContext, g: nx.DiGraph, source: str, ev: Evidence, next_id: i
                  "priority": round(p.priority, 3), "backend": HEURISTIC}
                 for p in propose(script, ev, facts(script, ev))]
 
+    grounding: list[str] = []
+
     def llm() -> list[dict[str, Any]]:
+        candidates, problems = _llm_candidates(ctx, script, ev, node["scores"] or {}, hard)
+        grounding.extend([grounding_warning("tot.expand", backend, problems)] if problems else [])
         return [{"principle": c.principle, "operator": f"llm:{c.principle}", "rationale": c.rationale, "edits": c.edits,
-                 "backend": backend} for c in _llm_candidates(ctx, script, ev, node["scores"] or {})]
+                 "backend": backend} for c in candidates]
 
     proposals, warnings = with_fallback(ctx, "writer", "tot.expand", llm, heuristic)
+    warnings = warnings + grounding
     children, notes = [], []
     for prop in proposals:
         if len(children) >= k:
@@ -169,7 +208,7 @@ def expand(ctx: RunContext, g: nx.DiGraph, source: str, ev: Evidence, next_id: i
 # --- graph nodes ----------------------------------------------------------------------------------------------
 
 def _stop(ctx: RunContext, g: nx.DiGraph, ids: list[str], depth: int) -> str:
-    if any(g.nodes[n]["scores"]["total"] > ctx.tot_tau for n in ids):
+    if any(g.nodes[n]["scores"]["total"] > ctx.tot_tau and not g.nodes[n].get("flags") for n in ids):  # facts first
         return "tau"
     if depth >= ctx.tot_depth:
         return "depth"
@@ -199,7 +238,8 @@ def tot_root(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                               "rationale": "FoleyScriptWriter's merge of the scene script and the screenplay"})
     _attach(g, [base])
     with ctx.tracer.span("tot.expand", "agent", backend=ctx.llm_for("writer"), inputs="n0", tot_node="n0") as rec:
-        variants, notes, warnings = expand(ctx, g, "n1", ev, 2, ctx.tot_k - 1, parent="n0")
+        variants, notes, warnings = expand(ctx, g, "n1", ev, 2, ctx.tot_k - 1, parent="n0",
+                                           hard=ground(state, script, ctx.min_confidence))
         _attach(g, variants)
         rec["decision"] = {"children": {"n1": "script_writer", **{c.id: c.expansion["operator"] for c in variants}},
                            "dropped": notes}
@@ -210,11 +250,12 @@ def tot_expand(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """(i) Expand every kept node of the level into k candidate children."""
     ctx: RunContext = runtime.context
     g = load_tree(state["tot_tree"])
-    ev = evidence(state, FoleyScript.model_validate(state["script"]), ctx.min_confidence)
+    base = FoleyScript.model_validate(state["script"])
+    ev, hard = evidence(state, base, ctx.min_confidence), ground(state, base, ctx.min_confidence)
     warnings: list[str] = []
     for parent in state["tot_frontier"]:
         with ctx.tracer.span("tot.expand", "agent", backend=ctx.llm_for("writer"), inputs=parent, tot_node=parent) as rec:
-            children, notes, warn = expand(ctx, g, parent, ev, g.number_of_nodes(), ctx.tot_k)
+            children, notes, warn = expand(ctx, g, parent, ev, g.number_of_nodes(), ctx.tot_k, hard=hard)
             _attach(g, children)
             warnings += warn
             rec["decision"] = {"children": {c.id: c.expansion["operator"] for c in children}, "dropped": notes}
@@ -225,16 +266,20 @@ def tot_score(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """(ii) Score each new node: computed facts, plus the judge's opinion when the scorer is an LLM."""
     ctx: RunContext = runtime.context
     g = load_tree(state["tot_tree"])
-    ev = evidence(state, FoleyScript.model_validate(state["script"]), ctx.min_confidence)
+    base = FoleyScript.model_validate(state["script"])
+    ev, hard = evidence(state, base, ctx.min_confidence), ground(state, base, ctx.min_confidence)
     warnings: list[str] = []
     for n in _level(g, int(state["tot_level"])):
         node = g.nodes[n]
         with ctx.tracer.span("tot.score", "agent", backend=ctx.llm_for("scorer"), inputs=node["key"], tot_node=n,
                              parent=node["parent"], operator=node["expansion"].get("operator")) as rec:
-            scores, warn = score_script(ctx, FoleyScript.model_validate(node["script"]), ev)
+            script = FoleyScript.model_validate(node["script"])
+            node["flags"] = hard.script_violations(script)
+            scores, warn = score_script(ctx, script, ev, node["flags"])
             node["scores"] = scores.model_dump(mode="json")
             warnings += warn
-            rec["decision"] = {"node": n, **scores.model_dump(include={"align", "layer", "emotion", "total"})}
+            rec["decision"] = {"node": n, **scores.model_dump(include={"align", "layer", "emotion", "total"}),
+                               **({"flags": node["flags"]} if node["flags"] else {})}
     return {"tot_tree": dump_tree(g), "warnings": warnings}
 
 
@@ -243,7 +288,7 @@ def tot_prune(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     ctx: RunContext = runtime.context
     g = load_tree(state["tot_tree"])
     depth = int(state["tot_level"])
-    ranked = sorted(_level(g, depth), key=lambda n: (-g.nodes[n]["scores"]["total"], int(n[1:])))
+    ranked = rank(g, _level(g, depth))
     kept, pruned = ranked[: ctx.tot_beam], ranked[ctx.tot_beam:]
     for n in kept:
         g.nodes[n]["status"] = "kept"
@@ -264,7 +309,7 @@ def tot_select(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     ctx: RunContext = runtime.context
     g = load_tree(state["tot_tree"])
     scored = [n for n in g.nodes if g.nodes[n].get("scores")]
-    winner = min(scored, key=lambda n: (-g.nodes[n]["scores"]["total"], g.nodes[n]["depth"], int(n[1:])))
+    winner = rank(g, scored)[0]
     g.nodes[winner]["status"] = "winner"
     # The search may not bring back what the writer held: the winner is gated on the evidence like the writer's
     # script, and the clip's shots travel with it into script.json (and into the tree, which records what ran).
@@ -281,7 +326,11 @@ def tot_select(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     with ctx.tracer.span("tot.select", "agent", backend="computed", inputs=winner) as rec:
         rec["decision"] = {"winner": winner, "path": path, "stop": stop, "nodes": g.number_of_nodes(),
                            "total": g.nodes[winner]["scores"]["total"], "writer_total": g.nodes["n1"]["scores"]["total"]}
-    return {"script": best.model_dump(), "tot_tree": dump_tree(g), "outputs": {"tot_tree": "tot_tree.json"}}
+    flags = g.nodes[winner].get("flags") or []
+    warnings = [f"tot.select: every candidate contradicts a measured fact; the winner {winner} still does: "
+                + "; ".join(flags)] if flags else []
+    return {"script": best.model_dump(), "tot_tree": dump_tree(g), "outputs": {"tot_tree": "tot_tree.json"},
+            "warnings": warnings}
 
 
 def tot_settings(k: int, beam: int, tau: float, depth: int, weights: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -101,7 +102,20 @@ class Evidence:
         return sound.confidence * (1.0 if family(sound.label) == family(event.label) else 0.5)
 
     def cue_families(self) -> dict[str, str]:
+        return self._cue_families
+
+    @cached_property
+    def _cue_families(self) -> dict[str, str]:  # once per evidence: every event's support asks for it
         return {family(c.entry.name): c.entry.layer for c in self.cues}
+
+    @cached_property
+    def track_ids(self) -> frozenset[int]:
+        return frozenset(t.id for t in self.tracks)
+
+    @cached_property
+    def beds_ok(self) -> frozenset[str]:
+        """Beds the place calls for, the space's default, and the neutral ones (room tone, air)."""
+        return frozenset({*self.place_beds, ambience_for(self.scene)[0], "room_tone", "wind"})
 
 
 def script_key(script: FoleyScript) -> str:
@@ -150,6 +164,19 @@ def bed_fits(label: str, scene: SceneContext, cued: set[str]) -> bool:
     return loc_ok and tod_ok
 
 
+def is_supported(e: SoundEvent, ev: Evidence) -> bool:
+    """Picture or story asks for it: a track that makes this sound, a screenplay cue of its family, or (a bed) one
+    the place calls for or a place bed that fits the place and time. Weather and other beds that belong to no
+    place (rain, thunder, a crowd) need the screenplay: nothing in the picture analysis shows them."""
+    cues = ev.cue_families()
+    if family(e.label) in cues:
+        return True
+    if e.source_track in ev.track_ids and ev.track_confidence(e) >= ev.min_confidence:
+        return True
+    return e.layer == "bg" and e.source_track is None and (
+        e.label in ev.beds_ok or (e.label in BED_CONTEXT and bed_fits(e.label, ev.scene, set(cues))))
+
+
 def facts(script: FoleyScript, ev: Evidence) -> dict[str, float | None]:
     """The measurements behind the scores (None where a fact does not apply to this clip)."""
     events, tracks = script.events, {t.id: t for t in ev.tracks}
@@ -184,12 +211,8 @@ def facts(script: FoleyScript, ev: Evidence) -> dict[str, float | None]:
     cue_fams = ev.cue_families()
     have = {(family(e.label), e.layer) for e in events}
     out["cue_coverage"] = (sum((f, layer) in have for f, layer in cue_fams.items()) / len(cue_fams)) if cue_fams else None
-    beds_ok = {*ev.place_beds, ambience_for(ev.scene)[0], "room_tone", "wind"}
     cued = set(cue_fams)
-    supported = [(e.source_track in tracks and ev.track_confidence(e) >= ev.min_confidence) or family(e.label) in cue_fams
-                 or (e.layer == "bg" and e.source_track is None and (e.label in beds_ok or bed_fits(e.label, ev.scene, cued)))
-                 for e in events]
-    out["support"] = float(np.mean(supported)) if events else 0.0
+    out["support"] = float(np.mean([is_supported(e, ev) for e in events])) if events else 0.0
     # Evidence per foreground sound: a tied one as strong as its track's evidence, a screenplay one as the story
     # (1), anything else none; each event below the threshold costs as much again.
     strength = [ev.track_confidence(e) if e.source_track in tracks else 1.0 if family(e.label) in cue_fams else 0.0

@@ -1,4 +1,7 @@
-"""FilmScribe subgraph: generate -> validate -> (retry | done). Wiring only."""
+"""FilmScribe subgraph: [watch ->] generate -> validate -> (retry | done). Wiring only.
+
+On its own (LangGraph Studio) it starts from a clip path and watches the clip first; in the pipeline the clip
+was watched before it and `watch` is never reached."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from langgraph.graph import END, START, StateGraph
 
 from foleydesigner.agents.filmscribe import generate_scene_script, validate_scene_script
 from foleydesigner.context import RunContext
+from foleydesigner.standalone import route_watch, watch_clip
 from foleydesigner.state import ScribeInput, ScribeState
 
 
@@ -20,12 +24,15 @@ def route_scribe(state: ScribeState, runtime: Any) -> Literal["generate", "__end
 
 def build_filmscribe_graph() -> Any:
     g = StateGraph(ScribeState, context_schema=RunContext, input_schema=ScribeInput)  # warnings: see ScribeInput
+    g.add_node("watch", watch_clip)
     g.add_node("generate", generate_scene_script)
     g.add_node("validate", validate_scene_script)
-    g.add_edge(START, "generate")
+    g.add_conditional_edges(START, route_watch, ["watch", "generate"])
+    g.add_edge("watch", "generate")
     g.add_edge("generate", "validate")
     g.add_conditional_edges("validate", route_scribe, ["generate", END])
     return g.compile()
+
 
 #: For `langgraph.json` / LangGraph Studio.
 graph = build_filmscribe_graph()

@@ -12,7 +12,8 @@ from foleydesigner import delivery, stages
 from foleydesigner.context import RunContext
 from foleydesigner.graphs.decomposition import build_decomposition_graph
 from foleydesigner.graphs.mixing import build_mixing_graph
-from foleydesigner.state import FoleyState
+from foleydesigner.standalone import watch_clip
+from foleydesigner.state import FoleyInput, FoleyState
 
 
 def route_generation(state: FoleyState) -> list[Send]:
@@ -23,8 +24,8 @@ def route_generation(state: FoleyState) -> list[Send]:
 
 
 def build_foley_graph(checkpointer: Any = None) -> Any:
-    g = StateGraph(FoleyState, context_schema=RunContext)
-    g.add_node("load_video", stages.load_video)
+    g = StateGraph(FoleyState, context_schema=RunContext, input_schema=FoleyInput)
+    g.add_node("load_video", watch_clip)
     g.add_node("decompose", build_decomposition_graph())
     g.add_node("extract_clues", stages.extract_clues)
     g.add_node("generate_stem", stages.generate_stem)

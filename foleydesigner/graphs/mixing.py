@@ -1,5 +1,7 @@
 """Stage ③ subgraph (paper §4): load → analyse → plan → experts (one Send branch each) → render → verify →
-(re-plan | master). Wiring only; the nodes are in agents/mixing.py, the experts are plugins (agents/experts)."""
+(re-plan | master). Wiring only; the nodes are in agents/mixing.py, the experts are plugins (agents/experts).
+On its own (LangGraph Studio) it may start from a script alone: `render_script` lays out the clues and renders
+the stems first (foleydesigner/standalone.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from langgraph.types import Send
 from foleydesigner.agents import mixing as M
 from foleydesigner.context import RunContext
 from foleydesigner.schemas import EventClues, FoleyScript
+from foleydesigner.standalone import render_script, route_render
 from foleydesigner.state import MixInput, MixOutput, MixState
 
 
@@ -34,6 +37,7 @@ def route_verify(state: MixState) -> Literal["plan", "master"]:
 
 def build_mixing_graph() -> Any:
     g = StateGraph(MixState, context_schema=RunContext, input_schema=MixInput, output_schema=MixOutput)
+    g.add_node("render_script", render_script)
     g.add_node("load", M.load_stems)
     g.add_node("analyse", M.analyse_stems)
     g.add_node("plan", M.plan_mix)
@@ -41,7 +45,8 @@ def build_mixing_graph() -> Any:
     g.add_node("render", M.render_mix)
     g.add_node("verify", M.verify_mix)
     g.add_node("master", M.master_mix)
-    g.add_edge(START, "load")
+    g.add_conditional_edges(START, route_render, {"render": "render_script", "load": "load"})
+    g.add_edge("render_script", "load")
     g.add_edge("load", "analyse")
     g.add_edge("analyse", "plan")
     g.add_conditional_edges("plan", route_experts, ["expert", "render"])
