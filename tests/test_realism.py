@@ -106,18 +106,39 @@ def _periodicity(x: np.ndarray) -> float:
     return float(np.max(ac[start:100]))
 
 
-def _centroid(x: np.ndarray) -> float:
-    power = np.abs(np.fft.rfft(np.asarray(x, np.float64))) ** 2
-    f = np.fft.rfftfreq(x.size, 1 / SR)
-    return float(np.sum(f * power) / np.sum(power))
+def _window_periodicity(name: str, seeds: int = 6) -> list[float]:
+    """Periodicity of each 4 s window of 16 s renders (the benchmark's render length), over several seeds."""
+    return [_periodicity(w) for seed in range(seeds)
+            for w in np.split(P.synthesize(name, duration_s=16.0, rng=np.random.default_rng(seed)), 4, axis=1)]
 
 
 def test_a_bird_chorus_does_not_repeat_one_birds_rhythm() -> None:
-    # 4 s windows of recorded choruses: median periodicity 0.13 (0.00–0.76); one bird's evenly spaced trill
-    # heard alone made renders reach 0.65.
-    values = [_periodicity(w) for seed in range(3)
-              for w in np.split(P.synthesize("birds", duration_s=16.0, rng=np.random.default_rng(seed)), 4, axis=1)]
-    assert np.median(values) < 0.3, np.round(values, 2)
+    # 4 s windows of the recorded choruses: median 0.14. One bird's evenly spaced trill heard alone put the
+    # renders' median at 0.29 (one window of the benchmark's render at 0.65).
+    values = _window_periodicity("birds")
+    assert np.median(values) < 0.22, np.round(values, 2)
+
+
+def test_a_fire_does_not_pulse() -> None:
+    # Recorded fires: 0.10–0.16 in any 4 s. A few huge pops and a deep flame puff averaged 0.24.
+    values = _window_periodicity("fire_crackle")
+    assert np.mean(values) < 0.21, np.round(values, 2)
+
+
+def _band_db(x: np.ndarray, band: tuple[float, float], ref: tuple[float, float]) -> float:
+    power = np.abs(np.fft.rfft(np.asarray(x, np.float64).mean(axis=0))) ** 2
+    f = np.fft.rfftfreq(np.asarray(x).shape[-1], 1 / SR)
+    return float(10 * np.log10(power[(f >= band[0]) & (f < band[1])].sum() / power[(f >= ref[0]) & (f < ref[1])].sum()))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_spectral_balance_of_hits_where_recordings_have_it(seed: int) -> None:
+    x = P.synthesize("explosion", duration_s=7.0, onsets_s=[0.05], rng=np.random.default_rng(seed))
+    # Recorded explosions keep 0.5–4 kHz ≈ 10 dB under 30–250 Hz; blast wave and roar alone left it 19–20 dB.
+    assert _band_db(x, (500.0, 4000.0), (30.0, 250.0)) > -16.0
+    # A step on concrete peaks at 150–600 Hz, above its sub-100 Hz thud (it was 2–8 dB under it).
+    y = P.synthesize("footsteps", duration_s=3.0, onsets_s=[0.05], rng=np.random.default_rng(seed))
+    assert _band_db(y, (150.0, 600.0), (30.0, 100.0)) > 3.0
 
 
 @pytest.mark.parametrize("gait", ["walk", "trot", "canter", "gallop"])
@@ -136,19 +157,11 @@ def test_each_hoof_onset_is_a_gait_group_within_one_stride(gait: str) -> None:
         assert groups[-1] - t >= 0.5 * max(beats) / stride_hz  # spread over the stride, not one hit
 
 
-def test_thunder_darkens_as_it_rolls() -> None:
-    # The nearest part of the channel arrives first and least absorbed; the far segments arrive later, duller
-    # (one fixed band, as before, gave the same centroid all along).
-    for seed in range(3):
-        x = P.synthesize("thunder", duration_s=14.5, onsets_s=[0.05], rng=np.random.default_rng(seed)).mean(axis=0)
-        early, rest = _centroid(x[int(0.05 * SR): int(0.55 * SR)]), _centroid(x[int(0.55 * SR): 10 * SR])
-        assert early > 1.1 * rest, (seed, early, rest)
-
-
-def test_walla_band_moves() -> None:
-    x = P.synthesize("crowd_murmur", duration_s=12.0, rng=np.random.default_rng(0))[:, 2 * SR: 10 * SR].mean(axis=0)
-    centroids = [_centroid(w) for w in np.split(x, 16)]  # 0.5 s windows
-    assert max(centroids) / min(centroids) > 1.3, np.round(centroids)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_thunder_rolls_in_its_mids_not_only_its_lows(seed: int) -> None:
+    # Recorded thunder keeps 250 Hz–1 kHz 2–7 dB above 30–125 Hz; one fixed 45 Hz band put it 8–10 dB under.
+    x = P.synthesize("thunder", duration_s=14.5, onsets_s=[0.05], rng=np.random.default_rng(seed))
+    assert _band_db(x, (250.0, 1000.0), (30.0, 125.0)) > -6.0
 
 
 def test_a_stream_has_little_rumble() -> None:

@@ -189,8 +189,8 @@ def birds(ctx: Ctx) -> np.ndarray:
     # The far chorus sings five times as often as the near birds: real dawn choruses overlap, so no one bird's
     # phrase rhythm sets the scene's envelope. Each bird keeps its own time (a bird does not wait for another to
     # finish): one bird's trill, evenly spaced syllables, is then heard through the others' songs instead of
-    # alone, which made a 4 s render's envelope repeat (periodicity 0.65; 4 s windows of recorded choruses:
-    # median 0.13).
+    # alone, which made 4 s renders' envelopes repeat (median periodicity 0.29, one at 0.65; 4 s windows of
+    # recorded choruses: median 0.14).
     for flock, rate in ((near, ctx.f("songs_per_s")), (far, 5.0 * ctx.f("songs_per_s"))):
         for bird in flock:
             each = rate / len(flock)
@@ -232,8 +232,9 @@ def _song(y: np.ndarray, rng: np.random.Generator, sr: int, t: float, where: Spo
         syl = lookup(_SYRINX, np.cumsum(np.minimum(f, 0.45 * sr)) / sr)  # table reads, not sin() calls
         syl *= _HANN2[(u * (_HANN2.size - 1)).astype(np.int64)]
         place_spot(y, syl, int(t * sr), where, level * rng.uniform(0.6, 1.0))
-        # Gaps vary from syllable to syllable, lengthening through a phrase as a singing bird runs out of breath.
-        t += dur + rng.uniform(0.02, 0.1) * rng.lognormal(0.0, 0.5)
+        # Gaps vary from syllable to syllable (spread over a factor of ≈ 7, not 2: a narrower spread made the
+        # syllables of every phrase a metronome at ≈ 0.16 s).
+        t += dur + rng.uniform(0.02, 0.1) * rng.lognormal(0.0, 1.0)
     return t
 
 

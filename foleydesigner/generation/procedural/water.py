@@ -118,7 +118,9 @@ def waves(ctx: Ctx) -> np.ndarray:
     rs = max(1, lowrate(sr, 300.0) // r)
     ms = m // rs + 2
     swell = filt(white(rng, (2, ms)), fs // rs, ("lp", 150.0, 2), ("hp", 25.0, 1))
-    swell *= ctrl_at(0.8 + 0.24 * smooth_noise(rng, t.size, 4.0), ms, fs // rs, sr)
+    # Under the breakers, not over them: a recorded beach keeps below 60 Hz ≈ 20 dB under its 125–500 Hz body;
+    # at full level the swell made the renders' loudest band 30–125 Hz.
+    swell *= ctrl_at(0.3 * (0.8 + 0.24 * smooth_noise(rng, t.size, 4.0)), ms, fs // rs, sr)
     noise += stretch(swell, rs, m)
     return stretch(noise, r, n)
 

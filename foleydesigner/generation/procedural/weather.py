@@ -211,7 +211,8 @@ def thunder(ctx: Ctx, v: float) -> np.ndarray:
         part = np.stack([impulses(m, ((delay + jit - (delay + jit).min()) * low_sr).astype(np.int64)[mask],
                                   (amp * g)[mask]) for jit, g in arrivals])
         # An N-wave lengthens as it travels (weak-shock stretching), so a farther group's band sits lower.
-        band = 180.0 * d / float(np.median(path_m[group])) * float(rng.uniform(0.8, 1.25))
+        band = float(np.clip(180.0 * math.sqrt(2000.0 / float(np.median(path_m[group]))), 50.0, 300.0))
+        band *= float(rng.uniform(0.8, 1.25))
         rolled += filt(part, low_sr, ("hp", 25.0, 1), ("reson", band, 0.5), ("lp", corner, 2))
     y = rolled
     y[:, : int(0.04 * low_sr)] *= 1.0 + 2.0 * (d < 1500.0)  # the crack of a close strike
