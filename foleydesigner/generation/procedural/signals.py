@@ -109,6 +109,10 @@ def car_horn(ctx: Ctx) -> np.ndarray:
         # coincident partials then beat irregularly, not as a metronome.
         inst = f * ratio * rng.uniform(0.995, 1.005) * (1.0 + 0.003 * upsample(smooth_noise(rng, k, 0.3), n, sr))
         y += lookup(table, rng.random() + np.cumsum(inst, dtype=np.float64) / sr)
+    # The contacts chatter: no two breaks are alike, so the level flickers at random (±4 %, 5 ms correlation).
+    # Without it the slow beat of the pair was all the envelope did, and it repeated every 0.1–0.3 s where a
+    # recorded honk's envelope does not repeat at all.
+    y *= (1.0 + 0.04 * upsample(smooth_noise(rng, k, 0.005), n, sr)).astype(F32, copy=False)
     return filt(y, sr, ("hp", 250.0, 2), ("peak", 2500.0, 1.5, 6.0), ("lp", 6000.0, 2)).astype(F32, copy=False)
 
 

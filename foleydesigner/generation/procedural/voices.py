@@ -100,11 +100,21 @@ def crowd_murmur(ctx: Ctx) -> np.ndarray:
     k = ctrl_len(n, sr)
     # Babble of the many: noise with the long-term speech spectrum (peak ≈ 500 Hz, −6…−9 dB/oct above 1 kHz)
     # modulated at syllable rate (≈ 4 Hz); modulation depth shrinks as 1/√N as voices average out.
-    babble = filt(white(rng, (2, m)), low_sr, ("hp", 120.0, 2), ("peak", 500.0, 0.8, 8.0), ("lp", 1500.0, 2))
+    # The band is not fixed (a fixed one is what gave synthetic walla away): the room's talk shifts between
+    # vowels and consonants, so a darker and a brighter version of the same babble are crossfaded by a slow
+    # random control (≈ 0.3 s), and the sibilants' hiss (3–5 kHz) comes and goes with the brighter one.
+    source = white(rng, (2, m))
+    dark = filt(source, low_sr, ("hp", 70.0, 2), ("peak", 300.0, 0.7, 8.0), ("lp", 1500.0, 2))
+    bright = filt(source, low_sr, ("hp", 200.0, 2), ("peak", 1000.0, 0.8, 6.0), ("lp", 4500.0, 2))
+    mix = ctrl_at(1.0 / (1.0 + np.exp(-1.5 * smooth_noise(rng, k, 0.3, (2,)))), m, low_sr, sr)
+    babble = dark * (1.0 - mix) + bright * mix
     depth = min(1.0, 2.0 / math.sqrt(people))
     babble *= ctrl_at(np.exp(depth * smooth_noise(rng, k, 0.06, (2,))), m, low_sr, sr)
-    near = _talkers(rng, low_sr, m, min(4, int(people)))
-    near *= F32(1.5 * float(babble[:, ::5].std()) / max(float(near[:, ::5].std()), 1e-9))
+    # The nearest tables carry most of what is heard of a room's talk: up to 8 talkers at 3× the babble's level
+    # (4 at half that measured further from a recorded restaurant, its syllables buried in the wash; 4 at 3×
+    # left gaps where the bed dropped 10 dB).
+    near = _talkers(rng, low_sr, m, min(8, int(people)))
+    near *= F32(3.0 * float(babble[:, ::5].std()) / max(float(near[:, ::5].std()), 1e-9))
     babble += near
     return stretch(babble, r, n)
 
@@ -172,24 +182,30 @@ def birds(ctx: Ctx) -> np.ndarray:
     # Each bird has a place, a distance (level) and a repertoire centre; songs are phrases of syllables
     # (down-sweeps, up-sweeps, whistles, trills) — the syrinx makes near-pure FM tones.
     sides = rng.choice((-1.0, 1.0), 6) * rng.uniform(0.6, 1.0, 6)  # spread wide round the listener
-    near = [(spot(float(p), sr, coincident=True), rng.uniform(0.3, 1.0), rng.uniform(2500.0, 5000.0)) for p in sides]
+    near = [(spot(float(p), sr, coincident=True), rng.uniform(0.3, 1.0), rng.uniform(2000.0, 4500.0)) for p in sides]
     # Far birds: quieter, more of them, duller (air absorbs their highs), filling the gaps between songs.
-    far = [(spot(rng.uniform(-1.0, 1.0), sr, coincident=True), rng.uniform(0.05, 0.15), rng.uniform(2000.0, 3500.0))
+    far = [(spot(rng.uniform(-1.0, 1.0), sr, coincident=True), rng.uniform(0.05, 0.15), rng.uniform(1500.0, 3000.0))
            for _ in range(12)]
     # The far chorus sings five times as often as the near birds: real dawn choruses overlap, so no one bird's
-    # phrase rhythm sets the scene's envelope.
+    # phrase rhythm sets the scene's envelope. Each bird keeps its own time (a bird does not wait for another to
+    # finish): one bird's trill, evenly spaced syllables, is then heard through the others' songs instead of
+    # alone, which made 4 s renders' envelopes repeat (median periodicity 0.29, one at 0.65; 4 s windows of
+    # recorded choruses: median 0.14).
     for flock, rate in ((near, ctx.f("songs_per_s")), (far, 5.0 * ctx.f("songs_per_s"))):
-        t = rng.uniform(0.0, 0.5)
-        while t < n / sr:
-            t = _song(y, rng, sr, t, *flock[int(rng.integers(0, len(flock)))])
-            t += rng.exponential(1.0 / rate)
+        for bird in flock:
+            each = rate / len(flock)
+            t = rng.exponential(1.0 / each)
+            while t < n / sr:
+                t = _song(y, rng, sr, t, *bird) + rng.exponential(1.0 / each)
     # Outdoor air between the songs (leaves, far traffic, the wind in the mic): a recording never goes silent.
-    air = filt(white(rng, (2, n)), sr, ("hp", 60.0, 2), ("lp", 1500.0, 2))
+    air = filt(white(rng, (2, n)), sr, ("hp", 60.0, 2), ("lp", 2500.0, 2))
     y += air * F32(_BIRD_AIR_RMS / (float(np.sqrt(np.mean(air * air))) + 1e-12))
     return y
 
 
-_BIRD_AIR_RMS = 0.004  # ≈ −48 dB under a near bird's song (level ≤ 1): audible only between songs
+#: ≈ −40 dB under a near bird's song (level ≤ 1): recorded birdsong sits in its place's air, which carries a
+#: good part of such a recording's power below 1 kHz (−48 dB left the renders all song and no place).
+_BIRD_AIR_RMS = 0.01
 
 
 #: A nearly pure syrinx tone (weak 2nd harmonic) and a sin² window, as lookup tables.
@@ -216,8 +232,9 @@ def _song(y: np.ndarray, rng: np.random.Generator, sr: int, t: float, where: Spo
         syl = lookup(_SYRINX, np.cumsum(np.minimum(f, 0.45 * sr)) / sr)  # table reads, not sin() calls
         syl *= _HANN2[(u * (_HANN2.size - 1)).astype(np.int64)]
         place_spot(y, syl, int(t * sr), where, level * rng.uniform(0.6, 1.0))
-        # Gaps vary from syllable to syllable, lengthening through a phrase as a singing bird runs out of breath.
-        t += dur + rng.uniform(0.02, 0.1) * rng.lognormal(0.0, 0.5)
+        # Gaps vary from syllable to syllable (spread over a factor of ≈ 7, not 2: a narrower spread made the
+        # syllables of every phrase a metronome at ≈ 0.16 s).
+        t += dur + rng.uniform(0.02, 0.1) * rng.lognormal(0.0, 1.0)
     return t
 
 

@@ -65,7 +65,10 @@ def water_stream(ctx: Ctx) -> np.ndarray:
     # The unresolved part: turbulent rush (low-mid band) at half rate, interpolated up.
     r = lowrate(sr, 3000.0)
     m = n // r + 2
-    rush = stretch(filt(white(rng, (2, m)), sr // r, ("bp", 150.0, 2000.0, 2), ("peak", 600.0, 1.0, 4.0)), r, n)
+    # Shallow water over stones has little below 250 Hz (recorded streams: 30 dB under their 0.5–4 kHz body);
+    # deep, slow rivers carry more rumble.
+    rush = stretch(filt(white(rng, (2, m)), sr // r, ("hp", 300.0, 4), ("lp", 2000.0, 2), ("peak", 800.0, 1.0, 4.0)),
+                   r, n)
     y = (0.25 + 0.3 * flow) * rush.astype(F32, copy=False)
     # Resolved bubbles: radii 1–10 mm → 330 Hz–3.3 kHz, more and bigger with more flow.
     table = bubble_table(rng, sr, (1.0, 4.0 + 6.0 * flow))
@@ -115,7 +118,9 @@ def waves(ctx: Ctx) -> np.ndarray:
     rs = max(1, lowrate(sr, 300.0) // r)
     ms = m // rs + 2
     swell = filt(white(rng, (2, ms)), fs // rs, ("lp", 150.0, 2), ("hp", 25.0, 1))
-    swell *= ctrl_at(0.8 + 0.24 * smooth_noise(rng, t.size, 4.0), ms, fs // rs, sr)
+    # Under the breakers, not over them: a recorded beach keeps below 60 Hz ≈ 20 dB under its 125–500 Hz body;
+    # at full level the swell made the renders' loudest band 30–125 Hz.
+    swell *= ctrl_at(0.3 * (0.8 + 0.24 * smooth_noise(rng, t.size, 4.0)), ms, fs // rs, sr)
     noise += stretch(swell, rs, m)
     return stretch(noise, r, n)
 

@@ -191,14 +191,30 @@ def thunder(ctx: Ctx, v: float) -> np.ndarray:
     delay, amp = _thunder_arrivals(rng, d, 2500)
     length = float(min(delay.max() + 1.5, 14.0))
     m = int(length * low_sr) + 2
-    y = np.zeros((2, m), np.float64)
-    for ch in range(2):  # each ear gets a slightly different projection of the channel
-        t = delay + np.abs(rng.normal(0.0, 0.002, delay.size))
-        pos = ((t - t.min()) * low_sr).astype(np.int64)  # first arrival exactly at the onset
-        y[ch] = impulses(m, pos, amp * rng.uniform(0.6, 1.0, amp.size))
-    # N-waves of segment length ~ 10–30 m last ~ 5–20 ms: a band-pass around 1/(2 T) plus the absorption
-    # low-pass; a low swell (the reverberant tail from ground and clouds) smooths the roll.
-    y = filt(y, low_sr, ("reson", 45.0, 0.6), ("lp", min(top, 0.4 * low_sr), 4))
+    # Each ear gets a slightly different projection of the channel; the first arrival is exactly at the onset.
+    arrivals = [(np.abs(rng.normal(0.0, 0.002, delay.size)), rng.uniform(0.6, 1.0, amp.size)) for _ in range(2)]
+    # N-waves of segment length ~ 10–30 m last ~ 5–20 ms: energy around 1/(2 T), 25–250 Hz. The band is not
+    # one fixed filter (that gave synthetic thunder away): arrivals are grouped by path length, and each group has
+    # its own N-wave band and its own air absorption (ISO 9613-1: ≈ 3.7 dB/km at 1 kHz, rising as f^1.5, so a
+    # corner where the loss reaches 6 dB). The near channel base arrives first and brightest; the roll darkens as
+    # the far segments arrive, as recorded thunder does (its 0.25–2 kHz within 10 dB of its peak band).
+    order = np.argsort(delay)
+    path_m = d + (delay - delay.min()) * C_AIR
+    rolled = np.zeros((2, m))
+    for group in np.array_split(order, 4):
+        if group.size == 0:
+            continue
+        mask = np.zeros(delay.size, bool)
+        mask[group] = True
+        corner = float(np.clip(1000.0 * (6.0 / (3.7 * float(np.median(path_m[group])) / 1000.0)) ** (1.0 / 1.5),
+                               150.0, 0.4 * low_sr))
+        part = np.stack([impulses(m, ((delay + jit - (delay + jit).min()) * low_sr).astype(np.int64)[mask],
+                                  (amp * g)[mask]) for jit, g in arrivals])
+        # An N-wave lengthens as it travels (weak-shock stretching), so a farther group's band sits lower.
+        band = float(np.clip(180.0 * math.sqrt(2000.0 / float(np.median(path_m[group]))), 50.0, 300.0))
+        band *= float(rng.uniform(0.8, 1.25))
+        rolled += filt(part, low_sr, ("hp", 25.0, 1), ("reson", band, 0.5), ("lp", corner, 2))
+    y = rolled
     y[:, : int(0.04 * low_sr)] *= 1.0 + 2.0 * (d < 1500.0)  # the crack of a close strike
     tail = filt(white(rng, (2, m)), low_sr, ("lp", 120.0, 2)) * decay(m, length / 4.0, low_sr) * 0.05 * float(
         np.abs(y).max())
