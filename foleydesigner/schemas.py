@@ -264,6 +264,8 @@ class RunInfo(_Model):
     tokens: dict[str, int] = Field(default_factory=dict, description="LLM tokens used, input/output")
     cost_usd: float | None = Field(default=None, description="LLM cost from the price table; None if a model's price is unknown")
     llm_usage: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per LLM backend: calls, tokens, cost")
+    key: dict[str, str] = Field(default_factory=dict, description="input_hash (clip and screenplay bytes) and "
+                                "settings_hash (runkey.py): `foley batch` skips a job whose run.json has its key")
 
 
 class SceneEntity(_Model):

@@ -1,0 +1,2 @@
+"""Many clips, many machines: `foley batch` turns folders, globs, manifests and edit timelines into jobs (one
+`foley run` each) and runs them on Ray. sources.py finds the jobs, runner.py runs them and keeps batch.json."""
