@@ -217,7 +217,7 @@ def _finished_nodes(graph: Any, config: dict[str, Any]) -> list[str]:
     pending = set(history[0].next) if history else set()
     seen: list[str] = []
     for snap in reversed(history[1:]):
-        seen += [n for n in snap.next if n not in seen and n not in pending]
+        seen += [n for n in snap.next if n not in seen and n not in pending and not n.startswith("__")]
     return seen
 
 
