@@ -224,3 +224,23 @@ def test_two_node_cluster_runs_jobs_on_both_nodes(clip_dir, tmp_path):
     assert len({j.node_id for j in record.jobs}) == 2  # one CPU per node, two one-CPU jobs at once: one on each
     for j in record.jobs:
         assert all((tmp_path / "out" / j.name / f).is_file() for f in CONTRACT)
+
+
+@pytest.mark.slow
+def test_a_dead_worker_is_retried_and_resumes_and_a_failing_job_is_recorded(clip_dir, tmp_path):
+    from foleydesigner.pipeline import KILL_AFTER_ENV
+
+    (tmp_path / "m.jsonl").write_text(f'{{"clip": "{clip_dir / "clip0.mp4"}", "name": "dies_once"}}\n'
+                                      f'{{"clip": "{clip_dir / "clip1.mp4"}", "name": "bad", "generator": "magic"}}\n')
+    out = tmp_path / "out"
+    # every worker kills itself after `decompose`: Ray retries the job, which resumes after decompose and so lives
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", KILL_AFTER_ENV: "decompose"}
+    done = subprocess.run([FOLEY, "batch", str(tmp_path / "m.jsonl"), "--out", str(out), "--workers", "2",
+                           "--retries", "1"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr  # one job failed
+    jobs = {j["name"]: j for j in json.loads((out / "batch.json").read_text())["jobs"]}
+    assert jobs["dies_once"]["status"] == "done"
+    nodes = [json.loads(line)["node"] for line in (out / "dies_once" / "trace.jsonl").read_text().splitlines()]
+    assert nodes.count("load_video") == 1 and "mixing.master" in nodes  # the retry did not start over
+    assert jobs["bad"]["status"] == "failed" and "magic" in jobs["bad"]["reason"]
+    assert not (out / "bad").exists()
