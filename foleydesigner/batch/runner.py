@@ -78,6 +78,10 @@ def execute_job(job: Job, out_root: str, key: dict[str, str]) -> dict[str, Any]:
         result.update(status="failed", reason=f"{exc.__class__.__name__}: {exc}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        try:
+            scratch.parent.rmdir()  # DIR/.batch/, once no other job uses it
+        except OSError:
+            pass
     failed = out.parent / f"{out.name}.failed"  # a failed run's kept evidence (trace, partial outputs)
     if result["status"] == "failed" and failed.is_dir():
         result["failed_trace"] = str(failed)
@@ -130,6 +134,7 @@ def run_batch(jobs: Sequence[Job], timelines: Sequence[Timeline], out_dir: Path,
     """Run every job not already done into out_dir/<job>/, then conform each timeline's reel; returns the record."""
     from foleydesigner.runkey import run_key
 
+    out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     record = BatchRecord(command=command, jobs=[JobRecord(name=j.name, origin=j.origin, clip=str(j.clip)) for j in jobs])
     pending: list[tuple[Job, dict[str, str]]] = []

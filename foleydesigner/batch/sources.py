@@ -251,6 +251,8 @@ def _timeline_jobs(path: Path, base_options: Mapping[str, Any], names: _Names) -
     jobs, job_of_shot = [], {}
     for shot in shots:
         where = f"{path.name} shot {shot.name}"
+        if shot.name in job_of_shot:  # conform_reel finds each shot's job folder by the shot's name
+            raise InputError(f"{where}: two shots of the timeline are named '{shot.name}'; name each clip once")
         job = Job(names.claim(shot.name, where, explicit=False), Path(shot.clip).resolve(), where,
                   options=dict(base_options), source_range=(shot.source_start_s, shot.source_end_s), timeline=path)
         jobs.append(job)
