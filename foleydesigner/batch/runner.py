@@ -114,7 +114,8 @@ def start_ray(settings: BatchSettings) -> dict[str, Any]:
         # 127.0.0.1: a local cluster never looks up this machine's address on the network; a small object store
         # (jobs exchange only small dicts, their audio goes to disk)
         ray.init(num_cpus=settings.workers or os.cpu_count() or 1, include_dashboard=False,
-                 _node_ip_address="127.0.0.1", object_store_memory=128 * _MIB, **quiet)
+                 _node_ip_address="127.0.0.1", object_store_memory=128 * _MIB,
+                 **{**quiet, "logging_level": logging.ERROR})  # a private cluster: its start-up notices are noise
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     return {"address": settings.address or "local", "nodes": len(nodes),
             "cpus": int(sum(n.get("Resources", {}).get("CPU", 0) for n in nodes))}
