@@ -1,4 +1,4 @@
-"""`foley` command line: run, demo, report, graph, backends, sounds, trace, conform, train, eval."""
+"""`foley` command line: run, batch, conform, config, demo, report, graph, backends, sounds, trace, train, eval."""
 
 from __future__ import annotations
 
@@ -98,6 +98,9 @@ def _level(m: dict[str, float] | None) -> str:
 
 def _summary(state: dict) -> None:  # type: ignore[type-arg]
     run = state["run"]
+    if state.get("resumed_after"):
+        console.print(f"resumed an interrupted run: {', '.join(state['resumed_after'])} were not run again",
+                      soft_wrap=True, highlight=False)
     for w in run["warnings"]:
         console.print(f"[yellow]warning:[/] {w}", soft_wrap=True, highlight=False)
     events = state["script"]["events"]
@@ -155,6 +158,8 @@ def run(
     hrtf: Annotated[Path | None, typer.Option(help="AES69 .sofa HRIR set for --deliver binaural (default: the "
                                               "system's KEMAR if installed, else a spherical-head model)")] = None,
     force: Annotated[bool, typer.Option(help="replace a previous run in --out")] = False,
+    resume: Annotated[bool, typer.Option(help="continue a run on --out that was killed (same clip, screenplay and "
+                                         "options) from its last finished graph node")] = False,
     max_events: Annotated[int, typer.Option(help="most sound events (one stem each) a run may make")] = 256,
     min_confidence: Annotated[float, typer.Option(help="render only sounds whose visual evidence scores at least "
                                                        "this (0-1); weaker ones are kept in script.json's candidates")] = 0.5,
@@ -233,8 +238,8 @@ def run(
         options = {k: str(v) for k, v in (("dit_checkpoint", dit_checkpoint), ("library", library)) if v}
         if binaural:
             options["binaural"] = True  # type: ignore[assignment]
-        _run(clip, script, out, force=force, llm=llm, llm_roles=roles, llm_base_url=llm_base_url, llm_endpoints=endpoints,
-             **({"llm_timeout_s": llm_timeout} if llm_timeout else {}),
+        _run(clip, script, out, force=force, resume=resume, llm=llm, llm_roles=roles, llm_base_url=llm_base_url,
+             llm_endpoints=endpoints, **({"llm_timeout_s": llm_timeout} if llm_timeout else {}),
              vision=vision, vision_model_dir=str(vision_model_dir) if vision_model_dir else None, generator=generator, generator_options=options, seed=seed, target_lufs=target_lufs,
              hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, language=language,
              stems=stems, stem_format=stem_format, window_s=window_s, max_events=max_events,
@@ -271,6 +276,67 @@ def config_(
         typer.echo(C.show(run, defaults, C.load_config(C.find_config(file), run)), nl=False)
     except FoleyError as exc:
         _fail(exc)
+
+
+@app.command()
+def batch(
+    sources: Annotated[list[str], typer.Argument(help="folders or globs of clips, .jsonl/.csv manifests (one row per "
+                                                 "clip), .otio/.edl edit timelines")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="batch folder: one `foley run` folder per job, batch.json, "
+                                      "reel/ for a timeline (a path every Ray node mounts)")],
+    workers: Annotated[int | None, typer.Option(help="local Ray cluster: jobs at once (default: one per core)")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="join this Ray cluster (e.g. 10.0.0.5:6379) instead of "
+                                                    "starting one; --out must be on storage its nodes share")] = None,
+    retries: Annotated[int, typer.Option(help="Ray retries of a job whose worker died")] = 2,
+    job_memory_mb: Annotated[int | None, typer.Option(help="memory each job declares to Ray, MB (default: from its length)")] = None,
+    llm: Annotated[str | None, typer.Option(help="as `foley run --llm`, for every job")] = None,
+    vision: Annotated[str | None, typer.Option(help="as `foley run --vision`")] = None,
+    generator: Annotated[str | None, typer.Option(help="as `foley run --generator`")] = None,
+    library: Annotated[Path | None, typer.Option(help="as `foley run --library`")] = None,
+    seed: Annotated[int | None, typer.Option(help="as `foley run --seed`")] = None,
+    target_lufs: Annotated[float | None, typer.Option(help="as `foley run --target-lufs`")] = None,
+    loudness_preset: Annotated[str | None, typer.Option(help="as `foley run --loudness-preset`")] = None,
+    stems: Annotated[str | None, typer.Option(help="as `foley run --stems`")] = None,
+    stem_format: Annotated[str | None, typer.Option(help="as `foley run --stem-format`")] = None,
+    deliver: Annotated[str | None, typer.Option(help="as `foley run --deliver`")] = None,
+    min_confidence: Annotated[float | None, typer.Option(help="as `foley run --min-confidence`")] = None,
+) -> None:
+    """Run many clips (folders, manifests, edit timelines) on Ray; re-running finishes only what is missing."""
+    import time
+
+    from foleydesigner.batch.progress import batch_progress
+    from foleydesigner.batch.runner import BatchSettings, run_batch
+    from foleydesigner.batch.sources import collect_jobs, parse_options
+
+    t0 = time.perf_counter()
+    try:
+        if "://" in str(out):
+            raise FoleyError(f"--out {out}: give a folder path (on a cluster: a path every node mounts, e.g. NFS)")
+        if out.exists() and not out.is_dir():
+            raise FoleyError(f"--out {out} is a file; give a folder")
+        if workers is not None and not 1 <= workers <= 4096:
+            raise FoleyError(f"--workers {workers} must be between 1 and 4096")
+        if not 0 <= retries <= 100:
+            raise FoleyError(f"--retries {retries} must be between 0 and 100")
+        flags = {"llm": llm, "vision": vision, "generator": generator, "library": library, "seed": seed,
+                 "loudness_preset": loudness_preset, "target_lufs": target_lufs, "stems": stems,
+                 "stem_format": stem_format, "deliver": deliver, "min_confidence": min_confidence}
+        base = parse_options({k: v for k, v in flags.items() if v is not None}, "foley batch")
+        jobs, timelines = collect_jobs(sources, base)
+        settings = BatchSettings(workers=workers, address=ray_address, retries=retries, memory_mb=job_memory_mb)
+        plain = not (console.is_terminal and sys.stdout.isatty())
+        with batch_progress(console, plain=plain) as on_update:
+            record = run_batch(jobs, timelines, out, settings, command=" ".join(sys.argv), on_update=on_update)
+    except FoleyError as exc:
+        _fail(exc)
+        return
+    c = record.counts
+    console.print(f"{len(record.jobs)} jobs: {c['done']} done, {c['skipped']} skipped (already done), {c['failed']} "
+                  f"failed in {time.perf_counter() - t0:.0f} s; see {out / 'batch.json'}", highlight=False, soft_wrap=True)
+    for name, reel in record.reels.items():
+        console.print(f"reel of {name}: {reel.get('out') or reel.get('reason')}", highlight=False, soft_wrap=True)
+    if c["failed"]:
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -44,6 +44,7 @@ class RunContext:
                                               "default: a new temp folder"})] = None  # type: ignore[assignment]
     # trace.jsonl: relative to work_dir or absolute; "" writes none (the tally of tokens is kept either way)
     trace: str = "trace.jsonl"
+    trace_append: bool = False  # keep an existing trace's lines (`foley run --resume` reruns only unfinished nodes)
     llm: str = "heuristic"
     llm_roles: Mapping[str, str] = field(default_factory=dict)
     llm_base_url: str | None = None  # an OpenAI-compatible server: used by the roles whose provider speaks that API
@@ -100,8 +101,8 @@ class RunContext:
 
     @cached_property
     def tracer(self) -> Tracer:
-        """The run's trace, opened (emptied) on first use and shared by every node of the run."""
-        return Tracer(self.work_dir / self.trace if self.trace else None)
+        """The run's trace, opened (emptied unless trace_append) on first use and shared by every node of the run."""
+        return Tracer(self.work_dir / self.trace if self.trace else None, append=self.trace_append)
 
     def as_json(self) -> dict[str, Any]:
         """The settings as JSON-able data (what a dev-server run would send as its context)."""

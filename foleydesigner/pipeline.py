@@ -11,6 +11,7 @@ import logging
 import os
 import platform
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from importlib import metadata
@@ -28,8 +29,17 @@ from foleydesigner.failed import (
     keep_evidence,
     remove_failed,
 )
-from foleydesigner.publish import OutLock, make_staging, publish, remove_stale, snapshot
+from foleydesigner.publish import (
+    RESUME_DIR,
+    OutLock,
+    adopt_resumable,
+    make_staging,
+    publish,
+    remove_stale,
+    snapshot,
+)
 from foleydesigner.report import write_report_safe
+from foleydesigner.runkey import run_key as make_run_key
 from foleydesigner.schemas import RunInfo, VideoInfo
 from foleydesigner.tools.export import atomic_write_json
 from foleydesigner.tools.screenplay import read_screenplay
@@ -66,10 +76,14 @@ def check_out_dir(out_dir: Path, *, force: bool) -> None:
 
 
 def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: str | Path | None = None,
-              force: bool = False, on_stage: Callable[[str], None] | None = None, **options: Any) -> dict[str, Any]:
+              force: bool = False, on_stage: Callable[[str], None] | None = None, resume: bool = False,
+              run_key: dict[str, str] | None = None, **options: Any) -> dict[str, Any]:
     """Run FoleyDesigner on one clip; returns the final graph state (with 'run' = RunInfo dump).
 
-    options are RunContext fields (llm, vision, generator, seed, target_lufs, hfov_deg, ...).
+    options are RunContext fields (llm, vision, generator, seed, target_lufs, hfov_deg, ...). resume: continue an
+    interrupted run on this --out (killed, crashed) from its last finished graph node, if it had the same clip,
+    screenplay and settings; else start afresh. run_key: the run's key when the caller knows it better (a batch's
+    timeline shot: its source clip and range); else it is computed from the clip, screenplay and options.
     """
     t_start = time.perf_counter()
     out = Path(out_dir).resolve()
@@ -78,14 +92,19 @@ def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: s
         limits.check_screenplay_size(screenplay_path, int(options.get("max_screenplay_bytes", limits.MAX_SCREENPLAY_BYTES)))
     screenplay = read_screenplay(screenplay_path) if screenplay_path else None
     check_out_dir(out, force=force)
+    key = run_key or make_run_key(video_path, screenplay_path, options)
     # the smallest run (one stem) must fit before anything is written; the real count is checked before generation
     limits.check_disk(out.parent, limits.estimate_bytes(1, video.duration_s, video_bytes=Path(video_path).stat().st_size))
     out.parent.mkdir(parents=True, exist_ok=True)
     with OutLock(out):
         check_out_dir(out, force=force)  # again: another run may have published here while we waited to start
+        adopted = adopt_resumable(out, key) if resume else None
+        if resume and adopted is None:
+            log.warning("--resume: no interrupted run with this clip, screenplay and settings on %s; starting afresh", out)
         remove_stale(out)
         before = snapshot(out)
-        state = _run_locked(video_path, video, screenplay, out, before, t_start, on_stage, options, force=force)
+        state = _run_locked(video_path, video, screenplay, out, before, t_start, on_stage, options, key, adopted,
+                            force=force)
         if force and remove_failed(out):  # the evidence of an earlier failure on this --out is stale now
             log.info("removed %s: this run replaced the failed one", failed_dir(out))
         return state
@@ -136,14 +155,19 @@ def _keep_failed(exc: BaseException, ctx: RunContext, state: dict[str, Any], vid
 
 def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None, out: Path,
                 before: dict[str, tuple[int, int]], t_start: float, on_stage: Callable[[str], None] | None,
-                options: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
+                options: dict[str, Any], key: dict[str, str], adopted: Path | None, *,
+                force: bool = False) -> dict[str, Any]:
     from foleydesigner.graphs.foley import build_foley_graph
 
-    staging = make_staging(out)
+    staging = adopted or make_staging(out)
     state: dict[str, Any] = {}
     started, done, order = False, set(), []  # the graph's stages, and those finished: a failure names the next
+    resumed_after: list[str] = []
     try:
-        ctx = RunContext(work_dir=staging, **options)  # its tracer writes staging/trace.jsonl
+        (staging / RESUME_DIR).mkdir(exist_ok=True)
+        atomic_write_json(staging / RESUME_DIR / "key.json", key)
+        # its tracer writes staging/trace.jsonl; a resumed run keeps the lines of the nodes it does not rerun
+        ctx = RunContext(work_dir=staging, trace_append=adopted is not None, **options)
         from foleydesigner.tools.vision import make_vision_backend
 
         make_vision_backend(ctx.vision, model_dir=ctx.vision_model_dir, ctx=ctx)  # fails before work
@@ -153,21 +177,21 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
         from foleydesigner.llm import check_backends
 
         check_backends(ctx)  # a missing package or key fails here, before anything is kept
-        graph = build_foley_graph()
-        order = [n for n in graph.nodes if not n.startswith("__")]
+        order = [n for n in build_foley_graph().nodes if not n.startswith("__")]
         inputs = {"video_path": str(Path(video_path).resolve()), "screenplay": screenplay}
         started = True
-        for update in graph.stream(inputs, context=ctx, stream_mode=["updates", "values"]):
-            mode, chunk = update
-            if mode == "updates":
-                done.update(chunk)
-                for node in chunk if on_stage else ():
-                    on_stage(node)  # type: ignore[misc]
-            elif mode == "values":
-                state = chunk
-        for scratch in (staging / ".internal",):
+
+        def on_node(node: str) -> None:
+            done.add(node)
+            if on_stage:
+                on_stage(node)
+
+        resumed_after = _stream_checkpointed(build_foley_graph, staging / RESUME_DIR / "graph.sqlite", inputs, ctx,
+                                             on_node, state)
+        for scratch in (staging / ".internal", staging / RESUME_DIR):
             shutil.rmtree(scratch, ignore_errors=True)
         info = _run_info(ctx, state, video, t_start)
+        info.key = dict(key)
         if is_failed_run(failed_dir(out)) and not force:
             info.warnings.append(f"{failed_dir(out)} holds an earlier failed run's trace; --force removes it")
         atomic_write_json(staging / "run.json", info)
@@ -188,7 +212,75 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
         raise
     state["run"] = info.model_dump(mode="json")
     state["out_dir"] = str(out)
+    state["resumed_after"] = resumed_after
     return state
+
+
+#: Test hook: a run kills itself (SIGKILL, as the OOM killer or a lost node would) right after this graph node.
+KILL_AFTER_ENV = "FOLEY_TEST_KILL_AFTER_NODE"
+
+
+def _stream_checkpointed(build_graph: Callable[..., Any], db: Path, inputs: dict[str, Any], ctx: RunContext,
+                         on_node: Callable[[str], None], state: dict[str, Any]) -> list[str]:
+    """Run the graph with a SQLite checkpoint after every step, continuing from the last one if db has any.
+
+    on_node is called for every finished top-level node (those finished before a resume first); state is kept
+    up to date with the graph's values, so a failure can still show what was reached. Returns the nodes that
+    had finished before this call (empty for a fresh run).
+    Checkpoints are saved in the background while the next step runs (LangGraph's default "async" durability;
+    "sync" fails inside the mixing subgraph, which has no checkpointer), so a kill -9 loses at most the
+    steps still being saved; those rerun.
+    """
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    kill_after = os.environ.get(KILL_AFTER_ENV)
+    conn = sqlite3.connect(str(db), check_same_thread=False)  # the Send branches run in threads
+    try:
+        saver = SqliteSaver(conn)
+        saver.setup()  # WAL journal; then no fsync per commit: a killed process loses nothing committed (SQLite's
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL guarantee), only a power cut could cost the last steps
+        graph = build_graph(checkpointer=saver)
+        config = {"configurable": {"thread_id": "foley"}}
+        previous = graph.get_state(config)
+        done = _finished_nodes(graph, config) if previous.values else []
+        if done:
+            log.info("resuming after %s", ", ".join(done))
+        for node in done:
+            on_node(node)
+        state.update(previous.values or {})
+        for mode, chunk in graph.stream(None if previous.values else inputs, config=config, context=ctx,
+                                        stream_mode=["updates", "values"]):
+            if mode == "values":
+                state.clear()
+                state.update(chunk)
+                continue
+            for node in chunk:
+                on_node(node)
+                if node == kill_after:
+                    _kill_when_saved(graph, config, node)
+        return done
+    finally:
+        conn.close()
+
+
+def _kill_when_saved(graph: Any, config: dict[str, Any], node: str) -> None:
+    """The test hook: wait (5 s at most) until the checkpoint after `node` is on disk, then die as kill -9 does."""
+    deadline = time.monotonic() + 5.0
+    while node in graph.get_state(config).next and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _finished_nodes(graph: Any, config: dict[str, Any]) -> list[str]:
+    """Top-level nodes that finished before: those some earlier checkpoint had next and the latest has not."""
+    history = list(graph.get_state_history(config))  # newest first
+    pending = set(history[0].next) if history else set()
+    seen: list[str] = []
+    for snap in reversed(history[1:]):
+        seen += [n for n in snap.next if n not in seen and n not in pending and not n.startswith("__")]
+    return seen
 
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -31,6 +32,7 @@ from foleydesigner.errors import FoleyError, InputError
 
 log = logging.getLogger(__name__)
 OWNER_FILE = ".foley-owner"  # inside a staging folder: "PID HOST", so a later run can tell whether it is stale
+RESUME_DIR = ".checkpoint"  # inside a staging folder: the graph's SQLite checkpoints and the run's key.json
 _HOST = socket.gethostname()
 
 
@@ -108,6 +110,27 @@ def _stale(folder: Path) -> bool:
     except (OSError, ValueError):
         return True  # no owner: made before owners were recorded, and we hold the lock on this --out
     return host == _HOST and not pid_alive(int(pid)) if pid.isdigit() else True
+
+
+def adopt_resumable(out: Path, key: dict[str, str]) -> Path | None:
+    """The newest staging folder of an interrupted run on this --out made from the same inputs and settings
+    (its RESUME_DIR/key.json), now recorded as ours so remove_stale leaves it; None if there is none. Call with
+    the lock held."""
+    found = []
+    for place in [out.parent, *([out] if out.is_dir() else [])]:
+        for folder in place.glob(f".{out.name}.partial-*"):
+            marker = folder / RESUME_DIR / "key.json"
+            try:
+                same = folder.is_dir() and _stale(folder) and json.loads(marker.read_text()) == key
+            except (OSError, ValueError):
+                same = False
+            if same:
+                found.append(folder)
+    if not found:
+        return None
+    folder = max(found, key=lambda p: p.stat().st_mtime)
+    (folder / OWNER_FILE).write_text(f"{os.getpid()} {_HOST}\n")
+    return folder
 
 
 def remove_stale(out: Path) -> list[Path]:

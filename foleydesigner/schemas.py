@@ -269,6 +269,8 @@ class RunInfo(_Model):
     error: str | None = Field(default=None, description="a failed run's error (its run.json in OUT.failed/)")
     failed_stage: str | None = Field(default=None, description="the pipeline stage that failed")
     failed_node: str | None = Field(default=None, description="the innermost traced call that failed")
+    key: dict[str, str] = Field(default_factory=dict, description="input_hash (clip and screenplay bytes) and "
+                                "settings_hash (runkey.py): `foley batch` skips a job whose run.json has its key")
 
 
 class SceneEntity(_Model):

@@ -135,8 +135,8 @@ def upmix_surround(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         # read around the window: the LFE's zero-phase low-pass looks both ways, the surrounds' delay looks back
         lo, hi = max(0, a - pad), min(n, b + pad)
         pre51.write(a, upmix_51(*(buses[k].read(lo, hi) for k in BUSES))[:, a - lo: b - lo])
-    for bus in buses.values():
-        bus.remove()
+    # the buses stay until the run's .internal is cleared at the end: a run resumed after a kill during this step
+    # (`foley run --resume`) runs it again from the same buses
     stereo = WavAudio(ctx.work_dir / "mix_stereo.wav")
     dot = np.zeros((2, 3))  # per side: Σ down·stereo, Σ down², Σ stereo²
 

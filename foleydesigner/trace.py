@@ -51,14 +51,15 @@ def _jsonable(value: Any) -> Any:
 class Tracer:
     """Appends trace lines to a file; safe to share between the graph's parallel branches."""
 
-    def __init__(self, path: str | Path | None) -> None:
+    def __init__(self, path: str | Path | None, *, append: bool = False) -> None:
         self.path = Path(path) if path else None
         self._lock = threading.Lock()
         self.tokens_in = 0
         self.tokens_out = 0
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text("")
+            if not append:  # a resumed run (`foley run --resume`) keeps the lines of the nodes it does not rerun
+                self.path.write_text("")
 
     def write(self, record: dict[str, Any]) -> None:
         line = {"ts": round(time.time(), 3), **_redact(_jsonable(record))}

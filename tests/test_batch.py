@@ -1,0 +1,246 @@
+"""`foley batch`: jobs from folders, globs and manifests; bad input; kill -9 and re-run on a local Ray cluster;
+a two-node Ray cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from foleydesigner import cli
+from foleydesigner.batch.runner import job_done
+from foleydesigner.batch.sources import collect_jobs, safe_name
+from foleydesigner.bench.synthetic import make_clip
+from foleydesigner.errors import InputError
+
+CONTRACT = ("script.json", "clues.json", "mix_plan.json", "mix_stereo.wav", "mix_5_1.wav", "trace.jsonl", "run.json")
+FOLEY = str(Path(sys.executable).with_name("foley"))
+
+
+def _fake_clips(d: Path, *names: str) -> list[Path]:
+    """Files the sources module accepts as clips (it looks at names only; the job probes the video)."""
+    d.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        (d / n).write_bytes(b"\0")
+    return [d / n for n in names]
+
+
+def test_folder_and_glob_give_one_job_per_clip_with_unique_safe_names(tmp_path):
+    _fake_clips(tmp_path / "a", "shot 1.mp4", "shot2.MOV", "notes.txt", "shot2.truth.json")
+    _fake_clips(tmp_path / "b", "shot 1.mp4", "reel.mkv")
+    jobs, timelines = collect_jobs([str(tmp_path / "a"), str(tmp_path / "b" / "*.m*")], {"seed": 4})
+    assert [j.name for j in jobs] == ["shot_1", "shot2", "reel-2", "shot_1-2"]  # `reel` is the conformed reel's folder
+    assert [j.clip.name for j in jobs] == ["shot 1.mp4", "shot2.MOV", "reel.mkv", "shot 1.mp4"]
+    assert all(j.options == {"seed": 4} for j in jobs) and timelines == []
+    assert safe_name("../../etc/passwd") == "etc_passwd" and safe_name("..") == "job"
+
+
+def test_manifests_carry_screenplay_name_and_per_clip_options(tmp_path):
+    _fake_clips(tmp_path / "clips", "a.mp4", "b.mp4")
+    (tmp_path / "a.fountain").write_text("A DOOR SLAMS.\n")
+    (tmp_path / "m.jsonl").write_text(
+        '{"clip": "clips/a.mp4", "script": "a.fountain", "name": "sc1/sh1", "seed": 7, "target-lufs": -23}\n\n'
+        '{"clip": "clips/b.mp4", "options": {"deliver": "stereo,5.1,foa", "library": "sfx"}}\n')
+    (tmp_path / "m.csv").write_text("clip,name,seed,stems,keep_original_audio\nclips/a.mp4,csv_a,3,trimmed,yes\n"
+                                    "clips/b.mp4,,,,\n")
+    jobs, _ = collect_jobs([str(tmp_path / "m.jsonl"), str(tmp_path / "m.csv")], {"seed": 1, "generator": "library"})
+    a, b, ca, cb = jobs
+    assert (a.name, a.screenplay, a.options) == ("sc1_sh1", (tmp_path / "a.fountain").resolve(),
+                                                 {"seed": 7, "generator": "library", "target_lufs": -23.0})
+    assert b.name == "b" and b.options["deliver"] == ("stereo", "5.1", "foa")
+    assert b.options["generator_options"] == {"library": str((tmp_path / "sfx").resolve())}
+    assert ca.options == {"seed": 3, "generator": "library", "stems": "trimmed", "keep_original_audio": True}
+    assert (cb.name, cb.options) == ("b-2", {"seed": 1, "generator": "library"})  # empty cells: the batch's own
+
+
+@pytest.mark.parametrize(("manifest", "text", "message"), [
+    ("m.jsonl", '{"clip": "a.mp4", "reverb": 3}\n', "m.jsonl line 1: unknown option 'reverb'"),
+    ("m.jsonl", '{"clip": "a.mp4"}\n{"clip": "a.mp4", seed: 1}\n', "m.jsonl line 2: not JSON"),
+    ("m.jsonl", '["a.mp4"]\n', "expected a JSON object"),
+    ("m.jsonl", '{"script": "a.fountain"}\n', "no 'clip'"),
+    ("m.jsonl", '{"clip": "missing.mp4"}\n', "missing.mp4 is not a video file"),
+    ("m.jsonl", '{"clip": "a.mp4", "seed": "many"}\n', "seed='many'"),
+    ("m.jsonl", '{"clip": "a.mp4", "deliver": "mono"}\n', "unknown format mono"),
+    ("m.jsonl", '{"clip": "a.mp4", "name": "x"}\n{"clip": "a.mp4", "name": "X"}\n', "job name 'X' is already used"),
+    ("m.csv", "clip,seed\na.mp4,1,2\n", "row 2: more cells than header columns"),
+    ("m.csv", "clip,color\na.mp4,red\n", "m.csv row 2: unknown option 'color'"),
+    ("m.csv", "clip\n", "no rows"),
+])
+def test_bad_manifest_rows_name_the_row_and_the_problem(tmp_path, manifest, text, message):
+    _fake_clips(tmp_path, "a.mp4")
+    (tmp_path / manifest).write_text(text)
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        collect_jobs([str(tmp_path / manifest)])
+
+
+def _main(monkeypatch, capsys, args: list[str]) -> tuple[int, str]:
+    monkeypatch.setattr(sys, "argv", ["foley", *args])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    return int(exit_.value.code or 0), capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("setup", "args", "message"), [
+    (lambda d: (d / "empty").mkdir(), ["empty"], "no clips found"),
+    (lambda d: None, ["nowhere"], "no such clip, folder, manifest or timeline"),
+    (lambda d: None, ["'*.mp4'"], "no clips found"),
+    (lambda d: (_fake_clips(d, "a.mp4"), (d / "m.jsonl").write_text('{"clip": "a.mp4", "speed": 2}\n')), ["m.jsonl"],
+     "unknown option 'speed'"),
+    (lambda d: _fake_clips(d / "c", "a.mp4"), ["c", "--seed", "-3"], "seed=-3"),
+    (lambda d: _fake_clips(d / "c", "a.mp4"), ["c", "--workers", "0"], "--workers 0"),
+    (lambda d: (d / "file").write_text("x"), ["nowhere", "--out", "file"], "is a file"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, setup, args, message):
+    setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    out = [] if "--out" in args else ["--out", "batch_out"]
+    code, err = _main(monkeypatch, capsys, ["batch", *args, *out])
+    assert code == 2, err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "batch_out").exists()  # nothing written
+
+
+def test_job_done_only_with_the_same_key(tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"key": {"input_hash": "a", "settings_hash": "b"}}))
+    assert job_done(tmp_path, {"input_hash": "a", "settings_hash": "b"})
+    assert not job_done(tmp_path, {"input_hash": "a", "settings_hash": "c"})  # settings changed: run it again
+    assert not job_done(tmp_path / "missing", {"input_hash": "a", "settings_hash": "b"})
+
+
+# --- on Ray -------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def clip_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("clips")
+    for i, kind in enumerate(("single_mover", "bouncing_ball", "single_mover", "bouncing_ball")):
+        make_clip(kind, d / f"clip{i}.mp4", width=160, height=96, fps=12.0, duration_s=2.0, seed=i)
+    return d
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            found.add(c)
+            todo.append(c)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _job_holder(pid: int) -> bool:
+    """A Ray worker (it may hold a job's --out lock); Ray's dashboard and runtime-env agents take longer to go."""
+    try:
+        return b"Agent" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_batch_killed_midway_then_rerun_finishes_only_what_is_missing(clip_dir, tmp_path):
+    out = tmp_path / "out"
+    cmd = [FOLEY, "batch", str(clip_dir), "--out", str(out), "--workers", "1"]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    record: dict = {}
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            record = json.loads((out / "batch.json").read_text())
+        except (OSError, ValueError):
+            record = {}
+        if record.get("counts", {}).get("done", 0) >= 1:
+            break
+        time.sleep(0.05)  # a warm worker runs a 2 s clip in about a second: kill before the next ones finish
+    assert proc.poll() is None, proc.communicate()[0].decode()[-2000:]  # still running: killed mid-way
+    started = _descendants(proc.pid)  # Ray's processes of this batch (gcs, raylet, agents, workers)
+    ray_procs = {p for p in started if _job_holder(p)}
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    finished = [j["name"] for j in record["jobs"] if j["status"] == "done"]
+    assert 1 <= len(finished) < 4
+    mtimes = {n: (out / n / "run.json").stat().st_mtime_ns for n in finished}
+    deadline = time.monotonic() + 60  # Ray's own processes notice their driver is gone and exit
+    while any(_alive(p) for p in ray_procs) and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    record = json.loads((out / "batch.json").read_text())
+    status = {j["name"]: j["status"] for j in record["jobs"]}
+    assert set(status) == {"clip0", "clip1", "clip2", "clip3"}
+    for name in finished:
+        assert status[name] == "skipped"
+        assert (out / name / "run.json").stat().st_mtime_ns == mtimes[name]  # not recomputed
+    # a job may have finished between the last batch.json and the kill: its run.json has the key, so it is skipped too
+    assert set(status.values()) == {"skipped", "done"}
+    for name in status:
+        assert all((out / name / f).is_file() for f in CONTRACT), name
+        run = json.loads((out / name / "run.json").read_text())
+        assert run["key"] == record["jobs"][int(name[-1])]["key"]
+    assert not list(out.glob(".*partial*")) and not (out / ".batch").exists()
+    for pid in started:  # Ray's agents orphaned by the kill leave on their own, later; this test ends them now
+        if _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+
+
+@pytest.mark.slow
+@pytest.mark.enable_socket  # Ray looks up this machine's address with a UDP socket (no packet is sent)
+def test_two_node_cluster_runs_jobs_on_both_nodes(clip_dir, tmp_path):
+    from ray.cluster_utils import Cluster
+
+    from foleydesigner.batch.runner import BatchSettings, run_batch
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # the nodes take this machine's address: a driver joining a cluster turns 127.0.0.1 into it (Ray's own rule)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        jobs, _ = collect_jobs([str(clip_dir / "clip0.mp4"), str(clip_dir / "clip1.mp4")])
+        record = run_batch(jobs, [], tmp_path / "out", BatchSettings(address=cluster.address), command="test")
+    finally:
+        cluster.shutdown()
+    assert record.cluster["nodes"] == 2
+    assert [j.status for j in record.jobs] == ["done", "done"]
+    assert len({j.node_id for j in record.jobs}) == 2  # one CPU per node, two one-CPU jobs at once: one on each
+    for j in record.jobs:
+        assert all((tmp_path / "out" / j.name / f).is_file() for f in CONTRACT)
+
+
+@pytest.mark.slow
+def test_a_dead_worker_is_retried_and_resumes_and_a_failing_job_is_recorded(clip_dir, tmp_path):
+    from foleydesigner.pipeline import KILL_AFTER_ENV
+
+    (tmp_path / "m.jsonl").write_text(f'{{"clip": "{clip_dir / "clip0.mp4"}", "name": "dies_once"}}\n'
+                                      f'{{"clip": "{clip_dir / "clip1.mp4"}", "name": "bad", "generator": "magic"}}\n')
+    out = tmp_path / "out"
+    # every worker kills itself after `decompose`: Ray retries the job, which resumes after decompose and so lives
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", KILL_AFTER_ENV: "decompose"}
+    done = subprocess.run([FOLEY, "batch", str(tmp_path / "m.jsonl"), "--out", str(out), "--workers", "2",
+                           "--retries", "1"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr  # one job failed
+    jobs = {j["name"]: j for j in json.loads((out / "batch.json").read_text())["jobs"]}
+    assert jobs["dies_once"]["status"] == "done"
+    nodes = [json.loads(line)["node"] for line in (out / "dies_once" / "trace.jsonl").read_text().splitlines()]
+    assert nodes.count("load_video") == 1 and "mixing.master" in nodes  # the retry did not start over
+    assert jobs["bad"]["status"] == "failed" and "magic" in jobs["bad"]["reason"]
+    assert not (out / "bad").exists()
