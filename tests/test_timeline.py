@@ -5,6 +5,9 @@ mixes last exactly the timeline and whose hits sit at their record times."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -140,9 +143,18 @@ def _attack(x: np.ndarray, t: float, reach: float = 0.06, hop: float = 0.0025) -
     return a / SR + (int(np.argmax(rise)) + lag) * hop, float(rise.max())
 
 
-def test_reel_lasts_the_timeline_and_hits_sit_at_record_time(conformed) -> None:
-    shots, duration, runs, summary = conformed
-    reel = runs / "reel"
+def _lag(stem: np.ndarray, mix: np.ndarray, t: float, offset: float, reach: float = 0.02) -> float:
+    """Seconds by which the stem's hit at `t` sits later in the mix than at t + offset (cross-correlation)."""
+    a, b = int((t - 0.01) * SR), int((t + 0.05) * SR)
+    r = int(reach * SR)
+    ref = stem[a:b].sum(axis=1)
+    seg = mix[a + int(round(offset * SR)) - r: b + int(round(offset * SR)) + r].sum(axis=1)
+    xc = np.correlate(seg, ref, mode="valid")  # 2r + 1 lags, from -reach to +reach
+    return (int(np.argmax(xc)) - r) / SR
+
+
+def _check_reel(shots: list, duration: float, runs: Path, reel: Path, summary: dict) -> None:
+    """The reel lasts the timeline to the sample, is at the target, and every shot's hits sit at record time."""
     stereo, sr = sf.read(reel / "mix_stereo.wav", always_2d=True)
     surround, _ = sf.read(reel / "mix_5_1.wav", always_2d=True)
     assert sr == SR and stereo.shape[0] == surround.shape[0] == round(duration * SR)  # 5.8 s to the sample
@@ -154,12 +166,41 @@ def test_reel_lasts_the_timeline_and_hits_sit_at_record_time(conformed) -> None:
             hits = [t for t in e["onsets_s"] if 0.1 < t < s.duration_s - 0.1] if e["layer"] == "fg" else []
             stem = sf.read(runs / s.name / "stems" / f"{e['id']}.wav", always_2d=True)[0] if hits else None
             for t in hits:
-                t_stem, _ = _attack(stem, t)  # where the hit starts in the shot's own stem
-                t_reel, rise = _attack(stereo, s.record_start_s + t)  # and in the reel mix
-                assert rise > 20.0 and abs(t_reel - (s.record_start_s + t)) < 0.02, (s.name, t, t_reel)
-                assert abs(t_reel - s.record_start_s - t_stem) < 0.006  # the stem moved by the record offset exactly
+                # a hit rises out of the reel mix near record time (the level rise is coarse: a heel's body,
+                # the beds under it); where exactly is the cross-correlation's job, below
+                t_reel, rise = _attack(stereo, s.record_start_s + t)
+                assert rise > 20.0 and abs(t_reel - (s.record_start_s + t)) < 0.03, (s.name, t, t_reel)
+                # the stem moved by the record offset exactly: its hit lines up with the reel's to within 1 ms
+                assert abs(_lag(stem, stereo, t, s.record_start_s)) < 0.001, (s.name, t)
                 checked += 1
     assert checked >= 2
+
+
+def test_reel_lasts_the_timeline_and_hits_sit_at_record_time(conformed) -> None:
+    shots, duration, runs, summary = conformed
+    _check_reel(shots, duration, runs, runs / "reel", summary)
+
+
+@pytest.mark.slow
+def test_foley_batch_on_a_timeline_runs_one_job_per_shot_and_conforms_the_reel(cut: Path, tmp_path: Path) -> None:
+    """`foley batch cut.otio`: 5 shots of 3 source clips give 5 jobs on Ray and a reel at the timeline's record
+    times; the same command again recomputes no shot."""
+    out = tmp_path / "out"
+    cmd = [str(Path(sys.executable).with_name("foley")), "batch", str(cut), "--out", str(out), "--workers", "2"]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = json.loads((out / "batch.json").read_text())
+    shots, duration = read_timeline(cut)
+    assert [j["name"] for j in record["jobs"]] == [s.name for s in shots] and len(shots) == 5
+    assert {j["status"] for j in record["jobs"]} == {"done"}
+    reel = record["reels"][str(cut)]
+    assert reel["status"] == "done" and Path(reel["out"]) == out / "reel"
+    _check_reel(shots, duration, out, out / "reel", reel)
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    record = json.loads((out / "batch.json").read_text())
+    assert {j["status"] for j in record["jobs"]} == {"skipped"} and record["reels"][str(cut)]["status"] == "done"
 
 
 def test_conform_cli_and_its_errors(conformed, cut: Path, tmp_path: Path) -> None:

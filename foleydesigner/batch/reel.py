@@ -278,11 +278,14 @@ def build_reel_session(placed: list[_Placed], folder: Path, duration_s: float) -
 
 
 def conform_reel(shots: list[TimelineShot], job_dirs: dict[str, Path], out_dir: Path, duration_s: float,
-                 target_lufs: float) -> dict:
-    """Place every shot's finished run at its record time into `out_dir/reel/` (module doc); returns reel.json."""
+                 target_lufs: float, *, folder_name: str = REEL) -> dict:
+    """Place every shot's finished run at its record time into `out_dir/reel/` (module doc); returns reel.json.
+
+    folder_name: the reel's folder in out_dir (a batch of several timelines keeps one per timeline).
+    """
     if duration_s <= 0:
         raise InputError(f"timeline duration {duration_s:g} s: nothing to conform")
-    folder = Path(out_dir) / REEL
+    folder = Path(out_dir) / folder_name
     if folder.exists() and not (folder / "reel.json").is_file():
         raise InputError(f"{folder} exists and is not a conformed reel; choose another --out or move it")
     placed = _place(shots, job_dirs)
@@ -290,7 +293,7 @@ def conform_reel(shots: list[TimelineShot], job_dirs: dict[str, Path], out_dir: 
     window = aligned(30.0)
     # built beside the reel and swapped in whole: an interrupted conform leaves the previous reel, or none
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{REEL}.", suffix=".part", dir=out_dir))
+    stage = Path(tempfile.mkdtemp(prefix=f".{folder_name}.", suffix=".part", dir=out_dir))
     stage.chmod(0o755)  # mkdtemp's 0700 would hide the reel from the rest of the sound team
     scratch = stage / ".internal"
     scratch.mkdir()

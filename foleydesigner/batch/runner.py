@@ -207,9 +207,10 @@ def _conform(timeline: Timeline, out_dir: Path, record: BatchRecord, several: bo
         return {"status": "not conformed", "reason": f"{len(missing)} shot(s) did not finish: {', '.join(missing[:5])}"}
     from foleydesigner.batch.reel import conform_reel
 
-    reel_dir = out_dir / REEL / timeline.path.stem if several else out_dir / REEL
+    # DIR/reel/, or DIR/reel/<timeline>/ for each of several timelines
+    parent, name = (out_dir / REEL, timeline.path.stem) if several else (out_dir, REEL)
     # every shot of a timeline gets the batch's options, so the reel is mastered to their target (A/85 by default)
     target = float(options.get("target_lufs", -24.0))
     job_dirs = {s.name: out_dir / timeline.job_of_shot[s.name] for s in timeline.shots}
-    written = conform_reel(list(timeline.shots), job_dirs, reel_dir, timeline.duration_s, target)
-    return {"status": "done", "out": str(reel_dir), **written}
+    written = conform_reel(list(timeline.shots), job_dirs, parent, timeline.duration_s, target, folder_name=name)
+    return {"status": "done", "out": str(parent / name), **written}
