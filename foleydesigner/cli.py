@@ -300,10 +300,13 @@ def batch(
     stem_format: Annotated[str | None, typer.Option(help="as `foley run --stem-format`")] = None,
     deliver: Annotated[str | None, typer.Option(help="as `foley run --deliver`")] = None,
     min_confidence: Annotated[float | None, typer.Option(help="as `foley run --min-confidence`")] = None,
+    config: Annotated[Path | None, typer.Option(help="run settings file (default: ./foley.toml if present); the "
+                                                "flags above win over it, a manifest row over both")] = None,
 ) -> None:
     """Run many clips (folders, manifests, edit timelines) on Ray; re-running finishes only what is missing."""
     import time
 
+    from foleydesigner import config as C
     from foleydesigner.batch.progress import batch_progress
     from foleydesigner.batch.runner import BatchSettings, run_batch
     from foleydesigner.batch.sources import collect_jobs, parse_options
@@ -321,7 +324,17 @@ def batch(
         flags = {"llm": llm, "vision": vision, "generator": generator, "library": library, "seed": seed,
                  "loudness_preset": loudness_preset, "target_lufs": target_lufs, "stems": stems,
                  "stem_format": stem_format, "deliver": deliver, "min_confidence": min_confidence}
-        base = parse_options({k: v for k, v in flags.items() if v is not None}, "foley batch")
+        loaded = C.load_config(C.find_config(config), run)
+        columns, llm_kw, ignored = C.batch_options(loaded)
+        if ignored:
+            console.print(f"{loaded.path}: foley batch does not take {', '.join(ignored)} from a file (per-job "
+                          "settings go in a manifest)", highlight=False, soft_wrap=True)
+        given = {k: v for k, v in flags.items() if v is not None}
+        if "target_lufs" in given or "loudness_preset" in given:  # a typed loudness wins over either key in the file
+            columns = {k: v for k, v in columns.items() if k not in ("target_lufs", "loudness_preset")}
+        if "llm" in given:
+            llm_kw = {}  # another backend typed: the file's role servers are not its own
+        base = {**llm_kw, **parse_options({**columns, **given}, f"{loaded.path or 'foley batch'}")}
         jobs, timelines = collect_jobs(sources, base)
         settings = BatchSettings(workers=workers, address=ray_address, retries=retries, memory_mb=job_memory_mb)
         plain = not (console.is_terminal and sys.stdout.isatty())

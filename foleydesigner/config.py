@@ -248,6 +248,22 @@ def blame(exc: FoleyError, ctx: Any) -> FoleyError:
     return exc
 
 
+def batch_options(loaded: Loaded) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """A config file's setup for `foley batch`: (its run options as manifest columns, its LLM roles and endpoints
+    as run_foley keywords, the keys a batch does not take from a file: per-run ones such as out or script)."""
+    from foleydesigner.batch.sources import OPTIONS, PATH_OPTIONS
+
+    columns = {k: v for k, v in loaded.values.items() if k in OPTIONS or k in PATH_OPTIONS}
+    llm = str(loaded.values.get("llm", HEURISTIC))
+    backends, ends = resolve_roles(llm, {}, loaded, loaded.values.get("llm_base_url"), loaded.label("llm_base_url"))
+    llm_kw: dict[str, Any] = {"llm_roles": backends, "llm_endpoints": ends} if backends or ends else {}
+    for key, target in (("llm_base_url", "llm_base_url"), ("llm_timeout", "llm_timeout_s"), ("fallback", "fallback")):
+        if loaded.values.get(key) is not None:
+            llm_kw[target] = loaded.values[key]
+    ignored = sorted(set(loaded.values) - set(columns) - {"llm_base_url", "llm_timeout", "fallback"})
+    return columns, llm_kw, ignored
+
+
 # --- foley config --show / --init ------------------------------------------------------------------------------
 
 def _toml(value: Any) -> str:

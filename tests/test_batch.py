@@ -106,6 +106,38 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, set
     assert not (tmp_path / "batch_out").exists()  # nothing written
 
 
+def test_batch_takes_its_setup_from_foley_toml_and_typed_flags_win(tmp_path, monkeypatch, capsys):
+    """The same foley.toml a `foley run` reads sets every job of a batch: options, roles and their servers."""
+    from types import SimpleNamespace
+
+    import foleydesigner.batch.runner as runner
+
+    _fake_clips(tmp_path / "c", "a.mp4", "b.mp4")
+    (tmp_path / "foley.toml").write_text(
+        'seed = 7\nloudness_preset = "ebu"\nstems = "trimmed"\nfallback = "heuristic"\nscript = "x.fountain"\n'
+        '[roles.scribe]\nbackend = "openai:local-model"\nbase_url = "http://127.0.0.1:8000/v1"\ntimeout_s = 60\n')
+    seen: list = []
+
+    def fake_run(jobs, timelines, out, settings, **kw):
+        seen.extend(jobs)
+        return SimpleNamespace(counts={"done": len(jobs), "skipped": 0, "failed": 0}, jobs=jobs, reels={})
+
+    monkeypatch.setattr(runner, "run_batch", fake_run)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["foley", "batch", "c", "--out", "o", "--seed", "3"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code in (0, None)
+    assert len(seen) == 2
+    for job in seen:
+        o = job.options
+        assert o["seed"] == 3 and o["target_lufs"] == -23.0 and o["stems"] == "trimmed"  # typed seed wins over 7
+        assert o["fallback"] == "heuristic" and o["llm_roles"] == {"scribe": "openai:local-model"}
+        assert o["llm_endpoints"]["scribe"]["base_url"] == "http://127.0.0.1:8000/v1"
+        assert o["llm_endpoints"]["scribe"]["timeout_s"] == 60
+    assert "does not take script" in capsys.readouterr().err  # a per-run key is named, not silently dropped
+
+
 def test_job_done_only_with_the_same_key(tmp_path):
     (tmp_path / "run.json").write_text(json.dumps({"key": {"input_hash": "a", "settings_hash": "b"}}))
     assert job_done(tmp_path, {"input_hash": "a", "settings_hash": "b"})
