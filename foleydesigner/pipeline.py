@@ -274,11 +274,15 @@ def _kill_when_saved(graph: Any, config: dict[str, Any], node: str) -> None:
 
 
 def _finished_nodes(graph: Any, config: dict[str, Any]) -> list[str]:
-    """Top-level nodes that finished before: those some earlier checkpoint had next and the latest has not."""
-    history = list(graph.get_state_history(config))  # newest first
-    pending = set(history[0].next) if history else set()
+    """Top-level nodes that finished before: those some checkpoint had next and the live state no longer waits for.
+
+    The live state (get_state) leaves out of `next` a task whose writes were saved even when the checkpoint after
+    its step was not (a kill between the two): LangGraph applies those writes on resume and does not rerun it. The
+    history's snapshots list every task of their step.
+    """
+    pending = set(graph.get_state(config).next)
     seen: list[str] = []
-    for snap in reversed(history[1:]):
+    for snap in reversed(list(graph.get_state_history(config))):  # oldest first
         seen += [n for n in snap.next if n not in seen and n not in pending and not n.startswith("__")]
     return seen
 
