@@ -338,8 +338,9 @@ def batch(
         jobs, timelines = collect_jobs(sources, base)
         settings = BatchSettings(workers=workers, address=ray_address, retries=retries, memory_mb=job_memory_mb)
         plain = not (console.is_terminal and sys.stdout.isatty())
-        with batch_progress(console, plain=plain) as on_update:
-            record = run_batch(jobs, timelines, out, settings, command=" ".join(sys.argv), on_update=on_update)
+        with batch_progress(console, plain=plain) as view:
+            record = run_batch(jobs, timelines, out, settings, command=" ".join(sys.argv), on_update=view.update,
+                               on_stage=None if plain else view.stage)
     except FoleyError as exc:
         _fail(exc)
         return

@@ -138,6 +138,31 @@ def test_batch_takes_its_setup_from_foley_toml_and_typed_flags_win(tmp_path, mon
     assert "does not take script" in capsys.readouterr().err  # a per-run key is named, not silently dropped
 
 
+def test_terminal_progress_shows_each_running_job_and_its_stage():
+    import io
+
+    from rich.console import Console
+
+    from foleydesigner.batch.progress import batch_progress
+    from foleydesigner.batch.record import BatchRecord, JobRecord
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=110, color_system=None)
+    record = BatchRecord(command="t", jobs=[JobRecord(name=n, origin="o", clip="c") for n in ("sh010", "sh020")])
+    with batch_progress(console, plain=False) as view:
+        view.update(record, None)
+        view.stage("sh010", "decompose")
+        view.stage("sh020", "load_video")
+        view.progress.refresh()
+        rows = screen.getvalue()
+        assert "sh010" in rows and "after decompose" in rows and "after load_video" in rows
+        record.jobs[0].status = "done"
+        record.counts = {"done": 1}
+        view.update(record, record.jobs[0])  # a finished job's row goes
+        assert list(view.job_rows) == ["sh020"]
+        assert [t.description for t in view.progress.tasks] == ["jobs", "  sh020"]
+
+
 def test_job_done_only_with_the_same_key(tmp_path):
     (tmp_path / "run.json").write_text(json.dumps({"key": {"input_hash": "a", "settings_hash": "b"}}))
     assert job_done(tmp_path, {"input_hash": "a", "settings_hash": "b"})
@@ -248,9 +273,15 @@ def test_two_node_cluster_runs_jobs_on_both_nodes(clip_dir, tmp_path):
         cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
         jobs, _ = collect_jobs([str(clip_dir / "clip0.mp4"), str(clip_dir / "clip1.mp4")])
-        record = run_batch(jobs, [], tmp_path / "out", BatchSettings(address=cluster.address), command="test")
+        heard: list[tuple[str, str]] = []
+        record = run_batch(jobs, [], tmp_path / "out", BatchSettings(address=cluster.address), command="test",
+                           on_stage=lambda job, stage: heard.append((job, stage)))
     finally:
         cluster.shutdown()
+    for name in ("clip0", "clip1"):  # each job's stages, from whichever node ran it, in the pipeline's order
+        stages = [s for j, s in heard if j == name]
+        assert stages[:3] == ["load_video", "decompose", "extract_clues"] and stages[-1] == "export", heard
+        assert "generate_stem" in stages and stages.index("mix") < stages.index("upmix") < stages.index("export")
     assert record.cluster["nodes"] == 2
     assert [j.status for j in record.jobs] == ["done", "done"]
     assert len({j.node_id for j in record.jobs}) == 2  # one CPU per node, two one-CPU jobs at once: one on each

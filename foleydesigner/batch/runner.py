@@ -52,14 +52,34 @@ def job_done(out: Path, key: dict[str, str]) -> bool:
     return isinstance(info, dict) and info.get("key") == key
 
 
-def execute_job(job: Job, out_root: str, key: dict[str, str]) -> dict[str, Any]:
-    """One job, in a Ray worker: a normal `foley run` into out_root/<job>/, resuming a dead attempt if any."""
+class StageBoard:
+    """A Ray actor that hears each job's finished pipeline stages (load_video, decompose, …, export) from the
+    workers, on any node, so the driver can show where every running job is. Calls from one worker arrive in
+    order (Ray's ordering of one caller's actor calls)."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, list[str]] = {}
+
+    def finished(self, job: str, stage: str) -> None:
+        self.stages.setdefault(job, []).append(stage)
+
+    def since(self, seen: dict[str, int]) -> dict[str, list[str]]:
+        """The stages each job finished after the first `seen[job]`."""
+        return {j: st[seen.get(j, 0):] for j, st in self.stages.items() if len(st) > seen.get(j, 0)}
+
+
+def execute_job(job: Job, out_root: str, key: dict[str, str], board: Any = None) -> dict[str, Any]:
+    """One job, in a Ray worker: a normal `foley run` into out_root/<job>/, resuming a dead attempt if any.
+
+    board: a StageBoard actor handle told each finished stage, or None."""
     from foleydesigner.pipeline import run_foley
 
     started, t0 = now_iso(), time.perf_counter()
     out = Path(out_root) / job.name
     result: dict[str, Any] = {"started": started, "host": socket.gethostname(), "node_id": _node_id()}
     scratch = Path(out_root) / SCRATCH / job.name
+    told: list[Any] = []  # the board's replies: the last one is awaited, so the job's stages are in before its end
+    on_stage = (lambda node: told.append(board.finished.remote(job.name, node))) if board is not None else None
     try:
         clip = job.clip
         if job.source_range is not None:  # a timeline shot: cut its source range out of the clip first
@@ -69,7 +89,8 @@ def execute_job(job: Job, out_root: str, key: dict[str, str]) -> dict[str, Any]:
             clip = extract_range(job.clip, job.source_range[0], job.source_range[1], scratch / f"{job.name}{job.clip.suffix}")
         # force: a previous run in out was made with another key (job_done said so); resume: a worker that died
         # mid-run left its staging folder, and this attempt continues it
-        run_foley(clip, out, screenplay_path=job.screenplay, force=True, resume=True, run_key=key, **job.options)
+        run_foley(clip, out, screenplay_path=job.screenplay, force=True, resume=True, run_key=key, on_stage=on_stage,
+                  **job.options)
         result["status"] = "done"
     except FoleyError as exc:
         result.update(status="failed", reason=str(exc))
@@ -77,6 +98,13 @@ def execute_job(job: Job, out_root: str, key: dict[str, str]) -> dict[str, Any]:
         log.exception("job %s failed", job.name)
         result.update(status="failed", reason=f"{exc.__class__.__name__}: {exc}")
     finally:
+        if told:
+            import ray
+
+            try:
+                ray.get(told[-1])
+            except Exception:  # the board is only for the progress display; a job never fails for it
+                log.debug("stage board unreachable", exc_info=True)
         shutil.rmtree(scratch, ignore_errors=True)
         try:
             scratch.parent.rmdir()  # DIR/.batch/, once no other job uses it
@@ -130,9 +158,15 @@ def _duration(clip: Path) -> float:
         return 0.0
 
 
+OnStage = Callable[[str, str], None]  # (job, the pipeline stage it just finished)
+
+
 def run_batch(jobs: Sequence[Job], timelines: Sequence[Timeline], out_dir: Path, settings: BatchSettings, *,
-              command: str, on_update: Callable[[BatchRecord, JobRecord | None], None] | None = None) -> BatchRecord:
-    """Run every job not already done into out_dir/<job>/, then conform each timeline's reel; returns the record."""
+              command: str, on_update: Callable[[BatchRecord, JobRecord | None], None] | None = None,
+              on_stage: OnStage | None = None) -> BatchRecord:
+    """Run every job not already done into out_dir/<job>/, then conform each timeline's reel; returns the record.
+
+    on_update is called as jobs are queued and finish; on_stage as running jobs finish pipeline stages."""
     from foleydesigner.runkey import run_key
 
     out_dir = out_dir.resolve()
@@ -154,7 +188,7 @@ def run_batch(jobs: Sequence[Job], timelines: Sequence[Timeline], out_dir: Path,
     if on_update:
         on_update(record, None)
     if pending:
-        _run_on_ray(pending, out_dir, settings, record, on_update)
+        _run_on_ray(pending, out_dir, settings, record, on_update, on_stage)
     for timeline in timelines:
         shot_job = next(j for j in jobs if j.timeline == timeline.path)
         record.reels[str(timeline.path)] = _conform(timeline, out_dir, record, len(timelines) > 1, shot_job.options)
@@ -164,22 +198,35 @@ def run_batch(jobs: Sequence[Job], timelines: Sequence[Timeline], out_dir: Path,
 
 
 def _run_on_ray(pending: list[tuple[Job, dict[str, str]]], out_dir: Path, settings: BatchSettings,
-                record: BatchRecord, on_update: Callable[[BatchRecord, JobRecord | None], None] | None) -> None:
+                record: BatchRecord, on_update: Callable[[BatchRecord, JobRecord | None], None] | None,
+                on_stage: OnStage | None = None) -> None:
     import ray
     from ray.exceptions import RayError
 
     record.cluster = start_ray(settings)
     try:
         task = ray.remote(execute_job)
+        # the board takes no CPU: it never holds back a job
+        board = ray.remote(num_cpus=0)(StageBoard).remote() if on_stage else None
+        seen: dict[str, int] = {}
+
+        def report_stages() -> None:
+            for name, stages in ray.get(board.since.remote(seen)).items():
+                seen[name] = seen.get(name, 0) + len(stages)
+                for stage in stages:
+                    on_stage(name, stage)  # type: ignore[misc]
+
         refs = {}
         for job, key in pending:
             memory = settings.memory_mb * _MIB if settings.memory_mb else job_memory_bytes(_duration(job.clip))
             # retry_exceptions=False: Ray retries only a dead worker; a job that raised failed for a reason
             ref = task.options(num_cpus=1, memory=memory, max_retries=settings.retries, retry_exceptions=False,
-                               name=f"foley:{job.name}").remote(job, str(out_dir.resolve()), key)
+                               name=f"foley:{job.name}").remote(job, str(out_dir.resolve()), key, board)
             refs[ref] = job
         while refs:
-            ready, _ = ray.wait(list(refs), num_returns=1)
+            ready, _ = ray.wait(list(refs), num_returns=1, timeout=0.5 if board is not None else None)
+            if board is not None:
+                report_stages()  # before a job's end, so its last stages come first
             for ref in ready:
                 job = refs.pop(ref)
                 try:
