@@ -15,7 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from foleydesigner.errors import InputError
-from foleydesigner.tools.export import _even, _tmp_beside, _video_stream, video_encoder
+from foleydesigner.tools.export import even_frame, tmp_beside, video_encoder, video_stream_like
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def extract_range(clip: Path, start_s: float, end_s: float, dest: Path) -> Path:
     if not 0.0 <= start_s < end_s:
         raise InputError(f"{clip.name}: source range {start_s:.3f}–{end_s:.3f} s is empty or negative; check the cut")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_beside(dest, suffix=f".part{dest.suffix}")
+    tmp = tmp_beside(dest, suffix=f".part{dest.suffix}")
     written = 0
     try:
         with av.open(str(clip)) as inp:
@@ -41,7 +41,7 @@ def extract_range(clip: Path, start_s: float, end_s: float, dest: Path) -> Path:
             first, stop = round(start_s * rate), round(end_s * rate)
             encoder, _ = video_encoder()
             with av.open(str(tmp), "w", format="mp4" if dest.suffix.lower() == ".mp4" else "matroska") as out:
-                vout = _video_stream(out, vin, encoder)
+                vout = video_stream_like(out, vin, encoder)
                 vout.time_base = Fraction(1) / rate
                 if start_s > 1.0:  # land on the keyframe before the shot, then decode forward to its first frame
                     inp.seek(int(max(0.0, start_s - 1.0) / vin.time_base) + (vin.start_time or 0), stream=vin, backward=True)
@@ -53,7 +53,7 @@ def extract_range(clip: Path, start_s: float, end_s: float, dest: Path) -> Path:
                         continue
                     if k >= stop:
                         break
-                    picture = _even(frame, vout)
+                    picture = even_frame(frame, vout)
                     picture.pts, picture.time_base = written, vout.time_base
                     for packet in vout.encode(picture):
                         out.mux(packet)

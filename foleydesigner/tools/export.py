@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 MP4_VIDEO_CODECS = {"h264", "hevc", "mpeg4", "av1", "vp9", "mjpeg", "mpeg2video", "mpeg1video"}
 
 
-def _tmp_beside(path: Path, suffix: str = ".part") -> Path:
+def tmp_beside(path: Path, suffix: str = ".part") -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     return Path(name)
@@ -30,7 +30,7 @@ def _tmp_beside(path: Path, suffix: str = ".part") -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_beside(p)
+    tmp = tmp_beside(p)
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, p)
@@ -54,7 +54,7 @@ def atomic_write_wav(path: str | Path, audio: np.ndarray, sr: int = SAMPLE_RATE,
     if not np.all(np.isfinite(a)):
         raise ValueError(f"refusing to write {p.name}: audio contains NaN or Inf")
     fmt = "WAVEX" if a.shape[0] > 2 else "WAV"
-    tmp = _tmp_beside(p)
+    tmp = tmp_beside(p)
     try:
         sf.write(str(tmp), a.T, sr, subtype=subtype, format=fmt)
         os.replace(tmp, p)
@@ -75,7 +75,7 @@ class WavWriter:
         import soundfile as sf
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = _tmp_beside(self.path)
+        self._tmp = tmp_beside(self.path)
         self._file = sf.SoundFile(str(self._tmp), "w", self.sr, self.channels, subtype=self.subtype,
                                   format="WAVEX" if self.channels > 2 else "WAV")
         return self
@@ -146,13 +146,13 @@ def mux_video(video_path: str | Path, out_path: str | Path, *, mix_51: np.ndarra
     import av
 
     dst = Path(out_path)
-    tmp = _tmp_beside(dst, suffix=f".part{dst.suffix}")  # the one name made is the one written
+    tmp = tmp_beside(dst, suffix=f".part{dst.suffix}")  # the one name made is the one written
     mp4 = dst.suffix == ".mp4"
     try:
         with av.open(str(video_path)) as inp, av.open(str(tmp), "w", format="mp4" if mp4 else "matroska",
                                                        options={"movflags": "+faststart"} if mp4 else {}) as out:
             vin = inp.streams.video[0]
-            vout = _video_stream(out, vin, reencode) if reencode else out.add_stream_from_template(vin)
+            vout = video_stream_like(out, vin, reencode) if reencode else out.add_stream_from_template(vin)
             # FFmpeg's "fast" AAC coder is ~4x quicker than the default two-loop search; at 384/192 kb/s the
             # difference is not audible on Foley, and encoding was the slowest step of a short run.
             a51 = out.add_stream("aac", rate=sr, layout="5.1", options={"aac_coder": "fast"})
@@ -169,7 +169,7 @@ def mux_video(video_path: str | Path, out_path: str | Path, *, mix_51: np.ndarra
                     continue  # flush packets carry no data
                 if reencode and packet.stream.index == vin.index:
                     for frame in packet.decode():
-                        out.mux(vout.encode(_even(frame, vout)))
+                        out.mux(vout.encode(even_frame(frame, vout)))
                     continue
                 if packet.pts is None:
                     packet.pts = packet.dts
@@ -187,7 +187,7 @@ def mux_video(video_path: str | Path, out_path: str | Path, *, mix_51: np.ndarra
     return dst
 
 
-def _video_stream(out: Any, vin: Any, encoder: str) -> Any:
+def video_stream_like(out: Any, vin: Any, encoder: str) -> Any:
     """An encoder stream for the re-encoded picture: same size (rounded down to even for 4:2:0) and frame rate."""
     rate = vin.average_rate or vin.guessed_rate or Fraction(25)
     vout = out.add_stream(encoder, rate=rate, options={"crf": "18", "preset": "medium"} if encoder == "libx264" else {})
@@ -198,7 +198,7 @@ def _video_stream(out: Any, vin: Any, encoder: str) -> Any:
     return vout
 
 
-def _even(frame: Any, vout: Any) -> Any:
+def even_frame(frame: Any, vout: Any) -> Any:
     """The decoded frame in the encoder's size and pixel format, keeping its timestamp."""
     out = frame.reformat(width=vout.width, height=vout.height, format="yuv420p")
     out.pts, out.time_base = frame.pts, frame.time_base

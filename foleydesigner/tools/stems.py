@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from foleydesigner.tools.export import _tmp_beside
+from foleydesigner.tools.export import tmp_beside
 from foleydesigner.tools.streams import WavAudio
 
 STEM_MODES = ("full", "trimmed")
@@ -87,8 +87,8 @@ def deliver_stem(path: Path, *, mode: str, fmt: str, description: str = "") -> t
     a, b = sounding_span(path) if mode == "trimmed" else (0, src.n)
     b = max(b, a + 1) if src.n else b
     dst = path.with_suffix(f".{fmt}")
-    tmp = _tmp_beside(dst, suffix=f".part.{fmt}")
-    bwf = _tmp_beside(dst, suffix=".part.wav")
+    tmp = tmp_beside(dst, suffix=f".part.{fmt}")
+    bwf = tmp_beside(dst, suffix=".part.wav")
     try:
         with sf.SoundFile(str(tmp), "w", src.sr, src.channels, subtype=subtype, format=fmt.upper()) as f:
             for s in range(a, b, _BLOCK):
