@@ -349,7 +349,7 @@ def batch(
                   f"failed in {time.perf_counter() - t0:.0f} s; see {out / 'batch.json'}", highlight=False, soft_wrap=True)
     for name, reel in record.reels.items():
         console.print(f"reel of {name}: {reel.get('out') or reel.get('reason')}", highlight=False, soft_wrap=True)
-    if c["failed"]:
+    if c["failed"] or any(r.get("status") == "failed" for r in record.reels.values()):
         raise typer.Exit(code=1)
 
 

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from foleydesigner.batch.reel import BED_XFADE_CHANGE_S, BED_XFADE_SCENE_S, conform_reel
 from foleydesigner.batch.timeline import TimelineShot
-from foleydesigner.errors import InputError
+from foleydesigner.errors import FoleyError, InputError
 from foleydesigner.schemas import SoundEvent, VideoInfo
 from foleydesigner.tools.export import atomic_write_json, atomic_write_wav
 from foleydesigner.tools.loudness import integrated_lufs
@@ -153,3 +153,20 @@ def test_a_short_shot_between_two_keeps_the_bed_level(tmp_path: Path, runs: tupl
     bed, _ = sf.read(tmp_path / "out" / "reel" / "bed_stereo.wav", always_2d=True)
     rms = [float(np.sqrt(np.mean(bed[int(t * SR): int((t + 0.05) * SR), 0] ** 2))) for t in np.arange(1.5, 5.5, 0.05)]
     assert 20 * np.log10(max(rms) / min(rms)) < 1.0
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_half_reel(tmp_path: Path, runs: tuple) -> None:
+    import subprocess
+
+    shots, dirs = runs
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:  # a 9 s reel's masters alone are over 3 MB
+        with pytest.raises(FoleyError, match=r"disk full while conforming the reel: needs ~[\d.]+ MB at .*MB free") as err:
+            conform_reel(shots, dirs, disk, 3 * SHOT_S, -23.0)
+        assert "\n" not in str(err.value)
+        assert list(disk.iterdir()) == []  # the half-written stage is gone
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 
 from foleydesigner.batch.timeline import TimelineShot
-from foleydesigner.errors import InputError
+from foleydesigner.errors import FoleyError, InputError
+from foleydesigner.limits import free_bytes, human, is_disk_full
 from foleydesigner.schemas import EventClues, SoundEvent
 from foleydesigner.tools.export import WavWriter, atomic_write_json
 from foleydesigner.tools.otio import METADATA_KEY, write_session
@@ -277,6 +278,11 @@ def build_reel_session(placed: list[_Placed], folder: Path, duration_s: float) -
     return timeline
 
 
+def reel_bytes(samples: int) -> int:
+    """Disk a conform needs at its peak: the stereo, 5.1 and bed masters (32-bit) plus their float spill files."""
+    return samples * 4 * (2 + 6 + 2) * 2
+
+
 def conform_reel(shots: list[TimelineShot], job_dirs: dict[str, Path], out_dir: Path, duration_s: float,
                  target_lufs: float, *, folder_name: str = REEL) -> dict:
     """Place every shot's finished run at its record time into `out_dir/reel/` (module doc); returns reel.json.
@@ -323,6 +329,12 @@ def conform_reel(shots: list[TimelineShot], job_dirs: dict[str, Path], out_dir: 
             os.replace(folder, old)
             shutil.rmtree(old)
         os.replace(stage, folder)
+    except OSError as exc:  # a full disk or a folder we may not write: one line, and the previous reel stays
+        if is_disk_full(exc, stage):
+            raise FoleyError(f"disk full while conforming the reel: needs ~{human(reel_bytes(n))} at {out_dir}, "
+                             f"{human(free_bytes(Path(out_dir)))} free; the previous reel (if any) is unchanged; "
+                             "free some space and run it again") from exc
+        raise FoleyError(f"cannot write the reel in {out_dir}: {exc.strerror or exc}; choose another --out") from exc
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     log.info("reel: %d shots, %.2f s, %.1f LUFS", len(placed), duration_s, summary["stereo"]["integrated_lufs"])

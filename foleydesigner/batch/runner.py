@@ -259,5 +259,8 @@ def _conform(timeline: Timeline, out_dir: Path, record: BatchRecord, several: bo
     # every shot of a timeline gets the batch's options, so the reel is mastered to their target (A/85 by default)
     target = float(options.get("target_lufs", -24.0))
     job_dirs = {s.name: out_dir / timeline.job_of_shot[s.name] for s in timeline.shots}
-    written = conform_reel(list(timeline.shots), job_dirs, parent, timeline.duration_s, target, folder_name=name)
+    try:
+        written = conform_reel(list(timeline.shots), job_dirs, parent, timeline.duration_s, target, folder_name=name)
+    except FoleyError as exc:  # a full disk, a shot's run that is not whole: the batch says so and exits 1
+        return {"status": "failed", "reason": str(exc)}
     return {"status": "done", "out": str(parent / name), **written}
