@@ -1,4 +1,5 @@
-"""`foley` command line: run, batch, conform, config, demo, report, graph, backends, sounds, trace, train, eval."""
+"""`foley` command line: run, config, batch, demo, trace, conform, report and graph here; backends, sounds, eval,
+library, dataset and train in cli_lab.py; the console, the error line and the demo files in cli_shared.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import logging
 import re
 import signal
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -16,35 +16,12 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperCommand
 
+from foleydesigner import cli_lab
+from foleydesigner.cli_shared import check_seed, console, demo_clip, demo_library, demo_screenplay, fail
 from foleydesigner.errors import FoleyError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="FoleyDesigner: layered, placed, mixed Foley for video clips.")
-console = Console(stderr=True)
 STAGES = ("load_video", "decompose", "extract_clues", "generate_stem", "mix", "upmix", "export")
-
-
-def demo_clip() -> Path:
-    return Path(str(resources.files("foleydesigner") / "data" / "demo_vtest.mp4"))
-
-
-def demo_screenplay() -> Path:
-    return Path(str(resources.files("foleydesigner") / "data" / "demo_vtest.fountain"))
-
-
-def demo_library() -> Path:
-    return Path(str(resources.files("foleydesigner") / "data" / "library"))
-
-
-def _fail(exc: Exception) -> None:
-    from rich.markup import escape
-
-    console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)  # "[roles.x]" is no markup
-    raise typer.Exit(code=2)
-
-
-def _check_seed(seed: int) -> None:
-    if not 0 <= seed < 2**32:  # numpy's and torch's generators take unsigned 32-bit seeds
-        raise FoleyError(f"--seed {seed} must be between 0 and {2**32 - 1}")
 
 
 class _ConfiguredCommand(TyperCommand):
@@ -56,7 +33,7 @@ class _ConfiguredCommand(TyperCommand):
         try:
             apply_config(ctx, run)
         except FoleyError as exc:
-            _fail(exc)
+            fail(exc)
         return super().invoke(ctx)
 
 
@@ -189,7 +166,7 @@ def run(
             raise FoleyError(f"--llm-timeout {llm_timeout:g} must be in (0, 3600] seconds")
         from foleydesigner.context import LOUDNESS_PRESETS
 
-        _check_seed(seed)
+        check_seed(seed)
         from foleydesigner.tools.stems import STEM_FORMATS, STEM_MODES
 
         if stems not in STEM_MODES or stem_format not in STEM_FORMATS:
@@ -248,7 +225,7 @@ def run(
     except FoleyError as exc:
         from foleydesigner.config import blame
 
-        _fail(blame(exc, ctx))
+        fail(blame(exc, ctx))
 
 
 @app.command("config")
@@ -275,7 +252,7 @@ def config_(
             return
         typer.echo(C.show(run, defaults, C.load_config(C.find_config(file), run)), nl=False)
     except FoleyError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @app.command()
@@ -342,7 +319,7 @@ def batch(
             record = run_batch(jobs, timelines, out, settings, command=" ".join(sys.argv), on_update=view.update,
                                on_stage=None if plain else view.stage)
     except FoleyError as exc:
-        _fail(exc)
+        fail(exc)
         return
     c = record.counts
     console.print(f"{len(record.jobs)} jobs: {c['done']} done, {c['skipped']} skipped (already done), {c['failed']} "
@@ -365,7 +342,7 @@ def demo(
         options = {"library": str(library or demo_library())} if generator == "library" else {}
         _run(demo_clip(), demo_screenplay(), out, force=force, generator=generator, generator_options=options)
     except FoleyError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @app.command()
@@ -379,7 +356,7 @@ def trace(
     try:
         rep = report(run_dir)
     except FoleyError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         typer.echo(json.dumps(rep, indent=2, default=str))
     else:
@@ -405,7 +382,7 @@ def conform(
         shots, duration = read_timeline(timeline)
         summary = conform_reel(shots, {s.name: runs / s.name for s in shots}, out or runs, duration, target_lufs)
     except FoleyError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(f"{summary['shots_placed']} shots, {summary['duration_s']:.3f} s, "
                f"{summary['stereo']['integrated_lufs']:.1f} LUFS → {summary['folder']}")
 
@@ -423,7 +400,7 @@ def report_(
         else:
             console.print(f"wrote {write_index(folder)}")
     except FoleyError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @app.command()
@@ -440,201 +417,7 @@ def graph() -> None:
         typer.echo(g.get_graph(xray=True).draw_mermaid())
 
 
-@app.command()
-def backends(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
-    """What each seam (LLM, vision, generator) offers and what it needs."""
-    from foleydesigner.generation.registry import available_generators
-
-    seams = {
-        "llm": {"heuristic": ("offline rules over tracks and screenplay (default)", "nothing"),
-                "openai:MODEL": ("OpenAI chat models", "OPENAI_API_KEY"),
-                "anthropic:MODEL": ("Anthropic chat models", "ANTHROPIC_API_KEY"),
-                "ollama:MODEL": ("local models through Ollama", "langchain-ollama and a running Ollama server"),
-                "openai:MODEL --llm-base-url URL": ("any OpenAI-compatible server (vLLM, llama.cpp, LM Studio)",
-                                                    "the server URL, with /v1"),
-                "ROLE=PROVIDER:MODEL@URL": ("one role on its own server (--llm-role, or [roles.ROLE] in foley.toml)",
-                                            "the server URL")},
-        "vision": {"opencv": ("MOG2 motion segmentation, HOG people, tracking, geometric depth (default)", "nothing"),
-                   "transformers": ("OpenCV tracks relabelled by a zero-shot detector, depths from a depth model",
-                                    "--vision-model-dir with detector/ and depth/ (transformers + torch)"),
-                   "vlm": ("OpenCV tracks labelled by a vision LLM looking at keyframes", "a vision-capable --llm")},
-        "generator": available_generators(),
-    }
-    if as_json:
-        typer.echo(json.dumps({s: {k: {"what": w, "needs": n} for k, (w, n) in v.items()} for s, v in seams.items()}, indent=2))
-        return
-    table = Table(title="backends")
-    for col in ("seam", "backend", "what", "needs"):
-        table.add_column(col)
-    for seam, items in seams.items():
-        for name, (what, needs) in items.items():
-            table.add_row(seam, name, what, needs)
-    Console().print(table)
-
-
-@app.command()
-def sounds(
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
-    render: Annotated[Path | None, typer.Option(help="render a 2 s example of every class into this folder")] = None,
-) -> None:
-    """List the procedural sound classes; --render DIR writes one example WAV per class."""
-    from foleydesigner.generation import procedural
-
-    classes = procedural.list_classes()
-    if render:
-        paths = procedural.render_examples(render)
-        console.print(f"rendered {len(paths)} classes into {render}")
-        return
-    if as_json:
-        typer.echo(json.dumps([{"name": c.name, "description": c.description, "kind": c.kind, "layer": c.default_layer,
-                                "diffuse": c.diffuse, "params": dict(c.params), "synonyms": list(c.synonyms)}
-                               for c in classes], indent=2, default=str))
-        return
-    table = Table(title=f"{len(classes)} procedural sound classes")
-    for col in ("class", "kind", "layer", "parameters", "description"):
-        table.add_column(col)
-    for c in classes:
-        table.add_row(c.name, c.kind, c.default_layer, ", ".join(f"{k}={v}" for k, v in c.params.items()), c.description)
-    Console().print(table)
-
-
-@app.command("eval")
-def eval_(
-    out: Annotated[Path, typer.Option("--out", "-o", help="folder for report.json, report.md, plots/, clips/, runs/")],
-    quick: Annotated[bool, typer.Option(help="one 4 s clip per kind (a few minutes on 2 cores)")] = False,
-    seed: Annotated[int, typer.Option(help="pipeline seed for every clip")] = 0,
-    target_lufs: Annotated[float, typer.Option(help="loudness target the mixes are scored against")] = -24.0,
-    library: Annotated[Path | None, typer.Option(help="sound library for the `library` system (default: a stand-in built from procedural takes)")] = None,
-) -> None:
-    """Benchmark the pipeline vs the w/o-STC and text-only placement baselines on synthetic clips with exact truth."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from foleydesigner.eval.harness import run_benchmark
-    from foleydesigner.eval.report import markdown_table
-
-    try:
-        _check_seed(seed)
-        if not -70.0 <= target_lufs <= -5.0:
-            raise FoleyError(f"--target-lufs {target_lufs} is outside [-70, -5] LUFS; broadcast uses -24 (A/85) or -23 (R128)")
-        if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "report.json").exists())):
-            raise FoleyError(f"--out {out} holds files that are not a previous `foley eval`; choose a new folder")
-        command = f"foley eval{' --quick' if quick else ''} --out {out}" + (f" --seed {seed}" if seed else "") + \
-            (f" --target-lufs {target_lufs:g}" if target_lufs != -24.0 else "") + (f" --library {library}" if library else "")
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
-                      transient=True) as prog:
-            task = prog.add_task("eval")
-
-            def on_clip(name: str, i: int, n: int) -> None:
-                prog.update(task, description=f"clip {i + 1}/{n}: {name}")
-
-            report = run_benchmark(out, quick=quick, seed=seed, target_lufs=target_lufs, command=command, on_clip=on_clip,
-                                   library=library)
-    except FoleyError as exc:
-        _fail(exc)
-        return
-    typer.echo(markdown_table(report))
-    for name, ok in report["checks"].items():
-        console.print(f"{'[green]pass' if ok else '[red]FAIL'}[/] {name}")
-    Console().print(f"wrote {out}/report.json, report.md, plots/ in {report['elapsed_s']:.0f} s")
-
-
-library_app = typer.Typer(no_args_is_help=True, help="Index and search a sound-effects library (for --generator library).")
-app.add_typer(library_app, name="library")
-
-
-@library_app.command("index")
-def library_index(folder: Annotated[Path, typer.Argument(help="folder of WAV/FLAC/OGG/MP3 recordings")]) -> None:
-    """Index (or re-index what changed in) a library folder: length, rate, level, onsets, one-shot or texture."""
-    from foleydesigner.generation.library.index import SoundLibrary
-
-    try:
-        with console.status("indexing") as status:
-            lib = SoundLibrary(folder, on_file=lambda rel, i, n: status.update(f"{i + 1}/{n} {rel}"))
-    except FoleyError as exc:
-        _fail(exc)
-        return
-    kinds = {k: sum(r.kind == k for r in lib.recordings) for k in ("oneshot", "texture")}
-    Console().print(f"{len(lib.recordings)} recordings ({kinds['oneshot']} one-shots, {kinds['texture']} textures); "
-                    + ", ".join(f"{k} {v}" for k, v in lib.stats.items()) + f"; index {lib.db_path}")
-
-
-@library_app.command("search")
-def library_search(
-    query: Annotated[str, typer.Argument(help="what to find, e.g. 'door creak'")],
-    folder: Annotated[Path | None, typer.Option("--library", help="library folder (default: the bundled demo library)")] = None,
-    limit: Annotated[int, typer.Option(help="results at most")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
-) -> None:
-    """Rank a library's recordings against a text (BM25 over UCS names, folders, BWF descriptions, tags)."""
-    from foleydesigner.generation.library.index import SoundLibrary
-
-    try:
-        lib = SoundLibrary(folder or demo_library())
-    except FoleyError as exc:
-        _fail(exc)
-        return
-    hits = lib.search(query, k=limit)
-    if as_json:
-        typer.echo(json.dumps([{"file": m.recording.path, "score": m.score, "kind": m.recording.kind,
-                                "duration_s": round(m.recording.duration_s, 3), "onsets_s": list(m.recording.onsets_s),
-                                "cat_id": m.recording.cat_id} for m in hits], indent=2))
-        return
-    table = Table(title=f"{len(hits)} matches for '{query}' in {lib.root}")
-    for col in ("score", "file", "kind", "length s", "hits"):
-        table.add_column(col)
-    for m in hits:
-        table.add_row(f"{m.score:.2f}", m.recording.path, m.recording.kind, f"{m.recording.duration_s:.2f}",
-                      str(len(m.recording.onsets_s)))
-    Console().print(table)
-
-
-@app.command()
-def dataset(
-    out: Annotated[Path, typer.Option("--out", "-o", help="dataset folder (shards + manifest.json)")],
-    items: Annotated[int, typer.Option(help="number of training items")] = 512,
-    duration: Annotated[float, typer.Option(help="seconds per item")] = 3.0,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
-) -> None:
-    """Make a FilmStereo-like synthetic set: procedural sources rendered along random trajectories, with captions."""
-    from foleydesigner.generation.dit.data import make_dataset
-
-    if not 1 <= items <= 1_000_000 or not 0 < duration <= 60:
-        _fail(FoleyError("--items must be between 1 and 1000000 and --duration in (0, 60] seconds"))
-    try:
-        _check_seed(seed)
-    except FoleyError as exc:
-        _fail(exc)
-    console.print(f"wrote {make_dataset(out, n_items=items, duration_s=duration, seed=seed)}")
-
-
-@app.command()
-def train(
-    data: Annotated[Path, typer.Option(help="dataset folder from `foley dataset`")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="checkpoint folder")],
-    config: Annotated[str, typer.Option(help="model size: tiny, small or full")] = "small",
-    steps: Annotated[int, typer.Option(help="optimiser steps")] = 2000,
-    batch_size: Annotated[int, typer.Option(help="batch size (paper: 8)")] = 8,
-    lr: Annotated[float, typer.Option(help="learning rate (paper: 3e-5)")] = 3e-5,
-    no_clues: Annotated[bool, typer.Option("--no-clues", help="train the w/o-STC ablation")] = False,
-    resume: Annotated[bool, typer.Option(help="continue from the checkpoint in --out")] = False,
-    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available)")] = None,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
-) -> None:
-    """Train the FoleyDiT (paper §3) with EMA, checkpoints and a loss log; bf16 on CUDA."""
-    from foleydesigner.generation.dit.train import train as run_train
-
-    if not (data / "manifest.json").is_file():
-        _fail(FoleyError(f"--data {data} has no manifest.json; make one with `foley dataset --out {data}`"))
-    if steps < 1 or batch_size < 1 or not 0 < lr < 1:
-        _fail(FoleyError("--steps and --batch-size must be >= 1 and --lr in (0, 1)"))
-    if not 0 <= seed < 2**32:
-        _fail(FoleyError(f"--seed {seed} must be between 0 and {2**32 - 1}"))
-    try:
-        ckpt = run_train(config, data, out, steps=steps, batch_size=batch_size, lr=lr, resume=resume, device=device,
-                         use_clues=not no_clues, seed=seed)
-    except (ValueError, FileNotFoundError) as exc:
-        _fail(FoleyError(str(exc)))
-    console.print(f"checkpoint: {ckpt}  (use: foley run CLIP --generator dit --dit-checkpoint {ckpt})")
+cli_lab.register(app)
 
 
 def _terminate(signum: int, frame: object) -> None:
