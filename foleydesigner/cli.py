@@ -1,5 +1,5 @@
 """`foley` command line: run, config, batch, demo, trace, conform, report and graph here; backends, sounds, eval,
-library, dataset and train in cli_lab.py; the console, the error line and the demo files in cli_shared.py."""
+library, dataset and train in cli_lab.py; the console and the error line in cli_shared.py."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from rich.table import Table
 from typer.core import TyperCommand
 
 from foleydesigner import cli_lab
-from foleydesigner.cli_shared import check_seed, console, demo_clip, demo_library, demo_screenplay, fail
+from foleydesigner.cli_shared import check_seed, console, fail
+from foleydesigner.demo import demo_clip, demo_library, demo_screenplay
 from foleydesigner.errors import FoleyError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="FoleyDesigner: layered, placed, mixed Foley for video clips.")

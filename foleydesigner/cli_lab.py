@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from foleydesigner.cli_shared import check_seed, console, demo_library, fail
+from foleydesigner.cli_shared import check_seed, console, fail
+from foleydesigner.demo import demo_library
 from foleydesigner.errors import FoleyError
 
 
@@ -194,11 +195,12 @@ def train(
         fail(FoleyError(f"--data {data} has no manifest.json; make one with `foley dataset --out {data}`"))
     if steps < 1 or batch_size < 1 or not 0 < lr < 1:
         fail(FoleyError("--steps and --batch-size must be >= 1 and --lr in (0, 1)"))
-    if not 0 <= seed < 2**32:
-        fail(FoleyError(f"--seed {seed} must be between 0 and {2**32 - 1}"))
     try:
+        check_seed(seed)
         ckpt = run_train(config, data, out, steps=steps, batch_size=batch_size, lr=lr, resume=resume, device=device,
                          use_clues=not no_clues, seed=seed)
+    except FoleyError as exc:
+        fail(exc)
     except (ValueError, FileNotFoundError) as exc:
         fail(FoleyError(str(exc)))
     console.print(f"checkpoint: {ckpt}  (use: foley run CLIP --generator dit --dit-checkpoint {ckpt})")

@@ -1,10 +1,6 @@
-"""What every `foley` command shares: the console it writes to, the one-line error with exit code 2, and the
-bundled demo files."""
+"""What every `foley` command shares: the console it writes to and the one-line error with exit code 2."""
 
 from __future__ import annotations
-
-from importlib import resources
-from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -12,18 +8,6 @@ from rich.console import Console
 from foleydesigner.errors import FoleyError
 
 console = Console(stderr=True)
-
-
-def demo_clip() -> Path:
-    return Path(str(resources.files("foleydesigner") / "data" / "demo_vtest.mp4"))
-
-
-def demo_screenplay() -> Path:
-    return Path(str(resources.files("foleydesigner") / "data" / "demo_vtest.fountain"))
-
-
-def demo_library() -> Path:
-    return Path(str(resources.files("foleydesigner") / "data" / "library"))
 
 
 def fail(exc: Exception) -> None:

@@ -13,7 +13,8 @@ import platform
 import shutil
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -177,17 +178,18 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
         from foleydesigner.llm import check_backends
 
         check_backends(ctx)  # a missing package or key fails here, before anything is kept
-        order = [n for n in build_foley_graph().nodes if not n.startswith("__")]
         inputs = {"video_path": str(Path(video_path).resolve()), "screenplay": screenplay}
-        started = True
 
         def on_node(node: str) -> None:
             done.add(node)
             if on_stage:
                 on_stage(node)
 
-        resumed_after = _stream_checkpointed(build_foley_graph, staging / RESUME_DIR / "graph.sqlite", inputs, ctx,
-                                             on_node, state)
+        with _sqlite_saver(staging / RESUME_DIR / "graph.sqlite") as saver:
+            graph = build_foley_graph(checkpointer=saver)
+            order = [n for n in graph.nodes if not n.startswith("__")]
+            started = True
+            resumed_after = _stream_checkpointed(graph, inputs, ctx, on_node, state)
         for scratch in (staging / ".internal", staging / RESUME_DIR):
             shutil.rmtree(scratch, ignore_errors=True)
         info = _run_info(ctx, state, video, t_start)
@@ -220,9 +222,26 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
 KILL_AFTER_ENV = "FOLEY_TEST_KILL_AFTER_NODE"
 
 
-def _stream_checkpointed(build_graph: Callable[..., Any], db: Path, inputs: dict[str, Any], ctx: RunContext,
-                         on_node: Callable[[str], None], state: dict[str, Any]) -> list[str]:
-    """Run the graph with a SQLite checkpoint after every step, continuing from the last one if db has any.
+@contextmanager
+def _sqlite_saver(db: Path) -> Iterator[Any]:
+    """A LangGraph checkpointer writing into the SQLite file db (created if need be)."""
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    conn = sqlite3.connect(str(db), check_same_thread=False)  # the Send branches run in threads
+    try:
+        saver = SqliteSaver(conn)
+        saver.setup()  # WAL journal; then no fsync per commit: a killed process loses nothing committed (SQLite's
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL guarantee), only a power cut could cost the last steps
+        yield saver
+    finally:
+        conn.close()
+
+
+def _stream_checkpointed(graph: Any, inputs: dict[str, Any], ctx: RunContext, on_node: Callable[[str], None],
+                         state: dict[str, Any]) -> list[str]:
+    """Run the graph (compiled with a checkpointer) from its last checkpoint if it has one, else from inputs.
 
     on_node is called for every finished top-level node (those finished before a resume first); state is kept
     up to date with the graph's values, so a failure can still show what was reached. Returns the nodes that
@@ -231,38 +250,26 @@ def _stream_checkpointed(build_graph: Callable[..., Any], db: Path, inputs: dict
     "sync" fails inside the mixing subgraph, which has no checkpointer), so a kill -9 loses at most the
     steps still being saved; those rerun.
     """
-    import sqlite3
-
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
     kill_after = os.environ.get(KILL_AFTER_ENV)
-    conn = sqlite3.connect(str(db), check_same_thread=False)  # the Send branches run in threads
-    try:
-        saver = SqliteSaver(conn)
-        saver.setup()  # WAL journal; then no fsync per commit: a killed process loses nothing committed (SQLite's
-        conn.execute("PRAGMA synchronous=NORMAL")  # WAL guarantee), only a power cut could cost the last steps
-        graph = build_graph(checkpointer=saver)
-        config = {"configurable": {"thread_id": "foley"}}
-        previous = graph.get_state(config)
-        done = _finished_nodes(graph, config) if previous.values else []
-        if done:
-            log.info("resuming after %s", ", ".join(done))
-        for node in done:
+    config = {"configurable": {"thread_id": "foley"}}
+    previous = graph.get_state(config)
+    done = _finished_nodes(graph, config) if previous.values else []
+    if done:
+        log.info("resuming after %s", ", ".join(done))
+    for node in done:
+        on_node(node)
+    state.update(previous.values or {})
+    for mode, chunk in graph.stream(None if previous.values else inputs, config=config, context=ctx,
+                                    stream_mode=["updates", "values"]):
+        if mode == "values":
+            state.clear()
+            state.update(chunk)
+            continue
+        for node in chunk:
             on_node(node)
-        state.update(previous.values or {})
-        for mode, chunk in graph.stream(None if previous.values else inputs, config=config, context=ctx,
-                                        stream_mode=["updates", "values"]):
-            if mode == "values":
-                state.clear()
-                state.update(chunk)
-                continue
-            for node in chunk:
-                on_node(node)
-                if node == kill_after:
-                    _kill_when_saved(graph, config, node)
-        return done
-    finally:
-        conn.close()
+            if node == kill_after:
+                _kill_when_saved(graph, config, node)
+    return done
 
 
 def _kill_when_saved(graph: Any, config: dict[str, Any], node: str) -> None:

@@ -8,22 +8,17 @@ would (watch the clip; lay out each event's clues and render its stem). In the p
 from __future__ import annotations
 
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from foleydesigner import stages
 from foleydesigner.context import RunContext
+from foleydesigner.demo import demo_clip
 from foleydesigner.schemas import FoleyScript, VideoInfo
 from foleydesigner.tools import catalog
 
 #: The frame grid clues are laid on when the mixer runs from a script alone (no clip): 25 fps, HD width.
 SCRIPT_FPS, SCRIPT_WIDTH, SCRIPT_HEIGHT = 25.0, 1920, 1080
-
-
-def demo_clip() -> Path:
-    """The clip that ships with the package (foleydesigner/data/demo_vtest.mp4)."""
-    return Path(str(resources.files("foleydesigner") / "data" / "demo_vtest.mp4"))
 
 
 #: The mixer's smallest useful input: three seconds of footsteps off to the left over an air bed.

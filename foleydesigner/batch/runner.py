@@ -23,6 +23,7 @@ from typing import Any
 from foleydesigner.batch.record import BatchRecord, JobRecord, now_iso
 from foleydesigner.batch.sources import REEL, Job, Timeline
 from foleydesigner.errors import FoleyError, InputError
+from foleydesigner.failed import failed_dir, is_failed_run
 
 log = logging.getLogger(__name__)
 SCRATCH = ".batch"  # DIR/.batch/<job>/: a timeline shot's extracted sub-clip, while its job runs
@@ -110,9 +111,8 @@ def execute_job(job: Job, out_root: str, key: dict[str, str], board: Any = None)
             scratch.parent.rmdir()  # DIR/.batch/, once no other job uses it
         except OSError:
             pass
-    failed = out.parent / f"{out.name}.failed"  # a failed run's kept evidence (trace, partial outputs)
-    if result["status"] == "failed" and failed.is_dir():
-        result["failed_trace"] = str(failed)
+    if result["status"] == "failed" and is_failed_run(failed_dir(out)):  # the failed run's kept evidence
+        result["failed_trace"] = str(failed_dir(out))
     result.update(finished=now_iso(), elapsed_s=round(time.perf_counter() - t0, 3))
     return result
 

@@ -240,11 +240,10 @@ def _manifest_jobs(path: Path, base_options: Mapping[str, Any], names: _Names) -
 
 
 def _timeline_jobs(path: Path, base_options: Mapping[str, Any], names: _Names) -> tuple[list[Job], Timeline]:
-    try:  # the edit-timeline reader lives in batch/timeline.py (OpenTimelineIO); imported only when a timeline is given
-        from foleydesigner.batch.timeline import read_timeline
-    except ImportError as exc:
-        raise InputError(f"{path}: edit timelines need foleydesigner.batch.timeline, which this install lacks "
-                         f"({exc})") from None
+    from foleydesigner.batch.timeline import (
+        read_timeline,  # OpenTimelineIO: imported only when a timeline is given
+    )
+
     shots, duration_s = read_timeline(path)
     if not shots:
         raise InputError(f"{path}: the timeline has no video clips")
