@@ -75,9 +75,10 @@ def _same_clip(video: VideoInfo, run: dict[str, Any], source: Path) -> None:
 
 
 def plan_edits(video_path: str | Path, edits_path: str | Path, out: Path, *, from_dir: str | Path | None,
-               resume: bool, options: dict[str, Any]) -> dict[str, Any]:
+               resume: bool, options: dict[str, Any], inherit: tuple[str, ...] = ()) -> dict[str, Any]:
     """Read and check everything before a folder is made: the edits, the source run, the clip; the edited
-    script and clues; which stems are rendered again and why."""
+    script and clues; which stems are rendered again and why. `inherit`: settings (seed, generator) the user
+    left unset, taken from the source run so a re-rendered stem sounds like its neighbours."""
     edits_path = Path(edits_path)
     edits = read_edits(edits_path)
     named = getattr(edits, "run", None)
@@ -85,8 +86,13 @@ def plan_edits(video_path: str | Path, edits_path: str | Path, out: Path, *, fro
     run, script, clues, shots = load_source(source)
     video = probe_video(video_path)
     _same_clip(video, run, source)
-    ops = normalised(edits, script)
-    new_script, new_clues, applied = apply_edits(script, clues, ops, video)
+    try:
+        ops = normalised(edits, script)
+        new_script, new_clues, applied = apply_edits(script, clues, ops, video)
+    except InputError as exc:
+        raise InputError(f"--edits {edits_path}: {exc}") from None
+    was = {"generator": (run.get("backends") or {}).get("generator"), "seed": run.get("seed")}
+    options = {**options, **{k: was[k] for k in inherit if was.get(k) is not None}}
     limits.check_event_count(len(new_script.events), int(options.get("max_events", limits.MAX_EVENTS)))
     old = {e.id: e for e in script.events}
     rerender: dict[str, str] = {}
@@ -98,7 +104,6 @@ def plan_edits(video_path: str | Path, edits_path: str | Path, out: Path, *, fro
             rerender[ev.id] = why
     warnings = []
     ctx = RunContext(work_dir=out, trace="", **options)
-    was = {"generator": (run.get("backends") or {}).get("generator"), "seed": run.get("seed")}
     now = {"generator": ctx.generator, "seed": ctx.seed}
     if rerender and was != now:
         warnings.append(f"the stems rendered again used --generator {now['generator']} --seed {now['seed']}; the source "
@@ -106,19 +111,23 @@ def plan_edits(video_path: str | Path, edits_path: str | Path, out: Path, *, fro
     history = [*script.edits, *applied]
     return {"source": source, "video": video, "script": new_script.model_copy(update={"edits": history}),
             "clues": new_clues, "shots": shots, "applied": applied, "rerender": rerender, "warnings": warnings,
+            "options": options,
             "removed": [e.id for e in script.events if e.id not in {x.id for x in new_script.events}],
             "restored": [e.id for e in new_script.events if e.id not in old]}
 
 
 def run_edits(video_path: str | Path, out_dir: str | Path, edits_path: str | Path, *, from_dir: str | Path | None = None,
               force: bool = False, resume: bool = False, on_stage: Callable[[str], None] | None = None,
-              **options: Any) -> dict[str, Any]:
-    """Apply an edits file to a finished run into --out; returns the final state (with 'run' = RunInfo dump)."""
+              inherit: tuple[str, ...] = (), **options: Any) -> dict[str, Any]:
+    """Apply an edits file to a finished run into --out; returns the final state (with 'run' = RunInfo dump).
+
+    inherit: the settings to take from the source run rather than from options (the CLI: seed and generator
+    when neither the command line nor foley.toml sets them)."""
     from foleydesigner.pipeline import check_out_dir
 
     t_start = time.perf_counter()
     out = Path(out_dir).resolve()
-    plan = plan_edits(video_path, edits_path, out, from_dir=from_dir, resume=resume, options=options)
+    plan = plan_edits(video_path, edits_path, out, from_dir=from_dir, resume=resume, options=options, inherit=inherit)
     in_place = plan["source"] == out
     if not in_place:
         check_out_dir(out, force=force)
@@ -133,7 +142,7 @@ def run_edits(video_path: str | Path, out_dir: str | Path, edits_path: str | Pat
         before = snapshot(out)
         staging = make_staging(out)
         try:
-            state = _run_in(staging, video_path, plan, options, on_stage, t_start)
+            state = _run_in(staging, video_path, plan, plan["options"], on_stage, t_start)
             publish(staging, out, before)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
