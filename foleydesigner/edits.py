@@ -147,7 +147,7 @@ def parse_edits(data: Any, *, name: str = "edits") -> EditsFile:
 
 
 def read_edits(path: str | Path) -> EditsFile | FoleyScript:
-    """edits.json, or an edited copy of script.json (told by its shape: duration_s and events, no edits list)."""
+    """edits.json, or an edited copy of script.json (told by its shape: duration_s and events)."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"--edits {p}: no such file")
@@ -157,7 +157,7 @@ def read_edits(path: str | Path) -> EditsFile | FoleyScript:
         raise InputError(f"--edits {p} is not UTF-8 text; give an edits.json or an edited script.json") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"--edits {p} is not JSON (line {exc.lineno}: {exc.msg})") from None
-    if isinstance(data, dict) and "events" in data and "duration_s" in data and "edits" not in data:
+    if isinstance(data, dict) and "events" in data and "duration_s" in data:  # its "edits" are a record of past ones
         try:
             return FoleyScript.model_validate(data)
         except ValidationError as exc:
