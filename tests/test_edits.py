@@ -303,3 +303,31 @@ def test_bad_edits_input_is_one_line_exit_2_and_writes_nothing(source, tmp_path,
     code, _, err = run_cli(monkeypatch, capsys, ["run", str(clip), "--out", str(out), "--edits", str(edits), *args])
     assert code == 2 and expected.replace("ID", ids["door"]) in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_restoring_a_tracked_candidate_watches_the_clip_again(source, tmp_path):
+    from foleydesigner.edit_run import run_edits
+
+    root, clip, run, ids = source
+    src = tmp_path / "src"
+    shutil.copytree(run, src)  # the ball made a candidate: out of the events and the clues
+    script = json.loads((src / "script.json").read_text())
+    ball = next(e for e in script["events"] if e["id"] == ids["ball"])
+    script["events"].remove(ball)
+    script["candidates"].append(ball)
+    (src / "script.json").write_text(json.dumps(script))
+    clues = json.loads((src / "clues.json").read_text())
+    clues["events"] = [c for c in clues["events"] if c["event_id"] != ids["ball"]]
+    (src / "clues.json").write_text(json.dumps(clues))
+    edits = tmp_path / "e.json"
+    edits.write_text(json.dumps({"run": str(src), "edits": [{"op": "restore", "id": ids["ball"]}]}))
+    state = run_edits(clip, tmp_path / "out", edits, inherit=("seed", "generator"))  # the source used --seed 3
+    assert state["run"]["edits"]["rerendered"] == {ids["ball"]: "restored"}
+    nodes = [r["node"] for r in _trace(tmp_path / "out")]
+    assert "load_video" in nodes and "filmscribe.generate" not in nodes
+    # the same clip watched with the same vision backend finds the same track: the clues and the sound are the run's
+    again = next(c for c in json.loads((tmp_path / "out" / "clues.json").read_text())["events"] if c["event_id"] == ids["ball"])
+    first = next(c for c in json.loads((run / "clues.json").read_text())["events"] if c["event_id"] == ids["ball"])
+    assert again == first
+    was = sf.read(str(run / "stems" / f"{ids['ball']}.wav"))[0]
+    assert np.array_equal(sf.read(str(tmp_path / "out" / "stems" / f"{ids['ball']}.wav"))[0], was)
