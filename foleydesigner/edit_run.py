@@ -19,11 +19,12 @@ from typing import Any
 
 from foleydesigner import limits
 from foleydesigner.context import RunContext
-from foleydesigner.edits import apply_edits, normalised, read_edits, render_changed
+from foleydesigner.edits import apply_edits, read_edits, render_changed
 from foleydesigner.errors import InputError
 from foleydesigner.publish import OutLock, make_staging, publish, remove_stale, snapshot
 from foleydesigner.reuse import reusable_stem
 from foleydesigner.schemas import CluesFile, EventClues, FoleyScript, VideoInfo
+from foleydesigner.script_diff import normalised
 from foleydesigner.tools.export import atomic_write_json
 from foleydesigner.tools.video import probe_video
 

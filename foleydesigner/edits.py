@@ -5,7 +5,7 @@
 ops, applied in order: remove an event (it goes to the candidates, so a later `restore` brings it back), restore
 a candidate, move an event (`by_s` or `to_s`, its new start) or one of its onsets, and `set` an event's class
 (`label`), walking `surface`, `layer` and `gain_db` (a fader offset on the mixer's level). An edited copy of
-script.json is accepted too: it is turned into the same ops by comparing it with the source run's script.
+script.json is accepted too: script_diff.py turns it into the same ops by comparing it with the source run's script.
 
 Edits are checked like an LLM's answer (an unknown class or id, a time outside the clip, a bad layer or gain):
 the first problem is one line naming the op's index, and nothing runs. `render_changed` then says which stems
@@ -163,62 +163,6 @@ def read_edits(path: str | Path) -> EditsFile | FoleyScript:
         except ValidationError as exc:
             raise InputError(f"--edits {p}: an edited script.json, but {_first_error(exc)}") from None
     return parse_edits(data, name=f"--edits {p}")
-
-
-# ---- an edited script.json → ops ------------------------------------------------------------------------
-
-def _close(a: float, b: float) -> bool:
-    return abs(a - b) < 1e-4
-
-
-def ops_from_script(source: FoleyScript, edited: FoleyScript) -> list[EditOp]:
-    """The ops that turn the source run's script into an edited copy of it. Only what ops can say may differ
-    (which events, their times, class, surface, layer and params.gain_db); anything else is one InputError."""
-    old = {e.id: e for e in source.events}
-    cands = {e.id: e for e in source.candidates}
-    new = {e.id: e for e in edited.events}
-    ops: list[EditOp] = [RemoveOp(op="remove", id=i) for i in old if i not in new]
-    for ev in edited.events:
-        if ev.id in old:
-            base = old[ev.id]
-        elif ev.id in cands:
-            ops.append(RestoreOp(op="restore", id=ev.id))
-            base = cands[ev.id]
-        else:
-            raise InputError(f"edited script: event '{ev.id}' is neither an event nor a candidate of the source "
-                             "run; an edit cannot add new sounds")
-        ops += _event_ops(base, ev)
-    return ops
-
-
-def _event_ops(base: SoundEvent, ev: SoundEvent) -> list[EditOp]:
-    ops: list[EditOp] = []
-    shift = ev.start_s - base.start_s
-    if not _close(shift, 0.0):
-        ops.append(MoveOp(op="move", id=ev.id, by_s=shift))
-    if len(ev.onsets_s) != len(base.onsets_s):
-        raise InputError(f"edited script: event '{ev.id}' has {len(ev.onsets_s)} onsets, the source {len(base.onsets_s)}; "
-                         "onsets can be moved, not added or removed")
-    for i, (a, b) in enumerate(zip(sorted(base.onsets_s), sorted(ev.onsets_s), strict=True)):
-        if not _close(a + shift, b):
-            ops.append(MoveOnsetOp(op="move_onset", id=ev.id, index=i, to_s=b))
-    changes: dict[str, Any] = {}
-    if ev.label != base.label:
-        changes["label"] = ev.label
-    if ev.params.get("surface") != base.params.get("surface") and ev.params.get("surface") is not None:
-        changes["surface"] = ev.params["surface"]
-    if ev.layer != base.layer:
-        changes["layer"] = ev.layer
-    if float(ev.params.get("gain_db", 0.0)) != float(base.params.get("gain_db", 0.0)):
-        changes["gain_db"] = float(ev.params.get("gain_db", 0.0))
-    if changes:
-        ops.append(SetOp(op="set", id=ev.id, **changes))
-    ignored = {"start_s", "end_s", "onsets_s", "label", "layer", "params", "evidence", "confidence", "description"}
-    for field in sorted(set(SoundEvent.model_fields) - ignored):
-        if getattr(ev, field) != getattr(base, field):
-            raise InputError(f"edited script: event '{ev.id}' changes {field}; edits change times, label, "
-                             "params.surface, layer and params.gain_db only")
-    return ops
 
 
 # ---- checking and applying ----------------------------------------------------------------------------
@@ -407,11 +351,6 @@ def render_changed(old: SoundEvent | None, new: SoundEvent, old_clues: EventClue
     if new_clues is None or old_clues.model_dump() != new_clues.model_dump():
         return "clues moved"
     return None
-
-
-def normalised(edits: EditsFile | FoleyScript, source: FoleyScript) -> list[EditOp]:
-    """The ops of an edits file, or those an edited script.json stands for."""
-    return ops_from_script(source, edits) if isinstance(edits, FoleyScript) else list(edits.edits)
 
 
 def gain_offset_db(ev: SoundEvent) -> float:

@@ -15,7 +15,6 @@ from foleydesigner.bench.synthetic import make_clip
 from foleydesigner.edits import (
     EditsFile,
     apply_edits,
-    ops_from_script,
     parse_edits,
     read_edits,
     render_changed,
@@ -24,6 +23,7 @@ from foleydesigner.edits import (
 from foleydesigner.errors import InputError
 from foleydesigner.pipeline import run_foley
 from foleydesigner.schemas import EventClues, FoleyScript
+from foleydesigner.script_diff import ops_from_script
 from tests.helpers import run_cli, video_info
 
 SCREENPLAY = "EXT. PARK - DAY\n\nA ball BOUNCES on the path. A DOOR SLAMS somewhere.\n"
