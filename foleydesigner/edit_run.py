@@ -32,11 +32,15 @@ log = logging.getLogger(__name__)
 
 
 def find_source(edits_path: Path, named: str | None, from_dir: str | Path | None, out: Path, resume: bool) -> Path:
-    """The run the edits apply to: --from, else the file's "run" (relative: to the current folder, then to the
-    edits file's), else --out itself with --resume."""
+    """The run the edits apply to: --from, else the file's "run" (a path or a file:// URL; relative: to the
+    current folder, then to the edits file's), else --out itself with --resume."""
     if from_dir is not None:
         return Path(from_dir).resolve()
     if named:
+        if named.startswith("file://"):  # a page's own location, as a browser gives it
+            from urllib.parse import unquote, urlparse
+
+            named = unquote(urlparse(named).path)
         p = Path(named).expanduser()
         if p.is_absolute():
             return p.resolve()
@@ -132,6 +136,8 @@ def run_edits(video_path: str | Path, out_dir: str | Path, edits_path: str | Pat
     in_place = plan["source"] == out
     if not in_place:
         check_out_dir(out, force=force)
+    elif out in Path(edits_path).resolve().parents:
+        raise InputError(f"--edits {edits_path} is inside --out {out}, which an edit in place replaces; move it out first")
     n = len(plan["rerender"]) + len(plan["script"].events)
     limits.check_disk(out.parent, limits.estimate_bytes(n, plan["video"].duration_s,
                                                         video_bytes=Path(video_path).stat().st_size))

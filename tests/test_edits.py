@@ -331,3 +331,14 @@ def test_restoring_a_tracked_candidate_watches_the_clip_again(source, tmp_path):
     assert again == first
     was = sf.read(str(run / "stems" / f"{ids['ball']}.wav"))[0]
     assert np.array_equal(sf.read(str(tmp_path / "out" / "stems" / f"{ids['ball']}.wav"))[0], was)
+
+
+def test_an_edit_in_place_never_replaces_the_edits_file_it_reads(source, tmp_path, monkeypatch, capsys):
+    root, clip, run, ids = source
+    out = tmp_path / "copy"
+    shutil.copytree(run, out)
+    edits = out / "edits.json"
+    edits.write_text(json.dumps({"run": f"file://{out}", "edits": [{"op": "remove", "id": ids["bed"]}]}))
+    code, _, err = run_cli(monkeypatch, capsys, ["run", str(clip), "--out", str(out), "--edits", str(edits)])
+    assert code == 2 and "is inside --out" in err and edits.is_file()
+    assert (out / "script.json").read_bytes() == (run / "script.json").read_bytes()
