@@ -179,13 +179,21 @@ def known_class(label: str) -> tuple[str, dict[str, Any]] | None:
     return (cls, {}) if cls else None
 
 
+def _model_of(label: str) -> str | None:
+    """The procedural model that renders a label (a lexicon class names its recipe's model)."""
+    from foleydesigner.generation import procedural
+    from foleydesigner.lexicon import lookup
+
+    entry = lookup(label)
+    return procedural.resolve_class(entry.sound_class if entry else label)
+
+
 def _surface_for(label: str, surface: str) -> str | None:
     """The surface a class's generator takes for a word ('wooden' → 'wood'), or None if it has no such surface."""
     from foleydesigner.generation import procedural
-    from foleydesigner.lexicon import find_surface, lookup
+    from foleydesigner.lexicon import find_surface
 
-    entry = lookup(label)
-    cls = procedural.resolve_class(entry.sound_class if entry else label)
+    cls = _model_of(label)
     choices = procedural.param_options(cls).get("surface") if cls else None
     if not choices or not isinstance(choices[0], str):
         return None
@@ -285,8 +293,12 @@ def _apply_one(op: EditOp, events: dict[str, SoundEvent], cands: dict[str, Sound
         if found is None:
             raise _Problem(f"unknown sound class '{op.label}' (`foley sounds` lists them)")
         label, recipe = found
-        # the old class's parameters (and library choices) do not belong to the new one: its recipe's do
-        params = {**recipe, **({"gain_db": params["gain_db"]} if "gain_db" in params else {})}
+        # Another model: the old class's parameters do not belong to it, its recipe's do. The same model
+        # (footsteps → running_footsteps) keeps what was set on it (the surface) under the new recipe. The library's
+        # choices were for the old class either way.
+        kept = {k: v for k, v in params.items() if k != "library"} if _model_of(label) == _model_of(ev.label) else \
+            {k: v for k, v in params.items() if k == "gain_db"}
+        params = {**kept, **recipe}
         update["label"] = label
         done.append(f"class {ev.label} → {label}")
     if op.surface is not None:

@@ -148,6 +148,11 @@ def test_set_changes_class_surface_layer_and_gain():
     assert steps.label == "heel_steps" and steps.layer == "bg"
     assert steps.params == {"surface": "wood", "shoe": "hard", "gain_db": -6.0}  # the new class's recipe
     assert log[1]["done"] == "set steps: surface wood"
+    # the same model keeps what was set on it; another model takes its own recipe only
+    script, _, _ = _apply({"op": "set", "id": "steps", "label": "running"})
+    assert script.events[0].params == {"surface": "concrete", "rate_hz": 2.8}
+    script, _, _ = _apply({"op": "set", "id": "steps", "label": "hooves", "gain_db": 2})
+    assert script.events[0].label == "horse_hooves" and script.events[0].params == {"gain_db": 2.0}  # its lexicon name
 
 
 def test_only_a_change_the_generator_hears_renders_the_stem_again():
