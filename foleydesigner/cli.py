@@ -63,7 +63,13 @@ def _run(clip: Path, script: Path | None, out: Path, **kw: object) -> None:
                     console.print(f"{node} done ({time.perf_counter() - t0:.1f} s)", highlight=False, soft_wrap=True)
 
         try:
-            state = run_foley(clip, out, screenplay_path=script, on_stage=on_stage, **kw)  # type: ignore[arg-type]
+            edits = kw.pop("edits", None)
+            if edits is not None:  # a reviewer's edits of a finished run: nothing is decomposed again
+                from foleydesigner.edit_run import run_edits
+
+                state = run_edits(clip, out, edits, on_stage=on_stage, **kw)  # type: ignore[arg-type]
+            else:
+                state = run_foley(clip, out, screenplay_path=script, on_stage=on_stage, **kw)  # type: ignore[arg-type]
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see main): the run has already removed its staging folder
             console.print(f"[bold red]interrupted:[/] nothing was written to {out}", soft_wrap=True, highlight=False)
             raise typer.Exit(code=130) from None
@@ -158,6 +164,10 @@ def run(
                                                       "(default 120; a role's timeout_s in foley.toml wins)")] = None,
     config: Annotated[Path | None, typer.Option(help="run settings file (default: ./foley.toml when present; "
                                                 "`foley config --init` writes one)")] = None,
+    edits: Annotated[Path | None, typer.Option(help="apply a reviewer's edits.json (or an edited script.json) to a "
+                                               "finished run: only changed stems are rendered again")] = None,
+    from_run: Annotated[Path | None, typer.Option("--from", help="with --edits: the finished run they apply to "
+                                                  "(default: the edits file's \"run\"; --resume: --out itself)")] = None,
 ) -> None:
     """Turn a clip into stems, a stereo and a 5.1 mix, and a video with both mixes."""
     try:
@@ -216,7 +226,16 @@ def run(
         options = {k: str(v) for k, v in (("dit_checkpoint", dit_checkpoint), ("library", library)) if v}
         if binaural:
             options["binaural"] = True  # type: ignore[assignment]
-        _run(clip, script, out, force=force, resume=resume, llm=llm, llm_roles=roles, llm_base_url=llm_base_url,
+        if from_run is not None and edits is None:
+            raise FoleyError("--from names the run that --edits apply to; give --edits FILE too")
+        extra: dict[str, object] = {}
+        if edits is not None:  # a seed or generator neither typed nor in foley.toml: the source run's
+            from foleydesigner.config import given
+
+            loaded = ctx.meta.get("foley.config")
+            inherit = tuple(k for k in ("seed", "generator") if not given(ctx, k) and k not in getattr(loaded, "values", {}))
+            extra = {"edits": edits, "from_dir": from_run, "inherit": inherit}
+        _run(clip, script, out, force=force, resume=resume, **extra, llm=llm, llm_roles=roles, llm_base_url=llm_base_url,
              llm_endpoints=endpoints, **({"llm_timeout_s": llm_timeout} if llm_timeout else {}),
              vision=vision, vision_model_dir=str(vision_model_dir) if vision_model_dir else None, generator=generator, generator_options=options, seed=seed, target_lufs=target_lufs,
              hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, language=language,

@@ -43,7 +43,7 @@ else:  # pragma: no cover - Python 3.10
 CONFIG_NAME = "foley.toml"
 #: `foley run` parameters the file does not hold: the clip, the file itself, and the role flags (tables instead).
 ROLE_FLAGS = {"llm_role": None, **{f"llm_{r}": r for r in ROLES if r != "experts"}}
-NOT_IN_FILE = {"ctx", "clip", "config", "resume", *ROLE_FLAGS}  # --resume is about one interrupted run, not a setup
+NOT_IN_FILE = {"ctx", "clip", "config", "resume", "edits", "from_run", *ROLE_FLAGS}  # --resume is about one interrupted run, not a setup; --edits about one review
 _URL = re.compile(r"^https?://[^\s/?#]+", re.I)
 _ROLE_URL = re.compile(r"^(?P<spec>.+?)@(?P<url>https?://\S+)$", re.I)  # model names may hold '@' (Vertex ids)
 

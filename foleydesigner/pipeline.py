@@ -136,6 +136,10 @@ def _run_info(ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start:
     return info
 
 
+#: The public name: an edits run (edit_run.py) writes its run.json the same way.
+run_info = _run_info
+
+
 def _keep_failed(exc: BaseException, ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start: float,
                  staging: Path, out: Path, done: set[str], order: list[str]) -> None:
     """OUT.failed/ for a run that failed after its graph started; the error message then says where it is."""

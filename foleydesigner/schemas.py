@@ -147,6 +147,8 @@ class FoleyScript(_Model):
     shots: list[Shot] = Field(default_factory=list)
     candidates: list[SoundEvent] = Field(default_factory=list, description="sounds spotted on evidence too weak to "
                                          "render (below the confidence threshold): recorded, not rendered")
+    edits: list[dict[str, Any]] = Field(default_factory=list, description="a reviewer's edits applied to this "
+                                        "script (edits.py), in order: the op and what it did")
 
     @model_validator(mode="after")
     def _unique_ids(self) -> FoleyScript:
@@ -271,6 +273,8 @@ class RunInfo(_Model):
     failed_node: str | None = Field(default=None, description="the innermost traced call that failed")
     key: dict[str, str] = Field(default_factory=dict, description="input_hash (clip and screenplay bytes) and "
                                 "settings_hash (runkey.py): `foley batch` skips a job whose run.json has its key")
+    edits: dict[str, Any] = Field(default_factory=dict, description="a run made by `foley run --edits`: the source "
+                                  "run, the ops applied, the stems rendered again (with why) and those reused")
 
 
 class SceneEntity(_Model):

@@ -132,3 +132,10 @@ class MixOutput(TypedDict, total=False):
     mix: dict[str, Any]
     warnings: Annotated[list[str], operator.add]
     timings: Annotated[dict[str, float], merge_dicts]
+
+
+class EditState(FoleyState, total=False):
+    """An edits run (graphs/edits.py): the pipeline's state, filled from a source run, plus what to reuse."""
+
+    source_dir: str  # the finished run the edits apply to: its stems are copied where no edit changed them
+    rerender: dict[str, str]  # event id -> why its stem is rendered again (changed class, moved clues, restored)

@@ -19,6 +19,7 @@ import numpy as np
 
 from foleydesigner.agents.experts import BaseExpert, MixScene, MixTargets, capabilities, load_experts, planned
 from foleydesigner.context import RunContext
+from foleydesigner.edits import gain_offset_db
 from foleydesigner.llm import HEURISTIC, ask, with_fallback
 from foleydesigner.prompts import mixing as P
 from foleydesigner.schemas import (
@@ -76,7 +77,8 @@ def level_gains(layer_lufs: Mapping[str, float], events: Mapping[str, SoundEvent
         if not ids or lufs <= SILENCE_LUFS:
             continue
         for s in ids:
-            gains[s] = float(np.clip(target - lufs + 6.0 * (events[s].intensity - ref), -40.0, 60.0))
+            gains[s] = float(np.clip(target - lufs + 6.0 * (events[s].intensity - ref) + gain_offset_db(events[s]),
+                                     -40.0, 60.0))  # + a reviewer's fader offset (edits.py `set gain_db`)
     return gains
 
 
