@@ -320,7 +320,8 @@ def with_fallback(ctx: Any, role: str, node: str, llm_fn: Callable[[], T], heuri
     except BackendError as exc:
         if getattr(ctx, "fallback", None) != HEURISTIC:
             raise
-        reason = exc.reason if isinstance(exc, StepFailed) else str(exc)
+        reason = (exc.reason if isinstance(exc, StepFailed) else str(exc)).removeprefix(f"{node}: ")
+        reason = reason if len(reason) <= 160 else reason[:157] + "..."  # the trace has it whole
         warning = f"{node}: {backend} failed, used the heuristic backend instead (--fallback heuristic): {reason}"
         ctx.tracer.write({"node": node, "kind": "fallback", "backend": HEURISTIC, "warning": warning})
         log.warning("%s", warning)
