@@ -303,15 +303,13 @@ def batch(
                  "loudness_preset": loudness_preset, "target_lufs": target_lufs, "stems": stems,
                  "stem_format": stem_format, "deliver": deliver, "min_confidence": min_confidence}
         loaded = C.load_config(C.find_config(config), run)
-        columns, llm_kw, ignored = C.batch_options(loaded)
+        columns, llm_kw, ignored = C.batch_options(loaded, llm)
         if ignored:
             console.print(f"{loaded.path}: foley batch does not take {', '.join(ignored)} from a file (per-job "
                           "settings go in a manifest)", highlight=False, soft_wrap=True)
         given = {k: v for k, v in flags.items() if v is not None}
         if "target_lufs" in given or "loudness_preset" in given:  # a typed loudness wins over either key in the file
             columns = {k: v for k, v in columns.items() if k not in ("target_lufs", "loudness_preset")}
-        if "llm" in given:
-            llm_kw = {}  # another backend typed: the file's role servers are not its own
         base = {**llm_kw, **parse_options({**columns, **given}, f"{loaded.path or 'foley batch'}")}
         jobs, timelines = collect_jobs(sources, base)
         settings = BatchSettings(workers=workers, address=ray_address, retries=retries, memory_mb=job_memory_mb)

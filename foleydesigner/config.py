@@ -248,13 +248,15 @@ def blame(exc: FoleyError, ctx: Any) -> FoleyError:
     return exc
 
 
-def batch_options(loaded: Loaded) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+def batch_options(loaded: Loaded, llm_flag: str | None = None) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """A config file's setup for `foley batch`: (its run options as manifest columns, its LLM roles and endpoints
-    as run_foley keywords, the keys a batch does not take from a file: per-run ones such as out or script)."""
+    as run_foley keywords, the keys a batch does not take from a file: per-run ones such as out or script).
+    A typed --llm (llm_flag) replaces the file's `llm` as `foley run --llm` does: the file's [roles.*] tables,
+    fallback and llm_timeout stay in force."""
     from foleydesigner.batch.sources import OPTIONS, PATH_OPTIONS
 
     columns = {k: v for k, v in loaded.values.items() if k in OPTIONS or k in PATH_OPTIONS}
-    llm = str(loaded.values.get("llm", HEURISTIC))
+    llm = llm_flag or str(loaded.values.get("llm", HEURISTIC))
     backends, ends = resolve_roles(llm, {}, loaded, loaded.values.get("llm_base_url"), loaded.label("llm_base_url"))
     llm_kw: dict[str, Any] = {"llm_roles": backends, "llm_endpoints": ends} if backends or ends else {}
     for key, target in (("llm_base_url", "llm_base_url"), ("llm_timeout", "llm_timeout_s"), ("fallback", "fallback")):
