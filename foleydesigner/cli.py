@@ -62,6 +62,10 @@ def _run(clip: Path, script: Path | None, out: Path, **kw: object) -> None:
                 if plain:
                     console.print(f"{node} done ({time.perf_counter() - t0:.1f} s)", highlight=False, soft_wrap=True)
 
+        if kw.get("review"):
+            from foleydesigner.cli_review import reviewer
+
+            kw["on_review"] = reviewer(console, prog.stop, prog.start)
         try:
             state = run_foley(clip, out, screenplay_path=script, on_stage=on_stage, **kw)  # type: ignore[arg-type]
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see main): the run has already removed its staging folder
@@ -158,6 +162,8 @@ def run(
                                                       "(default 120; a role's timeout_s in foley.toml wins)")] = None,
     config: Annotated[Path | None, typer.Option(help="run settings file (default: ./foley.toml when present; "
                                                 "`foley config --init` writes one)")] = None,
+    review: Annotated[bool, typer.Option(help="pause after the Foley script is written: accept it, or edit it "
+                                         "(its script.json, $EDITOR) before anything is rendered")] = False,
 ) -> None:
     """Turn a clip into stems, a stereo and a 5.1 mix, and a video with both mixes."""
     try:
@@ -222,7 +228,7 @@ def run(
              hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, language=language,
              stems=stems, stem_format=stem_format, window_s=window_s, max_events=max_events,
              max_screenplay_bytes=int(max_screenplay_mb * 1e6), min_confidence=min_confidence,
-             deliver=formats, hrtf=str(hrtf) if hrtf else None, **decomposition)
+             deliver=formats, hrtf=str(hrtf) if hrtf else None, **decomposition, **({"review": True} if review else {}))
     except FoleyError as exc:
         from foleydesigner.config import blame
 

@@ -87,6 +87,9 @@ class RunContext:
     # Delivered formats (delivery.FORMATS): stereo and 5.1 always; foa, 7.1.4 and binaural on request.
     deliver: tuple[str, ...] = ("stereo", "5.1")
     hrtf: str | None = None  # --hrtf FILE.sofa for the binaural format (else the system's KEMAR, else a model)
+    # Pause after the Foley script is written (LangGraph interrupt) so a person accepts or edits it before any stem
+    # is rendered: `foley run --review`, or true in a Studio run's context (agents/review.py).
+    review: bool = False
 
     def __post_init__(self) -> None:
         """JSON in (LangGraph's server builds the context from a dict): strings become paths, lists tuples."""

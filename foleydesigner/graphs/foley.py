@@ -1,5 +1,6 @@
-"""The top-level pipeline: load video -> decompose (FilmScribe loop, script writer, ToT search) -> clues ->
-generate stems (one Send branch per event) -> mix -> upmix -> export. Wiring only."""
+"""The top-level pipeline: load video -> decompose (FilmScribe loop, script writer, ToT search) -> review (a pause
+for a person with review on; the script held to the facts either way) -> clues -> generate stems (one Send branch
+per event) -> mix -> upmix -> export. Wiring only."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
 from foleydesigner import delivery, stages
+from foleydesigner.agents.review import review_script
 from foleydesigner.context import RunContext
 from foleydesigner.graphs.decomposition import build_decomposition_graph
 from foleydesigner.graphs.mixing import build_mixing_graph
@@ -27,6 +29,7 @@ def build_foley_graph(checkpointer: Any = None) -> Any:
     g = StateGraph(FoleyState, context_schema=RunContext, input_schema=FoleyInput)
     g.add_node("load_video", watch_clip)
     g.add_node("decompose", build_decomposition_graph())
+    g.add_node("review", review_script)
     g.add_node("extract_clues", stages.extract_clues)
     g.add_node("generate_stem", stages.generate_stem)
     g.add_node("mix", build_mixing_graph())
@@ -35,7 +38,8 @@ def build_foley_graph(checkpointer: Any = None) -> Any:
     g.add_node("export", stages.export_outputs)
     g.add_edge(START, "load_video")
     g.add_edge("load_video", "decompose")
-    g.add_edge("decompose", "extract_clues")
+    g.add_edge("decompose", "review")
+    g.add_edge("review", "extract_clues")
     g.add_conditional_edges("extract_clues", route_generation, ["generate_stem"])
     g.add_edge("generate_stem", "mix")
     g.add_edge("mix", "upmix")
