@@ -61,6 +61,16 @@ class StepFailed(BackendError):
         self.reason = reason
 
 
+class InvalidAnswer(StepFailed):
+    """The model answered, twice, but not with a valid answer: a content failure, not a transport one. `checked`:
+    the last answer was well-formed and the caller's check refused it (a plan that cannot run); a caller with an
+    offline answer of its own may then use it (the mixing planner's rule-based plan)."""
+
+    def __init__(self, reason: str, hint: str = FALLBACK_HINT, *, checked: bool = False) -> None:
+        super().__init__(reason, hint)
+        self.checked = checked
+
+
 # --- retries, usage, cost ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -264,7 +274,8 @@ def structured_call(model: Any, messages: list[Any], schema: type[T], *, tracer:
                 convo = convo + [reply] + ([ToolMessage(note, tool_call_id=c["id"]) for c in calls] or [HumanMessage(note)])
             rec["parse_error"] = problem[:1000]
             problems.append(problem)
-    raise StepFailed(f"{node}: {backend} gave no valid {schema.__name__} after a re-ask ({' '.join(problems[-1].split())[:300]})")
+    raise InvalidAnswer(f"{node}: {backend} gave no valid {schema.__name__} after a re-ask ({' '.join(problems[-1].split())[:300]})",
+                        checked=refused is not None)
 
 
 def _structured(model: Any, schema: type[BaseModel]) -> Any:

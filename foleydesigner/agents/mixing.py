@@ -19,7 +19,7 @@ import numpy as np
 
 from foleydesigner.agents.experts import BaseExpert, MixScene, MixTargets, capabilities, load_experts, planned
 from foleydesigner.context import RunContext
-from foleydesigner.llm import HEURISTIC, ask, with_fallback
+from foleydesigner.llm import HEURISTIC, InvalidAnswer, ask, with_fallback
 from foleydesigner.prompts import mixing as P
 from foleydesigner.schemas import (
     EventClues,
@@ -152,6 +152,8 @@ def _llm_plan(ctx: RunContext, scene: MixScene, experts: dict[str, BaseExpert], 
 
     def check(proposal: PlanProposal) -> str | None:  # a plan that cannot run goes back once, in the same call
         problems = validate_plan(proposal.plan, set(scene.features), experts)
+        if not problems and scene.features and not any(proposal.plan.values()):
+            problems = ["the plan has no operation for any stem: every stem needs at least its level set"]
         return (P.PLAN_INVALID.format(problems="; ".join(problems)) + f"\nYour plan was: {proposal.model_dump_json()}"
                 if problems else None)
 
@@ -215,8 +217,22 @@ def plan_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     experts = state["experts"]
     backend = ctx.llm_for("planner")
     with ctx.tracer.span("mixing.planner", "agent", backend=backend, inputs=sorted(scene.features), round=r) as rec:
-        proposal, warnings = with_fallback(ctx, "planner", "mixing.planner", lambda: _llm_plan(ctx, scene, experts, last),
+        rejected: list[str] = []
+
+        def llm() -> PlanProposal:  # an empty or invalid plan (after its re-ask) gives way to the rules, always
+            try:
+                return _llm_plan(ctx, scene, experts, last)
+            except InvalidAnswer as exc:
+                if not exc.checked:
+                    raise  # no plan at all (a refusal, broken JSON): a failed step, for --fallback to decide
+                reason = exc.reason.removeprefix("mixing.planner: ")
+                rejected.append(f"mixing.planner: the LLM plan was empty or invalid, used the rule-based plan: "
+                                f"{reason if len(reason) <= 140 else reason[:137] + '...'}")
+                return PlanProposal(plan=heuristic_plan(scene, experts))
+
+        proposal, warnings = with_fallback(ctx, "planner", "mixing.planner", llm,
                                            lambda: PlanProposal(plan=heuristic_plan(scene, experts)))
+        warnings += rejected
         problems = validate_plan(proposal.plan, set(scene.features), experts)
         if problems:  # only the heuristic path can get here: an expert's own rule broke its own ranges
             raise ValueError(f"mixing planner: an expert proposed an invalid operation: {'; '.join(problems)}")
