@@ -182,10 +182,16 @@ def resolve_roles(llm: str, flag_roles: Mapping[str, tuple[str, str | None, str]
         ends[role] = {k: v for k, v in table.model_dump(exclude={"backend"}).items() if v is not None}
         if "base_url" in ends[role]:
             ends[role]["source"] = loaded.label(f"roles.{role}.base_url")
+        # errors about this role name the file's table and key, never a flag the user did not type (llm.py)
+        if table.backend:
+            ends[role]["chosen_by"] = f"[roles.{role}] in {loaded.path}"
+        if table.api_key_env:
+            ends[role]["key_source"] = f"[roles.{role}] api_key_env in {loaded.path}"
     for role, (spec, url, flag) in flag_roles.items():
         before = backends.get(role, llm)
         if spec == HEURISTIC or before == HEURISTIC or parse_backend(spec)[0] != parse_backend(before)[0]:
             ends.pop(role, None)  # another provider: the table's server and key are not its own
+        ends.get(role, {}).pop("chosen_by", None)  # typed: the flag chose it
         backends[role] = spec
         if url:
             ends.setdefault(role, {}).update(base_url=url, source=flag)

@@ -18,14 +18,13 @@ from pydantic import WithJsonSchema
 
 from foleydesigner.limits import MAX_EVENTS, MAX_SCREENPLAY_BYTES
 from foleydesigner.llm import RetryPolicy
+from foleydesigner.models import ROLES  # noqa: F401  (re-exported: the roles are context, defined below llm)
 from foleydesigner.trace import Tracer
 from foleydesigner.units import DEFAULT_HFOV_DEG
 
 #: Integrated loudness targets (LUFS) of the delivered mixes: ATSC A/85 (US broadcast) and EBU R128 (Europe).
 #: The true-peak ceiling stays -2 dBTP for both (A/85's; R128 allows -1, so -2 satisfies both).
 LOUDNESS_PRESETS = {"atsc": -24.0, "ebu": -23.0}
-#: Agent roles that can each get their own LLM backend (`--llm-ROLE provider:model`).
-ROLES = ("scribe", "validator", "writer", "scorer", "planner", "experts")
 
 
 #: Where runs without a work_dir write (a fresh foley-run-* folder each). Looked up once, at import: the context is
@@ -110,7 +109,7 @@ class RunContext:
     def as_json(self) -> dict[str, Any]:
         """The settings as JSON-able data (what a dev-server run would send as its context)."""
         out = asdict(self)
-        out.update(work_dir=str(self.work_dir), llm_retry={k: v for k, v in out["llm_retry"].items() if k != "sleep"})
+        out.update(work_dir=str(self.work_dir), llm_retry={k: v for k, v in out["llm_retry"].items() if k not in ("sleep", "clock")})
         return out
 
     def llm_for(self, role: str) -> str:

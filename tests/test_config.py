@@ -54,7 +54,8 @@ def test_flags_typed_win_over_the_file_which_wins_over_defaults(tmp_path, monkey
     scribe, planner = captured["llm_endpoints"]["scribe"], captured["llm_endpoints"]["planner"]
     assert scribe["base_url"] == "http://127.0.0.1:8000/v1" and scribe["timeout_s"] == 60  # same provider: kept
     assert planner == {"base_url": "http://127.0.0.1:9000", "api_key_env": "TEAM_ANTHROPIC_KEY", "temperature": 0.0,
-                       "source": f"roles.planner.base_url in {config}"}
+                       "source": f"roles.planner.base_url in {config}", "chosen_by": f"[roles.planner] in {config}",
+                       "key_source": f"[roles.planner] api_key_env in {config}"}  # what its errors name
 
 
 def test_a_role_moved_to_another_provider_leaves_its_table_behind(tmp_path, monkeypatch, capsys, captured):
