@@ -351,3 +351,31 @@ def test_one_layer_or_a_silent_stem_still_mixes(tmp_path):
     audio["hit"] = np.zeros_like(audio["hit"])
     out = run_mixing(context(tmp_path / "b"), audio, script, clues)["mix_plan"]
     assert len(out["verification"]["rounds"]) == 1 and out["verification"]["rounds"][0]["fg_masked_by_bg_db"]["hit"] == 0.0
+
+
+def test_traced_node_inputs_carry_references_not_the_analysis(tmp_path):
+    """What LangSmith would upload per mixing node: its inputs, serialised as its client does. The analysis and
+    the stems stay in memory behind a reference (agents/mixing.Held)."""
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langsmith._internal._serde import dumps_json
+
+    from foleydesigner.graphs.mixing import build_mixing_graph
+
+    sizes: dict[str, int] = {}
+
+    class Inputs(BaseCallbackHandler):
+        def on_chain_start(self, serialized, inputs, *, run_id, parent_run_id=None, tags=None, metadata=None, **kw):
+            node = (metadata or {}).get("langgraph_node")
+            if node and isinstance(inputs, dict):
+                body = dumps_json(inputs)
+                sizes[node] = max(sizes.get(node, 0), len(body))
+                assert b"band_energy_db" not in body and b"short_term_lufs" not in body
+
+    audio, script, clues = overlap(8.0)
+    inputs = {"audio": audio, "script": script.model_dump(mode="json"),
+              "clues": {k: v.model_dump(mode="json") for k, v in clues.items()}}
+    build_mixing_graph().invoke(inputs, context=context(tmp_path), config={"callbacks": [Inputs()]})
+    raw = len(dumps_json({"audio": audio}))  # what the stems alone weigh as JSON
+    assert {"analyse", "plan", "expert", "render", "verify", "master"} <= set(sizes)
+    later = {k: v for k, v in sizes.items() if k not in ("__start__", "load", "render_script")}  # the input itself
+    assert max(later.values()) < 100_000 < raw  # each node's inputs: tens of kB, not the arrays
