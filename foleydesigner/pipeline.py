@@ -185,7 +185,7 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
 
         def on_node(node: str) -> None:
             done.add(node)
-            if on_stage:
+            if on_stage and node not in QUIET_NODES:
                 on_stage(node)
 
         with _sqlite_saver(staging / RESUME_DIR / "graph.sqlite") as saver:
@@ -221,6 +221,8 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
     return state
 
 
+#: Graph nodes no progress display shows: the review gate (it speaks for itself when it pauses) and the tidy-up.
+QUIET_NODES = frozenset({"review", "tidy"})
 #: Test hook: a run kills itself (SIGKILL, as the OOM killer or a lost node would) right after this graph node.
 KILL_AFTER_ENV = "FOLEY_TEST_KILL_AFTER_NODE"
 

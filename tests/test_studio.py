@@ -96,3 +96,29 @@ def test_mixing_runs_from_a_script_alone(tmp_path):
     master = out["mix_plan"]["verification"]["master"]
     assert master["integrated_lufs"] == pytest.approx(master["target_lufs"], abs=1.0)
     assert "render_script" in {r["node"] for r in trace_rows(tmp_path)}
+
+
+def test_a_temp_run_folder_keeps_its_outputs_and_only_the_newest_few_stay(tmp_path):
+    import os
+
+    from foleydesigner.tidy import KEEP_RUNS, STALE_S, tidy_temp_runs
+
+    runs = []
+    for i in range(6):
+        run = tmp_path / f"foley-run-{i:012x}"
+        (run / ".internal").mkdir(parents=True)
+        (run / ".internal" / "bus_front.f32").write_bytes(b"\0" * 4096)
+        (run / "mix_stereo.wav").write_bytes(b"RIFF")
+        os.utime(run, (1000.0 + i, 1000.0 + i))
+        runs.append(run)
+    (tmp_path / "foley-run-recent").mkdir()  # a run still going: touched just now, never removed
+    done = runs[0]
+    gone = tidy_temp_runs(done, tmp_path, now=1000.0 + STALE_S + 10)
+    assert not (done / ".internal").exists() and (done / "mix_stereo.wav").is_file()
+    left = sorted(p.name for p in tmp_path.iterdir())
+    # the one just finished, and the newest KEEP_RUNS others (the recent one among them); the stale rest went
+    assert left == sorted([done.name, "foley-run-recent", runs[5].name, runs[4].name]) and KEEP_RUNS == 3
+    assert sorted(gone) == runs[1:4]
+    staging = tmp_path / ".out.abc"  # a CLI run's staging folder is not a temp run: untouched
+    (staging / ".internal").mkdir(parents=True)
+    assert tidy_temp_runs(staging, tmp_path) == [] and (staging / ".internal").is_dir()

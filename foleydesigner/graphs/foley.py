@@ -1,6 +1,6 @@
 """The top-level pipeline: load video -> decompose (FilmScribe loop, script writer, ToT search) -> review (a pause
 for a person with review on; the script held to the facts either way) -> clues -> generate stems (one Send branch
-per event) -> mix -> upmix -> export. Wiring only."""
+per event) -> mix -> upmix -> export -> tidy. Wiring only."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from foleydesigner.graphs.decomposition import build_decomposition_graph
 from foleydesigner.graphs.mixing import build_mixing_graph
 from foleydesigner.standalone import watch_clip
 from foleydesigner.state import FoleyInput, FoleyState
+from foleydesigner.tidy import tidy_run
 
 
 def route_generation(state: FoleyState) -> list[Send]:
@@ -36,6 +37,7 @@ def build_foley_graph(checkpointer: Any = None) -> Any:
     g.add_node("upmix", stages.upmix_surround)
     g.add_node("deliver", delivery.deliver_immersive)
     g.add_node("export", stages.export_outputs)
+    g.add_node("tidy", tidy_run)  # a Studio run's temp folder keeps its outputs, not its 3-11 MB of scratch
     g.add_edge(START, "load_video")
     g.add_edge("load_video", "decompose")
     g.add_edge("decompose", "review")
@@ -45,7 +47,8 @@ def build_foley_graph(checkpointer: Any = None) -> Any:
     g.add_edge("mix", "upmix")
     g.add_edge("upmix", "deliver")
     g.add_edge("deliver", "export")
-    g.add_edge("export", END)
+    g.add_edge("export", "tidy")
+    g.add_edge("tidy", END)
     return g.compile(checkpointer=checkpointer)
 
 
