@@ -74,6 +74,14 @@ def test_enforce_holds_back_what_the_facts_reject_and_says_so():
     low = Ground.of(v, [walker], DAY_STREET, SceneContext.model_validate(OUTDOOR_DAY), 0.1)
     lowered, _ = enforce(script, low)
     assert {"rain", "steps"} <= {e.id for e in lowered.events} and "crickets" not in {e.id for e in lowered.events}
+    # an event tied to a walker where the walker is not
+    late = FoleyScript.model_validate({**hallucinated(4.0), "events": [
+        _ev("ghost", "footsteps", "fg", 3.9, 3.9, source_track=0)]})
+    walker_short = linear_track(0, t0=0.2, t1=1.5, x0=60, x1=560, h=140, onsets=[0.5, 1.0])
+    short = Ground.of(v, [walker_short], DAY_STREET, SceneContext.model_validate(OUTDOOR_DAY), 0.5)
+    out_late, warned = enforce(late, short)
+    assert "ghost" not in {e.id for e in out_late.events} and any("tied to track 0, on screen 0.20-1.52 s" in w
+                                                                 for w in warned)
     # a clamp only where the overlap is real
     part = FoleyScript.model_validate({**hallucinated(4.0), "events": [_ev("air", "wind", "bg", 2.0, 9.0)]})
     air = next(e for e in enforce(part, ground)[0].events if e.id == "air")

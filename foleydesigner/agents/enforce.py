@@ -82,7 +82,8 @@ def enforce(script: FoleyScript, ground: Ground, *, node: str = "grounding",
                         f"{scene.location}/{scene.time_of_day} from {h.text or 'the screenplay'}")
     kept: list[SoundEvent] = []
     held = list(script.candidates)
-    for e in script.events:
+    tracks = {t.id: t for t in ev.tracks}
+    for e in script.events:  # ids are unique: the schema refuses a script that repeats one
         label = nearest_class(e.label)
         if label is None:
             warnings.append(f"{node}: dropped {e.id}: '{e.label}' is no sound class and none is close")
@@ -96,6 +97,13 @@ def enforce(script: FoleyScript, ground: Ground, *, node: str = "grounding",
                             f"{duration:.2f} s clip")
             continue
         e = inside
+        track = tracks.get(e.source_track) if e.source_track is not None else None
+        if track is not None and min(e.end_s, track.end_s) - max(e.start_s, track.start_s) < MIN_OVERLAP_S and not any(
+                track.start_s <= o <= track.end_s for o in e.onsets_s):
+            why = f"tied to track {track.id}, on screen {track.start_s:.2f}-{track.end_s:.2f} s, not at {e.start_s:g} s"
+            warnings.append(f"{node}: held back {e.id} ({e.label}): {why}")
+            held.append(_held(e, why))
+            continue
         if problems := ground.event_violations(e):
             why = problems[0].split(": ", 1)[-1]
             warnings.append(f"{node}: held back {e.id}: {why}")
