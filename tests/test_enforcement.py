@@ -157,5 +157,30 @@ def test_a_screenplay_overrules_an_anthropic_writer_and_an_openai_scribe(tmp_pat
     assert "clock_tick" in labels  # the screenplay's CAPS cue is heard
     assert {e.id for e in script.events} == stems and not {"rain", "thunder", "crickets", "steps"} & stems
     assert any("replaced by indoor/night from INT. READING ROOM - NIGHT" in w for w in warnings)
-    assert any(w.startswith("script_writer: held back steps: footsteps with no walker on screen") for w in warnings)
+    assert any(w.startswith("script_writer: held back steps: footsteps, but the screenplay says 'Everyone sits")
+               for w in warnings)
     assert all(len(w) <= 300 and "\n" not in w for w in warnings), "\n".join(warnings)
+
+
+def test_seated_people_make_no_steps_even_where_the_tracker_sees_walkers():
+    """The demo's case: a picture whose tracker finds 'walkers', a screenplay where everyone sits and a clock
+    ticks, a model that says outdoor/day with a storm. The story's place, time and stillness win; the clock plays."""
+    from foleydesigner.agents.script_writer import track_event
+
+    v = video_info(4.0)
+    walkers = [linear_track(i, t0=0.2, t1=3.8, x0=60 + 40 * i, x1=560, h=140, onsets=[0.5, 1.0, 1.5, 2.0])
+               for i in range(3)]
+    day = SceneContext.model_validate(OUTDOOR_DAY)
+    ground = Ground.of(v, walkers, READING_ROOM, day, 0.5)
+    assert ground.still.startswith("Everyone sits at the long tables")
+    storm = FoleyScript(duration_s=4.0, scene=day, events=[
+        *(track_event(t, day) for t in walkers),
+        SoundEvent(id="rain", label="rain_heavy", layer="bg", start_s=0.0, end_s=4.0),
+        SoundEvent(id="thunder", label="thunder", layer="bg", start_s=1.0, end_s=3.0),
+        SoundEvent(id="crickets", label="crickets", layer="bg", start_s=0.0, end_s=4.0)])
+    assert not any("tracked movers" in p for p in ground.script_violations(storm))  # no demand to voice them
+    out, warnings = enforce(storm, ground)
+    assert (out.scene.location, out.scene.time_of_day) == ("indoor", "night")
+    assert [e.label for e in out.events] == ["clock_tick"]
+    assert {e.label for e in out.candidates} == {"footsteps", "rain_heavy", "thunder", "crickets"}
+    assert all(len(w) <= MAX_WARNING_CHARS for w in warnings) and len(warnings) == 1 + 3 + 3 + 1
