@@ -183,4 +183,5 @@ def test_seated_people_make_no_steps_even_where_the_tracker_sees_walkers():
     assert (out.scene.location, out.scene.time_of_day) == ("indoor", "night")
     assert [e.label for e in out.events] == ["clock_tick"]
     assert {e.label for e in out.candidates} == {"footsteps", "rain_heavy", "thunder", "crickets"}
-    assert all(len(w) <= MAX_WARNING_CHARS for w in warnings) and len(warnings) == 1 + 3 + 3 + 1
+    assert all(len(w) <= MAX_WARNING_CHARS for w in warnings) and len(warnings) == 1 + 3 + 3 + 1 + 1
+    assert warnings[-1] == "grounding: kept 1 event: clock_tick"

@@ -16,7 +16,6 @@ Every change is one short warning line for run.json: which event, what it contra
 from __future__ import annotations
 
 import difflib
-import logging
 from typing import Any
 
 from foleydesigner.agents.grounding import Ground
@@ -25,7 +24,6 @@ from foleydesigner.agents.tot_rules import is_supported
 from foleydesigner.lexicon import BY_NAME, ENTRIES, find_sounds, lookup
 from foleydesigner.schemas import FoleyScript, SoundEvent, Track, VideoInfo
 
-log = logging.getLogger(__name__)
 #: Confidence of an event that neither picture nor screenplay supports: below any sensible --min-confidence (0.5 by
 #: default), above zero so a user who lowers the bar to 0.2 or less on purpose hears them.
 UNSUPPORTED_CONFIDENCE = 0.2
@@ -116,6 +114,7 @@ def enforce(script: FoleyScript, ground: Ground, *, node: str = "grounding",
                 held.append(e)
                 continue
         kept.append(e)
+    lost = len(script.events) - len(kept)  # dropped or held back
     have = {family(e.label) for e in kept}
     ids = {e.id for e in kept}
     for i, cue in enumerate(ev.cues if add_cues else []):
@@ -131,9 +130,9 @@ def enforce(script: FoleyScript, ground: Ground, *, node: str = "grounding",
         have.add(family(new.label))
         ids.add(new.id)
         warnings.append(f"{node}: added {new.id}: the screenplay names it ('{' '.join(cue.sentence.split())[:60]}')")
-    if warnings:
-        names = ", ".join(e.id for e in kept[:8]) + (f" and {len(kept) - 8} more" if len(kept) > 8 else "")
-        log.info("%s: kept %d events: %s", node, len(kept), names or "none")
+    if lost:  # something went: say what stayed
+        names = ", ".join(e.id for e in kept[:6]) + (f" and {len(kept) - 6} more" if len(kept) > 6 else "")
+        warnings.append(f"{node}: kept {len(kept)} event{'' if len(kept) == 1 else 's'}: {names or 'none'}")
     out = script.model_copy(update={"scene": scene, "events": kept, "candidates": held})
     return FoleyScript.model_validate(out.model_dump()), warnings
 
