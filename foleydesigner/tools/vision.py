@@ -250,7 +250,7 @@ class VLMBackend(OpenCVBackend):
 
     def __init__(self, llm: Any = None, *, ctx: Any = None, n_keyframes: int = 4) -> None:
         super().__init__()
-        from foleydesigner.llm import HEURISTIC, endpoint_for, make_chat_model
+        from foleydesigner.llm import HEURISTIC, STEP_TIMEOUTS, endpoint_for, make_chat_model
         from foleydesigner.trace import Tracer
 
         spec = llm if isinstance(llm, str) or llm is None else getattr(llm, "model_name", "chat-model")
@@ -259,10 +259,11 @@ class VLMBackend(OpenCVBackend):
         if llm is None or llm == HEURISTIC:
             raise BackendError("--vision vlm needs a vision chat model (--llm provider:model), not the heuristic backend")
         self.spec = str(spec)
-        self.server = None
+        self.server, self.step_timeout_s = None, None
         if isinstance(llm, str) and hasattr(ctx, "llm_for") and llm == ctx.llm_for("scribe"):
             endpoint = endpoint_for(ctx, "scribe")
             self.model, self.server = endpoint.model(), endpoint.server()  # the scribe's own server, key, timeout
+            self.step_timeout_s = STEP_TIMEOUTS * endpoint.timeout_s  # a hanging server costs a step its deadline
         else:
             self.model = make_chat_model(llm, base_url=getattr(ctx, "llm_base_url", None)) if isinstance(llm, str) else llm
         self.tracer = getattr(ctx, "tracer", None) or Tracer(None)
@@ -302,7 +303,8 @@ class VLMBackend(OpenCVBackend):
                                          "boxes as fractions (0..1) of the image width and height." + hint},
                 image_block(kf.jpeg_b64)])
             reply = structured_call(self.model, [msg], KeyframeBoxes, tracer=self.tracer, node="vision.vlm",
-                                    backend=self.spec, retry=self.retry, server=self.server)
+                                    backend=self.spec, retry=self.retry, server=self.server,
+                                    step_timeout_s=self.step_timeout_s)
             frame = min(info.n_frames - 1, int(round(kf.t_s * info.fps)))
             dets = [((b.x * info.width, b.y * info.height, b.w * info.width, b.h * info.height), b.label.strip().lower(), 1.0)
                     for b in reply.boxes]
