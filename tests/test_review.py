@@ -124,3 +124,17 @@ def test_cli_review_accepts_on_enter_and_refuses_a_bad_edit(tmp_path, clip):
     error = next(line for line in r.output.splitlines() if line.startswith("error:"))
     assert "'laser_zap' is not a sound class" in r.output and "1-9 s does not fit the 2.00 s clip" in r.output
     assert error.startswith("error: --review:") and not out.exists()
+
+
+def test_cli_review_edits_in_the_editor(tmp_path, clip, monkeypatch):
+    import sys
+
+    editor = tmp_path / "editor.py"  # stands for a person: keeps the scene, replaces the events
+    editor.write_text("import json, sys\np = sys.argv[1]\ns = json.load(open(p))\n"
+                      f"s['events'] = {EDIT['events']!r}\njson.dump(s, open(p, 'w'))\n")
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    monkeypatch.delenv("VISUAL", raising=False)
+    out = tmp_path / "out"
+    r = _run(clip, out, "e\n")
+    assert r.exit_code == 0, r.output
+    assert [e.id for e in FoleyScript.model_validate_json((out / "script.json").read_text()).events] == ["knock", "air"]
