@@ -200,8 +200,8 @@ def grounded_ask(ctx: Any, role: str, node: str, messages: list[Any], schema: ty
 
 
 def grounding_warning(node: str, backend: str, problems: list[str]) -> str:
-    """One short line: the first two facts broken (the trace lists them all; what is done about each event is a
-    warning of its own, agents/enforce.py)."""
-    shown = [p if len(p) <= 100 else p[:97] + "..." for p in problems[:2]]
-    more = f"; {len(problems) - 2} more in the trace" if len(problems) > 2 else ""
-    return f"{node}: {backend} still contradicts the measured facts after a re-ask: {'; '.join(shown)}{more}"
+    """One short line: the first fact broken and how many more (the trace lists them all; what is done about each
+    event is a warning of its own, agents/enforce.py)."""
+    first = problems[0] if len(problems[0]) <= 110 else problems[0][:107] + "..."
+    more = f"; {len(problems) - 1} more in the trace" if len(problems) > 1 else ""
+    return f"{node}: {backend} still contradicts the measured facts after a re-ask: {first}{more}"
