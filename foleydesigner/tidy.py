@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from foleydesigner.context import TEMP_ROOT
+from foleydesigner import context
 
 log = logging.getLogger(__name__)
 PREFIX = "foley-run-"
@@ -22,13 +22,14 @@ KEEP_RUNS = 3  # the newest temp run folders kept besides the one just finished
 STALE_S = 3600.0  # a folder untouched this long belongs to no run still going
 
 
-def is_temp_run(folder: Path, root: Path = TEMP_ROOT) -> bool:
-    return folder.parent == root and folder.name.startswith(PREFIX)
+def is_temp_run(folder: Path, root: Path | None = None) -> bool:
+    return folder.parent == (root or context.TEMP_ROOT) and folder.name.startswith(PREFIX)
 
 
-def tidy_temp_runs(work_dir: Path, root: Path = TEMP_ROOT, *, keep: int = KEEP_RUNS, stale_s: float = STALE_S,
+def tidy_temp_runs(work_dir: Path, root: Path | None = None, *, keep: int = KEEP_RUNS, stale_s: float = STALE_S,
                    now: float | None = None) -> list[Path]:
     """Remove work_dir's scratch and the temp run folders beyond the newest `keep` that are stale; returns those."""
+    root = root or context.TEMP_ROOT
     if not is_temp_run(work_dir, root):
         return []
     shutil.rmtree(work_dir / ".internal", ignore_errors=True)
@@ -51,6 +52,11 @@ def tidy_temp_runs(work_dir: Path, root: Path = TEMP_ROOT, *, keep: int = KEEP_R
 
 
 def tidy_run(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
-    """The foley graph's last node: a temp run folder keeps its outputs, not its scratch."""
-    tidy_temp_runs(Path(runtime.context.work_dir))
+    """The last node of the foley and mixing graphs: a temp run folder keeps its outputs, not its scratch. Only
+    where the graph runs on its own: the mixing subgraph of a foley run leaves the buses to the upmix."""
+    from langgraph.config import get_config
+
+    ns = str((get_config().get("configurable") or {}).get("checkpoint_ns") or "")
+    if "|" not in ns:  # "tidy:<task>" at the top; "mix:<task>|tidy:<task>" inside a parent (LangGraph's NS_SEP)
+        tidy_temp_runs(Path(runtime.context.work_dir))
     return {}

@@ -122,3 +122,36 @@ def test_a_temp_run_folder_keeps_its_outputs_and_only_the_newest_few_stay(tmp_pa
     staging = tmp_path / ".out.abc"  # a CLI run's staging folder is not a temp run: untouched
     (staging / ".internal").mkdir(parents=True)
     assert tidy_temp_runs(staging, tmp_path) == [] and (staging / ".internal").is_dir()
+
+
+def test_a_studio_run_in_a_temp_folder_ends_without_its_scratch(tmp_path, monkeypatch):
+    """The mixing graph on its own clears its temp folder's .internal; inside a foley run the same node leaves the
+    buses to the upmix (the run would fail without them)."""
+    import numpy as np
+
+    from foleydesigner import context as C
+    from foleydesigner.graphs.mixing import run_mixing
+    from foleydesigner.schemas import EventClues, FoleyScript
+    from foleydesigner.standalone import DEMO_MIX_SCRIPT
+    from tests.helpers import context
+
+    monkeypatch.setattr(C, "TEMP_ROOT", tmp_path)
+    script = FoleyScript.model_validate(DEMO_MIX_SCRIPT)
+    n = int(script.duration_s * 48000)
+    rng = np.random.default_rng(0)
+    audio = {e.id: (0.05 * rng.standard_normal((2, n))).astype(np.float32) for e in script.events}
+    frames = int(script.duration_s * 25)
+    clues = {e.id: EventClues(event_id=e.id, fps=25.0, t_s=list(np.arange(frames) / 25.0), depth_m=[2.0] * frames,
+                              azimuth_deg=[0.0] * frames, activation=[1] * frames, source="scene") for e in script.events}
+    run = tmp_path / "foley-run-0123456789ab"
+    run_mixing(context(run), audio, script, clues)
+    assert (run / "mix_stereo.wav").is_file() and not (run / ".internal").exists()
+    from foleydesigner.bench.synthetic import make_clip
+    from foleydesigner.graphs.foley import build_foley_graph
+
+    clip = tmp_path / "car.mp4"
+    make_clip("single_mover", clip, width=160, height=96, fps=10.0, duration_s=1.0, seed=0)
+    whole = tmp_path / "foley-run-ba9876543210"
+    out = build_foley_graph().invoke({"video_path": str(clip)}, context=context(whole, tot_depth=1))
+    assert out["outputs"]["mix_5_1"] == "mix_5_1.wav" and (whole / "mix_5_1.wav").is_file()  # the upmix had its buses
+    assert not (whole / ".internal").exists()
