@@ -3,8 +3,8 @@
 The pipeline node `review_script` pauses the graph with LangGraph's `interrupt()` when the run asks for review
 (`foley run --review`, or `review: true` in a Studio run's context). The pause carries the script, the file it was
 written to, and what an edit is checked against (the clip's length, the track ids). The run resumes with
-`Command(resume=ANSWER)`: None, "accept" or true keeps the script; a FoleyScript as JSON (or {"script": ...})
-replaces it. An edit is checked like an LLM's answer: every problem is one line; in Studio the node pauses again
+`Command(resume=ANSWER)`: "accept" or true keeps the script (LangGraph reads resume=None as no answer); a
+FoleyScript as JSON (or {"script": ...}, or just {"events": [...]}: the scene is kept) replaces it. An edit is checked like an LLM's answer: every problem is one line; in Studio the node pauses again
 with the errors, the CLI stops with them (exit 2) before anything is rendered.
 
 Without review the node still holds the script to the facts (agents/enforce.py): a script edited in Studio's state
@@ -77,7 +77,7 @@ def validate_edit(answer: Any, original: dict[str, Any], duration_s: float,
 def review_payload(state: dict[str, Any], script: FoleyScript, path: str, errors: list[str]) -> dict[str, Any]:
     return {"script": script.model_dump(mode="json"), "path": path, "errors": errors,
             "duration_s": float(state["video"]["duration_s"]), "track_ids": sorted(t["id"] for t in state.get("tracks", [])),
-            "how": "resume with None or 'accept' to keep it, or with the edited FoleyScript JSON"}
+            "how": "resume with 'accept' to keep it, or with the edited FoleyScript JSON"}
 
 
 def review_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
