@@ -129,7 +129,7 @@ def _run_info(ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start:
     timings = {k: round(v, 4) for k, v in state.get("timings", {}).items()}
     timings["total"] = round(time.perf_counter() - t_start, 4)
     info = RunInfo(versions=versions(), backends=backends, seed=ctx.seed, video=video, timings_s=timings,
-                   warnings=list(state.get("warnings", [])), outputs=dict(state.get("outputs", {})),
+                   warnings=list(dict.fromkeys(state.get("warnings", []))), outputs=dict(state.get("outputs", {})),
                    endpoints=endpoints(ctx))
     info.outputs["trace"] = "trace.jsonl"
     info.outputs["run"] = "run.json"

@@ -124,6 +124,7 @@ def test_a_hallucinating_openai_writer_renders_none_of_its_inventions(tmp_path, 
     assert not {"rain_heavy", "crickets", "footsteps", "laser_zap", "door_slam"} & labels
     assert not {"rain", "crickets", "steps", "late", "zap"} & stems and stems == {e.id for e in script.events}
     assert script.scene.time_of_day == "day" and "engine_passby" in labels  # the car the picture and story show
+    assert len(warnings) == len(set(warnings))  # a fallback warned once per ToT node is stored once
     mine = [w for w in warnings if w.startswith(("script_writer: held", "script_writer: dropped", "tot.select:"))]
     assert mine and all(len(w) <= MAX_WARNING_CHARS for w in mine)
     assert any("42-55 s lies outside the 2.00 s clip" in w for w in mine)
