@@ -62,6 +62,10 @@ def _run(clip: Path, script: Path | None, out: Path, **kw: object) -> None:
                 if plain:
                     console.print(f"{node} done ({time.perf_counter() - t0:.1f} s)", highlight=False, soft_wrap=True)
 
+        if kw.get("review"):
+            from foleydesigner.cli_review import reviewer
+
+            kw["on_review"] = reviewer(console, prog.stop, prog.start)
         try:
             edits = kw.pop("edits", None)
             if edits is not None:  # a reviewer's edits of a finished run: nothing is decomposed again
@@ -168,6 +172,8 @@ def run(
                                                "finished run: only changed stems are rendered again")] = None,
     from_run: Annotated[Path | None, typer.Option("--from", help="with --edits: the finished run they apply to "
                                                   "(default: the edits file's \"run\"; --resume: --out itself)")] = None,
+    review: Annotated[bool, typer.Option(help="pause after the Foley script is written: accept it, or edit it "
+                                         "(its script.json, $EDITOR) before anything is rendered")] = False,
 ) -> None:
     """Turn a clip into stems, a stereo and a 5.1 mix, and a video with both mixes."""
     try:
@@ -228,6 +234,9 @@ def run(
             options["binaural"] = True  # type: ignore[assignment]
         if from_run is not None and edits is None:
             raise FoleyError("--from names the run that --edits apply to; give --edits FILE too")
+        if review and edits is not None:
+            raise FoleyError("--review pauses before a script is rendered; --edits renders a finished run's edited "
+                             "script: give one of them")
         extra: dict[str, object] = {}
         if edits is not None:  # a seed or generator neither typed nor in foley.toml: the source run's
             from foleydesigner.config import given
@@ -241,7 +250,7 @@ def run(
              hfov_deg=hfov, max_scribe_iters=max_scribe_iters, keep_original_audio=keep_original_audio, language=language,
              stems=stems, stem_format=stem_format, window_s=window_s, max_events=max_events,
              max_screenplay_bytes=int(max_screenplay_mb * 1e6), min_confidence=min_confidence,
-             deliver=formats, hrtf=str(hrtf) if hrtf else None, **decomposition)
+             deliver=formats, hrtf=str(hrtf) if hrtf else None, **decomposition, **({"review": True} if review else {}))
     except FoleyError as exc:
         from foleydesigner.config import blame
 
@@ -322,15 +331,13 @@ def batch(
                  "loudness_preset": loudness_preset, "target_lufs": target_lufs, "stems": stems,
                  "stem_format": stem_format, "deliver": deliver, "min_confidence": min_confidence}
         loaded = C.load_config(C.find_config(config), run)
-        columns, llm_kw, ignored = C.batch_options(loaded)
+        columns, llm_kw, ignored = C.batch_options(loaded, llm)
         if ignored:
             console.print(f"{loaded.path}: foley batch does not take {', '.join(ignored)} from a file (per-job "
                           "settings go in a manifest)", highlight=False, soft_wrap=True)
         given = {k: v for k, v in flags.items() if v is not None}
         if "target_lufs" in given or "loudness_preset" in given:  # a typed loudness wins over either key in the file
             columns = {k: v for k, v in columns.items() if k not in ("target_lufs", "loudness_preset")}
-        if "llm" in given:
-            llm_kw = {}  # another backend typed: the file's role servers are not its own
         base = {**llm_kw, **parse_options({**columns, **given}, f"{loaded.path or 'foley batch'}")}
         jobs, timelines = collect_jobs(sources, base)
         settings = BatchSettings(workers=workers, address=ray_address, retries=retries, memory_mb=job_memory_mb)

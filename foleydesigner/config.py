@@ -182,10 +182,16 @@ def resolve_roles(llm: str, flag_roles: Mapping[str, tuple[str, str | None, str]
         ends[role] = {k: v for k, v in table.model_dump(exclude={"backend"}).items() if v is not None}
         if "base_url" in ends[role]:
             ends[role]["source"] = loaded.label(f"roles.{role}.base_url")
+        # errors about this role name the file's table and key, never a flag the user did not type (llm.py)
+        if table.backend:
+            ends[role]["chosen_by"] = f"[roles.{role}] in {loaded.path}"
+        if table.api_key_env:
+            ends[role]["key_source"] = f"[roles.{role}] api_key_env in {loaded.path}"
     for role, (spec, url, flag) in flag_roles.items():
         before = backends.get(role, llm)
         if spec == HEURISTIC or before == HEURISTIC or parse_backend(spec)[0] != parse_backend(before)[0]:
             ends.pop(role, None)  # another provider: the table's server and key are not its own
+        ends.get(role, {}).pop("chosen_by", None)  # typed: the flag chose it
         backends[role] = spec
         if url:
             ends.setdefault(role, {}).update(base_url=url, source=flag)
@@ -248,13 +254,15 @@ def blame(exc: FoleyError, ctx: Any) -> FoleyError:
     return exc
 
 
-def batch_options(loaded: Loaded) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+def batch_options(loaded: Loaded, llm_flag: str | None = None) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """A config file's setup for `foley batch`: (its run options as manifest columns, its LLM roles and endpoints
-    as run_foley keywords, the keys a batch does not take from a file: per-run ones such as out or script)."""
+    as run_foley keywords, the keys a batch does not take from a file: per-run ones such as out or script).
+    A typed --llm (llm_flag) replaces the file's `llm` as `foley run --llm` does: the file's [roles.*] tables,
+    fallback and llm_timeout stay in force."""
     from foleydesigner.batch.sources import OPTIONS, PATH_OPTIONS
 
     columns = {k: v for k, v in loaded.values.items() if k in OPTIONS or k in PATH_OPTIONS}
-    llm = str(loaded.values.get("llm", HEURISTIC))
+    llm = llm_flag or str(loaded.values.get("llm", HEURISTIC))
     backends, ends = resolve_roles(llm, {}, loaded, loaded.values.get("llm_base_url"), loaded.label("llm_base_url"))
     llm_kw: dict[str, Any] = {"llm_roles": backends, "llm_endpoints": ends} if backends or ends else {}
     for key, target in (("llm_base_url", "llm_base_url"), ("llm_timeout", "llm_timeout_s"), ("fallback", "fallback")):

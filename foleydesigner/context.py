@@ -18,14 +18,13 @@ from pydantic import WithJsonSchema
 
 from foleydesigner.limits import MAX_EVENTS, MAX_SCREENPLAY_BYTES
 from foleydesigner.llm import RetryPolicy
+from foleydesigner.models import ROLES  # noqa: F401  (re-exported: the roles are context, defined below llm)
 from foleydesigner.trace import Tracer
 from foleydesigner.units import DEFAULT_HFOV_DEG
 
 #: Integrated loudness targets (LUFS) of the delivered mixes: ATSC A/85 (US broadcast) and EBU R128 (Europe).
 #: The true-peak ceiling stays -2 dBTP for both (A/85's; R128 allows -1, so -2 satisfies both).
 LOUDNESS_PRESETS = {"atsc": -24.0, "ebu": -23.0}
-#: Agent roles that can each get their own LLM backend (`--llm-ROLE provider:model`).
-ROLES = ("scribe", "validator", "writer", "scorer", "planner", "experts")
 
 
 #: Where runs without a work_dir write (a fresh foley-run-* folder each). Looked up once, at import: the context is
@@ -87,6 +86,9 @@ class RunContext:
     # Delivered formats (delivery.FORMATS): stereo and 5.1 always; foa, 7.1.4 and binaural on request.
     deliver: tuple[str, ...] = ("stereo", "5.1")
     hrtf: str | None = None  # --hrtf FILE.sofa for the binaural format (else the system's KEMAR, else a model)
+    # Pause after the Foley script is written (LangGraph interrupt) so a person accepts or edits it before any stem
+    # is rendered: `foley run --review`, or true in a Studio run's context (agents/review.py).
+    review: bool = False
 
     def __post_init__(self) -> None:
         """JSON in (LangGraph's server builds the context from a dict): strings become paths, lists tuples."""
@@ -107,7 +109,7 @@ class RunContext:
     def as_json(self) -> dict[str, Any]:
         """The settings as JSON-able data (what a dev-server run would send as its context)."""
         out = asdict(self)
-        out.update(work_dir=str(self.work_dir), llm_retry={k: v for k, v in out["llm_retry"].items() if k != "sleep"})
+        out.update(work_dir=str(self.work_dir), llm_retry={k: v for k, v in out["llm_retry"].items() if k not in ("sleep", "clock")})
         return out
 
     def llm_for(self, role: str) -> str:

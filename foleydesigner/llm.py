@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 
 FALLBACK_HINT = "try another model, or pass --fallback heuristic to use the offline rules for this step"
+#: One LLM step (its calls, retries, re-ask and tool rounds) may take this many request timeouts at most: without a
+#: bound, 5 tries × 120 s plus backoff kept a step waiting about 10 minutes on a server that hangs.
+STEP_TIMEOUTS = 3.0
 #: USD per million input / output tokens, list prices (2025). Unknown models cost None: never a guess.
 PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00), "gpt-4.1-nano": (0.10, 0.40), "gpt-4.1-mini": (0.40, 1.60),
@@ -61,6 +64,16 @@ class StepFailed(BackendError):
         self.reason = reason
 
 
+class InvalidAnswer(StepFailed):
+    """The model answered, twice, but not with a valid answer: a content failure, not a transport one. `checked`:
+    the last answer was well-formed and the caller's check refused it (a plan that cannot run); a caller with an
+    offline answer of its own may then use it (the mixing planner's rule-based plan)."""
+
+    def __init__(self, reason: str, hint: str = FALLBACK_HINT, *, checked: bool = False) -> None:
+        super().__init__(reason, hint)
+        self.checked = checked
+
+
 # --- retries, usage, cost ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -72,6 +85,7 @@ class RetryPolicy:
     factor: float = 2.0
     max_s: float = 30.0
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic  # injectable with `sleep`, so a test's fake time moves
 
     def delay(self, retry: int, exc: BaseException) -> float:
         headers = getattr(getattr(exc, "response", None), "headers", None) or {}
@@ -183,47 +197,62 @@ def _no_output_reason(msg: Any, schema: type[BaseModel]) -> str:
 
 # --- the call ------------------------------------------------------------------------------------------------
 
+def _past(retry: RetryPolicy, deadline: float | None, node: str, backend: str, at: str) -> None:
+    if deadline is not None and retry.clock() >= deadline:
+        raise StepFailed(f"{node}: the {backend} step{at} ran past its deadline ({STEP_TIMEOUTS:g} × its request "
+                         "timeout, --llm-timeout); stopped retrying")
+
+
 def _invoke(runnable: Any, convo: list[Any], *, tracer: Tracer, node: str, backend: str, retry: RetryPolicy,
-            rec: dict[str, Any]) -> Any:
+            rec: dict[str, Any], server: str | None = None, deadline: float | None = None) -> Any:
+    at = f" to {server}" if server else ""  # which server: a connection error alone does not say
     for n in range(retry.max_retries + 1):
+        _past(retry, deadline, node, backend, at)
         try:
             return runnable.invoke(convo)
         except Exception as exc:
             text = scrub(f"{exc.__class__.__name__}: {exc}")
-            if n < retry.max_retries and is_transient(exc):
+            left = None if deadline is None else deadline - retry.clock()
+            if n < retry.max_retries and is_transient(exc) and (left is None or retry.delay(n, exc) < left):
                 wait = retry.delay(n, exc)
                 rec.setdefault("retries", []).append({"error": text[:300], "wait_s": round(wait, 3)})
                 log.warning("%s: %s, retrying in %.1f s", node, text[:200], wait)
                 retry.sleep(wait)
                 continue
-            raise StepFailed(f"{node}: the {backend} call failed ({text[:500]})"
-                             + (f" after {n} retries" if n else "")) from None
+            late = " (no time left before the step's deadline)" if left is not None and is_transient(exc) and \
+                n < retry.max_retries else ""
+            raise StepFailed(f"{node}: the {backend} call{at} failed ({text[:500]})"
+                             + (f" after {n} retries" if n else "") + late) from None
     raise AssertionError("unreachable")
 
 
 def structured_call(model: Any, messages: list[Any], schema: type[T], *, tracer: Tracer, node: str, backend: str,
                     tools: Sequence[Any] = (), retry: RetryPolicy | None = None, max_tool_rounds: int = 4,
                     max_retries: int | None = None, backoff_s: float | None = None,
-                    check: Callable[[T], str | None] | None = None) -> T:
+                    check: Callable[[T], str | None] | None = None, server: str | None = None,
+                    step_timeout_s: float | None = None) -> T:
     """Ask for `schema`; re-ask once with the validation error, then fail the node with a clear error.
 
     With `tools`, the model may call them first (they run locally and their results go back to it); it answers
     by calling the schema as a tool. Transient provider errors are retried with `retry` (exponential backoff).
     `check(parsed)` may refuse a well-formed answer (out of range) with the text to re-ask with: that re-ask is
-    the same one, so the trace shows attempt 0 refused, then attempt 1."""
+    the same one, so the trace shows attempt 0 refused, then attempt 1. `step_timeout_s` bounds the whole step:
+    no retry starts past it (a request already sent is bounded by its own timeout)."""
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
     policy = retry or RetryPolicy()
     if max_retries is not None or backoff_s is not None:
         policy = RetryPolicy(max_retries if max_retries is not None else policy.max_retries,
-                             backoff_s if backoff_s is not None else policy.base_s, policy.factor, policy.max_s, policy.sleep)
+                             backoff_s if backoff_s is not None else policy.base_s, policy.factor, policy.max_s, policy.sleep, policy.clock)
     by_name = {getattr(t, "name", ""): t for t in tools}
     runnable = model.bind_tools([*tools, schema]) if tools else _structured(model, schema)
     convo, problems, rounds = list(messages), [], 0
+    deadline = None if step_timeout_s is None else policy.clock() + step_timeout_s
     while len(problems) < 2:
         with tracer.span(node, "llm", backend=backend, inputs=_trace_messages(convo), prompt=_trace_messages(convo),
                          attempt=len(problems), model=backend) as rec:
-            out = _invoke(runnable, convo, tracer=tracer, node=node, backend=backend, retry=policy, rec=rec)
+            out = _invoke(runnable, convo, tracer=tracer, node=node, backend=backend, retry=policy, rec=rec,
+                          server=server, deadline=deadline)
             raw = out if tools else out.get("raw")
             rec["raw"] = _raw(raw)
             rec["tokens"] = _tokens(raw)
@@ -264,7 +293,8 @@ def structured_call(model: Any, messages: list[Any], schema: type[T], *, tracer:
                 convo = convo + [reply] + ([ToolMessage(note, tool_call_id=c["id"]) for c in calls] or [HumanMessage(note)])
             rec["parse_error"] = problem[:1000]
             problems.append(problem)
-    raise StepFailed(f"{node}: {backend} gave no valid {schema.__name__} after a re-ask ({' '.join(problems[-1].split())[:300]})")
+    raise InvalidAnswer(f"{node}: {backend} gave no valid {schema.__name__} after a re-ask ({' '.join(problems[-1].split())[:300]})",
+                        checked=refused is not None)
 
 
 def _structured(model: Any, schema: type[BaseModel]) -> Any:
@@ -302,7 +332,8 @@ def ask(ctx: Any, role: str, node: str, messages: list[Any], schema: type[T], *,
     `check` may refuse a well-formed answer (a parameter out of range): it returns the re-ask text, or None."""
     ep = endpoint_for(ctx, role)
     return structured_call(ep.model(), messages, schema, tracer=ctx.tracer, node=node, backend=ep.backend, tools=tools,
-                           retry=getattr(ctx, "llm_retry", None), check=check)
+                           retry=getattr(ctx, "llm_retry", None), check=check, server=ep.server(),
+                           step_timeout_s=STEP_TIMEOUTS * ep.timeout_s)
 
 
 def wants_images(ctx: Any, role: str) -> bool:
@@ -320,7 +351,8 @@ def with_fallback(ctx: Any, role: str, node: str, llm_fn: Callable[[], T], heuri
     except BackendError as exc:
         if getattr(ctx, "fallback", None) != HEURISTIC:
             raise
-        reason = exc.reason if isinstance(exc, StepFailed) else str(exc)
+        reason = (exc.reason if isinstance(exc, StepFailed) else str(exc)).removeprefix(f"{node}: ")
+        reason = reason if len(reason) <= 160 else reason[:157] + "..."  # the trace has it whole
         warning = f"{node}: {backend} failed, used the heuristic backend instead (--fallback heuristic): {reason}"
         ctx.tracer.write({"node": node, "kind": "fallback", "backend": HEURISTIC, "warning": warning})
         log.warning("%s", warning)

@@ -27,6 +27,9 @@ from urllib.parse import urlsplit, urlunsplit
 from foleydesigner.errors import BackendError
 
 HEURISTIC = "heuristic"
+#: Agent roles that can each get their own LLM backend (`--llm-ROLE provider:model`); context.py re-exports them.
+#: They live here, at the bottom of context -> llm -> models, so no module imports back up that chain.
+ROLES = ("scribe", "validator", "writer", "scorer", "planner", "experts")
 _KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "google_genai": "GOOGLE_API_KEY",
             "mistralai": "MISTRAL_API_KEY", "groq": "GROQ_API_KEY", "deepseek": "DEEPSEEK_API_KEY"}
 #: The LangChain integration package each provider needs (checked before its key, so the first error is the real one).
@@ -124,8 +127,10 @@ class Endpoint:
     api_key_env: str | None = None  # the variable the key is read from
     timeout_s: float = DEFAULT_TIMEOUT_S
     temperature: float = DEFAULT_TEMPERATURE
-    flag: str = "--llm "  # how the user chose this backend, for messages: "--llm-planner ", "--llm-role experts="
+    flag: str = "--llm "  # how the user chose this backend, for messages: "--llm-planner ", "--llm-role experts=",
+    #                       or a config table: "[roles.scribe] in /path/foley.toml"
     key_required: bool = True  # False for a server the user named (a local one takes no key) unless a key variable is
+    key_source: str = ""  # where api_key_env was named ("[roles.scribe] api_key_env in foley.toml"), for messages
 
     def record(self) -> dict[str, Any]:
         """This endpoint for run.json: no key, no user:password@, no ?query."""
@@ -139,10 +144,15 @@ class Endpoint:
         out.update(api_key_env=self.api_key_env, timeout_s=self.timeout_s, temperature=self.temperature)
         return out
 
+    def server(self) -> str | None:
+        """The URL a call goes to, for error messages (no credentials, no query)."""
+        rec = self.record()
+        return rec.get("chat_url") or rec.get("base_url")
+
     def model(self) -> Any:
         return make_chat_model(self.backend, base_url=self.base_url, temperature=self.temperature,
                                timeout_s=self.timeout_s, api_key_env=self.api_key_env, flag=self.flag,
-                               key_optional=not self.key_required)
+                               key_optional=not self.key_required, key_source=self.key_source)
 
 
 def role_flag(ctx: Any, role: str) -> str:
@@ -172,13 +182,12 @@ def endpoint_for(ctx: Any, role: str) -> Endpoint:
                     own.get("api_key_env") or _KEY_ENV.get(provider),
                     float(own.get("timeout_s") or getattr(ctx, "llm_timeout_s", None) or DEFAULT_TIMEOUT_S),
                     float(own["temperature"]) if own.get("temperature") is not None else DEFAULT_TEMPERATURE,
-                    role_flag(ctx, role), key_required=not named or bool(own.get("api_key_env")))
+                    str(own.get("chosen_by") or role_flag(ctx, role)), key_required=not named or bool(own.get("api_key_env")),
+                    key_source=str(own.get("key_source") or ""))
 
 
 def endpoints(ctx: Any) -> dict[str, dict[str, Any]]:
     """Every role's effective endpoint, for run.json."""
-    from foleydesigner.context import ROLES
-
     return {role: endpoint_for(ctx, role).record() for role in ROLES}
 
 
@@ -189,7 +198,7 @@ def _missing_package(provider: str) -> str | None:
 
 def make_chat_model(spec: str, *, base_url: str | None = None, temperature: float = DEFAULT_TEMPERATURE,
                     timeout_s: float = DEFAULT_TIMEOUT_S, api_key_env: str | None = None, flag: str = "--llm ",
-                    key_optional: bool | None = None) -> Any:
+                    key_optional: bool | None = None, key_source: str = "") -> Any:
     """A LangChain chat model for 'provider:model'. Fails with the package to install, then the variable to set.
 
     A key may be missing when a base URL was given (a local server takes none), unless `api_key_env` names it."""
@@ -198,15 +207,19 @@ def make_chat_model(spec: str, *, base_url: str | None = None, temperature: floa
         raise BackendError("the heuristic backend has no chat model")
     if provider in _FACTORIES:
         return _FACTORIES[provider](model, base_url=base_url, temperature=temperature)
+    table = flag.startswith("[")  # chosen in foley.toml, not by a flag
+    who = f"{spec} ({flag})" if table else f"{flag}{spec}"
     if pkg := _missing_package(provider):
         hint = (" (or use its OpenAI-compatible endpoint: --llm openai:MODEL --llm-base-url http://localhost:11434/v1)"
                 if provider == "ollama" else "")
-        raise BackendError(f"{flag}{spec} needs {pkg} installed: pip install {pkg}{hint}")
+        raise BackendError(f"{who} needs {pkg} installed: pip install {pkg}{hint}")
     env = api_key_env or _KEY_ENV.get(provider)
     key = os.environ.get(env) if env else None
     optional = (base_url is not None and api_key_env is None) if key_optional is None else key_optional
     if env and not key and not optional:
-        raise BackendError(f"{flag}{spec} needs an API key: set {env}, or pick {flag}heuristic for the offline backend")
+        named = f" (named by {key_source})" if key_source else ""
+        other = f'backend = "heuristic" in {flag}' if table else f"{flag}heuristic"
+        raise BackendError(f"{who} needs an API key: set {env}{named}, or pick {other} for the offline backend")
     from langchain.chat_models import init_chat_model
 
     kwargs: dict[str, Any] = {"temperature": temperature}
@@ -228,8 +241,6 @@ def make_chat_model(spec: str, *, base_url: str | None = None, temperature: floa
 
 def check_backends(ctx: Any) -> None:
     """Construct each distinct role endpoint once (no network), so a missing package or key fails before the work."""
-    from foleydesigner.context import ROLES
-
     for ep in dict.fromkeys(endpoint_for(ctx, r) for r in ROLES):
         if ep.backend != HEURISTIC:
             ep.model()

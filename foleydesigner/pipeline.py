@@ -78,13 +78,16 @@ def check_out_dir(out_dir: Path, *, force: bool) -> None:
 
 def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: str | Path | None = None,
               force: bool = False, on_stage: Callable[[str], None] | None = None, resume: bool = False,
-              run_key: dict[str, str] | None = None, **options: Any) -> dict[str, Any]:
+              run_key: dict[str, str] | None = None, on_review: Callable[[dict[str, Any]], Any] | None = None,
+              **options: Any) -> dict[str, Any]:
     """Run FoleyDesigner on one clip; returns the final graph state (with 'run' = RunInfo dump).
 
     options are RunContext fields (llm, vision, generator, seed, target_lufs, hfov_deg, ...). resume: continue an
     interrupted run on this --out (killed, crashed) from its last finished graph node, if it had the same clip,
     screenplay and settings; else start afresh. run_key: the run's key when the caller knows it better (a batch's
     timeline shot: its source clip and range); else it is computed from the clip, screenplay and options.
+    on_review: with review=True, called with the paused script (agents/review.py's payload) and returns the answer
+    the run resumes with (None accepts; an edited script replaces it); without one the script is accepted.
     """
     t_start = time.perf_counter()
     out = Path(out_dir).resolve()
@@ -105,7 +108,7 @@ def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: s
         remove_stale(out)
         before = snapshot(out)
         state = _run_locked(video_path, video, screenplay, out, before, t_start, on_stage, options, key, adopted,
-                            force=force)
+                            force=force, on_review=on_review)
         if force and remove_failed(out):  # the evidence of an earlier failure on this --out is stale now
             log.info("removed %s: this run replaced the failed one", failed_dir(out))
         return state
@@ -126,7 +129,7 @@ def _run_info(ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start:
     timings = {k: round(v, 4) for k, v in state.get("timings", {}).items()}
     timings["total"] = round(time.perf_counter() - t_start, 4)
     info = RunInfo(versions=versions(), backends=backends, seed=ctx.seed, video=video, timings_s=timings,
-                   warnings=list(state.get("warnings", [])), outputs=dict(state.get("outputs", {})),
+                   warnings=list(dict.fromkeys(state.get("warnings", []))), outputs=dict(state.get("outputs", {})),
                    endpoints=endpoints(ctx))
     info.outputs["trace"] = "trace.jsonl"
     info.outputs["run"] = "run.json"
@@ -161,7 +164,7 @@ def _keep_failed(exc: BaseException, ctx: RunContext, state: dict[str, Any], vid
 def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None, out: Path,
                 before: dict[str, tuple[int, int]], t_start: float, on_stage: Callable[[str], None] | None,
                 options: dict[str, Any], key: dict[str, str], adopted: Path | None, *,
-                force: bool = False) -> dict[str, Any]:
+                force: bool = False, on_review: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
     from foleydesigner.graphs.foley import build_foley_graph
 
     staging = adopted or make_staging(out)
@@ -186,14 +189,14 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
 
         def on_node(node: str) -> None:
             done.add(node)
-            if on_stage:
+            if on_stage and node not in QUIET_NODES:
                 on_stage(node)
 
         with _sqlite_saver(staging / RESUME_DIR / "graph.sqlite") as saver:
             graph = build_foley_graph(checkpointer=saver)
             order = [n for n in graph.nodes if not n.startswith("__")]
             started = True
-            resumed_after = _stream_checkpointed(graph, inputs, ctx, on_node, state)
+            resumed_after = _stream_checkpointed(graph, inputs, ctx, on_node, state, on_review)
         for scratch in (staging / ".internal", staging / RESUME_DIR):
             shutil.rmtree(scratch, ignore_errors=True)
         info = _run_info(ctx, state, video, t_start)
@@ -222,6 +225,8 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
     return state
 
 
+#: Graph nodes no progress display shows: the review gate (it speaks for itself when it pauses) and the tidy-up.
+QUIET_NODES = frozenset({"review", "tidy"})
 #: Test hook: a run kills itself (SIGKILL, as the OOM killer or a lost node would) right after this graph node.
 KILL_AFTER_ENV = "FOLEY_TEST_KILL_AFTER_NODE"
 
@@ -244,7 +249,7 @@ def _sqlite_saver(db: Path) -> Iterator[Any]:
 
 
 def _stream_checkpointed(graph: Any, inputs: dict[str, Any], ctx: RunContext, on_node: Callable[[str], None],
-                         state: dict[str, Any]) -> list[str]:
+                         state: dict[str, Any], on_review: Callable[[dict[str, Any]], Any] | None = None) -> list[str]:
     """Run the graph (compiled with a checkpointer) from its last checkpoint if it has one, else from inputs.
 
     on_node is called for every finished top-level node (those finished before a resume first); state is kept
@@ -263,17 +268,27 @@ def _stream_checkpointed(graph: Any, inputs: dict[str, Any], ctx: RunContext, on
     for node in done:
         on_node(node)
     state.update(previous.values or {})
-    for mode, chunk in graph.stream(None if previous.values else inputs, config=config, context=ctx,
-                                    stream_mode=["updates", "values"]):
-        if mode == "values":
-            state.clear()
-            state.update(chunk)
-            continue
-        for node in chunk:
-            on_node(node)
-            if node == kill_after:
-                _kill_when_saved(graph, config, node)
-    return done
+    start: Any = None if previous.values else inputs
+    while True:  # once, or once more per review pause (the graph's interrupt): resumed with the reviewer's answer
+        paused = None
+        for mode, chunk in graph.stream(start, config=config, context=ctx, stream_mode=["updates", "values"]):
+            if mode == "values":
+                state.clear()
+                state.update(chunk)
+                continue
+            for node in chunk:
+                if node == "__interrupt__":
+                    paused = chunk[node][0].value
+                    continue
+                on_node(node)
+                if node == kill_after:
+                    _kill_when_saved(graph, config, node)
+        if paused is None:
+            return done
+        from langgraph.types import Command
+
+        answer = on_review(paused) if on_review else None
+        start = Command(resume="accept" if answer is None else answer)  # LangGraph takes resume=None for "none given"
 
 
 def _kill_when_saved(graph: Any, config: dict[str, Any], node: str) -> None:

@@ -67,6 +67,7 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         backend = make_vision_backend(ctx.vision, model_dir=ctx.vision_model_dir, ctx=ctx)
         with ctx.tracer.span("load_video", "tool", backend=ctx.vision, inputs=state["video_path"], tool="track") as rec:
             found = backend.track(state["video_path"], info, labels=VISION_LABELS)
+            warnings += list(getattr(backend, "warnings", []))  # a VLM that failed under --fallback heuristic
             measured = getattr(backend, "depths", {}) or {}  # {track id: [(t_s, metres)]} from a depth model
             found = [t.model_copy(update={"depth_samples": list(measured.get(t.id, []))}) for t in found]
             found = split_at_cuts(found, picture.shots)  # a detector's track never runs through a cut either

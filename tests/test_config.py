@@ -54,7 +54,8 @@ def test_flags_typed_win_over_the_file_which_wins_over_defaults(tmp_path, monkey
     scribe, planner = captured["llm_endpoints"]["scribe"], captured["llm_endpoints"]["planner"]
     assert scribe["base_url"] == "http://127.0.0.1:8000/v1" and scribe["timeout_s"] == 60  # same provider: kept
     assert planner == {"base_url": "http://127.0.0.1:9000", "api_key_env": "TEAM_ANTHROPIC_KEY", "temperature": 0.0,
-                       "source": f"roles.planner.base_url in {config}"}
+                       "source": f"roles.planner.base_url in {config}", "chosen_by": f"[roles.planner] in {config}",
+                       "key_source": f"[roles.planner] api_key_env in {config}"}  # what its errors name
 
 
 def test_a_role_moved_to_another_provider_leaves_its_table_behind(tmp_path, monkeypatch, capsys, captured):
@@ -132,3 +133,29 @@ def test_init_writes_a_commented_template_once_and_show_never_prints_a_secret(tm
     for secret in ("SHOWSECRET", "PWSECRET", "QSECRET"):
         assert secret not in shown
     assert _main(monkeypatch, capsys, ["config"])[0] == 2  # neither --init nor --show
+
+
+def test_batch_llm_flag_keeps_the_files_roles_fallback_and_timeout_as_run_does(tmp_path, monkeypatch, capsys, captured):
+    """One precedence: `foley batch --llm X` and `foley run --llm X` both keep [roles.*], fallback, llm_timeout."""
+    from types import SimpleNamespace
+
+    import foleydesigner.batch.runner as runner
+
+    clips = tmp_path / "c"
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"\0" * 64)
+    (tmp_path / "foley.toml").write_text('fallback = "heuristic"\n' + TABLES.replace("script = ", "# script = "))
+    seen: list = []
+    monkeypatch.setattr(runner, "run_batch", lambda jobs, timelines, out, settings, **kw: seen.extend(jobs) or
+                        SimpleNamespace(counts={"done": len(jobs), "skipped": 0, "failed": 0}, jobs=jobs, reels={}))
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _main(monkeypatch, capsys, ["batch", "c", "--out", "o", "--llm", "openai:gpt-4.1-mini"])
+    assert code == 0, err
+    (job,) = seen
+    code, _, err = _main(monkeypatch, capsys, ["run", "c/a.mp4", "--out", "o2", "--llm", "openai:gpt-4.1-mini"])
+    assert code == 0, err
+    for got in (job.options, captured):
+        assert got["llm"] == "openai:gpt-4.1-mini"
+        assert got["llm_roles"] == {"scribe": "openai:qwen-local", "planner": "anthropic:claude-x"}
+        assert got["llm_endpoints"]["scribe"]["base_url"] == "http://127.0.0.1:8000/v1"
+        assert got["fallback"] == "heuristic" and got["llm_timeout_s"] == 90

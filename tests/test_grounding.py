@@ -152,7 +152,7 @@ def test_uncorrected_writer_warns_in_run_json_and_flags_its_tot_node(tmp_path, s
     run = json.loads((out / "run.json").read_text())
     (warning,) = [w for w in run["warnings"] if "contradicts the measured facts" in w]
     assert warning.startswith("script_writer: scripted:w still contradicts") and f"track {car['id']}" not in warning
-    assert "1 of 1 tracked movers" in warning and "heading says day" in warning
+    assert "heading says day" in warning and warning.endswith("3 more in the trace") and len(warning) < 220
     tree = TotTree.model_validate_json((out / "tot_tree.json").read_text())
     n1 = next(n for n in tree.nodes if n.id == "n1")
     assert n1.expansion["operator"] == "script_writer" and any("tracked movers" in f for f in n1.flags)
@@ -163,10 +163,16 @@ def test_uncorrected_writer_warns_in_run_json_and_flags_its_tot_node(tmp_path, s
     assert [r["decision"].split(":")[0] for r in rows] == ["re-ask with the facts", "still contradicts the facts"]
     winner = next(n for n in tree.nodes if n.id == tree.winner)
     assert winner.expansion["rationale"] == "the car, not a storm" and winner.flags == []
-    thunder = next(n for n in tree.nodes if n.expansion.get("rationale") == "louder thunder")
-    assert thunder.flags and thunder.status != "winner"
+    # the storm was held back before the search began: a candidate that turns the thunder up has nothing to edit
+    assert not any(n.expansion.get("rationale") == "louder thunder" for n in tree.nodes)
+    dropped = [r["decision"]["dropped"] for r in _lines(out) if r["node"] == "tot.expand" and "decision" in r]
+    assert any("update thunder: no such event" in d for ds in dropped for d in ds)
     final = FoleyScript.model_validate_json((out / "script.json").read_text())
     assert [e.source_track for e in final.events if e.label == "engine_passby"] == [car["id"]]
+    assert not {"rain_heavy", "thunder"} & {e.label for e in final.events}
+    assert {"rain_heavy", "thunder"} <= {e.label for e in final.candidates}
+    assert [w for w in run["warnings"] if w.startswith("script_writer: held back rain")] == [
+        "script_writer: held back rain (rain_heavy): no tracked source, screenplay cue or place bed"]
 
 
 def test_expander_candidate_that_breaks_a_fact_is_reasked(tmp_path, scripted):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
@@ -210,3 +211,90 @@ def test_vision_models_get_keyframes_and_the_trace_keeps_digests(tmp_path, scrip
 
 def test_redact_url_drops_credentials():
     assert redact_url("https://bob:s3cret@llm.example.com:8443/v1?api_key=XYZ#x") == "https://llm.example.com:8443/v1"
+
+
+class Hanging(ScriptedChatModel):
+    """A server that holds every request until its timeout: each call costs `timeout_s` of (fake) time."""
+
+    now: Any = None  # the test's clock (a list, shared: Any is not copied by validation)
+    timeout_s: float = 120.0
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        self.calls.append(list(messages))
+        self.now[0] += self.timeout_s
+        raise TimeoutError("read timed out")
+
+
+def test_a_hanging_server_costs_a_step_its_deadline_not_ten_minutes(tmp_path):
+    from foleydesigner.llm import STEP_TIMEOUTS
+
+    now = [0.0]
+    policy = RetryPolicy(max_retries=4, base_s=1.0, sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
+    model = Hanging(now=now)
+    with pytest.raises(BackendError) as err:
+        structured_call(model, [HumanMessage("x")], Answer, tracer=Tracer(None), node="script_writer",
+                        backend="openai:slow", retry=policy, step_timeout_s=STEP_TIMEOUTS * 120.0,
+                        server="http://10.0.0.5:8000/v1/chat/completions")
+    # without the deadline: 5 requests × 120 s + 1+2+4+8 s of backoff = 615 s; with it, no retry starts past 360 s
+    assert len(model.calls) == 3 and now[0] <= STEP_TIMEOUTS * 120.0 + 120.0
+    message = str(err.value)
+    assert "the openai:slow call to http://10.0.0.5:8000/v1/chat/completions failed (TimeoutError" in message
+    assert "no time left before the step's deadline" in message
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_connection_error_names_the_server(tmp_path):
+    import socket
+
+    from foleydesigner.llm import ask
+
+    with socket.socket() as s:  # a port nothing listens on: the server is down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = context(tmp_path, llm_roles={"writer": "openai:local"}, llm_base_url=f"http://127.0.0.1:{port}/v1",
+                  llm_retry=RetryPolicy(max_retries=1, sleep=lambda s: None))
+    with pytest.raises(BackendError) as err:
+        ask(ctx, "writer", "script_writer", [HumanMessage("x")], Answer)
+    assert f"call to http://127.0.0.1:{port}/v1/chat/completions failed (OpenAIConnectionError" in str(err.value)
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_vlm_vision_with_its_server_down_falls_back_to_opencv_when_asked(tmp_path, synthetic_clip):
+    import socket
+
+    from foleydesigner.tools.video import probe_video
+    from foleydesigner.tools.vision import make_vision_backend
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    info = probe_video(synthetic_clip)
+    down = {"llm": "openai:gpt-4o", "llm_base_url": f"http://127.0.0.1:{port}/v1",
+            "llm_retry": RetryPolicy(max_retries=0)}
+    with pytest.raises(BackendError, match=f"127.0.0.1:{port}"):
+        make_vision_backend("vlm", ctx=context(tmp_path, **down)).track(synthetic_clip, info)
+    backend = make_vision_backend("vlm", ctx=context(tmp_path, fallback="heuristic", **down))
+    tracks = backend.track(synthetic_clip, info)
+    assert [t.label for t in tracks] == ["vehicle"]  # OpenCV's own track and label stand
+    (warning,) = backend.warnings
+    assert warning.startswith("vision.vlm: openai:gpt-4o failed, kept the OpenCV tracks and labels (--fallback heuristic)")
+    assert len(warning) < 300
+    assert any(r["kind"] == "fallback" and r["node"] == "vision.vlm" for r in _lines(tmp_path))
+
+
+def test_a_missing_key_for_a_role_of_foley_toml_names_the_table_not_a_flag(tmp_path, monkeypatch, capsys):
+    from tests.helpers import run_cli
+
+    monkeypatch.delenv("MY_VLLM_KEY", raising=False)
+    config = tmp_path / "foley.toml"
+    config.write_text('[roles.scribe]\nbackend = "openai:qwen"\nbase_url = "http://127.0.0.1:8000/v1"\n'
+                      'api_key_env = "MY_VLLM_KEY"\n')
+    monkeypatch.chdir(tmp_path)
+    from foleydesigner.bench.synthetic import make_clip
+
+    make_clip("single_mover", tmp_path / "c.mp4", width=160, height=96, fps=10.0, duration_s=1.0, seed=0)
+    code, out, err = run_cli(monkeypatch, capsys, ["run", "c.mp4", "--out", "o"])
+    text = " ".join((out + err).split())
+    assert code == 2 and "--llm-scribe" not in text
+    assert f"openai:qwen ([roles.scribe] in {config}) needs an API key: set MY_VLLM_KEY (named by [roles.scribe] " \
+           f"api_key_env in {config})" in text

@@ -16,7 +16,7 @@ from foleydesigner.agents.experts import BaseExpert, ExpertSpec, MixTargets, loa
 from foleydesigner.agents.mixing import MAX_ROUNDS, analyse, heuristic_plan, validate_plan
 from foleydesigner.errors import BackendError
 from foleydesigner.graphs.mixing import run_mixing
-from foleydesigner.llm import register_chat_model_factory, unregister_chat_model_factory
+from foleydesigner.llm import RetryPolicy, register_chat_model_factory, unregister_chat_model_factory
 from foleydesigner.schemas import EventClues, FoleyScript, MixOperation, SceneContext, SoundEvent
 from foleydesigner.tools.analysis import band_energies_db, drr_estimate_db, loudness_profile, masking_report
 from foleydesigner.tools.loudness import SILENCE_LUFS, integrated_lufs, true_peak_dbfs
@@ -226,12 +226,28 @@ def test_llm_planner_is_reasked_validated_and_replans_from_verification(tmp_path
 
 def test_llm_failure_fails_clearly_or_falls_back(tmp_path, scripted):
     audio, script, clues = overlap()
-    scripted.model = ScriptedChatModel(responses=[call("PlanProposal", {"plan": {"hit": [{"expert": "nope"}]}})])
-    with pytest.raises(BackendError, match="--fallback heuristic"):
-        run_mixing(context(tmp_path, llm_roles={"planner": "scripted:m"}), audio, script, clues)
-    out = run_mixing(context(tmp_path, llm_roles={"planner": "scripted:m"}, fallback="heuristic"), audio, script, clues)
+    scripted.model = ScriptedChatModel(responses=[TimeoutError("the planner's server timed out")])
+    with pytest.raises(BackendError, match="--fallback heuristic"):  # a transport failure needs --fallback
+        run_mixing(context(tmp_path, llm_roles={"planner": "scripted:m"}, llm_retry=RetryPolicy(0)), audio, script, clues)
+    out = run_mixing(context(tmp_path, llm_roles={"planner": "scripted:m"}, fallback="heuristic",
+                             llm_retry=RetryPolicy(0)), audio, script, clues)
     assert any("heuristic" in w for w in out["warnings"])
     assert out["mix_plan"]["verification"]["rounds"][-1]["passed"]
+
+
+@pytest.mark.parametrize("answer", [{"plan": {}}, {"plan": {"hit": [], "bed": []}}, {"plan": {"hit": [{"expert": "nope"}]}}])
+def test_an_empty_or_invalid_llm_plan_gives_way_to_the_rules(tmp_path, scripted, answer):
+    """Without --fallback too: the model answered, its plan cannot mix (an empty plan leaves every stem at its raw
+    level: the foreground tens of LU under target), so the rule-based plan mixes and a warning says so."""
+    audio, script, clues = overlap()
+    scripted.model = ScriptedChatModel(responses=[call("PlanProposal", answer)])
+    out = run_mixing(context(tmp_path, llm_roles={"planner": "scripted:m"}), audio, script, clues)
+    (warning,) = [w for w in out["warnings"] if w.startswith("mixing.planner")]
+    assert warning.startswith("mixing.planner: the LLM plan was empty or invalid, used the rule-based plan")
+    assert len(warning) < 300 and len(scripted.model.calls) == 2 * len(out["mix_plan"]["verification"]["rounds"])
+    v = out["mix_plan"]["verification"]
+    assert v["planner"] == "heuristic" and v["planner_fell_back"] and v["rounds"][0]["passed"]
+    assert {op["expert"] for ops in out["mix_plan"]["plan"].values() for op in ops} >= {"eq", "dyn"}
 
 
 def test_llm_expert_refines_inside_its_ranges(tmp_path, scripted):
@@ -335,3 +351,31 @@ def test_one_layer_or_a_silent_stem_still_mixes(tmp_path):
     audio["hit"] = np.zeros_like(audio["hit"])
     out = run_mixing(context(tmp_path / "b"), audio, script, clues)["mix_plan"]
     assert len(out["verification"]["rounds"]) == 1 and out["verification"]["rounds"][0]["fg_masked_by_bg_db"]["hit"] == 0.0
+
+
+def test_traced_node_inputs_carry_references_not_the_analysis(tmp_path):
+    """What LangSmith would upload per mixing node: its inputs, serialised as its client does. The analysis and
+    the stems stay in memory behind a reference (agents/mixing.Held)."""
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langsmith._internal._serde import dumps_json
+
+    from foleydesigner.graphs.mixing import build_mixing_graph
+
+    sizes: dict[str, int] = {}
+
+    class Inputs(BaseCallbackHandler):
+        def on_chain_start(self, serialized, inputs, *, run_id, parent_run_id=None, tags=None, metadata=None, **kw):
+            node = (metadata or {}).get("langgraph_node")
+            if node and isinstance(inputs, dict):
+                body = dumps_json(inputs)
+                sizes[node] = max(sizes.get(node, 0), len(body))
+                assert b"band_energy_db" not in body and b"short_term_lufs" not in body
+
+    audio, script, clues = overlap(8.0)
+    inputs = {"audio": audio, "script": script.model_dump(mode="json"),
+              "clues": {k: v.model_dump(mode="json") for k, v in clues.items()}}
+    build_mixing_graph().invoke(inputs, context=context(tmp_path), config={"callbacks": [Inputs()]})
+    raw = len(dumps_json({"audio": audio}))  # what the stems alone weigh as JSON
+    assert {"analyse", "plan", "expert", "render", "verify", "master"} <= set(sizes)
+    later = {k: v for k, v in sizes.items() if k not in ("__start__", "load", "render_script")}  # the input itself
+    assert max(later.values()) < 100_000 < raw  # each node's inputs: tens of kB, not the arrays

@@ -96,3 +96,62 @@ def test_mixing_runs_from_a_script_alone(tmp_path):
     master = out["mix_plan"]["verification"]["master"]
     assert master["integrated_lufs"] == pytest.approx(master["target_lufs"], abs=1.0)
     assert "render_script" in {r["node"] for r in trace_rows(tmp_path)}
+
+
+def test_a_temp_run_folder_keeps_its_outputs_and_only_the_newest_few_stay(tmp_path):
+    import os
+
+    from foleydesigner.tidy import KEEP_RUNS, STALE_S, tidy_temp_runs
+
+    runs = []
+    for i in range(6):
+        run = tmp_path / f"foley-run-{i:012x}"
+        (run / ".internal").mkdir(parents=True)
+        (run / ".internal" / "bus_front.f32").write_bytes(b"\0" * 4096)
+        (run / "mix_stereo.wav").write_bytes(b"RIFF")
+        os.utime(run, (1000.0 + i, 1000.0 + i))
+        runs.append(run)
+    (tmp_path / "foley-run-recent").mkdir()  # a run still going: touched just now, never removed
+    done = runs[0]
+    gone = tidy_temp_runs(done, tmp_path, now=1000.0 + STALE_S + 10)
+    assert not (done / ".internal").exists() and (done / "mix_stereo.wav").is_file()
+    left = sorted(p.name for p in tmp_path.iterdir())
+    # the one just finished, and the newest KEEP_RUNS others (the recent one among them); the stale rest went
+    assert left == sorted([done.name, "foley-run-recent", runs[5].name, runs[4].name]) and KEEP_RUNS == 3
+    assert sorted(gone) == runs[1:4]
+    staging = tmp_path / ".out.abc"  # a CLI run's staging folder is not a temp run: untouched
+    (staging / ".internal").mkdir(parents=True)
+    assert tidy_temp_runs(staging, tmp_path) == [] and (staging / ".internal").is_dir()
+
+
+def test_a_studio_run_in_a_temp_folder_ends_without_its_scratch(tmp_path, monkeypatch):
+    """The mixing graph on its own clears its temp folder's .internal; inside a foley run the same node leaves the
+    buses to the upmix (the run would fail without them)."""
+    import numpy as np
+
+    from foleydesigner import context as C
+    from foleydesigner.graphs.mixing import run_mixing
+    from foleydesigner.schemas import EventClues, FoleyScript
+    from foleydesigner.standalone import DEMO_MIX_SCRIPT
+    from tests.helpers import context
+
+    monkeypatch.setattr(C, "TEMP_ROOT", tmp_path)
+    script = FoleyScript.model_validate(DEMO_MIX_SCRIPT)
+    n = int(script.duration_s * 48000)
+    rng = np.random.default_rng(0)
+    audio = {e.id: (0.05 * rng.standard_normal((2, n))).astype(np.float32) for e in script.events}
+    frames = int(script.duration_s * 25)
+    clues = {e.id: EventClues(event_id=e.id, fps=25.0, t_s=list(np.arange(frames) / 25.0), depth_m=[2.0] * frames,
+                              azimuth_deg=[0.0] * frames, activation=[1] * frames, source="scene") for e in script.events}
+    run = tmp_path / "foley-run-0123456789ab"
+    run_mixing(context(run), audio, script, clues)
+    assert (run / "mix_stereo.wav").is_file() and not (run / ".internal").exists()
+    from foleydesigner.bench.synthetic import make_clip
+    from foleydesigner.graphs.foley import build_foley_graph
+
+    clip = tmp_path / "car.mp4"
+    make_clip("single_mover", clip, width=160, height=96, fps=10.0, duration_s=1.0, seed=0)
+    whole = tmp_path / "foley-run-ba9876543210"
+    out = build_foley_graph().invoke({"video_path": str(clip)}, context=context(whole, tot_depth=1))
+    assert out["outputs"]["mix_5_1"] == "mix_5_1.wav" and (whole / "mix_5_1.wav").is_file()  # the upmix had its buses
+    assert not (whole / ".internal").exists()

@@ -27,7 +27,7 @@ from foleydesigner.agents.tot_rules import BED_CONTEXT, Evidence, is_supported
 from foleydesigner.lexicon import ambience_for_place
 from foleydesigner.llm import ask
 from foleydesigner.prompts import grounding as P
-from foleydesigner.schemas import FoleyScript, SceneContext, SceneScript, Track, VideoInfo
+from foleydesigner.schemas import FoleyScript, SceneContext, SceneScript, SoundEvent, Track, VideoInfo
 from foleydesigner.tools.screenplay import Screenplay, parse_screenplay
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,14 @@ _OPPOSITE_WORDS = {"day": re.compile(r"\b(?:night|nighttime|midnight|moonlight|m
                    "night": re.compile(r"\b(?:daylight|sunlight|sunlit|sunny|sunshine|midday|noon|afternoon)\b", re.I)}
 #: Beds that only exist indoors or in a car: an EXT. heading rules them out (BED_CONTEXT says where each bed lives).
 _INDOOR_BEDS = frozenset(k for k, (where, _) in BED_CONTEXT.items() if where in ("indoor", "vehicle"))
+#: Beds that only exist outdoors: an INT. heading rules them out unless the screenplay names them (a window open).
+_OUTDOOR_BEDS = frozenset(k for k, (where, _) in BED_CONTEXT.items() if where == "outdoor")
+#: Action lines that keep everyone in place ("Everyone sits... Nobody gets up."): footsteps then need a walker the
+#: picture tracks; the story rules out the others.
+_STILL = re.compile(r"[^.!?\n]*\b(?:nobody|no one|no-one|none of them)\s+(?:gets? up|moves?|stirs?|stands? up|walks?|leaves?)"
+                    r"[^.!?\n]*[.!?]?|[^.!?\n]*\b(?:everyone|everybody|all of them|they all)\s+(?:sits?|is seated|are seated|"
+                    r"sit still|stays? seated|remains? seated)\b[^.!?\n]*[.!?]?", re.I)
+_STEP_FAMILY = "footsteps"
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class Ground:
 
     heading: Heading
     evidence: Evidence  # its scene has the heading's place and time in force
+    still: str = ""  # the screenplay's sentence that keeps everyone in place ("Nobody gets up."), if any
 
     @classmethod
     def of(cls, video: VideoInfo, tracks: list[Track], screenplay: str | None, scene: SceneContext,
@@ -83,7 +92,27 @@ class Ground:
         heading = Heading.of(screenplay, sp)
         scene = heading.over(scene)
         beds = sp.ambience if sp and sp.ambience else ambience_for_place(scene.description)
-        return cls(heading, Evidence(video, tracks, scene, sp.cues if sp else [], beds, min_confidence))
+        still = _STILL.search(screenplay or "")
+        return cls(heading, Evidence(video, tracks, scene, sp.cues if sp else [], beds, min_confidence),
+                   " ".join(still.group(0).split())[:80] if still else "")
+
+    def event_violations(self, e: SoundEvent) -> list[str]:
+        """What one event contradicts: the heading's time or place, or a screenplay that keeps everyone seated.
+        A sound the screenplay itself names is the story's choice and contradicts nothing."""
+        ev, h = self.evidence, self.heading
+        if family(e.label) in ev.cue_families():
+            return []
+        out = []
+        _, when = BED_CONTEXT.get(e.label, (None, None))
+        if h.time_of_day and when is not None and h.time_of_day not in when:
+            out.append(f"{e.id}: {e.label} belongs to {'/'.join(when)}, but {h.says(h.time_of_day)}")
+        if h.location == "outdoor" and e.label in _INDOOR_BEDS:
+            out.append(f"{e.id}: {e.label} is an indoor sound, but {h.says('outdoor')}")
+        if h.location == "indoor" and e.label in _OUTDOOR_BEDS:
+            out.append(f"{e.id}: {e.label} is an outdoor sound, but {h.says('indoor')}")
+        if self.still and family(e.label) == _STEP_FAMILY:  # the story rules steps out; a "walker" the tracker
+            out.append(f"{e.id}: {e.label}, but the screenplay says '{self.still}'")  # sees is people shifting
+        return out
 
     # --- checks: each returns one line per broken fact, naming it ----------------------------------------
 
@@ -106,20 +135,14 @@ class Ground:
 
     def script_violations(self, script: FoleyScript) -> list[str]:
         """A Foley script (the writer's, or a ToT candidate) against the heading, the sounding tracks, the evidence."""
-        ev, h = self.evidence, self.heading
+        ev = self.evidence
         cued = set(ev.cue_families())
         out = self.scene_violations(script.scene, [e.description for e in script.events if family(e.label) not in cued])
         for e in script.events:
-            if family(e.label) in cued:
-                continue  # the author asked for it: a storm in a DAY scene is the story's choice
-            _, when = BED_CONTEXT.get(e.label, (None, None))
-            if h.time_of_day and when is not None and h.time_of_day not in when:
-                out.append(f"{e.id}: {e.label} belongs to {'/'.join(when)}, but {h.says(h.time_of_day)}")
-            if h.location == "outdoor" and e.label in _INDOOR_BEDS:
-                out.append(f"{e.id}: {e.label} is an indoor sound, but {h.says('outdoor')}")
+            out += self.event_violations(e)  # the author asked for it: a storm in a DAY scene is the story's choice
         voiced = {e.source_track for e in script.events if e.source_track is not None}
         sounding = ev.sounding_tracks()
-        silent = [t for t in sounding if t.id not in voiced]
+        silent = [t for t in sounding if t.id not in voiced and not (self.still and t.motion == "walking")]
         if silent:
             ids = ", ".join(f"{t.id} ({t.label} {t.motion} {t.start_s:.1f}-{t.end_s:.1f} s)" for t in silent)
             out.append(f"{len(silent)} of {len(sounding)} tracked movers that make a sound have no event tied to them "
@@ -145,6 +168,8 @@ class Ground:
         cues = sorted(ev.cue_families())
         lines.append("- sounds the screenplay names: " + (", ".join(cues) or "none"))
         lines.append("- beds the place calls for: " + (", ".join(ev.place_beds) or "none named; one neutral bed"))
+        if self.still:
+            lines.append(f"- the screenplay keeps everyone in place ('{self.still}'): no footsteps")
         return "\n".join(lines)
 
 
@@ -175,4 +200,8 @@ def grounded_ask(ctx: Any, role: str, node: str, messages: list[Any], schema: ty
 
 
 def grounding_warning(node: str, backend: str, problems: list[str]) -> str:
-    return f"{node}: {backend} still contradicts the measured facts after a re-ask: {'; '.join(problems)}"
+    """One short line: the first fact broken and how many more (the trace lists them all; what is done about each
+    event is a warning of its own, agents/enforce.py)."""
+    first = problems[0] if len(problems[0]) <= 110 else problems[0][:107] + "..."
+    more = f"; {len(problems) - 1} more in the trace" if len(problems) > 1 else ""
+    return f"{node}: {backend} still contradicts the measured facts after a re-ask: {first}{more}"

@@ -20,7 +20,7 @@ import numpy as np
 from foleydesigner.agents.experts import BaseExpert, MixScene, MixTargets, capabilities, load_experts, planned
 from foleydesigner.context import RunContext
 from foleydesigner.edits import gain_offset_db
-from foleydesigner.llm import HEURISTIC, ask, with_fallback
+from foleydesigner.llm import HEURISTIC, InvalidAnswer, ask, with_fallback
 from foleydesigner.prompts import mixing as P
 from foleydesigner.schemas import (
     EventClues,
@@ -56,6 +56,31 @@ DEFAULT_TARGETS = MixTargets()
 #: Where plan_mix keeps which backend planned each round, in the `settings` channel beside the experts' (no expert
 #: name starts with "@"): mix_plan.json must name the planner that ran, not the one asked for.
 PLANNER_KEY = "@planner"
+
+
+class Held:
+    """A heavy in-memory object (the whole-clip analysis, the stem sources) kept in the mixing state behind a small
+    face. A tracer (LangSmith) serialises node inputs: it gets `to_dict()`, a reference, never the arrays (the
+    analysis alone is ~17 MB for the demo, and every node of the subgraph sees it). The subgraph is never
+    checkpointed, so nothing else serialises it; deepcopy (a tracer's copy of inputs) shares the object."""
+
+    __slots__ = ("value", "what")
+
+    def __init__(self, value: Any, what: str) -> None:
+        self.value, self.what = value, what
+
+    def to_dict(self) -> dict[str, str]:
+        return {"held_in_memory": self.what}
+
+    def __repr__(self) -> str:
+        return f"<{self.what}>"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Held:
+        return self
+
+
+def unheld(x: Any) -> Any:
+    return x.value if isinstance(x, Held) else x
 
 
 def _ctx(runtime: Any) -> RunContext:
@@ -154,6 +179,8 @@ def _llm_plan(ctx: RunContext, scene: MixScene, experts: dict[str, BaseExpert], 
 
     def check(proposal: PlanProposal) -> str | None:  # a plan that cannot run goes back once, in the same call
         problems = validate_plan(proposal.plan, set(scene.features), experts)
+        if not problems and scene.features and not any(proposal.plan.values()):
+            problems = ["the plan has no operation for any stem: every stem needs at least its level set"]
         return (P.PLAN_INVALID.format(problems="; ".join(problems)) + f"\nYour plan was: {proposal.model_dump_json()}"
                 if problems else None)
 
@@ -189,10 +216,11 @@ def load_stems(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     denormals are cleaned on every read (streams._clean)."""
     ctx = _ctx(runtime)
     started = time.perf_counter()
-    given = state.get("audio")
+    given = unheld(state.get("audio"))
     sources = _sources(given) if given else {s["event_id"]: WavAudio(ctx.work_dir / s["path"])
                                              for s in sorted(state["stems"], key=lambda s: s["event_id"])}
-    return {"sources": dict(sorted(sources.items())), "started": started}
+    out = {"sources": Held(dict(sorted(sources.items())), f"{len(sources)} stem sources"), "started": started}
+    return {**out, "audio": Held(given, f"{len(given)} stems in memory")} if given else out  # not in later inputs
 
 
 def analyse_stems(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -201,11 +229,13 @@ def analyse_stems(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     script = FoleyScript.model_validate(state["script"])
     clues = {k: EventClues.model_validate(v) for k, v in state["clues"].items()}
     experts = load_experts()
-    with ctx.tracer.span("mixing.analysis", "agent", backend="local", inputs=sorted(state["sources"])) as rec:
-        scene = analyse(state["sources"], script, clues, window_s=ctx.window_s)
+    sources = unheld(state["sources"])
+    with ctx.tracer.span("mixing.analysis", "agent", backend="local", inputs=sorted(sources)) as rec:
+        scene = analyse(sources, script, clues, window_s=ctx.window_s)
         rec["parsed"] = {"stems": [f.model_dump(exclude={"band_energy_db", "short_term_lufs"}) for f in scene.features.values()],
                          "space": scene.space.as_dict(), "experts": list(experts)}
-    return {"scene": scene, "experts": experts, "round": 0, "timings": {"mix.analysis": time.perf_counter() - t0}}
+    return {"scene": Held(scene, f"analysis of {len(scene.features)} stems"), "experts": experts, "round": 0,
+            "timings": {"mix.analysis": time.perf_counter() - t0}}
 
 
 def plan_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -213,12 +243,26 @@ def plan_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     t0 = time.perf_counter()
     r = int(state.get("round", 0))
     last = state["rounds"][-1] if r > 0 and state.get("rounds") else None
-    scene: MixScene = replace(state["scene"], feedback=last) if last else state["scene"]
+    scene: MixScene = replace(unheld(state["scene"]), feedback=last) if last else unheld(state["scene"])
     experts = state["experts"]
     backend = ctx.llm_for("planner")
     with ctx.tracer.span("mixing.planner", "agent", backend=backend, inputs=sorted(scene.features), round=r) as rec:
-        proposal, warnings = with_fallback(ctx, "planner", "mixing.planner", lambda: _llm_plan(ctx, scene, experts, last),
+        rejected: list[str] = []
+
+        def llm() -> PlanProposal:  # an empty or invalid plan (after its re-ask) gives way to the rules, always
+            try:
+                return _llm_plan(ctx, scene, experts, last)
+            except InvalidAnswer as exc:
+                if not exc.checked:
+                    raise  # no plan at all (a refusal, broken JSON): a failed step, for --fallback to decide
+                reason = exc.reason.removeprefix("mixing.planner: ")
+                rejected.append(f"mixing.planner: the LLM plan was empty or invalid, used the rule-based plan: "
+                                f"{reason if len(reason) <= 140 else reason[:137] + '...'}")
+                return PlanProposal(plan=heuristic_plan(scene, experts))
+
+        proposal, warnings = with_fallback(ctx, "planner", "mixing.planner", llm,
                                            lambda: PlanProposal(plan=heuristic_plan(scene, experts)))
+        warnings += rejected
         problems = validate_plan(proposal.plan, set(scene.features), experts)
         if problems:  # only the heuristic path can get here: an expert's own rule broke its own ranges
             raise ValueError(f"mixing planner: an expert proposed an invalid operation: {'; '.join(problems)}")
@@ -229,7 +273,7 @@ def plan_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                            + "; ".join(f"{s} {'+'.join(o.expert for o in ops) or '-'}" for s, ops in plan.items()))
     rounds = [*state.get("settings", {}).get(PLANNER_KEY, {}).get("rounds", []),
               {"round": r, "backend": used, "fell_back": used != backend}]
-    return {"plan": plan, "scene": scene, "warnings": warnings, "settings": {PLANNER_KEY: {"round": r, "rounds": rounds}},
+    return {"plan": plan, "scene": Held(scene, f"analysis of {len(scene.features)} stems"), "warnings": warnings, "settings": {PLANNER_KEY: {"round": r, "rounds": rounds}},
             "timings": {f"mix.plan[{r}]": time.perf_counter() - t0}}
 
 
@@ -237,7 +281,7 @@ def run_expert(task: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """One expert branch (LangGraph Send): exact parameters from measurement, then an LLM may refine them."""
     ctx = _ctx(runtime)
     expert: BaseExpert = task["expert"]
-    name, scene, plan, r = expert.spec.name, task["scene"], task["plan"], task["round"]
+    name, scene, plan, r = expert.spec.name, unheld(task["scene"]), task["plan"], task["round"]
     backend = ctx.llm_for("experts")
     with ctx.tracer.span(f"mixing.expert.{name}", "agent", backend=backend, inputs=task["ops"], round=r) as rec:
         ops = expert.configure(task["ops"], scene, plan)
@@ -267,7 +311,7 @@ def render_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     tails, and only its core is kept. Processed stems and bus returns are spilled to the scratch folder."""
     ctx = _ctx(runtime)
     t0 = time.perf_counter()
-    r, scene, sources = state["round"], state["scene"], state["sources"]
+    r, scene, sources = state["round"], unheld(state["scene"]), unheld(state["sources"])
     n = _length(sources)
     window, pre = aligned(ctx.window_s, scene.sr), aligned(PREROLL_S, scene.sr)
     folder = ctx.work_dir / INTERNAL / "render"
@@ -338,7 +382,7 @@ def verify_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """Re-measure what the experts did: masking of each foreground stem by the beds, and each layer's level."""
     ctx = _ctx(runtime)
     t0 = time.perf_counter()
-    r, scene, plan, processed = state["round"], state["scene"], state["plan"], state["processed"]
+    r, scene, plan, processed = state["round"], unheld(state["scene"]), state["plan"], state["processed"]
     t = scene.targets
     with ctx.tracer.span("mixing.verify", "agent", backend="local", inputs=r, round=r) as rec:
         layers = {s: scene.layer(s) for s in processed}
@@ -453,7 +497,7 @@ def master_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     mix and the upmix buses, and the MixPlan: analysis, plan with reasons, and what verification measured."""
     ctx = _ctx(runtime)
     t0 = time.perf_counter()
-    scene: MixScene = state["scene"]
+    scene: MixScene = unheld(state["scene"])
     processed, returns = state["processed"], state.get("returns", {})
     with ctx.tracer.span("mixing.master", "agent", backend="local", inputs=sorted(processed)) as rec:
         n = _length(processed) if processed else 1

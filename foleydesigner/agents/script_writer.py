@@ -225,6 +225,9 @@ def fit_to_clip(script: FoleyScript, duration: float, track_ids: set[int]) -> tu
     """Make a model-written script playable: times inside the clip, onsets inside their event, real track ids."""
     notes, events = [], []
     for e in script.events:
+        if min(e.end_s, duration) - max(e.start_s, 0.0) <= 0 and not 0.0 <= e.start_s == e.end_s < duration:
+            notes.append(f"{e.id}: {e.start_s:g}-{e.end_s:g} s lies outside the {duration:.2f} s clip; dropped")
+            continue  # clamping it would invent a sound at the clip's edge
         start = min(max(e.start_s, 0.0), max(duration - 0.05, 0.0))
         end = min(max(e.end_s, start), duration)
         upd: dict[str, Any] = {"start_s": round(start, 3), "end_s": round(end, 3),

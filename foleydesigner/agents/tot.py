@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import networkx as nx
 
+from foleydesigner.agents.enforce import enforce
 from foleydesigner.agents.evidence import track_summary
 from foleydesigner.agents.grounding import Ground, grounded_ask, grounding_warning
 from foleydesigner.agents.script_writer import gate
@@ -58,9 +59,10 @@ def ground(state: dict[str, Any], script: FoleyScript, min_confidence: float = 0
 
 
 def rank(g: nx.DiGraph, nodes: list[str]) -> list[str]:
-    """Best first: a node that contradicts a measured fact never outranks one that does not, whatever its score
-    (the judge may move a score, not a fact); then by total score, then by creation order."""
-    return sorted(nodes, key=lambda n: (bool(g.nodes[n].get("flags")), -g.nodes[n]["scores"]["total"],
+    """Best first: a node that contradicts fewer measured facts always outranks one that contradicts more, a clean
+    node every flagged one, whatever the scores (the judge may move a score, not a fact); then by total score,
+    then by creation order."""
+    return sorted(nodes, key=lambda n: (len(g.nodes[n].get("flags") or []), -g.nodes[n]["scores"]["total"],
                                         g.nodes[n]["depth"], int(n[1:])))
 
 
@@ -315,6 +317,8 @@ def tot_select(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     # script, and the clip's shots travel with it into script.json (and into the tree, which records what ran).
     best = FoleyScript.model_validate(g.nodes[winner]["script"])
     best = gate(best, [Track.model_validate(t) for t in state.get("tracks", [])], ctx.min_confidence)
+    # what the search brought back that the facts reject is held back like the writer's (agents/enforce.py)
+    best, enforced = enforce(best, ground(state, best, ctx.min_confidence), node="tot.select")
     best = best.model_copy(update={"shots": [Shot.model_validate(s) for s in state.get("shots", [])]})
     g.nodes[winner]["script"] = best.model_dump(mode="json")
     path = nx.shortest_path(g, "n0", winner)
@@ -327,8 +331,9 @@ def tot_select(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         rec["decision"] = {"winner": winner, "path": path, "stop": stop, "nodes": g.number_of_nodes(),
                            "total": g.nodes[winner]["scores"]["total"], "writer_total": g.nodes["n1"]["scores"]["total"]}
     flags = g.nodes[winner].get("flags") or []
-    warnings = [f"tot.select: every candidate contradicts a measured fact; the winner {winner} still does: "
-                + "; ".join(flags)] if flags else []
+    warnings = [f"tot.select: every candidate contradicts a measured fact; the winner {winner} had "
+                f"{len(flags)} flags; what it contradicted is held back"] if flags else []
+    warnings += enforced
     return {"script": best.model_dump(), "tot_tree": dump_tree(g), "outputs": {"tot_tree": "tot_tree.json"},
             "warnings": warnings}
 

@@ -282,7 +282,10 @@ def computed_scores(f: dict[str, float | None]) -> dict[str, float]:
 def apply_edits(script: FoleyScript, edits: list[ScriptEdit], ev: Evidence) -> FoleyScript:
     """The script after the edits; ValueError names the edit that cannot apply."""
     events = {e.id: e for e in script.events}
+    held = {e.id for e in script.candidates}  # held back by grounding: removing one again is already done
     for edit in edits:
+        if edit.op == "remove" and edit.event_id in held and edit.event_id not in events:
+            continue
         if edit.op == "add":
             if edit.event is None:
                 raise ValueError(f"add {edit.event_id}: no event given")

@@ -1,5 +1,6 @@
-"""The top-level pipeline: load video -> decompose (FilmScribe loop, script writer, ToT search) -> clues ->
-generate stems (one Send branch per event) -> mix -> upmix -> export. Wiring only."""
+"""The top-level pipeline: load video -> decompose (FilmScribe loop, script writer, ToT search) -> review (a pause
+for a person with review on; the script held to the facts either way) -> clues -> generate stems (one Send branch
+per event) -> mix -> upmix -> export -> tidy. Wiring only."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
 from foleydesigner import delivery, stages
+from foleydesigner.agents.review import review_script
 from foleydesigner.context import RunContext
 from foleydesigner.graphs.decomposition import build_decomposition_graph
 from foleydesigner.graphs.mixing import build_mixing_graph
 from foleydesigner.standalone import watch_clip
 from foleydesigner.state import FoleyInput, FoleyState
+from foleydesigner.tidy import tidy_run
 
 
 def route_generation(state: FoleyState) -> list[Send]:
@@ -27,21 +30,25 @@ def build_foley_graph(checkpointer: Any = None) -> Any:
     g = StateGraph(FoleyState, context_schema=RunContext, input_schema=FoleyInput)
     g.add_node("load_video", watch_clip)
     g.add_node("decompose", build_decomposition_graph())
+    g.add_node("review", review_script)
     g.add_node("extract_clues", stages.extract_clues)
     g.add_node("generate_stem", stages.generate_stem)
     g.add_node("mix", build_mixing_graph())
     g.add_node("upmix", stages.upmix_surround)
     g.add_node("deliver", delivery.deliver_immersive)
     g.add_node("export", stages.export_outputs)
+    g.add_node("tidy", tidy_run)  # a Studio run's temp folder keeps its outputs, not its 3-11 MB of scratch
     g.add_edge(START, "load_video")
     g.add_edge("load_video", "decompose")
-    g.add_edge("decompose", "extract_clues")
+    g.add_edge("decompose", "review")
+    g.add_edge("review", "extract_clues")
     g.add_conditional_edges("extract_clues", route_generation, ["generate_stem"])
     g.add_edge("generate_stem", "mix")
     g.add_edge("mix", "upmix")
     g.add_edge("upmix", "deliver")
     g.add_edge("deliver", "export")
-    g.add_edge("export", END)
+    g.add_edge("export", "tidy")
+    g.add_edge("tidy", END)
     return g.compile(checkpointer=checkpointer)
 
 

@@ -16,6 +16,7 @@ from foleydesigner.context import RunContext
 from foleydesigner.schemas import EventClues, FoleyScript
 from foleydesigner.standalone import render_script, route_render
 from foleydesigner.state import MixInput, MixOutput, MixState
+from foleydesigner.tidy import tidy_run
 
 
 def route_experts(state: MixState) -> list[Send] | Literal["render"]:
@@ -45,6 +46,7 @@ def build_mixing_graph() -> Any:
     g.add_node("render", M.render_mix)
     g.add_node("verify", M.verify_mix)
     g.add_node("master", M.master_mix)
+    g.add_node("tidy", tidy_run)  # on its own (Studio): its temp folder keeps the mix, not the scratch
     g.add_conditional_edges(START, route_render, {"render": "render_script", "load": "load"})
     g.add_edge("render_script", "load")
     g.add_edge("load", "analyse")
@@ -53,7 +55,8 @@ def build_mixing_graph() -> Any:
     g.add_edge("expert", "render")
     g.add_edge("render", "verify")
     g.add_conditional_edges("verify", route_verify, ["plan", "master"])
-    g.add_edge("master", END)
+    g.add_edge("master", "tidy")
+    g.add_edge("tidy", END)
     # Audio arrays and analysis objects live in this state: never checkpoint them, even under a parent's saver.
     return g.compile(checkpointer=False)
 

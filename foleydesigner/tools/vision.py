@@ -250,7 +250,7 @@ class VLMBackend(OpenCVBackend):
 
     def __init__(self, llm: Any = None, *, ctx: Any = None, n_keyframes: int = 4) -> None:
         super().__init__()
-        from foleydesigner.llm import HEURISTIC, endpoint_for, make_chat_model
+        from foleydesigner.llm import HEURISTIC, STEP_TIMEOUTS, endpoint_for, make_chat_model
         from foleydesigner.trace import Tracer
 
         spec = llm if isinstance(llm, str) or llm is None else getattr(llm, "model_name", "chat-model")
@@ -259,23 +259,42 @@ class VLMBackend(OpenCVBackend):
         if llm is None or llm == HEURISTIC:
             raise BackendError("--vision vlm needs a vision chat model (--llm provider:model), not the heuristic backend")
         self.spec = str(spec)
+        self.server, self.step_timeout_s = None, None
         if isinstance(llm, str) and hasattr(ctx, "llm_for") and llm == ctx.llm_for("scribe"):
-            self.model = endpoint_for(ctx, "scribe").model()  # the scribe's own server, key, timeout
+            endpoint = endpoint_for(ctx, "scribe")
+            self.model, self.server = endpoint.model(), endpoint.server()  # the scribe's own server, key, timeout
+            self.step_timeout_s = STEP_TIMEOUTS * endpoint.timeout_s  # a hanging server costs a step its deadline
         else:
             self.model = make_chat_model(llm, base_url=getattr(ctx, "llm_base_url", None)) if isinstance(llm, str) else llm
         self.tracer = getattr(ctx, "tracer", None) or Tracer(None)
         self.retry = getattr(ctx, "llm_retry", None)
         self.n_keyframes = n_keyframes
+        self.fallback = getattr(ctx, "fallback", None) == "heuristic"  # --fallback heuristic: OpenCV's tracks stand
+        self.warnings: list[str] = []  # read by the pipeline into run.json
 
     def track(self, video_path: str | Path, info: VideoInfo, *, labels: Sequence[str] = ()) -> list[Track]:
+        tracks = super().track(video_path, info)
+        if not tracks:
+            return tracks
+        try:
+            return self._label(video_path, info, tracks, labels)
+        except BackendError as exc:
+            if not self.fallback:
+                raise
+            reason = getattr(exc, "reason", str(exc)).removeprefix("vision.vlm: ")
+            warning = (f"vision.vlm: {self.spec} failed, kept the OpenCV tracks and labels (--fallback heuristic): "
+                       f"{reason if len(reason) <= 160 else reason[:157] + '...'}")
+            self.tracer.write({"node": "vision.vlm", "kind": "fallback", "backend": "opencv", "warning": warning})
+            log.warning("%s", warning)
+            self.warnings.append(warning)
+            return tracks
+
+    def _label(self, video_path: str | Path, info: VideoInfo, tracks: list[Track], labels: Sequence[str]) -> list[Track]:
         from langchain_core.messages import HumanMessage
 
         from foleydesigner.llm import image_block, structured_call
         from foleydesigner.tools.keyframes import keyframe_times, keyframes
 
-        tracks = super().track(video_path, info)
-        if not tracks:
-            return tracks
         hint = f" Prefer these labels: {', '.join(labels)}." if labels else ""
         votes: dict[int, dict[str, float]] = {}
         for kf in keyframes(video_path, keyframe_times(info.duration_s, self.n_keyframes)):
@@ -284,7 +303,8 @@ class VLMBackend(OpenCVBackend):
                                          "boxes as fractions (0..1) of the image width and height." + hint},
                 image_block(kf.jpeg_b64)])
             reply = structured_call(self.model, [msg], KeyframeBoxes, tracer=self.tracer, node="vision.vlm",
-                                    backend=self.spec, retry=self.retry)
+                                    backend=self.spec, retry=self.retry, server=self.server,
+                                    step_timeout_s=self.step_timeout_s)
             frame = min(info.n_frames - 1, int(round(kf.t_s * info.fps)))
             dets = [((b.x * info.width, b.y * info.height, b.w * info.width, b.h * info.height), b.label.strip().lower(), 1.0)
                     for b in reply.boxes]
@@ -307,5 +327,16 @@ def make_vision_backend(name: str, *, model_dir: str | Path | None = None, llm: 
     if name == "transformers":
         return TransformersBackend(model_dir, hfov_deg=hfov)
     if name == "vlm":
-        return VLMBackend(llm, ctx=ctx)
+        spec = llm if llm is not None else ctx.llm_for("scribe") if hasattr(ctx, "llm_for") else getattr(ctx, "llm", None)
+        if spec in (None, "heuristic"):
+            return VLMBackend(llm, ctx=ctx)  # a setup mistake (no model chosen), not a model failing: it says so
+        try:
+            return VLMBackend(llm, ctx=ctx)
+        except BackendError as exc:
+            if getattr(ctx, "fallback", None) != "heuristic":
+                raise
+            backend = OpenCVBackend()  # --fallback heuristic: the offline eyes, said once in run.json
+            backend.warnings = [f"vision.vlm: cannot start ({str(exc)[:160]}); used OpenCV (--fallback heuristic)"]  # type: ignore[attr-defined]
+            log.warning("%s", backend.warnings[0])  # type: ignore[attr-defined]
+            return backend
     raise InputError(f"unknown vision backend '{name}'; available: {', '.join(VISION_BACKENDS)}")

@@ -1,0 +1,160 @@
+"""Grounding enforced: what the checks reject never reaches a stem.
+
+agents/grounding.py names what a script contradicts (and asks its model once more); this module acts on what is
+still wrong, whoever wrote it (the writer model, the Tree-of-Thought's expander, a person editing the script in
+review or in Studio):
+  scene        the screenplay's heading (INT./EXT., DAY/NIGHT) replaces the place and time the model gave;
+  sound class  a label outside the lexicon becomes the nearest class when the match is close, else it is dropped;
+  time         an event is clamped to the clip only when it overlaps it; wholly outside, it is dropped;
+  contradicted an event the heading or the action lines rule out moves to `candidates` (recorded, never rendered);
+  support      an event neither the picture nor the screenplay asks for keeps a low confidence, so the run's
+               --min-confidence holds it back in `candidates`;
+  cues         a sound the screenplay names (A CLOCK TICKS) that no event plays is added as the writer would.
+Every change is one short warning line for run.json: which event, what it contradicted, what was kept.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from foleydesigner.agents.grounding import Ground
+from foleydesigner.agents.script_writer import cue_event, family
+from foleydesigner.agents.tot_rules import is_supported
+from foleydesigner.lexicon import BY_NAME, ENTRIES, find_sounds, lookup
+from foleydesigner.schemas import FoleyScript, SoundEvent, Track, VideoInfo
+
+#: Confidence of an event that neither picture nor screenplay supports: below any sensible --min-confidence (0.5 by
+#: default), above zero so a user who lowers the bar to 0.2 or less on purpose hears them.
+UNSUPPORTED_CONFIDENCE = 0.2
+#: An event must overlap the clip by this much to be clamped into it (one frame at 20 fps): less is no overlap.
+MIN_OVERLAP_S = 0.05
+#: How close a misspelt class name must be to a lexicon class to be read as it (difflib ratio).
+CLOSE_MATCH = 0.85
+_NAMES = sorted(e.name for e in ENTRIES)
+
+
+def nearest_class(label: str) -> str | None:
+    """The lexicon class a label stands for: itself, a phrase of the lexicon ('heavy_rain'), a close spelling
+    ('rain_heavvy'), or the first lexicon sound its words name ('crickets_chirping'); None when nothing is close."""
+    if label in BY_NAME:
+        return label
+    phrase = label.replace("_", " ").replace("-", " ").strip()
+    if not phrase:
+        return None
+    if (entry := lookup(phrase)) is not None:
+        return entry.name
+    close = difflib.get_close_matches(label.lower().replace(" ", "_"), _NAMES, n=1, cutoff=CLOSE_MATCH)
+    if close:
+        return close[0]
+    found = find_sounds(phrase.lower())
+    return found[0][2].name if found else None
+
+
+def _clip(e: SoundEvent, duration: float) -> SoundEvent | None:
+    """The event inside the clip, or None when it does not overlap it."""
+    start, end = max(e.start_s, 0.0), min(e.end_s, duration)
+    if end - start < MIN_OVERLAP_S and not (e.end_s == e.start_s and 0.0 <= e.start_s < duration):
+        return None
+    if (start, end) == (e.start_s, e.end_s):
+        return e
+    onsets = [o for o in e.onsets_s if start - 1e-3 <= o <= end + 1e-3]
+    return e.model_copy(update={"start_s": round(start, 3), "end_s": round(end, 3), "onsets_s": onsets})
+
+
+def _held(e: SoundEvent, why: str, confidence: float = 0.0) -> SoundEvent:
+    return e.model_copy(update={"confidence": min(e.confidence, confidence), "evidence": [*e.evidence, f"held back: {why}"]})
+
+
+def enforce(script: FoleyScript, ground: Ground, *, node: str = "grounding",
+            add_cues: bool = True) -> tuple[FoleyScript, list[str]]:
+    """The script with every rejected event removed or held in `candidates`, and (add_cues) every screenplay sound
+    no event plays added; one warning line per change. The writer's script is enforced without adding cues: the
+    search may still tie a cue to the track that makes it, where an added off-screen copy would double it."""
+    ev, h = ground.evidence, ground.heading
+    duration = ev.duration
+    warnings: list[str] = []
+    scene = h.over(script.scene)
+    if (scene.location, scene.time_of_day) != (script.scene.location, script.scene.time_of_day):
+        warnings.append(f"{node}: scene {script.scene.location}/{script.scene.time_of_day} replaced by "
+                        f"{scene.location}/{scene.time_of_day} from {h.text or 'the screenplay'}")
+    kept: list[SoundEvent] = []
+    held = list(script.candidates)
+    tracks = {t.id: t for t in ev.tracks}
+    for e in script.events:  # ids are unique: the schema refuses a script that repeats one
+        label = nearest_class(e.label)
+        if label is None:
+            warnings.append(f"{node}: dropped {e.id}: '{e.label}' is no sound class and none is close")
+            continue
+        if label != e.label:
+            warnings.append(f"{node}: {e.id}: unknown class '{e.label}' played as {label}")
+            e = e.model_copy(update={"label": label, "params": {**BY_NAME[label].params, **e.params}})
+        inside = _clip(e, duration)
+        if inside is None:
+            warnings.append(f"{node}: dropped {e.id} ({e.label}): {e.start_s:g}-{e.end_s:g} s is outside the "
+                            f"{duration:.2f} s clip")
+            continue
+        e = inside
+        track = tracks.get(e.source_track) if e.source_track is not None else None
+        if track is not None and min(e.end_s, track.end_s) - max(e.start_s, track.start_s) < MIN_OVERLAP_S and not any(
+                track.start_s <= o <= track.end_s for o in e.onsets_s):
+            why = f"tied to track {track.id}, on screen {track.start_s:.2f}-{track.end_s:.2f} s, not at {e.start_s:g} s"
+            warnings.append(f"{node}: held back {e.id} ({e.label}): {why}")
+            held.append(_held(e, why))
+            continue
+        if problems := ground.event_violations(e):
+            why = problems[0].split(": ", 1)[-1]
+            warnings.append(f"{node}: held back {e.id}: {why}")
+            held.append(_held(e, why))
+            continue
+        if not is_supported(e, ev):
+            e = _held(e, "no picture or screenplay support", UNSUPPORTED_CONFIDENCE)
+            if e.confidence < ev.min_confidence:
+                warnings.append(f"{node}: held back {e.id} ({e.label}): no tracked source, screenplay cue or place bed")
+                held.append(e)
+                continue
+        kept.append(e)
+    lost = len(script.events) - len(kept)  # dropped or held back
+    have = {family(e.label) for e in kept}
+    ids = {e.id for e in kept}
+    for i, cue in enumerate(ev.cues if add_cues else []):
+        if family(cue.entry.name) in have:
+            continue
+        new = cue_event(cue, cue.entry.name, duration, i)
+        n = 2
+        while new.id in ids:
+            new = new.model_copy(update={"id": f"{cue.entry.name}_{n}"})
+            n += 1
+        new = new.model_copy(update={"evidence": [f"screenplay: {cue.sentence}"]})
+        kept.append(new)
+        have.add(family(new.label))
+        ids.add(new.id)
+        warnings.append(f"{node}: added {new.id}: the screenplay names it ('{' '.join(cue.sentence.split())[:60]}')")
+    if lost:  # something went: say what stayed
+        names = ", ".join(e.id for e in kept[:6]) + (f" and {len(kept) - 6} more" if len(kept) > 6 else "")
+        warnings.append(f"{node}: kept {len(kept)} event{'' if len(kept) == 1 else 's'}: {names or 'none'}")
+    out = script.model_copy(update={"scene": scene, "events": kept, "candidates": held})
+    return FoleyScript.model_validate(out.model_dump()), warnings
+
+
+def enforce_state(state: dict[str, Any], script: FoleyScript, min_confidence: float, node: str = "grounding",
+                  add_cues: bool = True) -> tuple[FoleyScript, list[str]]:
+    """enforce() with the facts of a graph state (video, tracks, screenplay)."""
+    ground = Ground.of(VideoInfo.model_validate(state["video"]),
+                       [Track.model_validate(t) for t in state.get("tracks", [])], state.get("screenplay"),
+                       script.scene, min_confidence)
+    return enforce(script, ground, node=node, add_cues=add_cues)
+
+
+def ground_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    """Graph node after the script writer: the writer's script, enforced, is what the search starts from."""
+    ctx = runtime.context
+    script = FoleyScript.model_validate(state["script"])
+    with ctx.tracer.span("grounding.enforce", "agent", backend="computed", inputs=len(script.events)) as rec:
+        out, warnings = enforce_state(state, script, ctx.min_confidence, node="script_writer", add_cues=False)
+        # the writer's own clamp (fit_to_clip) dropped what lay wholly outside the clip: say so once, here
+        warnings = [f"script_writer: dropped {n.removesuffix('; dropped')}" for n in script.notes
+                    if n.endswith("clip; dropped")] + warnings
+        rec["decision"] = {"kept": [e.id for e in out.events], "held": [e.id for e in out.candidates],
+                           "changes": warnings}
+    return {"script": out.model_dump(), "warnings": warnings}

@@ -1,0 +1,89 @@
+"""`foley run --review`: the paused Foley script shown in the terminal, accepted or edited, checked before it resumes.
+
+The graph pauses (agents/review.py) with the script written to the run's script.json. In a terminal the person
+presses Enter to accept, types `e` to edit that file in $VISUAL/$EDITOR, or gives the path of an edited copy; without
+a terminal one line is read from stdin: empty (or end of input) accepts, anything else is the edited file's path.
+An edit is checked like an LLM's answer; a bad one stops the run with one line (exit 2) before any stem is made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from foleydesigner.agents.review import ACCEPT, validate_edit
+from foleydesigner.errors import InputError
+
+MAX_ERRORS_SHOWN = 4
+
+
+def show_script(console: Console, payload: dict[str, Any]) -> None:
+    script = payload["script"]
+    scene = script.get("scene", {})
+    table = Table(title=f"Foley script for review: {len(script['events'])} events, {scene.get('location')} "
+                        f"{scene.get('time_of_day')} ({len(script.get('candidates', []))} held back)")
+    for col in ("id", "label", "layer", "start-end s", "track", "conf"):
+        table.add_column(col, no_wrap=col == "id")
+    for e in script["events"]:
+        table.add_row(e["id"], e["label"], e["layer"], f"{e['start_s']:.2f}-{e['end_s']:.2f}",
+                      "" if e.get("source_track") is None else str(e["source_track"]), f"{e.get('confidence', 1.0):.2f}")
+    console.print(table)
+    console.print(f"the script is in {payload['path']}: Enter accepts it; 'e' edits it in $EDITOR; or give the path "
+                  "of an edited copy", highlight=False, soft_wrap=True)
+
+
+def _answer(console: Console) -> str:
+    if sys.stdin.isatty():
+        return console.input("review> ")
+    return sys.stdin.readline()  # "" at the end of input: accept
+
+
+def read_review(console: Console, payload: dict[str, Any]) -> Any:
+    """The answer the paused run resumes with: None to accept, else the edited script (checked first)."""
+    show_script(console, payload)
+    text = _answer(console).strip()
+    if text.lower() in ACCEPT:
+        return None
+    path = Path(payload["path"])
+    if text.lower() in ("e", "edit"):
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if not editor:
+            raise InputError(f"--review: set $EDITOR to edit in place, or edit {path} and give its path")
+        subprocess.run([*shlex.split(editor), str(path)], check=False)
+    else:
+        path = Path(text).expanduser()
+    if not path.is_file():
+        raise InputError(f"--review: {path} is not a file; press Enter to accept or give the edited script's path")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"--review: {path} is not a JSON Foley script ({exc})") from None
+    _, errors = validate_edit(data, payload["script"], float(payload["duration_s"]), set(payload["track_ids"]))
+    if errors:
+        more = f"; {len(errors) - MAX_ERRORS_SHOWN} more" if len(errors) > MAX_ERRORS_SHOWN else ""
+        raise InputError(f"--review: {path}: {'; '.join(errors[:MAX_ERRORS_SHOWN])}{more}")
+    console.print(f"review: resuming with the edited script ({len(data.get('events', []))} events)", highlight=False)
+    return data
+
+
+def reviewer(console: Console, pause: Callable[[], Any] | None = None,
+             resume: Callable[[], Any] | None = None) -> Callable[[dict[str, Any]], Any]:
+    """on_review for run_foley; pause/resume stop and restart a progress display around the question."""
+    def on_review(payload: dict[str, Any]) -> Any:
+        if pause:
+            pause()
+        try:
+            return read_review(console, payload)
+        finally:
+            if resume:
+                resume()
+    return on_review

@@ -1,0 +1,188 @@
+"""Grounding enforced: models that hallucinate (scripted local OpenAI and Anthropic servers) cannot put a
+contradicted or invented sound into script.json's events or stems/; each run exits 0 with short warnings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from foleydesigner import cli
+from foleydesigner.agents.enforce import UNSUPPORTED_CONFIDENCE, enforce, nearest_class
+from foleydesigner.agents.grounding import Ground
+from foleydesigner.bench.synthetic import make_clip
+from foleydesigner.schemas import FoleyScript, SceneContext, SoundEvent
+from tests.helpers import linear_track, video_info
+from tests.llm_server import FakeLLMServer
+
+DAY_STREET = "EXT. CITY STREET - DAY\n\nA grey afternoon. A car drives past.\n"
+READING_ROOM = ("INT. READING ROOM - NIGHT\n\nEveryone sits at the long tables, reading. Nobody gets up.\n\n"
+                "A CLOCK TICKS on the far wall.\n")
+OUTDOOR_DAY = {"description": "street", "location": "outdoor", "room_size": "open", "time_of_day": "day"}
+MAX_WARNING_CHARS = 200
+
+
+def _ev(id_: str, label: str, layer: str, a: float, b: float, **kw) -> dict:
+    return SoundEvent(id=id_, label=label, layer=layer, start_s=a, end_s=b, **kw).model_dump(mode="json")
+
+
+def hallucinated(duration: float) -> dict:
+    """What a writer model did: a night bed and a storm in a DAY scene, footsteps nobody makes, an event far past
+    the clip's end, a class that does not exist, around one honest bed."""
+    return {"duration_s": duration, "scene": OUTDOOR_DAY, "events": [
+        _ev("rain", "rain_heavy", "bg", 0.0, duration, intensity=0.9, description="heavy rain"),
+        _ev("crickets", "crickets", "bg", 0.0, duration, intensity=0.9, description="crickets chirp"),
+        _ev("steps", "footsteps", "fg", 0.2, duration, onsets_s=[0.4, 0.9], description="someone walks"),
+        _ev("late", "door_slam", "fg", 42.0, 55.0, onsets_s=[42.5], description="a door far later"),
+        _ev("zap", "laser_zap", "fg", 0.5, 1.0, onsets_s=[0.5], description="a sci-fi zap"),
+        _ev("air", "wind", "bg", 0.0, duration, intensity=0.35, description="outdoor air")]}
+
+
+def test_nearest_class_reads_close_names_and_refuses_inventions():
+    assert nearest_class("footsteps") == "footsteps"
+    assert nearest_class("heavy_rain") == "rain_heavy"  # a lexicon phrase
+    assert nearest_class("rain_heavvy") == "rain_heavy"  # a misspelling (difflib ratio above CLOSE_MATCH)
+    assert nearest_class("door_slamming") == "door_slam" and nearest_class("crickets_chirping") == "crickets"
+    assert nearest_class("laser_zap") is None and nearest_class("spaceship_hum") is None and nearest_class("") is None
+
+
+def test_enforce_holds_back_what_the_facts_reject_and_says_so():
+    v = video_info(4.0)
+    walker = linear_track(0, t0=0.2, t1=3.8, x0=60, x1=560, h=140, onsets=[0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+    ground = Ground.of(v, [walker], DAY_STREET, SceneContext.model_validate(OUTDOOR_DAY), 0.5)
+    script = FoleyScript.model_validate(hallucinated(4.0))
+    out, warnings = enforce(script, ground)
+    kept = {e.id: e for e in out.events}
+    held = {e.id: e for e in out.candidates}
+    assert "air" in kept and not {"rain", "crickets", "steps", "late", "zap"} & set(kept)
+    assert held["crickets"].confidence == 0.0 and "belongs to night/dusk/dawn" in held["crickets"].evidence[-1]
+    assert held["rain"].confidence == UNSUPPORTED_CONFIDENCE and held["steps"].confidence == UNSUPPORTED_CONFIDENCE
+    assert "late" not in held and "zap" not in held  # outside the clip / no sound class: dropped outright
+    # the screenplay's car is added: no event plays it
+    assert [e.label for e in out.events if e.origin == "screenplay"] == ["engine_passby"]
+    assert all(len(w) <= MAX_WARNING_CHARS and "\n" not in w for w in warnings)
+    assert "grounding: held back crickets: crickets belongs to night/dusk/dawn, but the screenplay's heading says day" \
+        " (EXT. CITY STREET - DAY)" in warnings
+    assert "grounding: dropped late (door_slam): 42-55 s is outside the 4.00 s clip" in warnings
+    assert "grounding: dropped zap: 'laser_zap' is no sound class and none is close" in warnings
+    # enforced twice, nothing more changes: the script is a fixed point, so a later pass adds no warnings
+    again, more = enforce(out, ground)
+    assert more == [] and [e.id for e in again.events] == [e.id for e in out.events]
+    # a lower --min-confidence lets the unsupported ones through, never the contradicted one
+    low = Ground.of(v, [walker], DAY_STREET, SceneContext.model_validate(OUTDOOR_DAY), 0.1)
+    lowered, _ = enforce(script, low)
+    assert {"rain", "steps"} <= {e.id for e in lowered.events} and "crickets" not in {e.id for e in lowered.events}
+    # an event tied to a walker where the walker is not
+    late = FoleyScript.model_validate({**hallucinated(4.0), "events": [
+        _ev("ghost", "footsteps", "fg", 3.9, 3.9, source_track=0)]})
+    walker_short = linear_track(0, t0=0.2, t1=1.5, x0=60, x1=560, h=140, onsets=[0.5, 1.0])
+    short = Ground.of(v, [walker_short], DAY_STREET, SceneContext.model_validate(OUTDOOR_DAY), 0.5)
+    out_late, warned = enforce(late, short)
+    assert "ghost" not in {e.id for e in out_late.events} and any("tied to track 0, on screen 0.20-1.52 s" in w
+                                                                 for w in warned)
+    # a clamp only where the overlap is real
+    part = FoleyScript.model_validate({**hallucinated(4.0), "events": [_ev("air", "wind", "bg", 2.0, 9.0)]})
+    air = next(e for e in enforce(part, ground)[0].events if e.id == "air")
+    assert (air.start_s, air.end_s) == (2.0, 4.0)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("clip") / "car.mp4"
+    make_clip("single_mover", path, width=320, height=180, fps=25.0, duration_s=2.0, seed=0)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def no_provider_env(monkeypatch):
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "ANTHROPIC_BASE_URL",
+                 "ANTHROPIC_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _outputs(out: Path) -> tuple[FoleyScript, set[str], list[str]]:
+    script = FoleyScript.model_validate_json((out / "script.json").read_text())
+    stems = {p.stem for p in (out / "stems").iterdir()}
+    return script, stems, json.loads((out / "run.json").read_text())["warnings"]
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_hallucinating_openai_writer_renders_none_of_its_inventions(tmp_path, clip):
+    play = tmp_path / "street.fountain"
+    play.write_text(DAY_STREET)
+    out = tmp_path / "run"
+    with FakeLLMServer("openai", {"FoleyScript": hallucinated(2.0)}) as server:
+        r = CliRunner().invoke(cli.app, ["run", str(clip), "--script", str(play), "--out", str(out),
+                                         "--llm-role", f"writer=openai:halluc@{server.url}/v1",
+                                         "--fallback", "heuristic", "--tot-depth", "1"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert {q["tool"] for q in server.requests} >= {"FoleyScript"}  # the model was asked (and re-asked)
+    script, stems, warnings = _outputs(out)
+    labels = {e.label for e in script.events}
+    assert not {"rain_heavy", "crickets", "footsteps", "laser_zap", "door_slam"} & labels
+    assert not {"rain", "crickets", "steps", "late", "zap"} & stems and stems == {e.id for e in script.events}
+    assert script.scene.time_of_day == "day" and "engine_passby" in labels  # the car the picture and story show
+    assert len(warnings) == len(set(warnings))  # a fallback warned once per ToT node is stored once
+    mine = [w for w in warnings if w.startswith(("script_writer: held", "script_writer: dropped", "tot.select:"))]
+    assert mine and all(len(w) <= MAX_WARNING_CHARS for w in mine)
+    assert any("42-55 s lies outside the 2.00 s clip" in w for w in mine)
+    assert any("'laser_zap' is no sound class" in w for w in mine)
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_screenplay_overrules_an_anthropic_writer_and_an_openai_scribe(tmp_path, clip):
+    play = tmp_path / "reading.fountain"
+    play.write_text(READING_ROOM)
+    scene = {"summary": "people walk outside in the rain", "scene": OUTDOOR_DAY, "entities": []}
+    storm = {"duration_s": 2.0, "scene": OUTDOOR_DAY, "events": [
+        _ev("rain", "rain_heavy", "bg", 0.0, 2.0, intensity=0.9, description="rain"),
+        _ev("thunder", "thunder", "bg", 0.5, 1.8, intensity=0.9, description="thunder"),
+        _ev("crickets", "crickets", "bg", 0.0, 2.0, description="crickets"),
+        _ev("steps", "footsteps", "fg", 0.1, 1.9, onsets_s=[0.3, 0.8, 1.3], description="people walk")]}
+    out = tmp_path / "run"
+    with FakeLLMServer("openai", {"SceneScript": scene}) as local, \
+            FakeLLMServer("anthropic", {"FoleyScript": storm}) as cloud:
+        r = CliRunner().invoke(cli.app, [
+            "run", str(clip), "--script", str(play), "--out", str(out), "--max-scribe-iters", "1",
+            "--llm-role", f"scribe=openai:scene@{local.url}/v1",
+            "--llm-role", f"writer=anthropic:claude-halluc@{cloud.url}", "--fallback", "heuristic",
+            "--tot-depth", "1"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert cloud.paths == {"/v1/messages"} and "/v1/chat/completions" in local.paths
+    script, stems, warnings = _outputs(out)
+    assert (script.scene.location, script.scene.time_of_day) == ("indoor", "night")
+    labels = {e.label for e in script.events}
+    assert not {"rain_heavy", "thunder", "crickets", "footsteps"} & labels
+    assert "clock_tick" in labels  # the screenplay's CAPS cue is heard
+    assert {e.id for e in script.events} == stems and not {"rain", "thunder", "crickets", "steps"} & stems
+    assert any("replaced by indoor/night from INT. READING ROOM - NIGHT" in w for w in warnings)
+    assert any(w.startswith("script_writer: held back steps: footsteps, but the screenplay says 'Everyone sits")
+               for w in warnings)
+    assert all(len(w) <= 300 and "\n" not in w for w in warnings), "\n".join(warnings)
+
+
+def test_seated_people_make_no_steps_even_where_the_tracker_sees_walkers():
+    """The demo's case: a picture whose tracker finds 'walkers', a screenplay where everyone sits and a clock
+    ticks, a model that says outdoor/day with a storm. The story's place, time and stillness win; the clock plays."""
+    from foleydesigner.agents.script_writer import track_event
+
+    v = video_info(4.0)
+    walkers = [linear_track(i, t0=0.2, t1=3.8, x0=60 + 40 * i, x1=560, h=140, onsets=[0.5, 1.0, 1.5, 2.0])
+               for i in range(3)]
+    day = SceneContext.model_validate(OUTDOOR_DAY)
+    ground = Ground.of(v, walkers, READING_ROOM, day, 0.5)
+    assert ground.still.startswith("Everyone sits at the long tables")
+    storm = FoleyScript(duration_s=4.0, scene=day, events=[
+        *(track_event(t, day) for t in walkers),
+        SoundEvent(id="rain", label="rain_heavy", layer="bg", start_s=0.0, end_s=4.0),
+        SoundEvent(id="thunder", label="thunder", layer="bg", start_s=1.0, end_s=3.0),
+        SoundEvent(id="crickets", label="crickets", layer="bg", start_s=0.0, end_s=4.0)])
+    assert not any("tracked movers" in p for p in ground.script_violations(storm))  # no demand to voice them
+    out, warnings = enforce(storm, ground)
+    assert (out.scene.location, out.scene.time_of_day) == ("indoor", "night")
+    assert [e.label for e in out.events] == ["clock_tick"]
+    assert {e.label for e in out.candidates} == {"footsteps", "rain_heavy", "thunder", "crickets"}
+    assert all(len(w) <= MAX_WARNING_CHARS for w in warnings) and len(warnings) == 1 + 3 + 3 + 1 + 1
+    assert warnings[-1] == "grounding: kept 1 event: clock_tick"
