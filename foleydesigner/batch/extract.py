@@ -42,7 +42,11 @@ def extract_range(clip: Path, start_s: float, end_s: float, dest: Path) -> Path:
             encoder, _ = video_encoder()
             with av.open(str(tmp), "w", format="mp4" if dest.suffix.lower() == ".mp4" else "matroska") as out:
                 vout = video_stream_like(out, vin, encoder)
-                vout.time_base = Fraction(1) / rate
+                # every frame's clock is the frame rate, fixed here: the MP4 muxer rewrites the stream's time base
+                # when it writes its header, at the first packet, which x264 holds back ~40 frames (its lookahead);
+                # reading vout.time_base per frame would then stamp later frames on another clock
+                tick = Fraction(1) / rate
+                vout.time_base = tick
                 if start_s > 1.0:  # land on the keyframe before the shot, then decode forward to its first frame
                     inp.seek(int(max(0.0, start_s - 1.0) / vin.time_base) + (vin.start_time or 0), stream=vin, backward=True)
                 for frame in inp.decode(vin):
@@ -54,7 +58,7 @@ def extract_range(clip: Path, start_s: float, end_s: float, dest: Path) -> Path:
                     if k >= stop:
                         break
                     picture = even_frame(frame, vout)
-                    picture.pts, picture.time_base = written, vout.time_base
+                    picture.pts, picture.time_base = written, tick
                     for packet in vout.encode(picture):
                         out.mux(packet)
                     written += 1
