@@ -4,6 +4,7 @@ at the target, and a bed continues across a cut within a scene but changes quick
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -170,3 +171,61 @@ def test_a_full_disk_is_one_line_and_leaves_no_half_reel(tmp_path: Path, runs: t
         assert list(disk.iterdir()) == []  # the half-written stage is gone
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_reel_folders_never_share_a_name(tmp_path: Path) -> None:
+    from foleydesigner.batch.reel import reel_folders
+
+    a, b, edl, other = tmp_path / "a" / "cut.otio", tmp_path / "b" / "cut.otio", tmp_path / "cut.edl", tmp_path / "x.otio"
+    names = reel_folders([a, b, edl, other])
+    assert names[other] == "x" and names[edl] == "cut_edl"
+    assert names[a].startswith("cut_otio-") and names[b].startswith("cut_otio-") and names[a] != names[b]
+    assert reel_folders([a, b, edl, other]) == names  # deterministic: a batch run again replaces its own reels
+    assert reel_folders([edl, tmp_path / "cut.otio"]) == {edl: "cut_edl", tmp_path / "cut.otio": "cut_otio"}
+    trap = tmp_path / "cut_edl.otio"  # its stem is what cut.edl would get
+    names = reel_folders([edl, tmp_path / "cut.otio", trap])
+    assert len({n.lower() for n in names.values()}) == 3
+
+
+def _shot_timeline(path: Path, media: Path, rate: int = 25) -> Path:
+    """A one-track OTIO cut of two SHOT_S shots of `media`."""
+    import opentimelineio as otio
+
+    rt, tr_ = otio.opentime.RationalTime, otio.opentime.TimeRange
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    for i, start in enumerate((0.0, 4.0)):
+        ref = otio.schema.ExternalReference(target_url=str(media), available_range=tr_(rt(0, rate), rt(8 * rate, rate)))
+        track.append(otio.schema.Clip(name=f"sh{i}", media_reference=ref,
+                                      source_range=tr_(rt(start * rate, rate), rt(SHOT_S * rate, rate))))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    otio.adapters.write_to_file(otio.schema.Timeline(name=path.stem, tracks=[track]), str(path))
+    return path
+
+
+def test_two_timelines_of_one_name_give_two_reels(tmp_path: Path) -> None:
+    """`foley batch a/cut.otio b/cut.otio`: both reels are made, each recorded in batch.json where it is. The
+    shots' runs are already there (their run.json has the job's key), so no job runs and Ray is not started."""
+    from foleydesigner.batch.runner import BatchSettings, run_batch
+    from foleydesigner.batch.sources import collect_jobs
+    from foleydesigner.runkey import run_key
+    from tests.test_extract import make_indexed_clip
+
+    media = make_indexed_clip(tmp_path / "src.mp4", Fraction(25), 200)
+    cuts = [_shot_timeline(tmp_path / d / "cut.otio", media) for d in ("a", "b")]
+    jobs, timelines = collect_jobs([str(c) for c in cuts])
+    out = tmp_path / "out"
+    for i, job in enumerate(jobs):
+        _fake_run(out / job.name, BED_HZ[i % 3], CLICK_AT[i % 3])
+        atomic_write_json(out / job.name / "run.json", {"key": run_key(job.clip, None, job.options,
+                                                                       source_range=job.source_range)})
+    record = run_batch(jobs, timelines, out, BatchSettings(), command="test")
+    assert {j.status for j in record.jobs} == {"skipped"} and len(jobs) == 4
+    reels = [record.reels[str(c.resolve())] for c in cuts]
+    assert [r["status"] for r in reels] == ["done", "done"] and reels[0]["out"] != reels[1]["out"]
+    for r, cut in zip(reels, cuts, strict=True):
+        folder = Path(r["out"])
+        assert folder.parent == out / "reel" and (folder / "reel.json").is_file()
+        placed = json.loads((folder / "reel.json").read_text())["shots"]
+        # each reel placed its own timeline's runs
+        jobs_of = timelines[cuts.index(cut)].job_of_shot
+        assert [Path(s["run"]).name for s in placed] == [jobs_of[n] for n in ("001_sh0", "002_sh1")]

@@ -31,12 +31,14 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from foleydesigner.batch.sources import safe_name
 from foleydesigner.batch.timeline import TimelineShot
 from foleydesigner.errors import FoleyError, InputError
 from foleydesigner.limits import free_bytes, human, is_disk_full
@@ -278,6 +280,38 @@ def build_reel_session(placed: list[_Placed], folder: Path, duration_s: float) -
     return timeline
 
 
+def reel_folders(timelines: list[Path]) -> dict[Path, str]:
+    """Each timeline's reel folder name (under DIR/reel/ when a batch conforms several), never shared: its stem;
+    where stems collide (case-insensitively: some filesystems fold case), the stem and suffix (`cut_edl`,
+    `cut_otio`); where those collide too (`a/cut.otio`, `b/cut.otio`), plus 8 hex digits of the SHA-1 of the
+    absolute path. The same timelines always get the same folders, so a batch run again replaces its own reels."""
+    import hashlib
+
+    def groups(name: Callable[[Path], str], paths: list[Path]) -> dict[str, list[Path]]:
+        out: dict[str, list[Path]] = {}
+        for p in paths:
+            out.setdefault(name(p).lower(), []).append(p)
+        return out
+
+    def stem(p: Path) -> str:
+        return safe_name(p.stem)
+
+    def typed(p: Path) -> str:
+        return safe_name(f"{p.stem}_{p.suffix.lstrip('.')}")
+
+    def hashed(p: Path) -> str:
+        return f"{typed(p)}-{hashlib.sha1(str(Path(p).resolve()).encode()).hexdigest()[:8]}"
+
+    paths = list(dict.fromkeys(Path(p) for p in timelines))
+    names: dict[Path, str] = {}
+    for same_stem in groups(stem, paths).values():
+        for same_type in groups(typed, same_stem).values():
+            for p in same_type:
+                names[p] = stem(p) if len(same_stem) == 1 else typed(p) if len(same_type) == 1 else hashed(p)
+    taken = groups(lambda p: names[p], paths)  # `cut_edl.otio` beside `cut.edl` and `cut.otio`
+    return {p: hashed(p) if len(taken[n.lower()]) > 1 else n for p, n in names.items()}
+
+
 def reel_bytes(samples: int) -> int:
     """Disk a conform needs at its peak: the stereo, 5.1 and bed masters (32-bit) plus their float spill files."""
     return samples * 4 * (2 + 6 + 2) * 2
@@ -341,4 +375,4 @@ def conform_reel(shots: list[TimelineShot], job_dirs: dict[str, Path], out_dir: 
     return summary
 
 
-__all__ = ["conform_reel", "build_reel_session", "BED_XFADE_SCENE_S", "BED_XFADE_CHANGE_S"]
+__all__ = ["conform_reel", "build_reel_session", "reel_folders", "BED_XFADE_SCENE_S", "BED_XFADE_CHANGE_S"]
