@@ -26,19 +26,22 @@ BED_HZ = (220.0, 440.0, 880.0)  # one tone per shot's bed: each shot's share of 
 CLICK_AT = (0.8, 1.3, 2.1)  # the foreground click of each shot, shot-local seconds
 
 
-def _fake_run(folder: Path, bed_hz: float, click_s: float) -> None:
-    """The files of a finished run that the conform reads: a bed stem, a click stem, their mix, script, clues."""
+def _fake_run(folder: Path, bed_hz: float, click_s: float | None, *, bed_amp: float = 0.1) -> None:
+    """The files of a finished run that the conform reads: a bed stem, a click stem (none when click_s is None:
+    a beds-only run), their mix, script, clues."""
     n = int(SHOT_S * SR)
     t = np.arange(n) / SR
-    bed = np.stack([0.1 * np.sin(2 * np.pi * bed_hz * t)] * 2).astype(np.float32)
+    bed = np.stack([bed_amp * np.sin(2 * np.pi * bed_hz * t)] * 2).astype(np.float32)
     click = np.zeros((2, n), np.float32)
-    k = int(round(click_s * SR))
-    click[:, k: k + 480] = 0.8 * np.exp(-np.arange(480) / 60.0)
+    events = [SoundEvent(id="bed", label="room_tone", layer="bg", start_s=0, end_s=SHOT_S, origin="scene")]
     atomic_write_wav(folder / "stems" / "bed.wav", bed)
-    atomic_write_wav(folder / "stems" / "hit.wav", click)
+    if click_s is not None:
+        k = int(round(click_s * SR))
+        click[:, k: k + 480] = 0.8 * np.exp(-np.arange(480) / 60.0)
+        atomic_write_wav(folder / "stems" / "hit.wav", click)
+        events.append(SoundEvent(id="hit", label="impact", layer="fg", start_s=click_s, end_s=click_s + 0.1,
+                                 onsets_s=[click_s]))
     atomic_write_wav(folder / "mix_stereo.wav", 0.5 * bed + click)
-    events = [SoundEvent(id="bed", label="room_tone", layer="bg", start_s=0, end_s=SHOT_S, origin="scene"),
-              SoundEvent(id="hit", label="impact", layer="fg", start_s=click_s, end_s=click_s + 0.1, onsets_s=[click_s])]
     frames = int(SHOT_S * FPS)
     clue = {"fps": FPS, "t_s": [i / FPS for i in range(frames)], "depth_m": [3.0] * frames,
             "azimuth_deg": [0.0] * frames, "activation": [1] * frames}
@@ -47,8 +50,9 @@ def _fake_run(folder: Path, bed_hz: float, click_s: float) -> None:
                                                          {"event_id": "hit", "source": "track", **clue}]})
     video = VideoInfo(path="shot.mp4", width=64, height=64, fps=FPS, n_frames=frames, duration_s=SHOT_S, codec="h264",
                       container="mp4")
+    stems = {e.id: f"stems/{e.id}.wav" for e in events}
     write_session(folder / "session.otio", build_session(name=folder.name, video_file="shot.mp4", video=video, events=events,
-                                                         stems={"bed": "stems/bed.wav", "hit": "stems/hit.wav"}))
+                                                         stems=stems))
     atomic_write_json(folder / "run.json", {"outputs": {}})
 
 
@@ -229,3 +233,43 @@ def test_two_timelines_of_one_name_give_two_reels(tmp_path: Path) -> None:
         # each reel placed its own timeline's runs
         jobs_of = timelines[cuts.index(cut)].job_of_shot
         assert [Path(s["run"]).name for s in placed] == [jobs_of[n] for n in ("001_sh0", "002_sh1")]
+
+
+def _beds_only(tmp_path: Path, bed_amp: float) -> tuple[list[TimelineShot], dict[str, Path]]:
+    shots, dirs = [], {}
+    for i, hz in enumerate(BED_HZ):
+        name = f"{i + 1:03d}_amb"
+        shots.append(TimelineShot(name=name, clip=tmp_path / "src.mp4", source_start_s=0.0, source_end_s=SHOT_S,
+                                  record_start_s=i * SHOT_S, record_end_s=(i + 1) * SHOT_S, scene="1"))
+        dirs[name] = tmp_path / "runs" / name
+        _fake_run(dirs[name], hz, None, bed_amp=bed_amp)
+    return shots, dirs
+
+
+def test_a_beds_only_reel_is_mastered_by_the_runs_rule(tmp_path: Path) -> None:
+    """A run delivers a beds-only scene at the beds' reference level (8 LU under the target), so the reel of
+    beds-only runs does too, rather than raising them to programme loudness; one foreground shot brings the
+    whole reel to the target."""
+    shots, dirs = _beds_only(tmp_path, 0.02)
+    summary = conform_reel(shots, dirs, tmp_path / "out", 3 * SHOT_S, -23.0)
+    for name, channels in (("mix_stereo.wav", 2), ("mix_5_1.wav", 6)):
+        x, _ = sf.read(tmp_path / "out" / "reel" / name, always_2d=True)
+        assert x.shape[1] == channels and integrated_lufs(x.T) == pytest.approx(-31.0, abs=0.3)
+    assert summary["master_target_lufs"] == -31.0 and "no foreground sounds" in summary["warnings"][0]
+    _fake_run(dirs["002_amb"], BED_HZ[1], 1.0, bed_amp=0.3)  # the middle shot gets a hit (and a louder bed)
+    summary = conform_reel(shots, dirs, tmp_path / "out", 3 * SHOT_S, -23.0)
+    x, _ = sf.read(tmp_path / "out" / "reel" / "mix_stereo.wav", always_2d=True)
+    assert integrated_lufs(x.T) == pytest.approx(-23.0, abs=0.3) and summary["warnings"] == []
+
+
+def test_the_reel_make_up_gain_is_capped_like_a_run(tmp_path: Path) -> None:
+    from foleydesigner.agents.mixing import MAX_MAKEUP_DB
+
+    shots, dirs = _beds_only(tmp_path, 0.003)  # runs around -60 LUFS: the beds' target is ~29 LU away
+    before = integrated_lufs(sf.read(dirs["001_amb"] / "mix_stereo.wav", always_2d=True)[0].T)
+    summary = conform_reel(shots, dirs, tmp_path / "out", 3 * SHOT_S, -23.0)
+    stereo, _ = sf.read(tmp_path / "out" / "reel" / "mix_stereo.wav", always_2d=True)
+    surround, _ = sf.read(tmp_path / "out" / "reel" / "mix_5_1.wav", always_2d=True)
+    assert integrated_lufs(stereo.T) == pytest.approx(before + MAX_MAKEUP_DB, abs=0.5)
+    assert integrated_lufs(surround.T) == pytest.approx(integrated_lufs(stereo.T), abs=0.3)  # 5.1 where stereo got
+    assert "make-up gain capped" in summary["warnings"][-1]

@@ -198,14 +198,51 @@ def _render_parts(placed: list[_Placed], n: int, window: int, scratch: Path) -> 
     return fg, bed
 
 
-def _master_to(path: Path, channels: int, pre: SpillFile, target_lufs: float, window: int, scratch: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Master:
+    """How the reel is mastered: the runs' rule (agents/mixing.layered_target) on what the whole reel holds."""
+
+    target_lufs: float  # what the master aims at: the delivery target, or the beds' level in a beds-only reel
+    ceiling_dbtp: float
+    warnings: tuple[str, ...] = ()
+
+
+def _master_rule(placed: list[_Placed], target_lufs: float) -> _Master:
+    """The rule a run masters by, applied once to the reel: with any foreground sound in it, the target; a reel
+    of beds only sits where beds sit under a foreground (8 LU under by default), as each of its runs did. The
+    fg/bg spacing and the true-peak ceiling are the runs' own (their mix_plan.json), else the defaults."""
+    from foleydesigner.agents.experts import MixTargets
+    from foleydesigner.agents.mixing import DEFAULT_TARGETS, layered_target
+
+    targets, ceiling = DEFAULT_TARGETS, TRUE_PEAK_DBTP
+    for p in placed:
+        try:
+            plan = json.loads((p.folder / "mix_plan.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        ceiling = float(plan.get("true_peak_dbtp", ceiling))
+        targets = MixTargets(**plan.get("analysis", {}).get("targets", {})) if plan.get("analysis", {}).get("targets") \
+            else targets
+        break
+    layers = {st["layer"] for p in placed for st in p.stems}
+    target, warnings = layered_target(target_lufs, has_fg="fg" in layers, has_bg="bg" in layers, targets=targets)
+    return _Master(target, ceiling, tuple(warnings))
+
+
+def _master_to(path: Path, channels: int, pre: SpillFile, target_lufs: float, ceiling_dbtp: float, window: int,
+               scratch: Path, max_gain_db: float | None = None) -> dict[str, Any]:
     with WavWriter(path, channels) as wav:
-        return master_source(pre, lambda a, y: wav.write(y), target_lufs=target_lufs, ceiling_dbtp=TRUE_PEAK_DBTP,
-                             window=window, scratch=scratch)
+        return master_source(pre, lambda a, y: wav.write(y), target_lufs=target_lufs, ceiling_dbtp=ceiling_dbtp,
+                             window=window, scratch=scratch, max_gain_db=max_gain_db)
 
 
-def _mixes(fg: SpillFile, bed: SpillFile, folder: Path, target_lufs: float, window: int, scratch: Path) -> dict[str, Any]:
-    """Pass 2: stereo = foreground + bed; 5.1 = BS.775 upmix (front, ambience); each mastered; then the bed stem."""
+def _mixes(fg: SpillFile, bed: SpillFile, folder: Path, rule: _Master, window: int, scratch: Path) -> dict[str, Any]:
+    """Pass 2: stereo = foreground + bed; 5.1 = BS.775 upmix (front, ambience); each mastered; then the bed stem.
+
+    As in a run (agents/mixing.master_mix, stages.upmix_surround): the stereo's make-up gain is capped at
+    MAX_MAKEUP_DB, and the 5.1 aims at what the stereo reached, so both deliveries agree."""
+    from foleydesigner.agents.mixing import MAX_MAKEUP_DB
+
     n = fg.n
     pad = aligned(PREROLL_S)
     pre2, pre6 = SpillFile(scratch / "reel_pre2.f32", 2, n), SpillFile(scratch / "reel_pre6.f32", 6, n)
@@ -214,8 +251,10 @@ def _mixes(fg: SpillFile, bed: SpillFile, folder: Path, target_lufs: float, wind
         lo, hi = max(0, a - pad), min(n, b + pad)  # the LFE low-pass looks both ways, the surround delay back
         front, amb = fg.read(lo, hi), bed.read(lo, hi)
         pre6.write(a, upmix_51(front, amb, np.zeros_like(front))[:, a - lo: b - lo])
-    stereo = _master_to(folder / "mix_stereo.wav", 2, pre2, target_lufs, window, scratch)
-    surround = _master_to(folder / "mix_5_1.wav", 6, pre6, target_lufs, window, scratch)
+    stereo = _master_to(folder / "mix_stereo.wav", 2, pre2, rule.target_lufs, rule.ceiling_dbtp, window, scratch,
+                        max_gain_db=MAX_MAKEUP_DB)
+    reached = stereo["integrated_lufs"] if stereo.get("gain_capped") else rule.target_lufs
+    surround = _master_to(folder / "mix_5_1.wav", 6, pre6, reached, rule.ceiling_dbtp, window, scratch)
     gain = np.float32(10 ** (stereo.get("gain_db", 0.0) / 20))
     with WavWriter(folder / "bed_stereo.wav", 2) as wav:
         for a, b in spans(n, window):
@@ -340,13 +379,17 @@ def conform_reel(shots: list[TimelineShot], job_dirs: dict[str, Path], out_dir: 
     try:
         _bed_gains(placed, window)
         fg, bed = _render_parts(placed, n, window, scratch)
-        measured = _mixes(fg, bed, stage, target_lufs, window, scratch)
+        rule = _master_rule(placed, target_lufs)
+        measured = _mixes(fg, bed, stage, rule, window, scratch)
         write_session(stage / "session.otio", build_reel_session(placed, folder, duration_s))
         shutil.rmtree(scratch)
         summary = {
             "folder": str(folder), "session": "session.otio", "mix_stereo": "mix_stereo.wav", "mix_5_1": "mix_5_1.wav",
             "bed": "bed_stereo.wav", "duration_s": duration_s, "samples": n, "sample_rate": SAMPLE_RATE,
-            "target_lufs": target_lufs,
+            "target_lufs": target_lufs, "master_target_lufs": rule.target_lufs, "true_peak_ceiling_dbtp": rule.ceiling_dbtp,
+            "warnings": [*rule.warnings, *([f"make-up gain capped: the reel reads {measured['stereo']['integrated_lufs']:.1f}"
+                                            f" LUFS, under its {rule.target_lufs:.0f} LUFS target (the runs are very quiet)"]
+                                          if measured["stereo"].get("gain_capped") else [])],
             "stereo": {k: measured["stereo"][k] for k in ("integrated_lufs", "true_peak_dbtp")},
             "surround_5_1": {k: measured["surround_5_1"][k] for k in ("integrated_lufs", "true_peak_dbtp")},
             "shots_placed": len(placed),
