@@ -18,6 +18,7 @@ from foleydesigner.schemas import SoundEvent, VideoInfo
 from foleydesigner.tools.export import atomic_write_json, atomic_write_wav
 from foleydesigner.tools.loudness import integrated_lufs
 from foleydesigner.tools.otio import build_session, write_session
+from tests.test_extract import make_indexed_clip
 
 SR = 48_000
 FPS = 25.0
@@ -59,6 +60,7 @@ def _fake_run(folder: Path, bed_hz: float, click_s: float | None, *, bed_amp: fl
 @pytest.fixture()
 def runs(tmp_path: Path) -> tuple[list[TimelineShot], dict[str, Path]]:
     scenes = ("1", "1", "2")  # a cut within scene 1 at 3 s, a scene change at 6 s
+    make_indexed_clip(tmp_path / "src.mp4", Fraction(25), int(SHOT_S * FPS))
     shots, dirs = [], {}
     for i, (hz, click, scene) in enumerate(zip(BED_HZ, CLICK_AT, scenes, strict=True)):
         name = f"{i + 1:03d}_shot"
@@ -212,8 +214,6 @@ def test_two_timelines_of_one_name_give_two_reels(tmp_path: Path) -> None:
     from foleydesigner.batch.runner import BatchSettings, run_batch
     from foleydesigner.batch.sources import collect_jobs
     from foleydesigner.runkey import run_key
-    from tests.test_extract import make_indexed_clip
-
     media = make_indexed_clip(tmp_path / "src.mp4", Fraction(25), 200)
     cuts = [_shot_timeline(tmp_path / d / "cut.otio", media) for d in ("a", "b")]
     jobs, timelines = collect_jobs([str(c) for c in cuts])
@@ -236,6 +236,7 @@ def test_two_timelines_of_one_name_give_two_reels(tmp_path: Path) -> None:
 
 
 def _beds_only(tmp_path: Path, bed_amp: float) -> tuple[list[TimelineShot], dict[str, Path]]:
+    make_indexed_clip(tmp_path / "src.mp4", Fraction(25), int(SHOT_S * FPS))
     shots, dirs = [], {}
     for i, hz in enumerate(BED_HZ):
         name = f"{i + 1:03d}_amb"

@@ -1,6 +1,7 @@
 """The conformed reel: every shot's finished run placed at its record time, as one reel-length session.
 
 Written into `out_dir/reel/`:
+  reel.mp4         the movie: the timeline's picture with the 5.1 and stereo mixes (batch/movie.py);
   session.otio     the picture (each shot's source range at its record time), one track per layer lane — FG 1…,
                    BG 1… (clips pointing at the jobs' stems, relative paths, at their record times) — the
                    conformed bed, and the reel mixes as muted reference tracks;
@@ -20,8 +21,10 @@ The bed is not cut: consecutive shots' beds meet in an equal-power (sin/cos) cro
 reaches past its shot into the crossfade by reflection (its own texture, played backwards from the edit), so no
 handles are needed. Shots whose scene is unknown share one when they come from the same source clip.
 
-The reel is then mastered as one programme (tools/processing.master_source, window by window), and the 5.1 is
-the BS.775 upmix of the same two parts (foreground → front bus, bed → ambience bus).
+The reel is then mastered once, as one programme, by the rule and caps a run masters by (agents/mixing:
+layered_target, MAX_MAKEUP_DB; tools/processing.master_source, window by window): the target, or, for a reel
+of beds only, the beds' reference level under it. The 5.1 is the BS.775 upmix of the same two parts
+(foreground → front bus, bed → ambience bus), mastered to what the stereo reached.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from foleydesigner.batch.movie import MOVIE, reel_rate, source_clock, write_movie
 from foleydesigner.batch.sources import safe_name
 from foleydesigner.batch.timeline import TimelineShot
 from foleydesigner.errors import FoleyError, InputError
@@ -269,30 +273,45 @@ def _rel(path: Path, folder: Path) -> str:
 
 
 def build_reel_session(placed: list[_Placed], folder: Path, duration_s: float) -> Any:
-    """The reel's OTIO timeline: picture, FG/BG lanes of stems at record times, the bed, the mixes (muted)."""
+    """The reel's OTIO timeline: picture, FG/BG lanes of stems at record times, the bed, the mixes (muted).
+
+    The picture and the timeline are on the edit's frame rate (so timecode tools read it), each picture clip
+    with its source's available range; the audio is on 48 kHz, sample-exact, and never reaches past the
+    picture's last frame (an OTIO stack takes its length and rate from its longest track)."""
     import opentimelineio as otio
 
     sr, rt, tr_ = SAMPLE_RATE, otio.opentime.RationalTime, otio.opentime.TimeRange
-    n = int(round(duration_s * sr))
-    timeline = otio.schema.Timeline(name="reel", global_start_time=rt(0, sr))
+    rate = reel_rate([p.shot for p in placed])
+    fps = float(rate)
+    frames = round(duration_s * rate)
+    n = min(int(round(duration_s * sr)), int(frames * sr / rate))
+    timeline = otio.schema.Timeline(name="reel", global_start_time=rt(0, fps))
 
-    def track(name: str, kind: str, items: list[tuple[int, int, otio.schema.Clip]], meta: dict[str, Any]) -> Any:
+    def track(name: str, kind: str, items: list[tuple[int, int, otio.schema.Clip]], meta: dict[str, Any],
+              unit: float = sr) -> Any:
         t = otio.schema.Track(name=name, kind=kind, metadata={METADATA_KEY: meta})
         pos = 0
         for start, length, clip in sorted(items, key=lambda i: i[0]):
             if start > pos:
-                t.append(otio.schema.Gap(source_range=tr_(rt(0, sr), rt(start - pos, sr))))
+                t.append(otio.schema.Gap(source_range=tr_(rt(0, unit), rt(start - pos, unit))))
             t.append(clip)
             pos = start + length
         return t
 
     pictures = []
     for p in placed:
-        rng = tr_(rt(round(p.shot.source_start_s * sr), sr), rt(p.n, sr))
-        pictures.append((p.r0, p.n, otio.schema.Clip(name=p.shot.name, source_range=rng, metadata={
+        src_rate, src_frames, _, _ = source_clock(p.shot.clip)
+        j0, j1 = round(p.shot.record_start_s * rate), min(round(p.shot.record_end_s * rate), frames)
+        src = float(src_rate)
+        rng = tr_(rt(round(p.shot.source_start_s * src_rate), src), rt(j1 - j0, fps))
+        pictures.append((j0, j1 - j0, otio.schema.Clip(name=p.shot.name, source_range=rng, metadata={
             METADATA_KEY: {"shot": p.shot.name, "scene": p.shot.scene, "run": _rel(p.folder, folder)}},
-            media_reference=otio.schema.ExternalReference(target_url=_rel(p.shot.clip, folder)))))
-    timeline.tracks.append(track("Picture", otio.schema.TrackKind.Video, pictures, {}))
+            media_reference=otio.schema.ExternalReference(target_url=_rel(p.shot.clip, folder),
+                                                          available_range=tr_(rt(0, src), rt(src_frames, src))))))
+    picture = track("Picture", otio.schema.TrackKind.Video, pictures, {"fps": fps}, unit=fps)
+    if picture.duration().to_frames(fps) < frames:  # a trailing gap: the picture lasts the timeline
+        picture.append(otio.schema.Gap(source_range=tr_(rt(0, fps), rt(frames - picture.duration().to_frames(fps), fps))))
+    timeline.tracks.append(picture)
     lanes: dict[tuple[str, int], list[tuple[int, int, Any]]] = {}
     for p in placed:
         count = {"fg": 0, "bg": 0}
@@ -300,16 +319,19 @@ def build_reel_session(placed: list[_Placed], folder: Path, duration_s: float) -
             layer = "bg" if st["bed"] or st["layer"] == "bg" else "fg"
             count[layer] += 1
             media = WavAudio(st["path"])
-            clip = otio.schema.Clip(name=f"{p.shot.name}/{st['id']}", source_range=tr_(rt(st["offset"], sr), rt(p.n, sr)),
+            length = min(p.n, n - p.r0)
+            if length <= 0:
+                continue
+            clip = otio.schema.Clip(name=f"{p.shot.name}/{st['id']}", source_range=tr_(rt(st["offset"], sr), rt(length, sr)),
                                     metadata={METADATA_KEY: {"shot": p.shot.name, "event_id": st["id"], "layer": layer,
                                                              "scene": p.shot.scene, "bed": st["bed"]}},
                                     media_reference=otio.schema.ExternalReference(
                                         target_url=_rel(st["path"], folder),
                                         available_range=tr_(rt(st["offset"], sr), rt(media.n, sr))))
-            lanes.setdefault((layer, count[layer]), []).append((p.r0, p.n, clip))
+            lanes.setdefault((layer, count[layer]), []).append((p.r0, length, clip))
     for (layer, k), items in sorted(lanes.items(), key=lambda kv: (kv[0][0] != "fg", kv[0][1])):
         timeline.tracks.append(track(f"{layer.upper()} {k}", otio.schema.TrackKind.Audio, items, {"layer": layer}))
-    whole = tr_(rt(0, sr), rt(n, sr))
+    whole = tr_(rt(0, sr), rt(n, sr))  # the WAVs: the session's reference is ≤ 1 sample short at 29.97 fps
     for name, file in (("BED conformed", "bed_stereo.wav"), ("MIX stereo", "mix_stereo.wav"), ("MIX 5.1", "mix_5_1.wav")):
         t = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio, metadata={METADATA_KEY: {"file": file}})
         t.enabled = False  # references: the lanes already play every stem, the bed included
@@ -381,11 +403,12 @@ def conform_reel(shots: list[TimelineShot], job_dirs: dict[str, Path], out_dir: 
         fg, bed = _render_parts(placed, n, window, scratch)
         rule = _master_rule(placed, target_lufs)
         measured = _mixes(fg, bed, stage, rule, window, scratch)
+        movie = write_movie(shots, duration_s, stage / "mix_5_1.wav", stage / "mix_stereo.wav", stage / MOVIE, scratch)
         write_session(stage / "session.otio", build_reel_session(placed, folder, duration_s))
         shutil.rmtree(scratch)
         summary = {
             "folder": str(folder), "session": "session.otio", "mix_stereo": "mix_stereo.wav", "mix_5_1": "mix_5_1.wav",
-            "bed": "bed_stereo.wav", "duration_s": duration_s, "samples": n, "sample_rate": SAMPLE_RATE,
+            "bed": "bed_stereo.wav", "movie": movie, "duration_s": duration_s, "samples": n, "sample_rate": SAMPLE_RATE,
             "target_lufs": target_lufs, "master_target_lufs": rule.target_lufs, "true_peak_ceiling_dbtp": rule.ceiling_dbtp,
             "warnings": [*rule.warnings, *([f"make-up gain capped: the reel reads {measured['stereo']['integrated_lufs']:.1f}"
                                             f" LUFS, under its {rule.target_lufs:.0f} LUFS target (the runs are very quiet)"]
