@@ -31,13 +31,14 @@ def read_index(gray: np.ndarray) -> int:
     return int("".join(map(str, bits)), 2)
 
 
-def make_indexed_clip(path: Path, rate: Fraction, n_frames: int, *, gop: int = 48) -> Path:
-    """An H.264 MP4 of n_frames at `rate` whose frame k shows k (read_index), a keyframe every `gop` frames."""
+def make_indexed_clip(path: Path, rate: Fraction, n_frames: int, *, gop: int = 48, offset: int = 0) -> Path:
+    """An H.264 MP4 of n_frames at `rate` whose frame k shows offset + k (read_index), a keyframe every `gop`
+    frames."""
     with av.open(str(path), "w") as out:
         s = out.add_stream("libx264", rate=rate, options={"g": str(gop), "crf": "10", "preset": "ultrafast"})
         s.width, s.height, s.pix_fmt = W, H, "yuv420p"
         for k in range(n_frames):
-            frame = av.VideoFrame.from_ndarray(index_frame(k), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(index_frame(offset + k), format="rgb24")
             frame.pts, frame.time_base = k, 1 / rate
             out.mux(s.encode(frame))
         out.mux(s.encode(None))

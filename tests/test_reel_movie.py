@@ -1,0 +1,134 @@
+"""The reel movie and session: the conformed picture shows, frame by frame, the source frames the timeline
+names (sources at other rates, gaps black), the sound is the reel's masters on the picture's clock, ffmpeg
+decodes it cleanly, and session.otio reads in OTIO's own tools."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import soundfile as sf
+
+from foleydesigner.batch.reel import conform_reel
+from foleydesigner.batch.timeline import TimelineShot
+from tests.test_extract import frame_indices, make_indexed_clip
+from tests.test_reel import CLICK_AT, SHOT_S, _fake_run
+
+SR = 48_000
+B = 1000  # source B's frames show 1000 + k: which source a reel frame came from is read off the picture
+
+
+def _decode_audio(path: Path) -> list[np.ndarray]:
+    """Every audio track of the movie as (channels, samples) float32."""
+    out = []
+    with av.open(str(path)) as f:
+        for i in range(len(f.streams.audio)):
+            f.seek(0)
+            chunks = [fr.to_ndarray() for fr in f.decode(audio=i)]
+            out.append(np.concatenate(chunks, axis=1))
+    return out
+
+
+def _conform(tmp_path: Path, shots: list[TimelineShot], duration: float) -> tuple[dict, Path]:
+    dirs = {}
+    for i, s in enumerate(shots):
+        dirs[s.name] = tmp_path / "runs" / s.name
+        _fake_run(dirs[s.name], 220.0 * (i + 1), CLICK_AT[i % 3])
+    summary = conform_reel(shots, dirs, tmp_path / "out", duration, -23.0)
+    return summary, tmp_path / "out" / "reel"
+
+
+def test_reel_movie_is_the_timeline_frame_by_frame_with_its_mixes(tmp_path: Path) -> None:
+    a = make_indexed_clip(tmp_path / "a.mp4", Fraction(25), 250)
+    b = make_indexed_clip(tmp_path / "b.mp4", Fraction(25), 250, offset=B)
+    # (clip, source in, record in): 3 s shots, a 1 s gap at 3–4 s
+    cut = [(a, 0.5, 0.0), (b, 1.0, 4.0), (a, 5.0, 7.0)]
+    shots = [TimelineShot(f"{i:03d}_s", c, s0, s0 + SHOT_S, r0, r0 + SHOT_S, "1", 25.0)
+             for i, (c, s0, r0) in enumerate(cut, start=1)]
+    summary, reel = _conform(tmp_path, shots, 10.0)
+    movie = reel / "reel.mp4"
+    assert summary["movie"]["picture"].startswith("re-encoded") and summary["movie"]["frames"] == 250
+    got = frame_indices(movie)
+    want = [0] * 250  # the gap: black, which reads as 0
+    for clip, s0, r0 in cut:
+        for j in range(round(r0 * 25), round((r0 + SHOT_S) * 25)):
+            want[j] = (B if clip == b else 0) + round(s0 * 25) + j - round(r0 * 25)
+    assert got == want
+    with av.open(str(movie)) as f:
+        v = f.streams.video[0]
+        assert v.average_rate == 25 and [s.layout.name for s in f.streams.audio] == ["5.1", "stereo"]
+        assert [s.metadata.get("handler_name") for s in f.streams.audio] == ["Foley 5.1", "Foley stereo"]
+    surround, stereo = _decode_audio(movie)
+    ref = sf.read(reel / "mix_stereo.wav", always_2d=True)[0].T
+    n = ref.shape[1]
+    assert surround.shape[0] == 6 and abs(stereo.shape[1] - n) <= SR // 25  # the timeline's length ±1 frame
+    m = min(n, stereo.shape[1])
+    lags = range(-200, 201, 1)  # the sound sits on the picture to the sample: the best lag is 0
+    score = [float(np.dot(stereo[0, 1000 + k: m - 1000 + k], ref[0, 1000: m - 1000])) for k in lags]
+    assert lags[int(np.argmax(score))] == 0
+    x, y = stereo[:, :m].ravel(), ref[:, :m].ravel()
+    assert float(np.dot(x, y) / np.sqrt(np.dot(x, x) * np.dot(y, y))) > 0.99  # AAC at 192 kb/s
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg:  # the decoder players use: no error on any stream
+        done = subprocess.run([ffmpeg, "-v", "error", "-i", str(movie), "-map", "0", "-f", "null", "-"],
+                              capture_output=True, text=True)
+        assert done.returncode == 0 and done.stderr.strip() == ""
+
+
+def test_sources_at_other_rates_and_29_97_fps(tmp_path: Path) -> None:
+    """A 29.97 fps timeline over a 29.97 and a 24 fps source: 29.97 frames map one to one, 24 fps frames show
+    the latest source frame at their time; the movie runs at 30000/1001 for the timeline's length."""
+    ntsc = Fraction(30000, 1001)
+    a = make_indexed_clip(tmp_path / "a.mp4", ntsc, 300)
+    b = make_indexed_clip(tmp_path / "b.mp4", Fraction(24), 240, offset=B)
+    fa, rec = 30, 90  # shot 1: frames 30–119 of a; shot 2 from record frame 90, source b from 2.0 s
+    shots = [TimelineShot("001_a", a, fa / ntsc, (fa + rec) / ntsc, 0.0, rec / ntsc, "1", float(ntsc)),
+             TimelineShot("002_b", b, 2.0, 2.0 + float(90 / ntsc), float(rec / ntsc), float(180 / ntsc), "1", float(ntsc))]
+    summary, reel = _conform(tmp_path, shots, float(180 / ntsc))
+    assert summary["movie"]["rate"] == "30000/1001" and summary["movie"]["frames"] == 180
+    got = frame_indices(reel / "reel.mp4")
+    assert got[:90] == list(range(fa, fa + 90))
+    assert got[90:] == [B + 48 + int(Fraction(j, 1) * 24 / ntsc + Fraction(1, 10**6)) for j in range(90)]
+    with av.open(str(reel / "reel.mp4")) as f:
+        assert f.streams.video[0].average_rate == ntsc
+    wav = sf.info(str(reel / "mix_stereo.wav"))
+    assert abs(wav.frames - 180 / ntsc * SR) <= SR / ntsc  # ±1 frame
+
+
+def test_one_clip_played_whole_is_copied(tmp_path: Path) -> None:
+    a = make_indexed_clip(tmp_path / "a.mp4", Fraction(25), 150)
+    shots = [TimelineShot("001_a", a, 0.0, 3.0, 0.0, 3.0, None, 25.0), TimelineShot("002_a", a, 3.0, 6.0, 3.0, 6.0, None, 25.0)]
+    summary, reel = _conform(tmp_path, shots, 6.0)
+    assert summary["movie"]["picture"] == "copied"
+    with av.open(str(a)) as src, av.open(str(reel / "reel.mp4")) as out:
+        assert [bytes(p) for p in src.demux(video=0) if p.size] == [bytes(p) for p in out.demux(video=0) if p.size]
+
+
+def test_reel_session_reads_in_otio_tools(tmp_path: Path) -> None:
+    import opentimelineio as otio
+
+    a = make_indexed_clip(tmp_path / "a.mp4", Fraction(24), 200)
+    shots = [TimelineShot("001_a", a, 1.0, 4.0, 0.0, 3.0, "1", 24.0), TimelineShot("002_a", a, 5.0, 8.0, 4.0, 7.0, "1", 24.0)]
+    _, reel = _conform(tmp_path, shots, 7.0)
+    tl = otio.adapters.read_from_file(str(reel / "session.otio"))
+    picture = tl.video_tracks()[0]
+    assert tl.global_start_time.rate == 24 and tl.duration().to_frames(24) == 168
+    clips = list(picture.find_clips())
+    assert [picture.range_of_child(c).start_time.to_seconds() for c in clips] == [0.0, 4.0]
+    for c in clips:  # each picture clip: its source's whole range available, its own range inside it
+        assert c.media_reference.available_range.duration.to_frames(24) == 200
+        assert c.available_range().contains(c.trimmed_range())
+    assert clips[1].source_range.start_time.to_frames(24) == 120
+    assert json.loads((reel / "reel.json").read_text())["movie"]["fps"] == 24.0
+    otiotool = Path(sys.executable).with_name("otiotool")
+    if otiotool.is_file():
+        done = subprocess.run([str(otiotool), "-i", str(reel / "session.otio"), "--stats", "--verify-ranges"],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "Duration: 00:00:07:00" in done.stdout
