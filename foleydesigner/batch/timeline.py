@@ -167,9 +167,12 @@ def read_timeline(path: Path) -> tuple[list[TimelineShot], float]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such timeline file")
-    timeline = _load(path, lenient=path.suffix.lower() == ".edl")
+    edl = path.suffix.lower() == ".edl"
+    # only to find the media: drop-frame timecode (`;`) exists at 29.97 only, the adapter's default 24 refuses it
+    drop = edl and ";" in path.read_text(encoding="utf-8", errors="replace")
+    timeline = _load(path, _NTSC[1] if drop else None, lenient=edl)
     clocks: dict[Path, tuple[float, float]] = {}
-    if path.suffix.lower() == ".edl":  # an EDL has timecodes but no frame rate: count them at the media's rate
+    if edl:  # an EDL has timecodes but no frame rate: count them at the media's rate
         first = next(iter(timeline.find_clips()), None)
         rate = None
         if first is not None:
