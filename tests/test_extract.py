@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from foleydesigner.batch.extract import extract_range
+from foleydesigner.errors import InputError
 
 BITS = 12  # frame indices up to 4095
 W, H = 16 * BITS, 32
@@ -31,11 +32,13 @@ def read_index(gray: np.ndarray) -> int:
     return int("".join(map(str, bits)), 2)
 
 
-def make_indexed_clip(path: Path, rate: Fraction, n_frames: int, *, gop: int = 48, offset: int = 0) -> Path:
-    """An H.264 MP4 of n_frames at `rate` whose frame k shows offset + k (read_index), a keyframe every `gop`
-    frames."""
+def make_indexed_clip(path: Path, rate: Fraction, n_frames: int, *, gop: int = 48, offset: int = 0,
+                      bframes: int = 0) -> Path:
+    """An H.264 clip (container by suffix) of n_frames at `rate` whose frame k shows offset + k (read_index), a
+    keyframe every `gop` frames, with `bframes` B-frames between references."""
     with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=rate, options={"g": str(gop), "crf": "10", "preset": "ultrafast"})
+        s = out.add_stream("libx264", rate=rate, options={"g": str(gop), "crf": "10", "bf": str(bframes),
+                                                            "preset": "fast" if bframes else "ultrafast"})
         s.width, s.height, s.pix_fmt = W, H, "yuv420p"
         for k in range(n_frames):
             frame = av.VideoFrame.from_ndarray(index_frame(offset + k), format="rgb24")
@@ -65,3 +68,16 @@ def test_long_shots_are_cut_to_the_frame(tmp_path: Path, rate: Fraction) -> None
             pts = [p.pts for p in f.demux(v) if p.pts is not None]
             assert float(min(pts) * v.time_base) == pytest.approx(0.0, abs=1e-3)
             assert float(max(pts) * v.time_base) == pytest.approx((stop - first - 1) / rate, abs=1e-3)
+
+
+def test_a_source_whose_timestamps_are_in_decode_order(tmp_path: Path) -> None:
+    """An AVI of H.264 with B-frames stores decode-order timestamps: frames are numbered as decoded, not by
+    timestamp (which would cut the wrong frames, or stop early at the first late timestamp)."""
+    src = make_indexed_clip(tmp_path / "src.avi", Fraction(25), 300, bframes=3)
+    with av.open(str(src)) as f:
+        pts = [fr.pts for fr in f.decode(video=0)][:12]
+    assert pts != sorted(pts)  # the case at hand: timestamps out of order
+    got = frame_indices(extract_range(src, 4.0, 9.0, tmp_path / "shot.mkv"))
+    assert got == list(range(100, 225))
+    with pytest.raises(InputError, match="reaches past the end"):
+        extract_range(src, 10.0, 12.5, tmp_path / "late.mkv")

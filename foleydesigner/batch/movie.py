@@ -15,7 +15,6 @@ first): the audio starts with the picture at time 0, so every shot's sound sits 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -23,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from foleydesigner.batch.extract import held, source_frames
 from foleydesigner.batch.timeline import TimelineShot, snap_rate
-from foleydesigner.errors import InputError
 from foleydesigner.tools.export import MP4_VIDEO_CODECS, mux_video, video_encoder
 
 log = logging.getLogger(__name__)
@@ -70,27 +69,6 @@ def _plays_one_clip_whole(shots: list[TimelineShot], duration_s: float, rate: Fr
             return False
         t = s.record_end_s
     return abs(t - duration_s) < half and abs(order[-1].source_end_s - n_frames / float(rate)) < half
-
-
-def _decoded(clip: Path, start_s: float) -> tuple[Any, Fraction, int, Iterator[tuple[int, Any]]]:
-    """The clip opened, its rate, the index of its frame at start_s, and its frames (index, frame) from about
-    there on."""
-    import av
-
-    inp = av.open(str(clip))
-    vin = inp.streams.video[0]
-    src_rate = as_fraction(float(vin.average_rate or vin.guessed_rate or 25))
-    first = round(start_s * src_rate)
-    start = vin.start_time or 0
-    if first > src_rate:  # land on the keyframe about a second before, then decode forward
-        inp.seek(int((first / src_rate - 1) / vin.time_base) + start, stream=vin, backward=True)
-
-    def frames() -> Iterator[tuple[int, Any]]:
-        for frame in inp.decode(vin):
-            if frame.pts is not None:
-                yield round(float((frame.pts - start) * vin.time_base) * src_rate), frame
-
-    return inp, src_rate, first, frames()
 
 
 class _Fitter:
@@ -147,22 +125,11 @@ def _encode_picture(shots: list[TimelineShot], n_frames: int, rate: Fraction, de
                 emit(black)
             if j >= j1:
                 continue
-            inp, src_rate, first, frames = _decoded(s.clip, s.source_start_s)
-            try:
-                held, ahead = None, next(frames, None)
-                while j < j1:
-                    need = first + int((j - j0) * src_rate / rate + Fraction(1, 10**6))
-                    while ahead is not None and ahead[0] <= need:
-                        held, ahead = ahead, next(frames, None)
-                    shown = held or ahead  # a source that starts late shows its first frame
-                    if shown is None:
-                        raise InputError(f"{s.clip.name}: no picture at {need / src_rate:.3f} s for shot {s.name}; "
-                                         "relink the timeline to its media")
-                    if held is None or held[0] != need:
-                        log.debug("%s: frame %d shown for %d", s.clip.name, shown[0], need)
-                    emit(fit(shown[1]))
-            finally:
-                inp.close()
+            with source_frames(s.clip, s.source_start_s) as (src_rate, first, frames):
+                # output frame j shows the source frame at its time: one to one when the rates agree
+                needs = (first + int((i - j0) * src_rate / rate + Fraction(1, 10**6)) for i in range(j, j1))
+                for frame in held(frames, needs, f"{s.clip.name} (shot {s.name})"):
+                    emit(fit(frame))
         while j < n_frames:
             emit(black)
         out.mux(vout.encode(None))

@@ -82,6 +82,9 @@ def _load(path: Path, rate: float | None = None, *, lenient: bool = False) -> An
             extra["ignore_timecode_mismatch"] = True
         timeline = otio.adapters.read_from_file(str(path), adapter_name=adapter, **extra)
     except Exception as exc:  # the adapters raise their own exception types for malformed files
+        if rate and "does not support this rate" in str(exc):
+            raise InputError(f"{path}: its media runs at {rate:g} fps, which SMPTE timecode (and so an EDL) cannot "
+                             "count; export the cut as .otio") from exc
         raise InputError(f"{path}: cannot read it as {adapter}: {exc.__class__.__name__}: {exc}") from exc
     if not isinstance(timeline, otio.schema.Timeline):
         raise InputError(f"{path}: holds a {type(timeline).__name__}, not one timeline; export a single sequence")
