@@ -129,8 +129,9 @@ def _same_scene(a: TimelineShot, b: TimelineShot) -> bool:
 
 
 def _crossfades(placed: list[_Placed]) -> None:
-    """Bed fade spans: an equal-power crossfade centred on every cut between touching shots, at most half of
-    either shot; a short fade where the timeline has a gap or ends."""
+    """Bed fade spans: an equal-power crossfade centred on every cut between touching shots, reaching at most a
+    quarter of either shot into it; a short fade where the timeline has a gap or ends. So the middle half of
+    every shot, at least, plays that shot's own mix alone, as its run delivered it."""
     edge = max(1, int(DECLICK_S * SAMPLE_RATE))
     for p in placed:
         p.fade_in, p.fade_out = (p.r0, p.r0 + min(edge, p.n)), (p.r0 + p.n - min(edge, p.n), p.r0 + p.n)
@@ -139,7 +140,7 @@ def _crossfades(placed: list[_Placed]) -> None:
         if abs(a.r0 + a.n - cut) > 1:
             continue
         x_s = BED_XFADE_SCENE_S if _same_scene(a.shot, b.shot) else BED_XFADE_CHANGE_S
-        half = min(int(x_s * SAMPLE_RATE) // 2, a.n // 2, b.n // 2)  # a shot's two fades never overlap
+        half = min(int(x_s * SAMPLE_RATE) // 2, a.n // 4, b.n // 4)  # a shot's two fades never meet
         a.fade_out = b.fade_in = (cut - half, cut + half)
 
 
