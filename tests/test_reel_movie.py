@@ -132,3 +132,13 @@ def test_reel_session_reads_in_otio_tools(tmp_path: Path) -> None:
                               capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert "Duration: 00:00:07:00" in done.stdout
+
+
+def test_a_rate_written_another_way_maps_one_to_one(tmp_path: Path) -> None:
+    """A 23.976 source stored as 2997/125 (as AVI writers do) in a 24000/1001 edit: frame for frame, no drift."""
+    a = make_indexed_clip(tmp_path / "a.mp4", Fraction(2997, 125), 200)
+    edit = 24000 / 1001
+    shots = [TimelineShot("001_a", a, 12 / edit, 84 / edit, 0.0, 72 / edit, "1", edit)]
+    summary, reel = _conform(tmp_path, shots, 72 / edit)
+    assert summary["movie"]["rate"] == "24000/1001"
+    assert frame_indices(reel / "reel.mp4") == list(range(12, 84))

@@ -126,8 +126,10 @@ def _encode_picture(shots: list[TimelineShot], n_frames: int, rate: Fraction, de
             if j >= j1:
                 continue
             with source_frames(s.clip, s.source_start_s) as (src_rate, first, frames):
-                # output frame j shows the source frame at its time: one to one when the rates agree
-                needs = (first + int((i - j0) * src_rate / rate + Fraction(1, 10**6)) for i in range(j, j1))
+                # output frame j shows the source frame at its time: one to one when the rates agree, as rates
+                # do that differ only in how they are written (23.976 stored as 2997/125 in a 24000/1001 edit)
+                ratio = as_fraction(float(src_rate)) / rate
+                needs = (first + int((i - j0) * ratio + Fraction(1, 10**6)) for i in range(j, j1))
                 for frame in held(frames, needs, f"{s.clip.name} (shot {s.name})"):
                     emit(fit(frame))
         while j < n_frames:
