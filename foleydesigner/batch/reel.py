@@ -320,7 +320,10 @@ def build_reel_session(placed: list[_Placed], folder: Path, duration_s: float) -
             layer = "bg" if st["bed"] or st["layer"] == "bg" else "fg"
             count[layer] += 1
             media = WavAudio(st["path"])
-            length = min(p.n, n - p.r0)
+            # a trimmed stem's first sample is `offset` into the shot; a stem never plays past its file (a run's
+            # clip can be a fraction of a frame shorter than the shot), nor past the reel
+            start = p.r0 + st["offset"]
+            length = min(p.n - st["offset"], media.n, n - start)
             if length <= 0:
                 continue
             clip = otio.schema.Clip(name=f"{p.shot.name}/{st['id']}", source_range=tr_(rt(st["offset"], sr), rt(length, sr)),
@@ -329,7 +332,7 @@ def build_reel_session(placed: list[_Placed], folder: Path, duration_s: float) -
                                     media_reference=otio.schema.ExternalReference(
                                         target_url=_rel(st["path"], folder),
                                         available_range=tr_(rt(st["offset"], sr), rt(media.n, sr))))
-            lanes.setdefault((layer, count[layer]), []).append((p.r0, length, clip))
+            lanes.setdefault((layer, count[layer]), []).append((start, length, clip))
     for (layer, k), items in sorted(lanes.items(), key=lambda kv: (kv[0][0] != "fg", kv[0][1])):
         timeline.tracks.append(track(f"{layer.upper()} {k}", otio.schema.TrackKind.Audio, items, {"layer": layer}))
     whole = tr_(rt(0, sr), rt(n, sr))  # the WAVs: the session's reference is ≤ 1 sample short at 29.97 fps
