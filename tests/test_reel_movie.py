@@ -144,3 +144,24 @@ def test_a_rate_written_another_way_maps_one_to_one(tmp_path: Path) -> None:
     summary, reel = _conform(tmp_path, shots, 72 / edit)
     assert summary["movie"]["rate"] == "24000/1001"
     assert frame_indices(reel / "reel.mp4") == list(range(12, 84))
+
+
+def test_a_drop_frame_edl_of_two_sources_conforms_frame_for_frame(tmp_path: Path) -> None:
+    """A CMX 3600 EDL in 29.97 drop-frame over two sources, read and conformed: the movie shows, frame for
+    frame, the source frames its timecodes name, past a minute where drop-frame skips numbers."""
+    from foleydesigner.batch.timeline import read_timeline
+
+    ntsc = Fraction(30000, 1001)
+    (tmp_path / "media").mkdir()
+    make_indexed_clip(tmp_path / "media" / "a.mp4", ntsc, 2000, gop=120)
+    make_indexed_clip(tmp_path / "media" / "b.mp4", ntsc, 2000, gop=120, offset=B)
+    # a from 00:00:10;00 (frame 300); b from 00:01:00;04 (frame 1802: ;00 and ;01 are skipped at minute 1)
+    edl = tmp_path / "cut.edl"
+    edl.write_text("\n".join([
+        "TITLE: cut", "FCM: DROP FRAME", "",
+        "001  AX       V     C        00:00:10;00 00:00:13;00 01:00:00;00 01:00:03;00", "* FROM CLIP NAME: media/a.mp4", "",
+        "002  AX       V     C        00:01:00;04 00:01:03;04 01:00:03;00 01:00:06;00", "* FROM CLIP NAME: media/b.mp4", ""]))
+    shots, duration = read_timeline(edl)
+    summary, reel = _conform(tmp_path, shots, duration)
+    assert summary["movie"]["rate"] == "30000/1001" and summary["movie"]["frames"] == 180
+    assert frame_indices(reel / "reel.mp4") == list(range(300, 390)) + [B + 1802 + k for k in range(90)]
