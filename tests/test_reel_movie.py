@@ -165,3 +165,24 @@ def test_a_drop_frame_edl_of_two_sources_conforms_frame_for_frame(tmp_path: Path
     summary, reel = _conform(tmp_path, shots, duration)
     assert summary["movie"]["rate"] == "30000/1001" and summary["movie"]["frames"] == 180
     assert frame_indices(reel / "reel.mp4") == list(range(300, 390)) + [B + 1802 + k for k in range(90)]
+
+
+def test_a_source_of_another_shape_is_letterboxed(tmp_path: Path) -> None:
+    """The movie takes its first shot's size; a narrower source sits in the middle, bars either side, unstretched."""
+    a = make_indexed_clip(tmp_path / "a.mp4", Fraction(25), 100)  # 192×32
+    square = tmp_path / "square.mp4"
+    with av.open(str(square), "w") as out:
+        s = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        for k in range(100):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 255, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = k, Fraction(1, 25)
+            out.mux(s.encode(frame))
+        out.mux(s.encode(None))
+    shots = [TimelineShot("001_a", a, 0.0, 3.0, 0.0, 3.0, "1", 25.0), TimelineShot("002_sq", square, 0.0, 3.0, 3.0, 6.0, "1", 25.0)]
+    summary, reel = _conform(tmp_path, shots, 6.0)
+    assert (summary["movie"]["width"], summary["movie"]["height"]) == (192, 32)
+    with av.open(str(reel / "reel.mp4")) as f:
+        last = [fr.to_ndarray(format="gray") for fr in f.decode(video=0)][-1]
+    assert last.shape == (32, 192)
+    assert last[:, :72].mean() < 20 and last[:, 120:].mean() < 20 and last[:, 84:108].mean() > 230  # 32×32 at 80–112
