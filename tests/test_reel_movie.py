@@ -13,6 +13,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 import soundfile as sf
 
 from foleydesigner.batch.reel import conform_reel
@@ -186,3 +187,26 @@ def test_a_source_of_another_shape_is_letterboxed(tmp_path: Path) -> None:
         last = [fr.to_ndarray(format="gray") for fr in f.decode(video=0)][-1]
     assert last.shape == (32, 192)
     assert last[:, :72].mean() < 20 and last[:, 120:].mean() < 20 and last[:, 84:108].mean() > 230  # 32×32 at 80–112
+
+
+@pytest.mark.parametrize("fps", [24.0, 25.0, 30000 / 1001, 24000 / 1001])
+def test_a_run_session_reads_in_otiotool(tmp_path: Path, fps: float) -> None:
+    """A run's session.otio whose clip measured a hair longer than its frames (timestamps rounded to the
+    millisecond): the audio stops at the last frame, so the timeline keeps the picture's rate."""
+    from foleydesigner.schemas import SoundEvent, VideoInfo
+    from foleydesigner.tools.otio import build_session, write_session
+
+    frames = 60
+    video = VideoInfo(path="c.mp4", width=64, height=64, fps=fps, n_frames=frames, duration_s=frames / fps + 0.0007,
+                      codec="h264", container="mp4")
+    bed = SoundEvent(id="bed", label="room_tone", layer="bg", start_s=0, end_s=video.duration_s, origin="scene")
+    tl = build_session(name="c", video_file="c.mp4", video=video, events=[bed], stems={"bed": "stems/bed.wav"},
+                       mixes={"stereo": "mix_stereo.wav"})
+    assert tl.duration().rate == pytest.approx(fps) and tl.duration().to_frames(fps) == frames
+    audio = max(t.duration().value for t in tl.audio_tracks())
+    assert frames / fps * SR - 1 <= audio <= frames / fps * SR  # the last frame's end, to the sample
+    otiotool = Path(sys.executable).with_name("otiotool")
+    if otiotool.is_file():
+        write_session(tmp_path / "session.otio", tl)
+        done = subprocess.run([str(otiotool), "-i", str(tmp_path / "session.otio"), "--stats"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr

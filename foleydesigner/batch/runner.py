@@ -86,8 +86,8 @@ def execute_job(job: Job, out_root: str, key: dict[str, str], board: Any = None)
         if job.source_range is not None:  # a timeline shot: cut its source range out of the clip first
             from foleydesigner.batch.extract import extract_range
 
-            scratch.mkdir(parents=True, exist_ok=True)
-            clip = extract_range(job.clip, job.source_range[0], job.source_range[1], scratch / f"{job.name}{job.clip.suffix}")
+            scratch.mkdir(parents=True, exist_ok=True)  # MP4: exact 23.976/29.97 frame times (Matroska's are ms)
+            clip = extract_range(job.clip, job.source_range[0], job.source_range[1], scratch / f"{job.name}.mp4")
         # force: a previous run in out was made with another key (job_done said so); resume: a worker that died
         # mid-run left its staging folder, and this attempt continues it
         run_foley(clip, out, screenplay_path=job.screenplay, force=True, resume=True, run_key=key, on_stage=on_stage,
