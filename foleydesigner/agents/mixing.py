@@ -459,9 +459,15 @@ def master_target(target_lufs: float, scene: MixScene) -> tuple[float, list[str]
     """The loudness the master aims at. With foreground sounds, the delivery target. Without any (an ambience-only
     scene), the beds' reference level: where they sit under a foreground mastered to the target (the planner's
     fg/bg spacing), so room tone is not normalised up to programme loudness."""
-    if scene.ids("fg") or not scene.ids("bg"):
+    return layered_target(target_lufs, has_fg=bool(scene.ids("fg")), has_bg=bool(scene.ids("bg")), targets=scene.targets)
+
+
+def layered_target(target_lufs: float, *, has_fg: bool, has_bg: bool,
+                   targets: MixTargets = DEFAULT_TARGETS) -> tuple[float, list[str]]:
+    """master_target's rule from what a programme holds (a run's scene, or a conformed reel of runs)."""
+    if has_fg or not has_bg:
         return target_lufs, []
-    t = scene.targets
+    t = targets
     ref = target_lufs - (t.fg_lufs - t.bg_lufs)
     return ref, [f"no foreground sounds: the beds are delivered at their reference level, {ref:.0f} LUFS "
                  f"({t.fg_lufs - t.bg_lufs:.0f} LU under the {target_lufs:.0f} LUFS target), not normalised up to it"]

@@ -1,6 +1,7 @@
 """The conformed reel: every shot's finished run placed at its record time, as one reel-length session.
 
 Written into `out_dir/reel/`:
+  reel.mp4         the movie: the timeline's picture with the 5.1 and stereo mixes (batch/movie.py);
   session.otio     the picture (each shot's source range at its record time), one track per layer lane — FG 1…,
                    BG 1… (clips pointing at the jobs' stems, relative paths, at their record times) — the
                    conformed bed, and the reel mixes as muted reference tracks;
@@ -20,8 +21,10 @@ The bed is not cut: consecutive shots' beds meet in an equal-power (sin/cos) cro
 reaches past its shot into the crossfade by reflection (its own texture, played backwards from the edit), so no
 handles are needed. Shots whose scene is unknown share one when they come from the same source clip.
 
-The reel is then mastered as one programme (tools/processing.master_source, window by window), and the 5.1 is
-the BS.775 upmix of the same two parts (foreground → front bus, bed → ambience bus).
+The reel is then mastered once, as one programme, by the rule and caps a run masters by (agents/mixing:
+layered_target, MAX_MAKEUP_DB; tools/processing.master_source, window by window): the target, or, for a reel
+of beds only, the beds' reference level under it. The 5.1 is the BS.775 upmix of the same two parts
+(foreground → front bus, bed → ambience bus), mastered to what the stereo reached.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from foleydesigner.batch.movie import MOVIE, write_movie
+from foleydesigner.batch.reel_session import build_reel_session, reel_folders, relative_url
 from foleydesigner.batch.timeline import TimelineShot
 from foleydesigner.errors import FoleyError, InputError
 from foleydesigner.limits import free_bytes, human, is_disk_full
@@ -123,8 +128,9 @@ def _same_scene(a: TimelineShot, b: TimelineShot) -> bool:
 
 
 def _crossfades(placed: list[_Placed]) -> None:
-    """Bed fade spans: an equal-power crossfade centred on every cut between touching shots, at most half of
-    either shot; a short fade where the timeline has a gap or ends."""
+    """Bed fade spans: an equal-power crossfade centred on every cut between touching shots, reaching at most a
+    quarter of either shot into it; a short fade where the timeline has a gap or ends. So the middle half of
+    every shot, at least, plays that shot's own mix alone, as its run delivered it."""
     edge = max(1, int(DECLICK_S * SAMPLE_RATE))
     for p in placed:
         p.fade_in, p.fade_out = (p.r0, p.r0 + min(edge, p.n)), (p.r0 + p.n - min(edge, p.n), p.r0 + p.n)
@@ -133,7 +139,7 @@ def _crossfades(placed: list[_Placed]) -> None:
         if abs(a.r0 + a.n - cut) > 1:
             continue
         x_s = BED_XFADE_SCENE_S if _same_scene(a.shot, b.shot) else BED_XFADE_CHANGE_S
-        half = min(int(x_s * SAMPLE_RATE) // 2, a.n // 2, b.n // 2)  # a shot's two fades never overlap
+        half = min(int(x_s * SAMPLE_RATE) // 2, a.n // 4, b.n // 4)  # a shot's two fades never meet
         a.fade_out = b.fade_in = (cut - half, cut + half)
 
 
@@ -196,14 +202,51 @@ def _render_parts(placed: list[_Placed], n: int, window: int, scratch: Path) -> 
     return fg, bed
 
 
-def _master_to(path: Path, channels: int, pre: SpillFile, target_lufs: float, window: int, scratch: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Master:
+    """How the reel is mastered: the runs' rule (agents/mixing.layered_target) on what the whole reel holds."""
+
+    target_lufs: float  # what the master aims at: the delivery target, or the beds' level in a beds-only reel
+    ceiling_dbtp: float
+    warnings: tuple[str, ...] = ()
+
+
+def _master_rule(placed: list[_Placed], target_lufs: float) -> _Master:
+    """The rule a run masters by, applied once to the reel: with any foreground sound in it, the target; a reel
+    of beds only sits where beds sit under a foreground (8 LU under by default), as each of its runs did. The
+    fg/bg spacing and the true-peak ceiling are the runs' own (their mix_plan.json), else the defaults."""
+    from foleydesigner.agents.experts import MixTargets
+    from foleydesigner.agents.mixing import DEFAULT_TARGETS, layered_target
+
+    targets, ceiling = DEFAULT_TARGETS, TRUE_PEAK_DBTP
+    for p in placed:
+        try:
+            plan = json.loads((p.folder / "mix_plan.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        ceiling = float(plan.get("true_peak_dbtp", ceiling))
+        targets = MixTargets(**plan.get("analysis", {}).get("targets", {})) if plan.get("analysis", {}).get("targets") \
+            else targets
+        break
+    layers = {st["layer"] for p in placed for st in p.stems}
+    target, warnings = layered_target(target_lufs, has_fg="fg" in layers, has_bg="bg" in layers, targets=targets)
+    return _Master(target, ceiling, tuple(warnings))
+
+
+def _master_to(path: Path, channels: int, pre: SpillFile, target_lufs: float, ceiling_dbtp: float, window: int,
+               scratch: Path, max_gain_db: float | None = None) -> dict[str, Any]:
     with WavWriter(path, channels) as wav:
-        return master_source(pre, lambda a, y: wav.write(y), target_lufs=target_lufs, ceiling_dbtp=TRUE_PEAK_DBTP,
-                             window=window, scratch=scratch)
+        return master_source(pre, lambda a, y: wav.write(y), target_lufs=target_lufs, ceiling_dbtp=ceiling_dbtp,
+                             window=window, scratch=scratch, max_gain_db=max_gain_db)
 
 
-def _mixes(fg: SpillFile, bed: SpillFile, folder: Path, target_lufs: float, window: int, scratch: Path) -> dict[str, Any]:
-    """Pass 2: stereo = foreground + bed; 5.1 = BS.775 upmix (front, ambience); each mastered; then the bed stem."""
+def _mixes(fg: SpillFile, bed: SpillFile, folder: Path, rule: _Master, window: int, scratch: Path) -> dict[str, Any]:
+    """Pass 2: stereo = foreground + bed; 5.1 = BS.775 upmix (front, ambience); each mastered; then the bed stem.
+
+    As in a run (agents/mixing.master_mix, stages.upmix_surround): the stereo's make-up gain is capped at
+    MAX_MAKEUP_DB, and the 5.1 aims at what the stereo reached, so both deliveries agree."""
+    from foleydesigner.agents.mixing import MAX_MAKEUP_DB
+
     n = fg.n
     pad = aligned(PREROLL_S)
     pre2, pre6 = SpillFile(scratch / "reel_pre2.f32", 2, n), SpillFile(scratch / "reel_pre6.f32", 6, n)
@@ -212,8 +255,10 @@ def _mixes(fg: SpillFile, bed: SpillFile, folder: Path, target_lufs: float, wind
         lo, hi = max(0, a - pad), min(n, b + pad)  # the LFE low-pass looks both ways, the surround delay back
         front, amb = fg.read(lo, hi), bed.read(lo, hi)
         pre6.write(a, upmix_51(front, amb, np.zeros_like(front))[:, a - lo: b - lo])
-    stereo = _master_to(folder / "mix_stereo.wav", 2, pre2, target_lufs, window, scratch)
-    surround = _master_to(folder / "mix_5_1.wav", 6, pre6, target_lufs, window, scratch)
+    stereo = _master_to(folder / "mix_stereo.wav", 2, pre2, rule.target_lufs, rule.ceiling_dbtp, window, scratch,
+                        max_gain_db=MAX_MAKEUP_DB)
+    reached = stereo["integrated_lufs"] if stereo.get("gain_capped") else rule.target_lufs
+    surround = _master_to(folder / "mix_5_1.wav", 6, pre6, reached, rule.ceiling_dbtp, window, scratch)
     gain = np.float32(10 ** (stereo.get("gain_db", 0.0) / 20))
     with WavWriter(folder / "bed_stereo.wav", 2) as wav:
         for a, b in spans(n, window):
@@ -221,61 +266,6 @@ def _mixes(fg: SpillFile, bed: SpillFile, folder: Path, target_lufs: float, wind
     for s in (pre2, pre6):
         s.remove()
     return {"stereo": stereo, "surround_5_1": surround}
-
-
-def _rel(path: Path, folder: Path) -> str:
-    return Path(os.path.relpath(Path(path).resolve(), folder.resolve())).as_posix()
-
-
-def build_reel_session(placed: list[_Placed], folder: Path, duration_s: float) -> Any:
-    """The reel's OTIO timeline: picture, FG/BG lanes of stems at record times, the bed, the mixes (muted)."""
-    import opentimelineio as otio
-
-    sr, rt, tr_ = SAMPLE_RATE, otio.opentime.RationalTime, otio.opentime.TimeRange
-    n = int(round(duration_s * sr))
-    timeline = otio.schema.Timeline(name="reel", global_start_time=rt(0, sr))
-
-    def track(name: str, kind: str, items: list[tuple[int, int, otio.schema.Clip]], meta: dict[str, Any]) -> Any:
-        t = otio.schema.Track(name=name, kind=kind, metadata={METADATA_KEY: meta})
-        pos = 0
-        for start, length, clip in sorted(items, key=lambda i: i[0]):
-            if start > pos:
-                t.append(otio.schema.Gap(source_range=tr_(rt(0, sr), rt(start - pos, sr))))
-            t.append(clip)
-            pos = start + length
-        return t
-
-    pictures = []
-    for p in placed:
-        rng = tr_(rt(round(p.shot.source_start_s * sr), sr), rt(p.n, sr))
-        pictures.append((p.r0, p.n, otio.schema.Clip(name=p.shot.name, source_range=rng, metadata={
-            METADATA_KEY: {"shot": p.shot.name, "scene": p.shot.scene, "run": _rel(p.folder, folder)}},
-            media_reference=otio.schema.ExternalReference(target_url=_rel(p.shot.clip, folder)))))
-    timeline.tracks.append(track("Picture", otio.schema.TrackKind.Video, pictures, {}))
-    lanes: dict[tuple[str, int], list[tuple[int, int, Any]]] = {}
-    for p in placed:
-        count = {"fg": 0, "bg": 0}
-        for st in sorted(p.stems, key=lambda s: (s["layer"] != "fg", s["id"])):
-            layer = "bg" if st["bed"] or st["layer"] == "bg" else "fg"
-            count[layer] += 1
-            media = WavAudio(st["path"])
-            clip = otio.schema.Clip(name=f"{p.shot.name}/{st['id']}", source_range=tr_(rt(st["offset"], sr), rt(p.n, sr)),
-                                    metadata={METADATA_KEY: {"shot": p.shot.name, "event_id": st["id"], "layer": layer,
-                                                             "scene": p.shot.scene, "bed": st["bed"]}},
-                                    media_reference=otio.schema.ExternalReference(
-                                        target_url=_rel(st["path"], folder),
-                                        available_range=tr_(rt(st["offset"], sr), rt(media.n, sr))))
-            lanes.setdefault((layer, count[layer]), []).append((p.r0, p.n, clip))
-    for (layer, k), items in sorted(lanes.items(), key=lambda kv: (kv[0][0] != "fg", kv[0][1])):
-        timeline.tracks.append(track(f"{layer.upper()} {k}", otio.schema.TrackKind.Audio, items, {"layer": layer}))
-    whole = tr_(rt(0, sr), rt(n, sr))
-    for name, file in (("BED conformed", "bed_stereo.wav"), ("MIX stereo", "mix_stereo.wav"), ("MIX 5.1", "mix_5_1.wav")):
-        t = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio, metadata={METADATA_KEY: {"file": file}})
-        t.enabled = False  # references: the lanes already play every stem, the bed included
-        t.append(otio.schema.Clip(name=file, source_range=whole,
-                                  media_reference=otio.schema.ExternalReference(target_url=file, available_range=whole)))
-        timeline.tracks.append(t)
-    return timeline
 
 
 def reel_bytes(samples: int) -> int:
@@ -306,17 +296,22 @@ def conform_reel(shots: list[TimelineShot], job_dirs: dict[str, Path], out_dir: 
     try:
         _bed_gains(placed, window)
         fg, bed = _render_parts(placed, n, window, scratch)
-        measured = _mixes(fg, bed, stage, target_lufs, window, scratch)
+        rule = _master_rule(placed, target_lufs)
+        measured = _mixes(fg, bed, stage, rule, window, scratch)
+        movie = write_movie(shots, duration_s, stage / "mix_5_1.wav", stage / "mix_stereo.wav", stage / MOVIE, scratch)
         write_session(stage / "session.otio", build_reel_session(placed, folder, duration_s))
         shutil.rmtree(scratch)
         summary = {
             "folder": str(folder), "session": "session.otio", "mix_stereo": "mix_stereo.wav", "mix_5_1": "mix_5_1.wav",
-            "bed": "bed_stereo.wav", "duration_s": duration_s, "samples": n, "sample_rate": SAMPLE_RATE,
-            "target_lufs": target_lufs,
+            "bed": "bed_stereo.wav", "movie": movie, "duration_s": duration_s, "samples": n, "sample_rate": SAMPLE_RATE,
+            "target_lufs": target_lufs, "master_target_lufs": rule.target_lufs, "true_peak_ceiling_dbtp": rule.ceiling_dbtp,
+            "warnings": [*rule.warnings, *([f"make-up gain capped: the reel reads {measured['stereo']['integrated_lufs']:.1f}"
+                                            f" LUFS, under its {rule.target_lufs:.0f} LUFS target (the runs are very quiet)"]
+                                          if measured["stereo"].get("gain_capped") else [])],
             "stereo": {k: measured["stereo"][k] for k in ("integrated_lufs", "true_peak_dbtp")},
             "surround_5_1": {k: measured["surround_5_1"][k] for k in ("integrated_lufs", "true_peak_dbtp")},
             "shots_placed": len(placed),
-            "shots": [{"name": p.shot.name, "scene": p.shot.scene, "run": _rel(p.folder, folder),
+            "shots": [{"name": p.shot.name, "scene": p.shot.scene, "run": relative_url(p.folder, folder),
                        "record_start_s": p.shot.record_start_s, "record_end_s": p.shot.record_end_s,
                        "beds": [s["id"] for s in p.stems if s["bed"]],
                        "bed_gain_db": round(20 * np.log10(p.gain), 2) if p.gain > 0 else None,
@@ -341,4 +336,4 @@ def conform_reel(shots: list[TimelineShot], job_dirs: dict[str, Path], out_dir: 
     return summary
 
 
-__all__ = ["conform_reel", "build_reel_session", "BED_XFADE_SCENE_S", "BED_XFADE_CHANGE_S"]
+__all__ = ["conform_reel", "build_reel_session", "reel_folders", "BED_XFADE_SCENE_S", "BED_XFADE_CHANGE_S"]

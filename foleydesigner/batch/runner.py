@@ -86,8 +86,8 @@ def execute_job(job: Job, out_root: str, key: dict[str, str], board: Any = None)
         if job.source_range is not None:  # a timeline shot: cut its source range out of the clip first
             from foleydesigner.batch.extract import extract_range
 
-            scratch.mkdir(parents=True, exist_ok=True)
-            clip = extract_range(job.clip, job.source_range[0], job.source_range[1], scratch / f"{job.name}{job.clip.suffix}")
+            scratch.mkdir(parents=True, exist_ok=True)  # MP4: exact 23.976/29.97 frame times (Matroska's are ms)
+            clip = extract_range(job.clip, job.source_range[0], job.source_range[1], scratch / f"{job.name}.mp4")
         # force: a previous run in out was made with another key (job_done said so); resume: a worker that died
         # mid-run left its staging folder, and this attempt continues it
         run_foley(clip, out, screenplay_path=job.screenplay, force=True, resume=True, run_key=key, on_stage=on_stage,
@@ -189,9 +189,12 @@ def run_batch(jobs: Sequence[Job], timelines: Sequence[Timeline], out_dir: Path,
         on_update(record, None)
     if pending:
         _run_on_ray(pending, out_dir, settings, record, on_update, on_stage)
+    from foleydesigner.batch.reel import reel_folders
+
+    folders = reel_folders([t.path for t in timelines]) if len(timelines) > 1 else {}
     for timeline in timelines:
         shot_job = next(j for j in jobs if j.timeline == timeline.path)
-        record.reels[str(timeline.path)] = _conform(timeline, out_dir, record, len(timelines) > 1, shot_job.options)
+        record.reels[str(timeline.path)] = _conform(timeline, out_dir, record, folders.get(timeline.path), shot_job.options)
     record.finished = now_iso()
     record.save(out_dir)
     return record
@@ -245,7 +248,7 @@ def _run_on_ray(pending: list[tuple[Job, dict[str, str]]], out_dir: Path, settin
         ray.shutdown()
 
 
-def _conform(timeline: Timeline, out_dir: Path, record: BatchRecord, several: bool,
+def _conform(timeline: Timeline, out_dir: Path, record: BatchRecord, folder: str | None,
              options: Mapping[str, Any]) -> dict[str, Any]:
     """Place every shot's stems and mixes at their record times (batch/reel.py) into DIR/reel/."""
     names = [timeline.job_of_shot[s.name] for s in timeline.shots]
@@ -254,8 +257,8 @@ def _conform(timeline: Timeline, out_dir: Path, record: BatchRecord, several: bo
         return {"status": "not conformed", "reason": f"{len(missing)} shot(s) did not finish: {', '.join(missing[:5])}"}
     from foleydesigner.batch.reel import conform_reel
 
-    # DIR/reel/, or DIR/reel/<timeline>/ for each of several timelines
-    parent, name = (out_dir / REEL, timeline.path.stem) if several else (out_dir, REEL)
+    # DIR/reel/, or DIR/reel/<folder>/ for each of several timelines (reel.reel_folders: never shared)
+    parent, name = (out_dir / REEL, folder) if folder else (out_dir, REEL)
     # every shot of a timeline gets the batch's options, so the reel is mastered to their target (A/85 by default)
     target = float(options.get("target_lufs", -24.0))
     job_dirs = {s.name: out_dir / timeline.job_of_shot[s.name] for s in timeline.shots}

@@ -46,6 +46,7 @@ class TimelineShot:
     record_start_s: float
     record_end_s: float
     scene: str | None  # scene id if the timeline says so, else None
+    rate: float | None = None  # the timeline's edit rate (frames per second) at this clip, when it has one
 
     @property
     def duration_s(self) -> float:
@@ -81,6 +82,9 @@ def _load(path: Path, rate: float | None = None, *, lenient: bool = False) -> An
             extra["ignore_timecode_mismatch"] = True
         timeline = otio.adapters.read_from_file(str(path), adapter_name=adapter, **extra)
     except Exception as exc:  # the adapters raise their own exception types for malformed files
+        if rate and "does not support this rate" in str(exc):
+            raise InputError(f"{path}: its media runs at {rate:g} fps, which SMPTE timecode (and so an EDL) cannot "
+                             "count; export the cut as .otio") from exc
         raise InputError(f"{path}: cannot read it as {adapter}: {exc.__class__.__name__}: {exc}") from exc
     if not isinstance(timeline, otio.schema.Timeline):
         raise InputError(f"{path}: holds a {type(timeline).__name__}, not one timeline; export a single sequence")
@@ -113,8 +117,18 @@ def _media_path(clip: Any, base: Path) -> Path:
                      "or give the EDL a '* SOURCE FILE:' comment")
 
 
+#: NTSC rates: containers store them as 30000/1001 or rounded (29.97); timecode maths needs the exact ratio
+_NTSC = (24000 / 1001, 30000 / 1001, 60000 / 1001)
+
+
+def snap_rate(rate: float) -> float:
+    """A frame rate as timecode counts it: 29.97 → 30000/1001 (and 23.976, 59.94); others as they are."""
+    return next((r for r in _NTSC if abs(rate - r) < 2e-3), float(rate))
+
+
 def _media_clock(path: Path) -> tuple[float, float]:
-    """The media file's frame rate and start timecode in seconds (0 when it carries none)."""
+    """The media file's frame rate and start timecode in seconds (0 when it carries none). A drop-frame tag
+    (`01:00:00;00`) is counted as drop-frame at 29.97, as an EDL's source timecodes are."""
     import av
     import opentimelineio as otio
 
@@ -122,11 +136,11 @@ def _media_clock(path: Path) -> tuple[float, float]:
         with av.open(str(path)) as f:
             stream = f.streams.video[0]
             tc = stream.metadata.get("timecode") or f.metadata.get("timecode")
-            rate = float(stream.average_rate or stream.guessed_rate or 25)
+            rate = snap_rate(float(stream.average_rate or stream.guessed_rate or 25))
     except Exception as exc:
         raise InputError(f"{path}: cannot read it as video ({exc.__class__.__name__}: {exc}); relink the timeline") from exc
     try:
-        return rate, float(otio.opentime.from_timecode(tc.replace(";", ":"), round(rate)).to_seconds()) if tc else 0.0
+        return rate, float(otio.opentime.from_timecode(tc, rate).to_seconds()) if tc else 0.0
     except Exception:  # noqa: BLE001 - a malformed tag means no usable start: count from the first frame
         return rate, 0.0
 
@@ -156,9 +170,12 @@ def read_timeline(path: Path) -> tuple[list[TimelineShot], float]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such timeline file")
-    timeline = _load(path, lenient=path.suffix.lower() == ".edl")
+    edl = path.suffix.lower() == ".edl"
+    # only to find the media: drop-frame timecode (`;`) exists at 29.97 only, the adapter's default 24 refuses it
+    drop = edl and ";" in path.read_text(encoding="utf-8", errors="replace")
+    timeline = _load(path, _NTSC[1] if drop else None, lenient=edl)
     clocks: dict[Path, tuple[float, float]] = {}
-    if path.suffix.lower() == ".edl":  # an EDL has timecodes but no frame rate: count them at the media's rate
+    if edl:  # an EDL has timecodes but no frame rate: count them at the media's rate
         first = next(iter(timeline.find_clips()), None)
         rate = None
         if first is not None:
@@ -198,10 +215,11 @@ def read_timeline(path: Path) -> tuple[list[TimelineShot], float]:
         d = rec.duration.to_seconds()
         shots.append(TimelineShot(name=f"{i:03d}_{_slug(clip.name or media.name)}", clip=media,
                                   source_start_s=max(s0, 0.0), source_end_s=max(s0, 0.0) + src.duration.to_seconds(),
-                                  record_start_s=r0, record_end_s=r0 + d, scene=_scene(clip)))
+                                  record_start_s=r0, record_end_s=r0 + d, scene=_scene(clip),
+                                  rate=snap_rate(rec.duration.rate) if rec.duration.rate > 0 else None))
     if not shots:
         raise InputError(f"{path}: the picture track has no clips")
     return shots, float(timeline.duration().to_seconds())
 
 
-__all__ = ["TimelineShot", "is_timeline", "read_timeline"]
+__all__ = ["TimelineShot", "is_timeline", "read_timeline", "snap_rate"]

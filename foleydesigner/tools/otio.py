@@ -30,7 +30,10 @@ def build_session(*, name: str, video_file: str, video: VideoInfo, events: Seque
     import opentimelineio as otio
 
     rt, tr_ = otio.opentime.RationalTime, otio.opentime.TimeRange
-    fps, total = video.fps, int(round(video.duration_s * sr))
+    # audio never reaches past the picture's last frame: an OTIO stack takes its length and rate from its
+    # longest track, and timecode tools (otiotool --stats) cannot count a 48 kHz rate
+    fps = video.fps
+    total = min(int(round(video.duration_s * sr)), int(video.n_frames * sr / fps + 1e-6))
 
     def samples(t_s: float) -> int:
         return min(max(int(round(t_s * sr)), 0), total)
