@@ -37,10 +37,11 @@ import torch  # noqa: E402
 
 from foleydesigner.eval.metrics import activation_iou, azimuth_error_deg, estimate_azimuth_deg, gcc_mse  # noqa: E402
 from foleydesigner.generation.dit.backend import load_checkpoint  # noqa: E402
+from foleydesigner.generation.dit.codec import resample_audio  # noqa: E402
 from foleydesigner.generation.dit.data import load_items, make_dataset  # noqa: E402
 from foleydesigner.generation.dit.model import get_recipe  # noqa: E402
 from foleydesigner.generation.dit.sampling import sample_latents  # noqa: E402
-from foleydesigner.generation.dit.train import prepare_training_set, resample_audio, train  # noqa: E402
+from foleydesigner.generation.dit.train import prepare_training_set, train  # noqa: E402
 
 log = logging.getLogger("stc_ablation")
 

@@ -22,7 +22,7 @@ import torch
 from foleydesigner.errors import BackendError
 from foleydesigner.generation.base import GenerationRequest, GenerationResult
 from foleydesigner.generation.dit.clues import resample_clues
-from foleydesigner.generation.dit.codec import AudioCodec, OobleckCodec, build_codec
+from foleydesigner.generation.dit.codec import AudioCodec, OobleckCodec, build_codec, resample_audio
 from foleydesigner.generation.dit.data import caption_for
 from foleydesigner.generation.dit.model import DiTRecipe, FoleyDiT
 from foleydesigner.generation.dit.sampling import sample_latents
@@ -112,8 +112,6 @@ def canonical_label(label: str, description: str = "") -> str:
 
 
 def _resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    from foleydesigner.generation.dit.train import resample_audio
-
     return resample_audio(audio, sr_in, sr_out)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -295,3 +296,13 @@ def build_codec(spec: dict[str, Any], folder: str | Path | None = None) -> Audio
             raise ValueError("the oobleck codec needs a local folder with Stable Audio Open's vae/ (no downloads)")
         return OobleckCodec.from_folder(folder)
     raise ValueError(f"unknown codec kind {kind!r}; expected 'param_stereo' or 'oobleck'")
+
+
+def resample_audio(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Polyphase resampling along the last axis (exact rational ratio, e.g. 48 k -> 16 k is 1/3)."""
+    if sr_in == sr_out:
+        return audio.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(sr_out, sr_in)
+    return resample_poly(audio, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)

@@ -15,7 +15,6 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from torch import nn
 
 from foleydesigner.generation.dit.backend import build_components, save_checkpoint
 from foleydesigner.generation.dit.clues import resample_clues
-from foleydesigner.generation.dit.codec import AudioCodec
+from foleydesigner.generation.dit.codec import AudioCodec, resample_audio
 from foleydesigner.generation.dit.data import caption_for, load_items
 from foleydesigner.generation.dit.model import DiTRecipe, get_recipe
 from foleydesigner.generation.dit.sampling import flow_pair, sample_times
@@ -42,16 +41,6 @@ class TrainingSet:
 
     def __len__(self) -> int:
         return self.latents.shape[0]
-
-
-def resample_audio(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Polyphase resampling along the last axis (exact rational ratio, e.g. 48 k -> 16 k is 1/3)."""
-    if sr_in == sr_out:
-        return audio.astype(np.float32, copy=False)
-    from scipy.signal import resample_poly
-
-    ratio = Fraction(sr_out, sr_in)
-    return resample_poly(audio, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
 
 
 def _manifest_path(data_dir: str | Path) -> Path:
