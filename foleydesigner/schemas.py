@@ -271,6 +271,7 @@ class RunInfo(_Model):
     failed_node: str | None = Field(default=None, description="the innermost traced call that failed")
     key: dict[str, str] = Field(default_factory=dict, description="input_hash (clip and screenplay bytes) and "
                                 "settings_hash (runkey.py): `foley batch` skips a job whose run.json has its key")
+    hfov_deg: float | None = Field(default=None, description="the camera's horizontal field of view (--hfov) the clues used")
 
 
 class SceneEntity(_Model):

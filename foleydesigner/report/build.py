@@ -31,8 +31,8 @@ def _asset(name: str) -> str:
     return (resources.files("foleydesigner.report") / "assets" / name).read_text(encoding="utf-8")
 
 
-#: Scripts inlined into each page, in order (decisions.js defines what report.js calls).
-_SCRIPTS = {"report.html": ("decisions.js", "report.js"), "index.html": ("index.js",)}
+#: Scripts inlined into each page, in order, as one script (core.js defines what the others use; report.js runs).
+_SCRIPTS = {"report.html": ("core.js", "audio.js", "decisions.js", "edits.js", "report.js"), "index.html": ("index.js",)}
 
 
 #: Characters a JSON text inside <script> must not carry as is: `<` could open `<!--` or `</script>`, which
