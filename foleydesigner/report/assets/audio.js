@@ -38,7 +38,7 @@ const audio = {
     if (mode === "stems") return STRIPS.map((s) => "stem:" + s.id).filter((k) => this.available(k));
     return [];
   },
-  load(key) {  // a <script> tag: the only way a file:// page may read a neighbouring file
+  load(key) {  // a script element: the only way a file:// page may read a neighbouring file
     if (this.buffers[key]) return Promise.resolve(this.buffers[key]);
     if (this.loading[key]) return this.loading[key];
     const src = D.media.audio[key].src;

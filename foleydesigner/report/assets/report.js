@@ -271,11 +271,12 @@ function select(id) {
   const line = (pairs) => el("div", {}, ...pairs.flatMap(([k, v], i) => [el("span", { class: "k", text: (i ? " · " : "") + k + " " }), String(v)]));
   const stem = [["LUFS", fmt(feat.integrated_lufs)], ["peak dBFS", fmt(feat.peak_dbfs)], ["masked by beds dB", fmt(feat.masked_by_bg_db)], ["plan fader dB", fmt(FADERS[id])]].filter(([, v]) => v !== "–");
   const ins = $("#inspector"); ins.innerHTML = "";
-  ins.append(el("h3", { text: ev.id }), line(facts),
+  // the DOM's append writes a null as the text "null": every optional part goes through el(), which skips them
+  ins.append(el("div", {}, el("h3", { text: ev.id }), line(facts),
     el("div", {}, el("span", { class: "k", text: "span " }), `${fmt(ev.start_s, 2)}–${fmt(ev.end_s, 2)} s (${tc(ev.start_s)}), ${ev.onsets_s.length} onsets`),
     ev.description ? el("p", { text: ev.description }) : null, ev.evidence ? el("p", {}, el("span", { class: "k", text: "evidence: " }), ev.evidence) : null,
     stem.length ? el("div", {}, el("span", { class: "k", text: "stem " }), line(stem)) : null,
-    ...ops.map((o) => el("div", {}, el("span", { class: "op", text: `${o.expert} ${opParams(o.params)}` }), el("span", { class: "reason", text: o.reason || "" }))));
+    ...ops.map((o) => el("div", {}, el("span", { class: "op", text: `${o.expert} ${opParams(o.params)}` }), el("span", { class: "reason", text: o.reason || "" })))));
   if (window.FoleyEdits) window.FoleyEdits.inspect(ev, ins);
 }
 function opParams(p) { return Object.entries(p || {}).filter(([, v]) => v !== null && v !== undefined)
