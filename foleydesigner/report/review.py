@@ -19,8 +19,14 @@ _MAX_POINTS = 400
 
 
 def depth_scale(clues: dict[str, Any]) -> float:
-    """Metres the top view and the depth plot span: the 95th percentile of all depths (at least 2 m), rounded up."""
-    depths = np.concatenate([np.asarray(c.get("depth_m") or [], dtype=float) for c in clues.get("events", [])] or [np.zeros(0)])
+    """Metres the top view and the depth plot span: the 95th percentile of the depths of every event's active
+    frames (what the top view draws), at least 2 m, with 10 % headroom, rounded up."""
+    parts = []
+    for c in clues.get("events", []):
+        d = np.asarray(c.get("depth_m") or [], dtype=float)
+        act = np.asarray(c.get("activation") or [1] * len(d), dtype=bool)
+        parts.append(d[act[: len(d)]] if act.size >= len(d) else d)
+    depths = np.concatenate(parts) if parts else np.zeros(0)
     depths = depths[np.isfinite(depths) & (depths > 0)]
     if not depths.size:
         return 2.0

@@ -57,7 +57,7 @@ const METER_FLOOR = -60;
 const meterPct = (db) => Math.max(0, Math.min(100, (db - METER_FLOOR) / -METER_FLOOR * 100));
 function mixer() {
   const strips = $("#strips");
-  const scale = el("div", { class: "scale" }); for (const v of [-60, -40, -20, -10, -3, 0]) scale.append(el("span", { style: `left:${meterPct(v)}%`, text: String(v) }));
+  const scale = el("div", { class: "scale" }); for (const v of [-60, -40, -20, 0]) scale.append(el("span", { style: `left:${meterPct(v)}%`, text: String(v) }));
   strips.append(el("div", { class: "strip head" }, el("span"), el("span", { class: "note", text: POST_PLAN ? "post-plan stems" : "raw stems" }), el("span"), el("span"),
     el("span", { class: "note", text: "fader dB (plan)" }), el("span"), el("div", { class: "meterscale", title: "dBFS" }, scale)));
   const strip = (key, name, colourOf, target, isGroup) => {
@@ -223,12 +223,14 @@ function drawRadar(t) {  // top view: the listener at the centre (a full circle 
     }
   }
 }
-function immersivePanel() {  // the immersive deliveries' levels, and what the top view's diamonds are
+function immersivePanel() {
+  if (BEHIND) { const n = $("#radarbox .panel-title .note"); if (n) n.textContent = "top view, listener at the centre, front up"; }  // the immersive deliveries' levels, and what the top view's diamonds are
   const F = (D.immersive || {}).formats || {}; if (!Object.keys(F).length) return;
   const rows = Object.entries(F).map(([k, f]) => el("tr", {}, el("td", { text: k }), el("td", { class: "n", text: String(f.channels) }),
-    el("td", { class: "n", text: fmt(f.integrated_lufs) }), el("td", { class: "n", text: fmt(f.true_peak_dbtp) }), el("td", { text: f.file + (f.hrtf ? ` (HRTF ${f.hrtf})` : "") })));
+    el("td", { class: "n", text: fmt(f.integrated_lufs) }), el("td", { class: "n", text: fmt(f.true_peak_dbtp) })));
+  rows.forEach((r, i) => { const f = Object.values(F)[i]; r.title = f.file + (f.hrtf ? ` (HRTF: ${f.hrtf})` : ""); });
   $("#radarbox").append(el("div", { id: "immersive" }, el("div", { class: "note", text: "◆ objects: azimuth / elevation as the immersive mixes place them" }),
-    el("table", {}, el("thead", {}, el("tr", {}, ...["delivery", "ch", "LUFS", "dBTP", "file"].map((h, i) => el("th", { class: i && i < 4 ? "n" : "", text: h })))), el("tbody", {}, ...rows))));
+    el("table", {}, el("thead", {}, el("tr", {}, ...["delivery", "ch", "LUFS", "dBTP"].map((h, i) => el("th", { class: i ? "n" : "", text: h })))), el("tbody", {}, ...rows))));
 }
 function drawOverlay(t) {
   const c = $("#overlay"), vb = $("#videobox").getBoundingClientRect(), vw = D.video.width || 16, vh = D.video.height || 9;
