@@ -320,3 +320,14 @@ def test_edits_are_exported_as_edits_json(demo, tmp_path):
     assert edits["edits"] == [{"op": "remove", "id": "car_door_1"}, {"op": "move", "id": "footsteps_t0", "by_s": 0.5},
                               {"op": "move_onset", "id": "footsteps_t0", "index": 0, "by_s": 0.1},
                               {"op": "set", "id": "footsteps_t0", "layer": "bg"}, {"op": "restore", "id": cand}]
+
+
+def test_stems_not_on_the_clip_clock_fall_back_to_raw_with_a_warning(demo, tmp_path):
+    import soundfile as sf
+
+    run = copy_run(demo, tmp_path / "trimmed")
+    x, sr = sf.read(str(run / "stems" / "car_door_1.wav"), dtype="float32")
+    sf.write(str(run / "stems" / "car_door_1.wav"), x[sr:], sr, subtype="PCM_24")  # as `--stems trimmed` would
+    data = page_json(write_report(run))
+    assert data["media"]["stems_post_plan"] is False and data["media"]["faders_db"] == {}
+    assert any("before the mix plan" in w for w in data["warnings"])

@@ -49,12 +49,15 @@ def plan_faders(plan: dict[str, Any]) -> dict[str, float]:
 def render_post_plan(run_dir: Path, script: dict[str, Any], clues: dict[str, Any], plan: dict[str, Any],
                      scratch: Path) -> PostPlan | None:
     """Run the mix plan's channel strips on the run's stems into scratch/; None when the run has no plan or its
-    stems are not the mixer's 48 kHz stereo (then the monitor falls back to the raw stems)."""
+    stems are not the mixer's full-length 48 kHz stereo (then the monitor falls back to the raw stems)."""
     ids = [sid for sid in (plan.get("plan") or {}) if (run_dir / "stems" / f"{sid}.wav").is_file()]
     if not ids:
         return None
     sources = {sid: WavAudio(run_dir / "stems" / f"{sid}.wav") for sid in sorted(ids)}
     if any(s.sr != SAMPLE_RATE or s.channels != 2 for s in sources.values()):
+        return None
+    mix = run_dir / "mix_stereo.wav"
+    if mix.is_file() and any(s.n != WavAudio(mix).n for s in sources.values()):  # `--stems trimmed`: not on the clip's clock
         return None
     parsed = FoleyScript.model_validate(script)
     known = {e.id for e in parsed.events}
