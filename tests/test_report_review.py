@@ -331,3 +331,35 @@ def test_stems_not_on_the_clip_clock_fall_back_to_raw_with_a_warning(demo, tmp_p
     data = page_json(write_report(run))
     assert data["media"]["stems_post_plan"] is False and data["media"]["faders_db"] == {}
     assert any("before the mix plan" in w for w in data["warnings"])
+
+
+def _mean_meter_db(d, mode: str, lo: float, hi: float) -> dict:
+    """Power mean of every meter while the page plays [lo, hi] s on a monitor."""
+    import math
+
+    d.execute_script(f"window.foleyReport.pause(); window.foleyReport.setMode('{mode}')")
+    wait_for(d, f"return window.foleyReport.mixer().mode === '{mode}' && !document.getElementById('monitor-note').textContent.startsWith('loading')")
+    d.execute_script(f"window.foleyReport.seek({lo})")
+    wait_for(d, f"return Math.abs(window.foleyReport.time() - {lo}) < 0.01")
+    d.execute_script("window.foleyReport.play()")
+    power: dict = {}
+    while d.execute_script("return window.foleyReport.time()") < hi:
+        for k, v in d.execute_script("return window.foleyReport.meters()").items():
+            if v is not None and v > -200:
+                power.setdefault(k, []).append(10 ** (v / 10))
+        time.sleep(0.05)
+    d.execute_script("window.foleyReport.pause()")
+    return {k: 10 * math.log10(sum(v) / len(v)) for k, v in power.items()}
+
+
+@browser
+def test_the_stems_monitor_plays_at_the_mix_level(demo):
+    """Nothing soloed: the Stems monitor's master meter reads the stereo mix's level over the same window (the
+    issue measured 20 dB under with raw stems)."""
+    d = opened(demo / "report.html")
+    try:
+        stereo = _mean_meter_db(d, "stereo", 2.0, 5.0)["__master__"]
+        stems = _mean_meter_db(d, "stems", 2.0, 5.0)["__master__"]
+    finally:
+        d.quit()
+    assert abs(stems - stereo) < 3.0
