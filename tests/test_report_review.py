@@ -363,3 +363,17 @@ def test_the_stems_monitor_plays_at_the_mix_level(demo):
     finally:
         d.quit()
     assert abs(stems - stereo) < 3.0
+
+
+def test_every_sounding_stem_has_its_spectrogram(demo):
+    from matplotlib.image import imread
+
+    data = page_json(demo / "report.html")
+    ids = {e["id"] for e in data["events"]}
+    assert set(data["media"]["spectra"]) == ids
+    img = imread(str(demo / data["media"]["spectra"]["car_door_1"]))
+    width = min(800, int(data["duration_s"] * 48_000) // 1024)  # a column per 1024 samples at most
+    assert img.shape[0] == 48 and abs(img.shape[1] - width) <= 1
+    door = next(e for e in data["events"] if e["id"] == "car_door_1")
+    col = int(door["start_s"] / data["duration_s"] * img.shape[1])
+    assert img[:, col + 2: col + 12, :3].mean() > img[:, : max(1, col - 20), :3].mean() + 0.1  # bright where it sounds

@@ -16,11 +16,10 @@ import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from foleydesigner.errors import InputError
 from foleydesigner.report.collect import page_data
-from foleydesigner.report.monitors import MEDIA_DIR, render_media
+from foleydesigner.report.monitors import MEDIA_DIR, href, render_media
 from foleydesigner.tools.export import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -47,13 +46,6 @@ def script_safe_json(data: Any) -> str:
     return re.sub("[<>&\u2028\u2029]", lambda m: _SCRIPT_ESCAPES[m.group(0)], text)
 
 
-def href(path: str) -> str:
-    """A relative URL for a path inside the folder, as written on disk: './' first and every segment
-    percent-encoded, so a folder named `javascript:alert(1)` stays a path and a `#` or `%` in a clip's name
-    does not end the URL early."""
-    return "./" + quote(Path(path).as_posix(), safe="/")
-
-
 def _page(template: str, title: str, data: dict[str, Any]) -> str:
     script = "\n".join(_asset(name) for name in _SCRIPTS[template])
     parts = {"{{TITLE}}": html.escape(title), "{{GENERATOR}}": GENERATOR, "/*{{CSS}}*/": _asset("report.css"),
@@ -78,7 +70,7 @@ def write_report(run_dir: str | Path) -> Path:
     data = page_data(run_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{MEDIA_DIR}-", dir=run_dir))
     try:
-        data["media"] = render_media(run_dir, data, staging, href)
+        data["media"] = render_media(run_dir, data, staging)
         final = run_dir / MEDIA_DIR
         if final.exists():
             shutil.rmtree(final)

@@ -3,7 +3,7 @@
 - the picture: the delivered video, or an H.264 preview when its codec is not one browsers decode;
 - Web Audio files (Opus in .js, see media.py): the stereo mix, the 5.1's three channel pairs, the binaural mix,
   and the stems *as the mix plays them* (mixdown.py), with the reverb returns as one more strip;
-- waveform envelopes, the mix spectrogram, and BS.1770 momentary / short-term loudness curves for the meters.
+- waveform envelopes, spectrograms (the mix's, and each stem's as mixed), and BS.1770 momentary / short-term loudness curves for the meters.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import logging
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import soundfile as sf
@@ -46,6 +47,13 @@ def loudness_curve(path: Path) -> dict[str, Any]:
     return {"hop_s": 0.1, "momentary": lufs(prof.blocks), "short_term": lufs(prof.short_term)}
 
 
+def href(path: str) -> str:
+    """A relative URL for a path inside the folder, as written on disk: './' first and every segment
+    percent-encoded, so a folder named `javascript:alert(1)` stays a path and a `#` or `%` in a clip's name
+    does not end the URL early."""
+    return "./" + quote(Path(path).as_posix(), safe="/")
+
+
 def _read(run_dir: Path, name: str) -> dict[str, Any]:
     path = run_dir / name
     try:
@@ -54,11 +62,11 @@ def _read(run_dir: Path, name: str) -> dict[str, Any]:
         return {}
 
 
-def render_media(run_dir: Path, data: dict[str, Any], dest: Path, href: Any) -> dict[str, Any]:
+def render_media(run_dir: Path, data: dict[str, Any], dest: Path) -> dict[str, Any]:
     """Everything the page plays or draws from audio and video, into dest (report_media/ once renamed);
-    returns what the page needs to find it. href turns a folder-relative path into a safe relative URL."""
+    returns what the page needs to find it."""
     out: dict[str, Any] = {"envelopes": {}, "audio": {}, "spectrogram": None, "spectrogram_hz": list(SPEC_HZ),
-                           "audio_note": "", "stems_post_plan": False, "faders_db": {}, "loudness": {}}
+                           "audio_note": "", "stems_post_plan": False, "faders_db": {}, "loudness": {}, "spectra": {}}
     dur = max(data["duration_s"], 1e-3)
     bins = int(min(ENVELOPE_MAX, max(50, dur * ENVELOPE_RATE_HZ)))
     opus = media.opus_available()
@@ -71,7 +79,7 @@ def render_media(run_dir: Path, data: dict[str, Any], dest: Path, href: Any) -> 
         (dest / name).write_text(media.audio_js(key, media.encode_opus(src, pair, start, stop, bitrate=bitrate, gain=gain)))
         out["audio"][key] = {"src": href(f"{MEDIA_DIR}/{name}"), "offset_s": round(start / 48_000, 6)}
 
-    _picture(run_dir, data, dest, href)
+    _picture(run_dir, data, dest)
     _stems(run_dir, data, dest, out, bins, add_audio if opus else None)
     stereo, surround, binaural = run_dir / "mix_stereo.wav", run_dir / "mix_5_1.wav", run_dir / "mix_binaural.wav"
     if stereo.is_file():
@@ -94,7 +102,7 @@ def render_media(run_dir: Path, data: dict[str, Any], dest: Path, href: Any) -> 
     return out
 
 
-def _picture(run_dir: Path, data: dict[str, Any], dest: Path, href: Any) -> None:
+def _picture(run_dir: Path, data: dict[str, Any], dest: Path) -> None:
     """The video's URL, or a preview's when browsers cannot decode the delivered picture (an AVI's msmpeg4
     plays as sound only in Chromium: videoWidth 0 and no error event, so the page could not even warn)."""
     video = data["video"]
@@ -142,6 +150,11 @@ def _stems(run_dir: Path, data: dict[str, Any], dest: Path, out: dict[str, Any],
             src = src if src is not None else WavAudio(run_dir / ev["stem"])
             env, first, last = media.stem_envelope(src, bins, gain=gain)
             out["envelopes"][ev["id"]] = env
+            if first >= 0:  # the stem's spectrogram as mixed, for its lane (about 30 ms a stem)
+                (dest / "spectra").mkdir(exist_ok=True)
+                media.spectrogram_png(src, dest / "spectra" / f"{ev['id']}.png", width=800, height=48, f_range=SPEC_HZ,
+                                      gain=gain)
+                out["spectra"][ev["id"]] = href(f"{MEDIA_DIR}/spectra/{ev['id']}.png")
             if add_audio and first >= 0 and getattr(src, "sr", 48_000) == 48_000 and src.channels == 2:
                 add_audio(f"stem:{ev['id']}", src, (0, 1), first, last + 1, 96_000, gain)
         if post and post.returns and add_audio:

@@ -27,7 +27,7 @@ const EVENTS = D.events;
 const HFOV = Number(D.hfov_deg) > 0 ? Number(D.hfov_deg) : 60;  // the run's --hfov, to place untracked sources
 const colour = (i, layer) => `hsl(${(layer === "fg" ? 20 : 190) + (i * 47) % 120}, 70%, 60%)`;
 EVENTS.forEach((e, i) => { e.colour = colour(i, e.layer); });
-const state = { selected: null, mode: "stereo", zoom: 1, loop: { on: false, a: null, b: null }, markers: [] };
+const state = { selected: null, mode: "stereo", zoom: 1, spectra: false, loop: { on: false, a: null, b: null }, markers: [] };
 const hooks = { redraw: [] };  // views that draw markers or the loop register here
 
 // ---- clock: the video is the master; without a playable video a wall clock stands in ------------------------

@@ -131,7 +131,9 @@ function timeline() {
       const ln = row("lane", [el("span", { class: "chip", style: `display:inline-block;width:8px;height:16px;border-radius:2px;background:${ev.colour}` }),
         el("span", { class: "lid", text: ev.id, title: ev.description || ev.label }), badge], 30);
       ln.r.dataset.event = ev.id; ln.r.querySelector(".lab").addEventListener("click", () => select(ev.id));
-      const c = canvasIn(ln.trk, 30); drawLane(c, ev, env[ev.id]);
+      const spec = state.spectra && ((D.media || {}).spectra || {})[ev.id];  // the stem's own spectrogram (as mixed)
+      if (spec) { ln.r.classList.add("tall"); ln.trk.append(el("img", { class: "lanespec", src: spec, alt: `spectrogram of ${ev.id}`, draggable: "false" })); }
+      const c = canvasIn(ln.trk, spec ? 48 : 30); drawLane(c, ev, spec ? null : env[ev.id]);
       const alpha = 0.25 + 0.45 * (conf ?? 1);
       const cue = el("div", { class: "cue" + (conf !== null && conf !== undefined && conf < 0.5 ? " lowconf" : ""), "data-event": ev.id,
         style: `left:${ev.start_s * tl.px}px;width:${Math.max(3, (ev.end_s - ev.start_s) * tl.px)}px;background:${ev.colour.replace("60%)", `60%, ${alpha})`).replace("hsl", "hsla")}`,
@@ -315,6 +317,8 @@ if (window.FoleyDecisions) window.FoleyDecisions(D, el, svg, fmt);
 if (window.FoleyEdits) window.FoleyEdits.init();
 select((EVENTS.find((e) => e.layer === "fg") || EVENTS[0] || {}).id);
 $("#zoom").addEventListener("input", (e) => { state.zoom = Number(e.target.value); timeline(); select(state.selected); });
+$("#spectra").addEventListener("change", (e) => { state.spectra = e.target.checked; timeline(); select(state.selected); });
+if (!Object.keys((D.media || {}).spectra || {}).length) $("#spectra").disabled = true;
 window.addEventListener("resize", () => { timeline(); select(state.selected); });
 $("#foot").textContent = `report built from the run's output files in ${fmt(D.built_s, 2)} s · FoleyDesigner ${(((D.run || {}).versions) || {}).foleydesigner || ""}`;
 window.foleyReport = { data: D, seek: (t) => clock.seek(t), time: () => clock.time, play: () => clock.play(), pause: () => clock.pause(),
