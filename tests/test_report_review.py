@@ -305,6 +305,9 @@ def test_edits_are_exported_as_edits_json(demo, tmp_path):
         by.send_keys("-50")
         d.find_element("css selector", "#edit-move").click()  # outside the clip: refused with a line, not added
         assert "outside the clip" in d.execute_script("return document.getElementById('edit-error').textContent")
+        ghosts = d.execute_script("return [...document.querySelectorAll('.row.lane[data-event=\"footsteps_t0\"] .ghost')].length")
+        assert ghosts == 2  # the moved event and its moved onset, dashed where they will be
+        assert d.execute_script("return document.querySelector('.row.lane[data-event=\"car_door_1\"]').classList.contains('removed')")
         cand = json.loads((demo / "script.json").read_text())["candidates"][0]["id"]
         d.find_element("css selector", f'#candidates li[data-candidate="{cand}"] button').click()
         d.find_element("css selector", "#export-edits").click()

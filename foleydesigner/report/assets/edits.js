@@ -49,7 +49,22 @@ window.FoleyEdits = (function () {
     document.querySelectorAll(".row.lane[data-event]").forEach((r) => { r.classList.toggle("removed", removed.has(r.dataset.event));
       r.classList.toggle("edited", touched.has(r.dataset.event) && !removed.has(r.dataset.event)); });
     document.querySelectorAll("#candidates li").forEach((li) => li.classList.toggle("restored", ops.some((o) => o.op === "restore" && o.id === li.dataset.candidate)));
+    ghosts();
   }
+  // where the moves put each event and onset, drawn dashed in its lane (the lanes are rebuilt on zoom: redrawn then)
+  function ghosts() {
+    document.querySelectorAll(".ghost").forEach((g) => g.remove());
+    const shift = {}, onsets = {};
+    for (const o of ops) { const ev = byId(o.id); if (!ev) continue;
+      if (o.op === "move") { shift[o.id] = o.to_s !== undefined ? o.to_s - ev.start_s : (shift[o.id] || 0) + o.by_s; }
+      if (o.op === "move_onset") { const was = onsets[o.id + ":" + o.index] ?? ev.onsets_s[o.index] + (shift[o.id] || 0);
+        onsets[o.id + ":" + o.index] = o.to_s !== undefined ? o.to_s : was + o.by_s; } }
+    for (const [id, by] of Object.entries(shift)) { const ev = byId(id), trk = document.querySelector(`.row.lane[data-event="${CSS.escape(id)}"] .trk`); if (!trk) continue;
+      trk.append(el("div", { class: "ghost", style: `left:${(ev.start_s + by) * tl.px}px;width:${Math.max(3, (ev.end_s - ev.start_s) * tl.px)}px`, title: `${id} moved ${by >= 0 ? "+" : ""}${fmt(by, 3)} s` })); }
+    for (const [key, t] of Object.entries(onsets)) { const id = key.slice(0, key.lastIndexOf(":")), trk = document.querySelector(`.row.lane[data-event="${CSS.escape(id)}"] .trk`); if (!trk) continue;
+      trk.append(el("div", { class: "ghost tick", style: `left:${t * tl.px}px`, title: `${id} onset ${key.slice(key.lastIndexOf(":") + 1)} → ${fmt(t, 3)} s` })); }
+  }
+  hooks.redraw.push(ghosts);
   // fader moves in the Stems mixer become `set gain_db` edits: the offset from the plan's fader
   function faders() {
     let n = 0;

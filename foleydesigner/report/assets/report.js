@@ -144,7 +144,7 @@ function timeline() {
   }
   for (const s of D.shots || []) if (s.start_s > 0) inner.append(el("div", { class: "cut", style: `left:${labW + s.start_s * tl.px}px`, title: `cut at ${fmt(s.start_s, 2)} s` }));
   inner.append(el("div", { id: "playhead" }), el("div", { id: "tl-marks" }));
-  drawMarks();
+  for (const f of hooks.redraw) f();  // loop, markers and the edits' ghosts on the new lanes
 }
 function drawMarks() {  // the loop region and the markers over every lane
   const box = $("#tl-marks"); if (!box) return; box.innerHTML = ""; const l = state.loop;
