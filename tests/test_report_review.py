@@ -291,6 +291,7 @@ def test_edits_are_exported_as_edits_json(demo, tmp_path):
     d = opened(demo / "report.html", downloads)
     try:
         d.execute_script("window.foleyReport.select('car_door_1')")
+        assert d.execute_script("return document.getElementById('edit-surface').disabled")  # a door has no surface
         d.find_element("css selector", "#edit-remove").click()
         d.execute_script("window.foleyReport.select('footsteps_t0')")
         by = d.find_element("css selector", "#edit-by")
@@ -298,6 +299,8 @@ def test_edits_are_exported_as_edits_json(demo, tmp_path):
         by.send_keys("0.5")
         d.find_element("css selector", "#edit-move").click()
         d.find_element("css selector", "#edit-move-onset").click()  # onset #0 by the default 0.1 s
+        surfaces = d.execute_script("return [...document.querySelectorAll('#edit-surface option')].map(o => o.value)")
+        assert "gravel" in surfaces and "concrete" in surfaces
         d.execute_script("document.getElementById('edit-layer').value = 'bg'")
         d.find_element("css selector", "#edit-set").click()
         by = d.find_element("css selector", "#edit-by")

@@ -66,17 +66,32 @@ def immersive(run_dir: Path, plan: dict[str, Any] | None, clues: dict[str, Any])
     return {"formats": formats, "objects": objects}
 
 
-def vocabulary(script: dict[str, Any]) -> dict[str, Any]:
-    """What the edits panel offers: every class name the lexicon knows (with its layer), the walking surfaces,
-    and the candidates a supervisor may restore."""
-    from foleydesigner.lexicon import ENTRIES, SURFACES
+def _surfaces_of(name: str) -> list[str]:
+    """The walking surfaces a class's generator takes ([] when it has none: a surface edit would be refused)."""
+    from foleydesigner.generation import procedural
 
-    classes = sorted({(e.name, e.layer) for e in ENTRIES})
+    cls = procedural.resolve_class(name)
+    choices = procedural.param_options(cls).get("surface") if cls else None
+    return [str(c) for c in choices] if choices and isinstance(choices[0], str) else []
+
+
+def vocabulary(script: dict[str, Any]) -> dict[str, Any]:
+    """What the edits panel offers: every class name the lexicon knows (with its layer and the surfaces its
+    generator takes), and the candidates a supervisor may restore."""
+    from foleydesigner.lexicon import ENTRIES
+
+    seen: dict[str, Any] = {}
+    for e in ENTRIES:
+        if e.name not in seen:
+            seen[e.name] = {"name": e.name, "layer": e.layer, "surfaces": _surfaces_of(e.sound_class)}
+    for ev in script.get("events", []):  # a label the generator knows but the lexicon does not keeps its own entry
+        name = str(ev.get("label") or "")
+        if name and name not in seen:
+            seen[name] = {"name": name, "layer": ev.get("layer"), "surfaces": _surfaces_of(name)}
     cands = [{"id": c.get("id"), "label": c.get("label"), "layer": c.get("layer"), "start_s": c.get("start_s"),
               "end_s": c.get("end_s"), "onsets": len(c.get("onsets_s") or []), "confidence": c.get("confidence"),
               "evidence": readable(c.get("evidence"))} for c in script.get("candidates", []) if isinstance(c, dict)]
-    return {"classes": [{"name": n, "layer": la} for n, la in classes], "surfaces": sorted(set(SURFACES)),
-            "candidates": cands}
+    return {"classes": sorted(seen.values(), key=lambda c: c["name"]), "candidates": cands}
 
 
 def readable(value: Any, limit: int = 400) -> str:

@@ -4,7 +4,7 @@
 "use strict";
 window.FoleyEdits = (function () {
   const FORMAT = "foleydesigner.edits/1";
-  const V = D.vocabulary || { classes: [], surfaces: [], candidates: [] };
+  const V = D.vocabulary || { classes: [], candidates: [] };
   const ops = [];
   const byId = (id) => EVENTS.find((e) => e.id === id);
   const num = (v) => { const x = Number(String(v).trim()); return String(v).trim() === "" || !Number.isFinite(x) ? null : Number(x.toFixed(3)); };
@@ -97,6 +97,12 @@ window.FoleyEdits = (function () {
     const classes = V.classes.length ? V.classes.map((c) => [c.name, `${c.name} (${c.layer})`]) : [[ev.label, ev.label]];
     if (!classes.some(([n]) => n === ev.label)) classes.unshift([ev.label, ev.label]);
     const st = audio.strips[ev.id] || { level: 0, plan: 0 };
+    // only the surfaces the chosen class's generator takes (a footstep's, not a door's)
+    const surfaceSel = el("select", { id: "edit-surface" });
+    const surfaces = (name) => { const c = V.classes.find((x) => x.name === name), list = (c && c.surfaces) || [];
+      surfaceSel.innerHTML = ""; surfaceSel.append(...opts([["", "–"], ...list.map((x) => [x, x])], name === ev.label ? (ev.surface || "") : ""));
+      surfaceSel.disabled = !list.length; };
+    surfaces(ev.label);
     const setBtn = () => { const op = { op: "set", id: ev.id }, lab = $("#edit-label").value, sur = $("#edit-surface").value, lay = $("#edit-layer").value, g = num($("#edit-gain").value);
       if (lab && lab !== ev.label) op.label = lab; if (sur && sur !== (ev.surface || "")) op.surface = sur; if (lay !== ev.layer) op.layer = lay; if (g !== null && g !== 0) op.gain_db = g;
       add(op); };
@@ -109,8 +115,7 @@ window.FoleyEdits = (function () {
         el("button", { id: "edit-move-onset", text: "move onset", onclick: () => { const by = num($("#edit-onset-by").value);
           if (by === null) problem("give a number of seconds"); else add({ op: "move_onset", id: ev.id, index: Number(onsetSel.value), by_s: by }); } }),
         " ", el("button", { text: "to playhead", onclick: () => add({ op: "move_onset", id: ev.id, index: Number(onsetSel.value), to_s: Number(clock.time.toFixed(3)) }) })) : null,
-      el("div", {}, "class ", el("select", { id: "edit-label" }, ...opts(classes, ev.label)), " surface ",
-        el("select", { id: "edit-surface" }, ...opts([["", "–"], ...V.surfaces.map((s) => [s, s])], ev.surface || "")),
+      el("div", {}, "class ", el("select", { id: "edit-label", onchange: (e) => surfaces(e.target.value) }, ...opts(classes, ev.label)), " surface ", surfaceSel,
         " layer ", el("select", { id: "edit-layer" }, ...opts([["fg", "fg"], ["bg", "bg"]], ev.layer)),
         " gain ", inp("edit-gain", fmt(st.level - st.plan, 1), 4, "dB over the plan's fader (the Stems fader's offset)"), " dB ",
         el("button", { id: "edit-set", text: "set", onclick: setBtn }))));
