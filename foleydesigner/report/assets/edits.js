@@ -106,7 +106,7 @@ window.FoleyEdits = (function () {
     const setBtn = () => { const op = { op: "set", id: ev.id }, lab = $("#edit-label").value, sur = $("#edit-surface").value, lay = $("#edit-layer").value, g = num($("#edit-gain").value);
       if (lab && lab !== ev.label) op.label = lab; if (sur && sur !== (ev.surface || "")) op.surface = sur; if (lay !== ev.layer) op.layer = lay; if (g !== null && g !== 0) op.gain_db = g;
       add(op); };
-    ins.append(el("div", { class: "editbox", "data-edit-for": ev.id },
+    const box = el("div", { class: "editbox", "data-edit-for": ev.id },
       el("div", {}, el("b", { text: "edit " }), el("button", { id: "edit-remove", text: "remove", onclick: () => add({ op: "remove", id: ev.id }) })),
       el("div", {}, "move by ", inp("edit-by", "0.5", 5, "seconds, + later"), " s ", el("button", { id: "edit-move", text: "move",
         onclick: () => { const by = num($("#edit-by").value); if (by === null) problem("give a number of seconds"); else add({ op: "move", id: ev.id, by_s: by }); } }),
@@ -118,7 +118,10 @@ window.FoleyEdits = (function () {
       el("div", {}, "class ", el("select", { id: "edit-label", onchange: (e) => surfaces(e.target.value) }, ...opts(classes, ev.label)), " surface ", surfaceSel,
         " layer ", el("select", { id: "edit-layer" }, ...opts([["fg", "fg"], ["bg", "bg"]], ev.layer)),
         " gain ", inp("edit-gain", fmt(st.level - st.plan, 1), 4, "dB over the plan's fader (the Stems fader's offset)"), " dB ",
-        el("button", { id: "edit-set", text: "set", onclick: setBtn }))));
+        el("button", { id: "edit-set", text: "set", onclick: setBtn })));
+    // right under the event's facts and span, above its description and plan, so it is seen without scrolling
+    const wrap = ins.firstElementChild, anchor = wrap && wrap.children[2];
+    if (anchor) anchor.after(box); else ins.append(box);
   }
   return { init, inspect, add, drop, file, ops: () => ops.slice() };
 })();
