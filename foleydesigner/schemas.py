@@ -264,6 +264,7 @@ class RunInfo(_Model):
     tokens: dict[str, int] = Field(default_factory=dict, description="LLM tokens used, input/output")
     cost_usd: float | None = Field(default=None, description="LLM cost from the price table; None if a model's price is unknown")
     llm_usage: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per LLM backend: calls, tokens, cost")
+    hfov_deg: float | None = Field(default=None, description="the camera's horizontal field of view (--hfov) the clues used")
     endpoints: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per agent role: backend, base URL "
                                                  "(no credentials), where it came from, key variable, timeout, temperature")
     error: str | None = Field(default=None, description="a failed run's error (its run.json in OUT.failed/)")
@@ -271,7 +272,6 @@ class RunInfo(_Model):
     failed_node: str | None = Field(default=None, description="the innermost traced call that failed")
     key: dict[str, str] = Field(default_factory=dict, description="input_hash (clip and screenplay bytes) and "
                                 "settings_hash (runkey.py): `foley batch` skips a job whose run.json has its key")
-    hfov_deg: float | None = Field(default=None, description="the camera's horizontal field of view (--hfov) the clues used")
 
 
 class SceneEntity(_Model):
