@@ -24,6 +24,35 @@ from scaling import make_long_clip  # benchmarks/ is on sys.path when this scrip
 SIZE_BUDGET_MB, LOAD_BUDGET_S = 5.0, 3.0
 
 
+def stems_vs_mix_db(run: Path) -> float:
+    """Loudness of the Stems monitor's files (decoded, each at its offset, summed) minus the stereo mix's: the
+    monitor with nothing soloed and every fader at its plan value (target: within 1 dB)."""
+    import base64
+    import io
+    import re
+
+    import av
+    import numpy as np
+    import soundfile as sf
+
+    from foleydesigner.tools.loudness import integrated_lufs
+
+    page = (run / "report.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page, re.S).group(1))
+    mix, sr = sf.read(str(run / "mix_stereo.wav"), dtype="float32", always_2d=True)
+    total = np.zeros_like(mix.T)
+    for key, entry in data["media"]["audio"].items():
+        if key.startswith("stem:"):
+            text = (run / entry["src"]).read_text()
+            blob = base64.b64decode(re.search(r'="([A-Za-z0-9+/=]+)";', text).group(1))
+            with av.open(io.BytesIO(blob)) as c:
+                x = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
+            a = int(round(entry["offset_s"] * sr))
+            n = min(x.shape[1], total.shape[1] - a)
+            total[:, a:a + n] += x[:, :n]
+    return integrated_lufs(total) - integrated_lufs(mix.T)
+
+
 def measure_loads(page: Path, n: int) -> list[float]:
     from foleydesigner.report.browser import file_url, open_chromium
 
@@ -77,17 +106,19 @@ def main() -> None:
     media_mb = sum(p.stat().st_size for p in (out / "report_media").rglob("*") if p.is_file()) / 2**20
     loads = measure_loads(page, args.loads)
     events = len(json.loads((out / "script.json").read_text())["events"])
+    stems_db = stems_vs_mix_db(out)
     res = {"duration_s": args.duration, "events": events, "run_s": run_s, "report_build_s": round(build_s, 2),
            "build_per_clip_s": round(build_s / args.duration, 4),
            "build_share_of_run": None if run_s is None else round(build_s / run_s, 3),
            "html_mb": round(html_mb, 3), "html_vs_budget": round(html_mb / SIZE_BUDGET_MB, 3), "media_mb": round(media_mb, 2),
            "load_s_median": round(statistics.median(loads), 3), "load_s_max": round(max(loads), 3),
-           "load_vs_budget": round(statistics.median(loads) / LOAD_BUDGET_S, 3)}
+           "load_vs_budget": round(statistics.median(loads) / LOAD_BUDGET_S, 3), "stems_minus_mix_lu": round(stems_db, 2)}
     print(f"{args.duration:.0f} s clip, {events} events: report built in {build_s:.1f} s "
           f"({res['build_per_clip_s']} s per clip second" + (f", {res['build_share_of_run']} of the run" if run_s else "") + ")")
     print(f"HTML {html_mb:.2f} MB ({res['html_vs_budget']} of the 5 MB budget), media beside it {media_mb:.1f} MB")
     print(f"load in headless Chromium: median {res['load_s_median']} s, max {res['load_s_max']} s "
           f"({res['load_vs_budget']} of the 3 s budget)")
+    print(f"Stems monitor (every fader at the plan, nothing soloed) minus the stereo mix: {stems_db:+.2f} LU")
     print(json.dumps(res))
 
 

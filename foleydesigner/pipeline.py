@@ -133,6 +133,7 @@ def _run_info(ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start:
                    endpoints=endpoints(ctx))
     info.outputs["trace"] = "trace.jsonl"
     info.outputs["run"] = "run.json"
+    info.hfov_deg = ctx.hfov_deg  # the report places untracked sources on the picture with it
     info.tokens = {"input": ctx.tracer.tokens_in, "output": ctx.tracer.tokens_out}
     usage = usage_for(ctx.tracer)
     info.cost_usd, info.llm_usage = usage.cost_usd, usage.per_backend

@@ -266,6 +266,7 @@ class RunInfo(_Model):
     tokens: dict[str, int] = Field(default_factory=dict, description="LLM tokens used, input/output")
     cost_usd: float | None = Field(default=None, description="LLM cost from the price table; None if a model's price is unknown")
     llm_usage: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per LLM backend: calls, tokens, cost")
+    hfov_deg: float | None = Field(default=None, description="the camera's horizontal field of view (--hfov) the clues used")
     endpoints: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per agent role: backend, base URL "
                                                  "(no credentials), where it came from, key variable, timeout, temperature")
     error: str | None = Field(default=None, description="a failed run's error (its run.json in OUT.failed/)")

@@ -58,22 +58,45 @@ def test_active_spans_from_frames():
     assert active_spans(t, [0, 0, 0, 0, 0], 0.1) == []
 
 
-def test_stem_audio_for_the_browser_matches_the_stem(demo):
-    """The Opus in report_media/ starts where the stem first sounds and has the stem's level there."""
-    data = page_json(demo / "report.html")
-    entry = data["media"]["audio"]["stem:car_door_1"]
-    text = (demo / entry["src"]).read_text()
-    blob = base64.b64decode(re.search(r'="([A-Za-z0-9+/=]+)";', text).group(1))
+def decode_js_audio(path: Path) -> np.ndarray:
+    blob = base64.b64decode(re.search(r'="([A-Za-z0-9+/=]+)";', path.read_text()).group(1))
     with av.open(io.BytesIO(blob)) as c:
-        decoded = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
-    wav, sr = sf.read(str(demo / "stems" / "car_door_1.wav"), dtype="float32", always_2d=True)
-    first = int(round(entry["offset_s"] * sr))
-    assert 0 < first and np.max(np.abs(wav[:first])) < 10 ** (-90 / 20)  # silence before the door was trimmed
-    ref = wav[first:first + decoded.shape[1]].T
-    n = min(ref.shape[1], decoded.shape[1])
-    rms = lambda x: 20 * np.log10(np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-12)  # noqa: E731
-    assert abs(rms(decoded[:, :n]) - rms(ref[:, :n])) < 1.0
-    assert abs(decoded.shape[1] - ref.shape[1]) < 0.05 * sr
+        return np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
+
+
+def lufs(x: np.ndarray) -> float:
+    from foleydesigner.tools.loudness import integrated_lufs
+
+    return integrated_lufs(x)
+
+
+def test_stem_previews_are_post_plan_and_sum_to_the_stereo_mix(demo):
+    """Decode every stem preview (and the reverb returns) at its offset, sum: the stereo mix's loudness, over the
+    whole clip and over a 4 s window; a foreground stem sits at its mix level (~+29 dB over the raw stem)."""
+    data = page_json(demo / "report.html")
+    mix, sr = sf.read(str(demo / "mix_stereo.wav"), dtype="float32", always_2d=True)
+    mix = mix.T
+    total = np.zeros_like(mix)
+    stems = {}
+    for key, entry in data["media"]["audio"].items():
+        if not key.startswith("stem:"):
+            continue
+        x = decode_js_audio(demo / entry["src"])
+        a = int(round(entry["offset_s"] * sr))
+        n = min(x.shape[1], total.shape[1] - a)
+        total[:, a:a + n] += x[:, :n]
+        stems[key[5:]] = (a, x)
+    assert "__returns__" in stems and data["media"]["stems_post_plan"] is True
+    for lo, hi in ((0, mix.shape[1]), (2 * sr, 6 * sr)):
+        assert abs(lufs(total[:, lo:hi]) - lufs(mix[:, lo:hi])) < 1.0
+    plan = json.loads((demo / "mix_plan.json").read_text())
+    fader = next(op["params"]["gain_db"] for op in plan["plan"]["footsteps_t0"] if op["expert"] == "dyn")
+    assert data["media"]["faders_db"]["footsteps_t0"] == pytest.approx(fader) and fader > 20
+    raw, _ = sf.read(str(demo / "stems" / "footsteps_t0.wav"), dtype="float32", always_2d=True)
+    a, x = stems["footsteps_t0"]
+    raised = lufs(x) - lufs(raw.T[:, a:a + x.shape[1]])
+    master = plan["verification"]["master"]["gain_db"]
+    assert abs(raised - (fader + master)) < 3.0  # the fader and the master gain, give or take the compressor
 
 
 def test_index_over_a_folder_of_runs(demo):
@@ -82,7 +105,7 @@ def test_index_over_a_folder_of_runs(demo):
     assert [r["dir"] for r in rows] == ["demo"]
     plan = json.loads((demo / "mix_plan.json").read_text())["verification"]["delivery"]
     assert rows[0]["events"] == len(json.loads((demo / "script.json").read_text())["events"])
-    assert rows[0]["lufs"] == plan["stereo"]["integrated_lufs"] and rows[0]["report"] == "demo/report.html"
+    assert rows[0]["lufs"] == plan["stereo"]["integrated_lufs"] and rows[0]["report"] == "./demo/report.html"
 
 
 def test_report_cli_errors_are_one_line(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 import shutil
 import tempfile
 import time
@@ -16,77 +17,46 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import soundfile as sf
-
 from foleydesigner.errors import InputError
-from foleydesigner.report import media
 from foleydesigner.report.collect import page_data
+from foleydesigner.report.monitors import MEDIA_DIR, href, render_media
 from foleydesigner.tools.export import atomic_write_text
 
 log = logging.getLogger(__name__)
-MEDIA_DIR = "report_media"
 GENERATOR = "foleydesigner-report"  # <meta name=generator>: the only index.html/report.html we overwrite
-#: Envelope points per stem: ~20 per second (enough to see each footstep) and at most 3000 on long clips.
-ENVELOPE_RATE_HZ, ENVELOPE_MAX = 20, 3000
 
 
 def _asset(name: str) -> str:
     return (resources.files("foleydesigner.report") / "assets" / name).read_text(encoding="utf-8")
 
 
-#: Scripts inlined into each page, in order (decisions.js defines what report.js calls).
-_SCRIPTS = {"report.html": ("decisions.js", "report.js"), "index.html": ("index.js",)}
+#: Scripts inlined into each page, in order, as one script (core.js defines what the others use; report.js runs).
+_SCRIPTS = {"report.html": ("core.js", "audio.js", "decisions.js", "edits.js", "report.js"), "index.html": ("index.js",)}
+
+
+#: Characters a JSON text inside <script> must not carry as is: `<` could open `<!--` or `</script>`, which
+#: end or comment out the element (HTML's script data states); `>` and `&` for the same parsers, and U+2028/9,
+#: line terminators to older JS engines. JSON allows each as a \\uXXXX escape, which JSON.parse reads back.
+_SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def script_safe_json(data: Any) -> str:
+    """JSON that no text inside it can end or comment out the <script> element it is inlined into."""
+    text = json.dumps(data, separators=(",", ":"), default=str, ensure_ascii=False)
+    return re.sub("[<>&\u2028\u2029]", lambda m: _SCRIPT_ESCAPES[m.group(0)], text)
 
 
 def _page(template: str, title: str, data: dict[str, Any]) -> str:
     script = "\n".join(_asset(name) for name in _SCRIPTS[template])
-    blob = json.dumps(data, separators=(",", ":"), default=str).replace("</", "<\\/")  # no early </script>
-    return (_asset(template).replace("{{TITLE}}", html.escape(title)).replace("{{GENERATOR}}", GENERATOR)
-            .replace("/*{{CSS}}*/", _asset("report.css")).replace("/*{{JS}}*/", script)
-            .replace("{{DATA}}", blob))
+    parts = {"{{TITLE}}": html.escape(title), "{{GENERATOR}}": GENERATOR, "/*{{CSS}}*/": _asset("report.css"),
+             "/*{{JS}}*/": script, "{{DATA}}": script_safe_json(data)}
+    # one pass over the template: a title or a clip name that reads like a placeholder is never expanded
+    return re.sub("|".join(re.escape(k) for k in parts), lambda m: parts[m.group(0)], _asset(template))
 
 
 def _check_ours(path: Path) -> None:
     if path.is_file() and GENERATOR not in path.read_text(encoding="utf-8", errors="replace")[:2000]:
         raise InputError(f"{path} exists and was not written by `foley report`; move it away first")
-
-
-def _render_media(run_dir: Path, data: dict[str, Any], dest: Path) -> dict[str, Any]:
-    """Envelopes, the spectrogram and the Web Audio files into dest; returns what the page needs to find them."""
-    out: dict[str, Any] = {"envelopes": {}, "audio": {}, "spectrogram": None, "audio_note": ""}
-    dur = max(data["duration_s"], 1e-3)
-    bins = int(min(ENVELOPE_MAX, max(50, dur * ENVELOPE_RATE_HZ)))
-    opus = media.opus_available()
-    if not opus:
-        out["audio_note"] = "this PyAV build has no Opus encoder: the stems and 5.1 monitors are off"
-    (dest / "audio").mkdir(parents=True, exist_ok=True)
-
-    def add_audio(key: str, wav: Path, pair: tuple[int, int], start: int, stop: int, bitrate: int) -> None:
-        name = f"audio/{key.replace(':', '_')}.js"
-        (dest / name).write_text(media.audio_js(key, media.encode_opus(wav, pair, start, stop, bitrate=bitrate)))
-        out["audio"][key] = {"src": f"{MEDIA_DIR}/{name}", "offset_s": round(start / 48_000, 6)}
-
-    for ev in data["events"]:
-        if not ev["stem"]:
-            continue
-        wav = run_dir / ev["stem"]
-        env, first, last = media.stem_envelope(wav, bins)
-        out["envelopes"][ev["id"]] = env
-        if opus and first >= 0 and sf.info(str(wav)).samplerate == 48_000:
-            add_audio(f"stem:{ev['id']}", wav, (0, 1), first, last + 1, 96_000)
-    stereo, surround = run_dir / "mix_stereo.wav", run_dir / "mix_5_1.wav"
-    if stereo.is_file():
-        media.spectrogram_png(stereo, dest / "spectrogram.png")
-        out["spectrogram"] = f"{MEDIA_DIR}/spectrogram.png"
-        env, _, _ = media.stem_envelope(stereo, bins)
-        out["envelopes"]["__mix__"] = env
-        if opus:
-            add_audio("mix:stereo", stereo, (0, 1), 0, sf.info(str(stereo)).frames, 128_000)
-    if opus and surround.is_file() and sf.info(str(surround)).channels == 6:
-        n = sf.info(str(surround)).frames
-        for key, pair in (("5.1:L_R", (0, 1)), ("5.1:C_LFE", (2, 3)), ("5.1:Ls_Rs", (4, 5))):
-            add_audio(key, surround, pair, 0, n, 128_000)
-    return out
 
 
 def write_report(run_dir: str | Path) -> Path:
@@ -100,7 +70,7 @@ def write_report(run_dir: str | Path) -> Path:
     data = page_data(run_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{MEDIA_DIR}-", dir=run_dir))
     try:
-        data["media"] = _render_media(run_dir, data, staging)
+        data["media"] = render_media(run_dir, data, staging)
         final = run_dir / MEDIA_DIR
         if final.exists():
             shutil.rmtree(final)
@@ -145,7 +115,7 @@ def _summary(run_dir: Path, base: Path) -> dict[str, Any]:
     if warnings:
         row["status"] = "warnings"
     if (run_dir / "report.html").is_file():
-        row["report"] = f"{row['dir']}/report.html"
+        row["report"] = href(f"{row['dir']}/report.html")
     return row
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from foleydesigner.errors import InputError
+from foleydesigner.report.review import depth_scale, immersive, readable, vocabulary
 from foleydesigner.trace_view import load_trace, per_agent, timeline
+from foleydesigner.units import DEFAULT_HFOV_DEG
 
 log = logging.getLogger(__name__)
 #: Points per curve in the placement plots: one every ~0.75 s on a 300 s clip, every frame on the demo.
 MAX_POINTS = 400
-_EVIDENCE_CHARS = 400
 
 
 def _read_json(path: Path, *, required: bool = False) -> Any:
@@ -67,13 +68,6 @@ def _shots(script: dict[str, Any], clues: dict[str, Any]) -> list[dict[str, Any]
     return out
 
 
-def _evidence_text(value: Any) -> str:
-    if value in (None, "", [], {}):
-        return ""
-    text = value if isinstance(value, str) else json.dumps(value, default=str, separators=(", ", ": "))
-    return text if len(text) <= _EVIDENCE_CHARS else text[: _EVIDENCE_CHARS - 1] + "…"
-
-
 def _events(script: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
     keep = ("id", "label", "description", "layer", "start_s", "end_s", "source_track", "intensity", "origin",
             "azimuth_deg", "depth_m")
@@ -83,7 +77,8 @@ def _events(script: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
         ev["onsets_s"] = [round(float(t), 3) for t in e.get("onsets_s", [])]
         conf = e.get("confidence")
         ev["confidence"] = None if conf is None else round(float(conf), 3)
-        ev["evidence"] = _evidence_text(e.get("evidence"))
+        ev["evidence"] = readable(e.get("evidence"))
+        ev["surface"] = (e.get("params") or {}).get("surface")
         ev["stem"] = f"stems/{e['id']}.wav" if (run_dir / "stems" / f"{e['id']}.wav").is_file() else None
         out.append(ev)
     return out
@@ -195,6 +190,7 @@ def page_data(run_dir: str | Path) -> dict[str, Any]:
     clues = _read_json(run_dir / "clues.json") or {}
     records = load_trace(run_dir) if (run_dir / "trace.jsonl").is_file() else []
     warnings = list(run.get("warnings", []))
+    plan = _read_json(run_dir / "mix_plan.json")
     events = _events(script, run_dir)
     video = run.get("video", {})
     video_file = run.get("outputs", {}).get("video")
@@ -211,8 +207,10 @@ def page_data(run_dir: str | Path) -> dict[str, Any]:
         "video": {"file": video_file, "width": video.get("width"), "height": video.get("height"), "fps": video.get("fps"),
                   "codec": video.get("codec")},
         "scene": script.get("scene", {}), "notes": script.get("notes", []), "events": events, "clues": _clues(clues),
-        "shots": _shots(script, clues), "tracks": _tracks(records, wanted), "mix": _mix(_read_json(run_dir / "mix_plan.json")),
+        "shots": _shots(script, clues), "tracks": _tracks(records, wanted), "mix": _mix(plan),
         "tot": _tot(_read_json(run_dir / "tot_tree.json")), "scribe": _scribe(records), "agents": _agents(records),
         "run": {k: run.get(k) for k in ("versions", "backends", "seed", "timings_s", "tokens", "cost_usd", "llm_usage")},
-        "warnings": warnings,
+        "warnings": warnings, "hfov_deg": float(run.get("hfov_deg") or DEFAULT_HFOV_DEG),
+        "depth_scale_m": depth_scale(clues), "immersive": immersive(run_dir, plan, clues), "vocabulary": vocabulary(script),
+        "run_dir": run_dir.resolve().name,
     }
