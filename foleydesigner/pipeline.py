@@ -31,12 +31,15 @@ from foleydesigner.failed import (
     remove_failed,
 )
 from foleydesigner.publish import (
+    FILES_KEY,
     RESUME_DIR,
     OutLock,
     adopt_resumable,
     make_staging,
+    not_the_runs,
     publish,
     remove_stale,
+    run_files,
     snapshot,
 )
 from foleydesigner.report import write_report_safe
@@ -69,9 +72,19 @@ def check_out_dir(out_dir: Path, *, force: bool) -> None:
             raise InputError(f"--out {out_dir} is not empty; choose a new folder or pass --force to replace a previous run")
         if not (out_dir / "run.json").exists():
             raise InputError(f"--out {out_dir} holds files that are not a FoleyDesigner run; --force only replaces previous runs")
+        foreign = not_the_runs(out_dir)
+        if foreign is None:
+            raise InputError(f"--out {out_dir}: its run.json does not list the files a run wrote (not a run, or one made "
+                             "by an older FoleyDesigner); --force replaces only a listed run: move the folder away yourself")
+        if foreign:
+            raise InputError(f"--out {out_dir} holds {len(foreign)} entr{'y' if len(foreign) == 1 else 'ies'} no run wrote "
+                             f"({', '.join(foreign[:3])}{' …' if len(foreign) > 3 else ''}); --force never deletes them: "
+                             "move them out or choose another --out")
     parent = out_dir if out_dir.is_dir() else out_dir.parent
-    while not parent.exists():
+    while not parent.exists() and not parent.is_symlink():
         parent = parent.parent
+    if not parent.is_dir():  # --out afile/sub: a file where a folder must be
+        raise InputError(f"--out {out_dir}: {parent} is a file, not a folder; give a folder path")
     if not os.access(parent, os.W_OK):
         raise InputError(f"--out {out_dir}: {parent} is not writable; choose a folder you can write to")
 
@@ -198,6 +211,8 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
             info.warnings.append(f"{failed_dir(out)} holds an earlier failed run's trace; --force removes it")
         atomic_write_json(staging / "run.json", info)
         write_report_safe(staging)  # report.html from the files just written; a failure only warns
+        setattr(info, FILES_KEY, run_files(staging))  # what a later --force may replace, and nothing else
+        atomic_write_json(staging / "run.json", info)
         publish(staging, out, before)
     except BaseException as exc:
         disk_full = isinstance(exc, Exception) and limits.is_disk_full(exc, staging)

@@ -271,6 +271,8 @@ class RunInfo(_Model):
     failed_node: str | None = Field(default=None, description="the innermost traced call that failed")
     key: dict[str, str] = Field(default_factory=dict, description="input_hash (clip and screenplay bytes) and "
                                 "settings_hash (runkey.py): `foley batch` skips a job whose run.json has its key")
+    files: list[str] = Field(default_factory=list, description="every file the run published, relative to its folder: "
+                             "all that `--force` may replace")
 
 
 class SceneEntity(_Model):
