@@ -71,6 +71,15 @@ def test_manifests_carry_screenplay_name_and_per_clip_options(tmp_path):
     ("m.csv", "clip,seed\na.mp4,1,2\n", "row 2: more cells than header columns"),
     ("m.csv", "clip,color\na.mp4,red\n", "m.csv row 2: unknown option 'color'"),
     ("m.csv", "clip\n", "no rows"),
+    # every row passes the checks `foley run` gives its flags, before any job starts
+    ("m.jsonl", '{"clip": "a.mp4", "options": {"min_confidence": 2}}\n', "m.jsonl line 1: min_confidence=2"),
+    ("m.jsonl", '{"clip": "a.mp4"}\n{"clip": "a.mp4", "hfov": 0}\n', "m.jsonl line 2: hfov=0"),
+    ("m.jsonl", '{"clip": "a.mp4", "tot_k": 0}\n', "m.jsonl line 1: tot_k=0"),
+    ("m.jsonl", '{"clip": "a.mp4", "window_s": 0.01}\n', "m.jsonl line 1: window_s=0.01"),
+    ("m.jsonl", '{"clip": "a.mp4", "max-events": -1}\n', "m.jsonl line 1: max-events=-1"),
+    ("m.jsonl", '{"clip": "a.mp4", "tot_tau": "nan"}\n', "m.jsonl line 1: tot_tau='nan'"),
+    ("m.jsonl", '{"clip": "a.mp4", "language": "x;y"}\n', "m.jsonl line 1: language='x;y'"),
+    ("m.csv", "clip,target_lufs\na.mp4,inf\n", "m.csv row 2: target_lufs='inf'"),
 ])
 def test_bad_manifest_rows_name_the_row_and_the_problem(tmp_path, manifest, text, message):
     _fake_clips(tmp_path, "a.mp4")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foleydesigner.checks import check_run_options
 from foleydesigner.errors import InputError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".webm", ".mxf")
@@ -130,8 +131,9 @@ def parse_options(raw: Mapping[str, Any], where: str, base: Path = Path(".")) ->
         target, convert = OPTIONS[name]
         try:
             out[target] = convert(value)
+            check_run_options({target: out[target]}, lambda _k, _v: "")  # the checks `foley run` gives its flags
         except (ValueError, TypeError, InputError) as exc:
-            raise InputError(f"{where}: {key}={value!r}: {exc}") from None
+            raise InputError(f"{where}: {key}={value!r}: {str(exc).strip()}") from None
     return out
 
 
