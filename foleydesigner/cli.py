@@ -421,6 +421,10 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _terminate)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from foleydesigner.redaction import ScrubFilter
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(ScrubFilter())  # a log line is scrubbed like a file
     try:
         code = app(standalone_mode=False)
     except NoArgsIsHelpError as exc:  # bare `foley`: the help, as before

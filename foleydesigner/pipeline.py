@@ -42,6 +42,7 @@ from foleydesigner.publish import (
     run_files,
     snapshot,
 )
+from foleydesigner.redaction import scrub
 from foleydesigner.report import write_report_safe
 from foleydesigner.runkey import run_key as make_run_key
 from foleydesigner.schemas import RunInfo, VideoInfo
@@ -139,7 +140,7 @@ def _run_info(ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start:
     timings = {k: round(v, 4) for k, v in state.get("timings", {}).items()}
     timings["total"] = round(time.perf_counter() - t_start, 4)
     info = RunInfo(versions=versions(), backends=backends, seed=ctx.seed, video=video, timings_s=timings,
-                   warnings=list(state.get("warnings", [])), outputs=dict(state.get("outputs", {})),
+                   warnings=[scrub(str(w)) for w in state.get("warnings", [])], outputs=dict(state.get("outputs", {})),
                    endpoints=endpoints(ctx))
     info.outputs["trace"] = "trace.jsonl"
     info.outputs["run"] = "run.json"
@@ -152,11 +153,11 @@ def _run_info(ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start:
 def _keep_failed(exc: BaseException, ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start: float,
                  staging: Path, out: Path, done: set[str], order: list[str]) -> None:
     """OUT.failed/ for a run that failed after its graph started; the error message then says where it is."""
-    error = f"{exc.__class__.__name__}: {exc}"
+    error = scrub(f"{exc.__class__.__name__}: {exc}")  # as the trace recorded it
     info = _run_info(ctx, state, video, t_start)
     info.outputs = {"trace": "trace.jsonl", "run": "run.json", "state": "state.json",
                     **({"tot_tree": "tot_tree.json"} if (staging / "tot_tree.json").is_file() else {})}
-    info.error, info.failed_stage = str(exc), failed_stage(done, order)
+    info.error, info.failed_stage = scrub(str(exc)), failed_stage(done, order)
     info.failed_node = failed_node(staging / "trace.jsonl", error)
     kept = keep_evidence(staging, out, info, state)
     if kept is None:

@@ -1,7 +1,7 @@
 """trace.jsonl: one line per agent, node or tool call, so a developer can see who decided what and why.
 
 Lines carry: time, node, kind (node|agent|tool|llm), backend, a digest of the inputs, prompt, raw output,
-parsed output, latency and tokens. API keys never reach it: values are redacted by key name and by pattern.
+parsed output, latency and tokens. API keys never reach it: values are redacted by key name, by value and by pattern (redaction.py).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from foleydesigner.redaction import scrub
+
 _SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization)", re.I)
-_SECRET_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)")
 
 
 def _redact(value: Any) -> Any:
@@ -26,7 +27,7 @@ def _redact(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_redact(v) for v in value]
     if isinstance(value, str):
-        return _SECRET_VALUE.sub("***", value)
+        return scrub(value)  # key values in use, any Authorization scheme, URL credentials
     return value
 
 

@@ -24,6 +24,7 @@ from foleydesigner.batch.record import BatchRecord, JobRecord, now_iso
 from foleydesigner.batch.sources import REEL, Job, Timeline
 from foleydesigner.errors import FoleyError, InputError
 from foleydesigner.failed import failed_dir, is_failed_run
+from foleydesigner.redaction import scrub
 
 log = logging.getLogger(__name__)
 SCRATCH = ".batch"  # DIR/.batch/<job>/: a timeline shot's extracted sub-clip, while its job runs
@@ -94,10 +95,10 @@ def execute_job(job: Job, out_root: str, key: dict[str, str], board: Any = None)
                   **job.options)
         result["status"] = "done"
     except FoleyError as exc:
-        result.update(status="failed", reason=str(exc))
+        result.update(status="failed", reason=scrub(str(exc)))
     except Exception as exc:  # a bug, not bad input: keep its class so the report says what broke
         log.exception("job %s failed", job.name)
-        result.update(status="failed", reason=f"{exc.__class__.__name__}: {exc}")
+        result.update(status="failed", reason=scrub(f"{exc.__class__.__name__}: {exc}"))
     finally:
         if told:
             import ray
