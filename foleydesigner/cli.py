@@ -425,6 +425,9 @@ def main() -> None:
 
     for handler in logging.getLogger().handlers:
         handler.addFilter(ScrubFilter())  # a log line is scrubbed like a file
+    # a grounding problem becomes a run warning, which the run's summary prints (short; in full in the trace):
+    # its log line would print it a second time, at full length
+    logging.getLogger("foleydesigner.agents.grounding").setLevel(logging.ERROR)
     try:
         code = app(standalone_mode=False)
     except NoArgsIsHelpError as exc:  # bare `foley`: the help, as before

@@ -49,6 +49,7 @@ from foleydesigner.schemas import RunInfo, VideoInfo
 from foleydesigner.tools.export import atomic_write_json
 from foleydesigner.tools.screenplay import read_screenplay
 from foleydesigner.tools.video import probe_video
+from foleydesigner.trace import warning_lines
 
 log = logging.getLogger(__name__)
 _VERSIONED = ("foleydesigner", "langgraph", "langchain-core", "numpy", "scipy", "opencv-contrib-python-headless",
@@ -140,7 +141,7 @@ def _run_info(ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start:
     timings = {k: round(v, 4) for k, v in state.get("timings", {}).items()}
     timings["total"] = round(time.perf_counter() - t_start, 4)
     info = RunInfo(versions=versions(), backends=backends, seed=ctx.seed, video=video, timings_s=timings,
-                   warnings=[scrub(str(w)) for w in state.get("warnings", [])], outputs=dict(state.get("outputs", {})),
+                   warnings=warning_lines([scrub(str(w)) for w in state.get("warnings", [])], ctx.tracer), outputs=dict(state.get("outputs", {})),
                    endpoints=endpoints(ctx))
     info.outputs["trace"] = "trace.jsonl"
     info.outputs["run"] = "run.json"

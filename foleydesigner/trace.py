@@ -121,3 +121,20 @@ def traced(node: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[...,
         return node_fn
 
     return wrap
+
+
+#: A warning as printed and stored in run.json: long enough for what went wrong and where, short enough for one line.
+SHORT_WARNING = 300
+
+
+def warning_lines(warnings: list[str], tracer: Tracer) -> list[str]:
+    """The sink of a run's warnings: each once (graph branches and search levels may raise the same one), in the
+    order first raised, cut to a short line; the full text of one that was cut goes in the trace (kind 'warning')."""
+    lines = []
+    for text in dict.fromkeys(str(w) for w in warnings):
+        if len(text) > SHORT_WARNING:
+            tracer.write({"node": text.split(":", 1)[0][:60], "kind": "warning", "text": text})
+            text = text[: SHORT_WARNING - 45].rstrip() + " … (in full: foley trace, kind warning)"
+        if text not in lines:
+            lines.append(text)
+    return lines
