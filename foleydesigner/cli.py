@@ -310,6 +310,10 @@ def batch(
     except FoleyError as exc:
         fail(exc)
         return
+    except KeyboardInterrupt:  # SIGTERM (see main) or Ctrl-C: run_batch recorded the unfinished jobs
+        console.print(f"[bold red]interrupted:[/] unfinished jobs are recorded as interrupted in {out / 'batch.json'}; "
+                      "the same command finishes them", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=130) from None
     c = record.counts
     console.print(f"{len(record.jobs)} jobs: {c['done']} done, {c['skipped']} skipped (already done), {c['failed']} "
                   f"failed in {time.perf_counter() - t0:.0f} s; see {out / 'batch.json'}", highlight=False, soft_wrap=True)

@@ -316,3 +316,54 @@ def test_a_dead_worker_is_retried_and_resumes_and_a_failing_job_is_recorded(clip
     assert nodes.count("load_video") == 1 and "mixing.master" in nodes  # the retry did not start over
     assert jobs["bad"]["status"] == "failed" and "magic" in jobs["bad"]["reason"]
     assert not (out / "bad").exists()
+
+
+def _listening(pids: set[int]) -> list[tuple[str, str]]:
+    """(process name, address) of every listening TCP socket of these processes."""
+    import psutil
+
+    found = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            found += [(proc.name(), c.laddr.ip) for c in proc.net_connections(kind="inet")
+                      if c.status == psutil.CONN_LISTEN]
+        except psutil.Error:
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_local_cluster_listens_on_loopback_only_and_sigterm_records_interrupted_jobs(clip_dir, tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
+    proc = subprocess.Popen([FOLEY, "batch", str(clip_dir), "--out", str(out), "--workers", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None and not list(out.glob(".clip*.partial-*")):
+        time.sleep(0.1)  # a job has started: the cluster is up, a worker runs it
+    assert proc.poll() is None, proc.communicate()
+    ray_procs = _descendants(proc.pid)
+    try:
+        sockets = _listening({proc.pid, *ray_procs})
+        names = {n for n, _ in sockets}
+        assert {"gcs_server", "raylet"} <= names, sockets
+        assert all(ip in ("127.0.0.1", "::ffff:127.0.0.1", "::1") for _, ip in sockets), sockets
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        stdout, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    # the plain progress line, then one line: no Ray C++ stack dump, no traceback
+    assert [line.split(":")[0] for line in err.splitlines() if line.strip()] == ["4 jobs", "interrupted"], err
+    jobs = json.loads((out / "batch.json").read_text())["jobs"]
+    assert not [j for j in jobs if j["status"] == "queued"]
+    assert [j for j in jobs if j["status"] == "interrupted"] and all(
+        j["status"] in ("done", "interrupted") for j in jobs), jobs
+    deadline = time.monotonic() + 30  # a batch that stopped takes its cluster with it: no agent is left behind
+    while any(_alive(p) for p in ray_procs) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = [p for p in ray_procs if _alive(p)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left
