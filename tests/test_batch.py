@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -367,3 +368,51 @@ def test_local_cluster_listens_on_loopback_only_and_sigterm_records_interrupted_
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left
+
+
+@pytest.mark.slow
+def test_ray_address_of_a_cluster_with_token_authentication(tmp_path):
+    """`ray start --head` (Ray >= 2.5x) turns token authentication on: a batch joins with the user's token."""
+    import tempfile
+
+    token = "f" * 32
+    port = 20000 + os.getpid() % 20000
+    short = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # Ray's unix sockets live here: paths under 108 bytes
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(HOME=str(tmp_path), RAY_USAGE_STATS_ENABLED="0", RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    with open(tmp_path / "head.log", "w") as log:
+        head = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+                                 f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
+                                 "--node-ip-address=127.0.0.1", f"--temp-dir={short}"],
+                                env={**env, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token},
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    join = ("import json; from foleydesigner.batch.runner import BatchSettings, start_ray; "
+            f"print(json.dumps(start_ray(BatchSettings(address='127.0.0.1:{port}')))); import ray; ray.shutdown()")
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and head.poll() is None and not any(
+                n == "gcs_server" for n, _ in _listening(_descendants(head.pid))):
+            time.sleep(0.5)
+        assert head.poll() is None, (tmp_path / "head.log").read_text()[-2000:]
+        done = subprocess.run([sys.executable, "-c", join], capture_output=True, text=True, timeout=120,
+                              env={**env, "RAY_AUTH_TOKEN": token})  # a driver on the head's loopback
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert json.loads(done.stdout.strip().splitlines()[-1])["nodes"] == 1
+    finally:
+        os.killpg(head.pid, signal.SIGKILL)
+        head.wait()
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def test_a_cluster_that_cannot_be_joined_names_the_token_variables(monkeypatch):
+    import ray
+
+    from foleydesigner.batch.runner import BatchSettings, start_ray
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.5:6379")
+
+    monkeypatch.setattr(ray, "init", refuse)
+    with pytest.raises(InputError, match="RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH") as err:
+        start_ray(BatchSettings(address="10.0.0.5:6379"))
+    assert "\n" not in str(err.value)

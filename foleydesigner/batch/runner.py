@@ -155,19 +155,26 @@ def _set_local_only(value: str | None) -> str | None:
     return previous
 
 
+def prepare_ray_env(settings: BatchSettings) -> None:
+    """What Ray reads from the environment, set before `import ray` (it reads most of it then): no usage
+    statistics, loopback only for a local cluster, the user's token for a cluster at an address."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
+    if not settings.address:
+        _set_local_only("0")
+    elif "RAY_AUTH_MODE" not in os.environ and _token_available() and "ray" not in sys.modules:
+        # Ray turns token authentication on for an explicit address only when told to; a cluster without it
+        # accepts a client that sends a token (measured with Ray 2.60), so a token the user has is always sent.
+        # Only before Ray is imported: it reads the mode then (a process that imported it sets RAY_AUTH_MODE itself)
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def start_ray(settings: BatchSettings) -> dict[str, Any]:
     """Start a local Ray cluster (on 127.0.0.1 only, no dashboard) or join settings.address; returns what batch.json
     records about it."""
     import signal
     import threading
 
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
-    if not settings.address:
-        _set_local_only("0")
-    elif "RAY_AUTH_MODE" not in os.environ and _token_available():
-        # Ray turns token authentication on for an explicit address only when told to; a cluster without it
-        # accepts a client that sends a token (measured with Ray 2.60), so a token the user has is always sent
-        os.environ["RAY_AUTH_MODE"] = "token"
+    prepare_ray_env(settings)
     terminate = signal.getsignal(signal.SIGTERM)
     import ray
 
@@ -245,10 +252,11 @@ def run_batch(jobs: Sequence[Job], timelines: Sequence[Timeline], out_dir: Path,
 def _run_on_ray(pending: list[tuple[Job, dict[str, str]]], out_dir: Path, settings: BatchSettings,
                 record: BatchRecord, on_update: Callable[[BatchRecord, JobRecord | None], None] | None,
                 on_stage: OnStage | None = None) -> None:
+    previous = os.environ.get(LOCAL_ONLY_ENV)
+    prepare_ray_env(settings)  # before `import ray`
     import ray
     from ray.exceptions import RayError
 
-    previous = os.environ.get(LOCAL_ONLY_ENV)
     record.cluster = {}
     try:
         record.cluster = start_ray(settings)
