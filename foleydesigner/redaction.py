@@ -33,8 +33,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # an Authorization (or Proxy-Authorization) field as a header, JSON or repr: its whole value, whatever the scheme
     (re.compile(r"(?i)(\b(?:proxy-)?authorization\b[\"']?\s*[:=]\s*[\"']?)(?:[A-Za-z][\w-]*\s+)?[^\s\"',;}\]]+"),
      rf"\1{MASK}"),
-    # a scheme and its credentials anywhere else (an echoed header, a log line)
-    (re.compile(r"\b(Basic|Bearer|Digest|Negotiate|NTLM|AWS4-HMAC-SHA256)\s+[A-Za-z0-9._~+/=:-]{6,}"), rf"\1 {MASK}"),
+    # a scheme and its credentials anywhere else (an echoed header, a log line); a credential has a digit, a
+    # base64 sign or an inner capital, so "Basic settings" in a description stays as it is
+    (re.compile(r"\b(Basic|Bearer|Digest|Negotiate|NTLM|AWS4-HMAC-SHA256)\s+"
+                r"(?=[A-Za-z0-9._~+/=:-]*(?:[0-9+/=]|[a-z][A-Z]))[A-Za-z0-9._~+/=:-]{6,}"), rf"\1 {MASK}"),
     # Digest's parameters (its response is a hash of the password, its nonces replayable)
     (re.compile(r"(?i)\b(response|cnonce|nonce|opaque)=(\\?[\"']?)[^\s\"',\\]+"), rf"\1=\2{MASK}"),
     (re.compile(r"\b(?:sk-ant-|sk-)[A-Za-z0-9_\-]{8,}"), MASK),
