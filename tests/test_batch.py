@@ -81,6 +81,7 @@ def test_manifests_carry_screenplay_name_and_per_clip_options(tmp_path):
     ("m.jsonl", '{"clip": "a.mp4", "tot_tau": "nan"}\n', "m.jsonl line 1: tot_tau='nan'"),
     ("m.jsonl", '{"clip": "a.mp4", "language": "x;y"}\n', "m.jsonl line 1: language='x;y'"),
     ("m.csv", "clip,target_lufs\na.mp4,inf\n", "m.csv row 2: target_lufs='inf'"),
+    ("m.jsonl", '{"clip": "a.mp4", "max_events": 2.5}\n', "max_events=2.5: give a whole number"),
 ])
 def test_bad_manifest_rows_name_the_row_and_the_problem(tmp_path, manifest, text, message):
     _fake_clips(tmp_path, "a.mp4")

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from foleydesigner.redaction import scrub
 from foleydesigner.tools.export import atomic_write_json
 
 BATCH_FILE = "batch.json"
@@ -54,6 +55,8 @@ class BatchRecord(BaseModel):
 
     def save(self, out_dir: Path) -> Path:
         self.counts = {s: sum(j.status == s for j in self.jobs) for s in ("done", "skipped", "failed", "queued", "interrupted")}
+        for j in self.jobs:  # an error a worker or Ray reported may quote a credential
+            j.reason = scrub(j.reason) if j.reason else j.reason
         path = atomic_write_json(out_dir / BATCH_FILE, self)
         mask = os.umask(0)
         os.umask(mask)
