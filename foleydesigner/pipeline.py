@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from foleydesigner import limits
+from foleydesigner.checks import check_run_options
 from foleydesigner.context import RunContext
 from foleydesigner.errors import FoleyError, InputError
 from foleydesigner.failed import (
@@ -102,6 +103,9 @@ def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: s
     timeline shot: its source clip and range); else it is computed from the clip, screenplay and options.
     """
     t_start = time.perf_counter()
+    # the checks `foley run` gives its flags and `foley batch` its rows, for any caller; window_s aside: the window
+    # tests and benchmarks cut short clips into windows below the flag's 5 s floor
+    check_run_options({k: v for k, v in options.items() if k != "window_s"})
     out = Path(out_dir).resolve()
     video: VideoInfo = probe_video(video_path)  # fail fast on a bad clip, before any folder is made
     if screenplay_path:

@@ -113,3 +113,14 @@ def test_json_files_are_strict_json_even_with_a_non_finite_number(tmp_path):
 
     atomic_write_json(tmp_path / "t.json", {"weights": [float("nan"), float("inf"), 1.0], "nested": {"x": -float("inf")}})
     assert strict((tmp_path / "t.json").read_text()) == {"weights": [None, None, 1.0], "nested": {"x": None}}
+
+
+@pytest.mark.parametrize("options", [{"min_confidence": 2.0}, {"hfov_deg": 0.0}, {"tot_weights": (float("nan"), 1.0, 1.0)},
+                                     {"tot_tau": float("nan")}, {"language": "x;y"}])
+def test_run_foley_itself_refuses_what_the_flags_refuse(files, tmp_path, options):
+    from foleydesigner.errors import InputError
+    from foleydesigner.pipeline import run_foley
+
+    with pytest.raises(InputError):
+        run_foley(files["clip"], tmp_path / "o", **options)
+    assert list(tmp_path.iterdir()) == []
