@@ -258,8 +258,13 @@ def _run_on_ray(pending: list[tuple[Job, dict[str, str]]], out_dir: Path, settin
     from ray.exceptions import RayError
 
     record.cluster = {}
+    watchdog = None
     try:
         record.cluster = start_ray(settings)
+        if not settings.address:  # our own cluster: its agents must not outlive a batch killed with -9
+            from foleydesigner.batch import reaper
+
+            watchdog = reaper.start()
         task = ray.remote(execute_job)
         # the board takes no CPU: it never holds back a job
         board = ray.remote(num_cpus=0)(StageBoard).remote() if on_stage else None
@@ -308,6 +313,8 @@ def _run_on_ray(pending: list[tuple[Job, dict[str, str]]], out_dir: Path, settin
         raise
     finally:
         ray.shutdown()
+        if watchdog is not None:
+            reaper.stop(watchdog)
         if not settings.address:
             _set_local_only(previous)  # a later batch in this process may join a real cluster
 
