@@ -40,8 +40,6 @@ OWNER_FILE = ".foley-owner"  # inside a staging folder: "PID HOST", so a later r
 RESUME_DIR = ".checkpoint"  # inside a staging folder: the graph's SQLite checkpoints and the run's key.json
 _HOST = socket.gethostname()
 FILES_KEY = "files"  # in run.json: every file the run published, relative to --out (what --force may replace)
-#: Written into a run folder after the run by `foley report`: the run's own too.
-_REPORT_FILES = ("report.html", "report_media/")
 #: tools/export.tmp_beside's names: ".<name>.<random>.part" with an optional suffix (".part.mp4", ".part.flac").
 _PARTIAL = re.compile(r"^\..+\.part(\.[A-Za-z0-9]+)?$")
 
@@ -125,7 +123,8 @@ def not_the_runs(out: Path) -> list[str] | None:
     folders = {a.as_posix() for f in listed for a in Path(f).parents if a != Path(".")}
 
     def owned(rel: str, folder: bool) -> bool:
-        return rel == "report_media" or rel.startswith(_REPORT_FILES) or rel in (folders if folder else ours)
+        report = rel in ("report.html", "report_media") or rel.startswith("report_media/")  # `foley report` rebuilds
+        return report or rel in (folders if folder else ours)
 
     foreign = []
     for root, dirs, files in os.walk(out):

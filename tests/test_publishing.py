@@ -179,13 +179,15 @@ def test_force_replaces_exactly_the_files_a_previous_run_listed_and_never_a_user
 
     (out / "my_notes.txt").write_text("precious")
     (out / "stems" / "keep.wav").write_bytes(b"mine")
+    (out / "report.html.bak").write_text("my copy")
     before = _tree(out)
     r = runner.invoke(app, ["run", str(tiny), "--out", str(out), "--force", "--seed", "5"])
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
-    assert "my_notes.txt" in r.output and _tree(out) == before  # nothing deleted, nothing replaced
+    assert "my_notes.txt" in r.output and "3 entries" in r.output and _tree(out) == before  # nothing touched
 
     (out / "my_notes.txt").unlink()
     (out / "stems" / "keep.wav").unlink()
+    (out / "report.html.bak").unlink()
     run_foley(tiny, out, force=True, seed=5)  # only the previous run's own files: replaced
     assert json.loads((out / "run.json").read_text())["seed"] == 5 and not _leftovers(tmp_path)
 
