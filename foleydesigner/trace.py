@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import threading
 import time
@@ -22,6 +23,8 @@ _SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization)", r
 
 
 def _redact(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # strict JSON: a NaN in the trace would make the line unreadable to a browser or jq
     if isinstance(value, dict):
         return {k: ("***" if _SECRET_KEY.search(str(k)) and k != "tokens" else _redact(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -70,7 +73,7 @@ class Tracer:
             self.tokens_out += int(usage.get("output", 0) or 0)
             if self.path:
                 with self.path.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(line, default=str) + "\n")
+                    fh.write(json.dumps(line, default=str, allow_nan=False) + "\n")
 
     @contextmanager
     def span(self, node: str, kind: str, *, backend: str = "", inputs: Any = None, **extra: Any) -> Iterator[dict[str, Any]]:

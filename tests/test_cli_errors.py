@@ -113,6 +113,11 @@ def test_json_files_are_strict_json_even_with_a_non_finite_number(tmp_path):
 
     atomic_write_json(tmp_path / "t.json", {"weights": [float("nan"), float("inf"), 1.0], "nested": {"x": -float("inf")}})
     assert strict((tmp_path / "t.json").read_text()) == {"weights": [None, None, 1.0], "nested": {"x": None}}
+    from foleydesigner.trace import Tracer
+
+    Tracer(tmp_path / "trace.jsonl").write({"node": "n", "parsed": {"score": float("nan")}, "latency_s": float("inf")})
+    line = strict((tmp_path / "trace.jsonl").read_text())
+    assert line["parsed"] == {"score": None} and line["latency_s"] is None
 
 
 @pytest.mark.parametrize("options", [{"min_confidence": 2.0}, {"hfov_deg": 0.0}, {"tot_weights": (float("nan"), 1.0, 1.0)},
