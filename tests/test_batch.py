@@ -392,6 +392,14 @@ def test_ray_address_of_a_cluster_with_token_authentication(tmp_path):
                               env={**env, "RAY_AUTH_TOKEN": token})  # a driver on the head's loopback
         assert done.returncode == 0, done.stderr[-2000:]
         assert json.loads(done.stdout.strip().splitlines()[-1])["nodes"] == 1
+        _fake_clips(tmp_path / "c", "a.mp4")  # never run: joining fails first
+        wrong = subprocess.run([FOLEY, "batch", str(tmp_path / "c"), "--out", str(tmp_path / "o"), "--ray-address",
+                                f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=180,
+                               env={**env, "RAY_AUTH_TOKEN": "0" * 32})
+        assert wrong.returncode == 2, wrong.stderr[-2000:]
+        lines = [line for line in wrong.stderr.splitlines() if line.strip()]
+        assert lines[0].startswith("1 jobs") and len(lines) == 2, lines[:5]  # the plan, then one line: no C++ noise
+        assert "token authentication" in lines[1] and "RAY_AUTH_TOKEN" in lines[1]
     finally:
         os.killpg(head.pid, signal.SIGKILL)
         head.wait()

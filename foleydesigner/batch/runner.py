@@ -15,8 +15,10 @@ import os
 import shutil
 import socket
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,6 +157,26 @@ def _set_local_only(value: str | None) -> str | None:
     return previous
 
 
+@contextmanager
+def _stderr_kept() -> Iterator[Callable[[], str]]:
+    """Hold what this process (and Ray's C++ core in it) writes to stderr; yields a function returning it so far."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+
+        def said() -> str:
+            held.seek(0)
+            return held.read().decode("utf-8", "replace")
+
+        try:
+            yield said
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def prepare_ray_env(settings: BatchSettings) -> None:
     """What Ray reads from the environment, set before `import ray` (it reads most of it then): no usage
     statistics, loopback only for a local cluster, the user's token for a cluster at an address."""
@@ -180,13 +202,17 @@ def start_ray(settings: BatchSettings) -> dict[str, Any]:
 
     quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
     if settings.address:
-        try:
-            ray.init(address=settings.address, **quiet)
-        except (ConnectionError, ValueError, RuntimeError) as exc:
-            first = (str(exc).strip().splitlines() or [""])[0]
-            raise InputError(f"--ray-address {settings.address}: cannot join the cluster ({first}); start it with "
-                             "`ray start --head` and give the address it prints; a cluster with token authentication "
-                             f"needs its token in RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or {TOKEN_FILE}") from None
+        with _stderr_kept() as said:  # Ray's C++ client prints each refused attempt: a failure is one line instead
+            try:
+                ray.init(address=settings.address, **quiet)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                first = (str(exc).strip().splitlines() or [""])[0]
+                refused = "InvalidAuthToken" in said() or "Unauthenticated" in said()
+                why = ("it uses token authentication and did not accept this machine's token" if refused else first)
+                raise InputError(f"--ray-address {settings.address}: cannot join the cluster ({why}); start it with "
+                                 "`ray start --head` and give the address it prints; a cluster with token "
+                                 "authentication needs its token (`ray get-auth-token` on the head) in RAY_AUTH_TOKEN, "
+                                 f"RAY_AUTH_TOKEN_PATH or {TOKEN_FILE}") from None
     else:
         # a small object store: jobs exchange only small dicts, their audio goes to disk
         ray.init(num_cpus=settings.workers or os.cpu_count() or 1, include_dashboard=False,
