@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import signal
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from rich.table import Table
 from typer.core import TyperCommand
 
 from foleydesigner import cli_lab
-from foleydesigner.cli_shared import check_seed, console, fail
+from foleydesigner.cli_shared import console, fail
 from foleydesigner.demo import demo_clip, demo_library, demo_screenplay
 from foleydesigner.errors import FoleyError
 
@@ -179,34 +178,18 @@ def run(
     try:
         if out is None:
             raise FoleyError("--out is required: give --out DIR (or out = \"DIR\" in foley.toml)")
-        if llm_timeout is not None and not 0 < llm_timeout <= 3600:
-            raise FoleyError(f"--llm-timeout {llm_timeout:g} must be in (0, 3600] seconds")
+        from foleydesigner.checks import check_run_options
         from foleydesigner.context import LOUDNESS_PRESETS
 
-        check_seed(seed)
-        from foleydesigner.tools.stems import STEM_FORMATS, STEM_MODES
-
-        if stems not in STEM_MODES or stem_format not in STEM_FORMATS:
-            raise FoleyError(f"--stems {stems} --stem-format {stem_format}: --stems is full or trimmed, --stem-format wav or flac")
-        if not re.fullmatch(r"[a-z]{3}", language):
-            raise FoleyError(f"--language {language}: give an ISO 639-2 code of three lower-case letters (eng, fra, deu), or und")
         if loudness_preset not in LOUDNESS_PRESETS:
             raise FoleyError(f"--loudness-preset {loudness_preset}: choose one of {', '.join(LOUDNESS_PRESETS)}")
         target_lufs = LOUDNESS_PRESETS[loudness_preset] if target_lufs is None else target_lufs
-        if not -70.0 <= target_lufs <= -5.0:
-            raise FoleyError(f"--target-lufs {target_lufs} is outside [-70, -5] LUFS; broadcast uses -24 (A/85) or -23 (R128)")
-        if not 1.0 <= hfov < 180.0:
-            raise FoleyError(f"--hfov {hfov} must be in [1, 180) degrees; a normal lens is about 60")
-        if not 1 <= max_scribe_iters <= 20:
-            raise FoleyError(f"--max-scribe-iters {max_scribe_iters} must be between 1 and 20")
-        if not 5.0 <= window_s <= 600.0:
-            raise FoleyError(f"--window-s {window_s:g} must be in [5, 600] seconds; 30 keeps a 300 s mix under 2 GB")
-        if not 1 <= max_events <= 100_000:
-            raise FoleyError(f"--max-events {max_events} must be between 1 and 100000")
-        if not 0.0 <= min_confidence <= 1.0:
-            raise FoleyError(f"--min-confidence {min_confidence:g} must be in [0, 1]; 0.5 renders what the picture clearly shows")
-        if not 0 < max_screenplay_mb <= 1000:
-            raise FoleyError(f"--max-screenplay-mb {max_screenplay_mb:g} must be in (0, 1000]")
+        # the same checks a `foley batch` manifest row gets (checks.py)
+        check_run_options({"llm_timeout_s": llm_timeout, "seed": seed, "stems": stems, "stem_format": stem_format,
+                           "language": language, "target_lufs": target_lufs, "hfov_deg": hfov,
+                           "max_scribe_iters": max_scribe_iters, "window_s": window_s, "max_events": max_events,
+                           "min_confidence": min_confidence, "max_screenplay_mb": max_screenplay_mb, "tot_k": tot_k,
+                           "tot_beam": tot_beam, "tot_tau": tot_tau, "tot_depth": tot_depth, "tot_weights": tot_weights})
         from foleydesigner.agents.tot import tot_settings
         from foleydesigner.delivery import parse_deliver
         from foleydesigner.llm import parse_backend
@@ -323,6 +306,11 @@ def batch(
             raise FoleyError(f"--out {out}: give a folder path (on a cluster: a path every node mounts, e.g. NFS)")
         if out.exists() and not out.is_dir():
             raise FoleyError(f"--out {out} is a file; give a folder")
+        parent = out.absolute()
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():  # --out afile/sub
+            raise FoleyError(f"--out {out}: {parent} is a file, not a folder; give a folder path")
         if workers is not None and not 1 <= workers <= 4096:
             raise FoleyError(f"--workers {workers} must be between 1 and 4096")
         if not 0 <= retries <= 100:
@@ -348,6 +336,10 @@ def batch(
     except FoleyError as exc:
         fail(exc)
         return
+    except KeyboardInterrupt:  # SIGTERM (see main) or Ctrl-C: run_batch recorded the unfinished jobs
+        console.print(f"[bold red]interrupted:[/] unfinished jobs are recorded as interrupted in {out / 'batch.json'}; "
+                      "the same command finishes them", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=130) from None
     c = record.counts
     console.print(f"{len(record.jobs)} jobs: {c['done']} done, {c['skipped']} skipped (already done), {c['failed']} "
                   f"failed in {time.perf_counter() - t0:.0f} s; see {out / 'batch.json'}", highlight=False, soft_wrap=True)
@@ -459,6 +451,13 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _terminate)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from foleydesigner.redaction import ScrubFilter
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(ScrubFilter())  # a log line is scrubbed like a file
+    # a grounding problem becomes a run warning, which the run's summary prints (short; in full in the trace):
+    # its log line would print it a second time, at full length
+    logging.getLogger("foleydesigner.agents.grounding").setLevel(logging.ERROR)
     try:
         code = app(standalone_mode=False)
     except NoArgsIsHelpError as exc:  # bare `foley`: the help, as before

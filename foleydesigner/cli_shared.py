@@ -13,7 +13,9 @@ console = Console(stderr=True)
 def fail(exc: Exception) -> None:
     from rich.markup import escape
 
-    console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)  # "[roles.x]" is no markup
+    from foleydesigner.redaction import scrub
+
+    console.print(f"[bold red]error:[/] {escape(scrub(str(exc)))}", soft_wrap=True, highlight=False)  # "[roles.x]" is no markup
     raise typer.Exit(code=2)
 
 

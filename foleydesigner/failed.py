@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from foleydesigner.publish import apply_umask
+from foleydesigner.redaction import scrub_data
 from foleydesigner.schemas import RunInfo
 from foleydesigner.tools.export import atomic_write_json
 
@@ -77,8 +78,8 @@ def keep_evidence(staging: Path, out: Path, info: RunInfo, state: dict[str, Any]
         for name in KEPT_FILES:
             if (staging / name).is_file():
                 os.replace(staging / name, tmp / name)
-        atomic_write_json(tmp / "run.json", info)
-        atomic_write_json(tmp / "state.json", {k: state[k] for k in STATE_KEYS if k in state})
+        atomic_write_json(tmp / "run.json", scrub_data(info.model_dump(mode="json")))
+        atomic_write_json(tmp / "state.json", scrub_data({k: state[k] for k in STATE_KEYS if k in state}))
         apply_umask(tmp)
         if target.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))

@@ -8,6 +8,7 @@ the float32 scratch the mixer spills), and is checked against the free space bef
 from __future__ import annotations
 
 import errno
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,21 +75,35 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 #: Free space under which a failed write is put down to a full disk: libsndfile reports ENOSPC as "System error".
 _NEARLY_FULL = 16 << 20
+#: What a write that failed for want of space can look like when ENOSPC itself is lost on the way: libsndfile's
+#: "System error", a short write, an I/O error from the muxer.
+_WRITE_FAILURE = re.compile(r"system error|unable to write|error writing|write error|short write|input/output error|"
+                            r"end of file|could not write", re.I)
+#: OSErrors that are no write at all: a network failure, a missing or forbidden path.
+_NOT_A_WRITE = (ConnectionError, TimeoutError, FileNotFoundError, PermissionError, IsADirectoryError,
+                NotADirectoryError, InterruptedError)
+
+
+def _looks_like_a_write(e: BaseException) -> bool:
+    if isinstance(e, OSError) and not isinstance(e, _NOT_A_WRITE):
+        return e.errno in (None, errno.EIO, errno.EFBIG) or e.__class__.__module__.startswith(("av", "soundfile"))
+    return bool(_WRITE_FAILURE.search(str(e))) or e.__class__.__name__ == "LibsndfileError"
 
 
 def is_disk_full(exc: BaseException, where: Path | None = None) -> bool:
-    """ENOSPC anywhere in the chain (as OSError or in text), or any failure while `where` had next to no space left.
+    """ENOSPC anywhere in the chain (as OSError or in text), or a failure that looks like a write while `where` had
+    next to no space left (its ENOSPC lost on the way). Anything else keeps its own cause, full disk or not: an
+    LLM server answering 401 is a 401.
 
     Call it before the failed run's staging folder is removed: a run that filled the disk frees it by failing.
     """
-    if where is not None and free_bytes(where) < _NEARLY_FULL:
-        return True
-    for e in _chain(exc):
+    chain = list(_chain(exc))
+    for e in chain:
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         if "No space left on device" in str(e) or "Disk quota exceeded" in str(e):
             return True
-    return False
+    return where is not None and any(_looks_like_a_write(e) for e in chain) and free_bytes(where) < _NEARLY_FULL
 
 
 def disk_full_error(where: Path, need: int) -> FoleyError:

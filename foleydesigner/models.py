@@ -25,6 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from foleydesigner.errors import BackendError
+from foleydesigner.redaction import add_secret, add_secret_env, add_url_credentials
+from foleydesigner.redaction import scrub as _scrub
 
 HEURISTIC = "heuristic"
 #: Agent roles that can each get their own LLM backend (`--llm-ROLE provider:model`); context.py re-exports them.
@@ -90,16 +92,11 @@ def redact_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def _secrets() -> list[str]:
-    return [v for k in _KEY_ENV.values() if len(v := os.environ.get(k, "")) >= 6]
-
-
 def scrub(text: str, extra: Sequence[str] = ()) -> str:
-    """Remove API keys (from the environment, or given) from text bound for an error message or the trace."""
-    for secret in [*_secrets(), *extra]:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    """Remove credentials (every key variable in use, URL credentials, any Authorization value, or those given)
+    from text bound for an error message or the trace: redaction.scrub, the one scrubber."""
+    return _scrub(text, extra)
+
 
 def speaks_openai(provider: str) -> bool:
     """Whether --llm-base-url (an OpenAI-compatible server) fits this provider (test factories take any URL)."""
@@ -178,6 +175,8 @@ def endpoint_for(ctx: Any, role: str) -> Endpoint:
         name = next((n for n in _URL_ENV.get(provider, ()) if os.environ.get(n)), None)
         url, source = (os.environ[name], f"env:{name}") if name else (None, "default")
     named = url is not None and source != "default" and not source.startswith("env:")
+    add_secret_env(own.get("api_key_env"))
+    add_url_credentials(url)
     return Endpoint(backend, provider_url(provider, url) if url else None, source,
                     own.get("api_key_env") or _KEY_ENV.get(provider),
                     float(own.get("timeout_s") or getattr(ctx, "llm_timeout_s", None) or DEFAULT_TIMEOUT_S),
@@ -215,6 +214,9 @@ def make_chat_model(spec: str, *, base_url: str | None = None, temperature: floa
         raise BackendError(f"{who} needs {pkg} installed: pip install {pkg}{hint}")
     env = api_key_env or _KEY_ENV.get(provider)
     key = os.environ.get(env) if env else None
+    add_secret_env(env)  # from now on its value is redacted everywhere, even echoed back by a server
+    add_secret(key)
+    add_url_credentials(base_url)
     optional = (base_url is not None and api_key_env is None) if key_optional is None else key_optional
     if env and not key and not optional:
         named = f" (named by {key_source})" if key_source else ""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from foleydesigner import limits
+from foleydesigner.checks import check_run_options
 from foleydesigner.context import RunContext
 from foleydesigner.errors import FoleyError, InputError
 from foleydesigner.failed import (
@@ -31,20 +32,25 @@ from foleydesigner.failed import (
     remove_failed,
 )
 from foleydesigner.publish import (
+    FILES_KEY,
     RESUME_DIR,
     OutLock,
     adopt_resumable,
     make_staging,
+    not_the_runs,
     publish,
     remove_stale,
+    run_files,
     snapshot,
 )
+from foleydesigner.redaction import scrub
 from foleydesigner.report import write_report_safe
 from foleydesigner.runkey import run_key as make_run_key
 from foleydesigner.schemas import RunInfo, VideoInfo
 from foleydesigner.tools.export import atomic_write_json
 from foleydesigner.tools.screenplay import read_screenplay
 from foleydesigner.tools.video import probe_video
+from foleydesigner.trace import warning_lines
 
 log = logging.getLogger(__name__)
 _VERSIONED = ("foleydesigner", "langgraph", "langchain-core", "numpy", "scipy", "opencv-contrib-python-headless",
@@ -69,9 +75,19 @@ def check_out_dir(out_dir: Path, *, force: bool) -> None:
             raise InputError(f"--out {out_dir} is not empty; choose a new folder or pass --force to replace a previous run")
         if not (out_dir / "run.json").exists():
             raise InputError(f"--out {out_dir} holds files that are not a FoleyDesigner run; --force only replaces previous runs")
+        foreign = not_the_runs(out_dir)
+        if foreign is None:
+            raise InputError(f"--out {out_dir}: its run.json does not list the files a run wrote (not a run, or one made "
+                             "by an older FoleyDesigner); --force replaces only a listed run: move the folder away yourself")
+        if foreign:
+            raise InputError(f"--out {out_dir} holds {len(foreign)} entr{'y' if len(foreign) == 1 else 'ies'} no run wrote "
+                             f"({', '.join(foreign[:3])}{' …' if len(foreign) > 3 else ''}); --force never deletes them: "
+                             "move them out or choose another --out")
     parent = out_dir if out_dir.is_dir() else out_dir.parent
-    while not parent.exists():
+    while not parent.exists() and not parent.is_symlink():
         parent = parent.parent
+    if not parent.is_dir():  # --out afile/sub: a file where a folder must be
+        raise InputError(f"--out {out_dir}: {parent} is a file, not a folder; give a folder path")
     if not os.access(parent, os.W_OK):
         raise InputError(f"--out {out_dir}: {parent} is not writable; choose a folder you can write to")
 
@@ -90,6 +106,9 @@ def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: s
     the run resumes with (None accepts; an edited script replaces it); without one the script is accepted.
     """
     t_start = time.perf_counter()
+    # the checks `foley run` gives its flags and `foley batch` its rows, for any caller; window_s aside: the window
+    # tests and benchmarks cut short clips into windows below the flag's 5 s floor
+    check_run_options({k: v for k, v in options.items() if k != "window_s"})
     out = Path(out_dir).resolve()
     video: VideoInfo = probe_video(video_path)  # fail fast on a bad clip, before any folder is made
     if screenplay_path:
@@ -129,7 +148,7 @@ def _run_info(ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start:
     timings = {k: round(v, 4) for k, v in state.get("timings", {}).items()}
     timings["total"] = round(time.perf_counter() - t_start, 4)
     info = RunInfo(versions=versions(), backends=backends, seed=ctx.seed, video=video, timings_s=timings,
-                   warnings=list(dict.fromkeys(state.get("warnings", []))), outputs=dict(state.get("outputs", {})),
+                   warnings=warning_lines([scrub(str(w)) for w in state.get("warnings", [])], ctx.tracer), outputs=dict(state.get("outputs", {})),
                    endpoints=endpoints(ctx))
     info.outputs["trace"] = "trace.jsonl"
     info.outputs["run"] = "run.json"
@@ -147,11 +166,11 @@ run_info = _run_info
 def _keep_failed(exc: BaseException, ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start: float,
                  staging: Path, out: Path, done: set[str], order: list[str]) -> None:
     """OUT.failed/ for a run that failed after its graph started; the error message then says where it is."""
-    error = f"{exc.__class__.__name__}: {exc}"
+    error = scrub(f"{exc.__class__.__name__}: {exc}")  # as the trace recorded it
     info = _run_info(ctx, state, video, t_start)
     info.outputs = {"trace": "trace.jsonl", "run": "run.json", "state": "state.json",
                     **({"tot_tree": "tot_tree.json"} if (staging / "tot_tree.json").is_file() else {})}
-    info.error, info.failed_stage = str(exc), failed_stage(done, order)
+    info.error, info.failed_stage = scrub(str(exc)), failed_stage(done, order)
     info.failed_node = failed_node(staging / "trace.jsonl", error)
     kept = keep_evidence(staging, out, info, state)
     if kept is None:
@@ -206,6 +225,8 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
             info.warnings.append(f"{failed_dir(out)} holds an earlier failed run's trace; --force removes it")
         atomic_write_json(staging / "run.json", info)
         write_report_safe(staging)  # report.html from the files just written; a failure only warns
+        setattr(info, FILES_KEY, run_files(staging))  # what a later --force may replace, and nothing else
+        atomic_write_json(staging / "run.json", info)
         publish(staging, out, before)
     except BaseException as exc:
         disk_full = isinstance(exc, Exception) and limits.is_disk_full(exc, staging)

@@ -11,7 +11,11 @@ the start. What can go wrong, and what happens then:
   `<out>.foley-<time>` and the run fails with one line saying so;
 - --out that cannot be renamed over (a mount point, a folder another process has open as its cwd on some
   systems) is filled by moving entries into it;
-- published files and folders get the permissions the user's umask asks for (mkdtemp makes 0700, mkstemp 0600).
+- published files and folders get the permissions the user's umask asks for (mkdtemp makes 0700, mkstemp 0600),
+  and so does a run kept aside;
+- --force replaces a previous run only when --out holds nothing but the files that run listed in its run.json
+  (`files`); anything else there (a user's notes, a project that happens to hold a run.json) is refused;
+- a temp file (`.NAME.XXXX.part…`) left by a killed run is never published: a resumed run drops them.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -34,6 +39,9 @@ log = logging.getLogger(__name__)
 OWNER_FILE = ".foley-owner"  # inside a staging folder: "PID HOST", so a later run can tell whether it is stale
 RESUME_DIR = ".checkpoint"  # inside a staging folder: the graph's SQLite checkpoints and the run's key.json
 _HOST = socket.gethostname()
+FILES_KEY = "files"  # in run.json: every file the run published, relative to --out (what --force may replace)
+#: tools/export.tmp_beside's names: ".<name>.<random>.part" with an optional suffix (".part.mp4", ".part.flac").
+_PARTIAL = re.compile(r"^\..+\.part(\.[A-Za-z0-9]+)?$")
 
 
 def lock_path(out: Path) -> Path:
@@ -95,6 +103,57 @@ class OutLock:
             self._fd = None
 
 
+def run_files(folder: Path) -> list[str]:
+    """Every file in a finished run folder, relative and '/'-separated: the list run.json keeps under `files`."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if (p.is_file() or p.is_symlink()) and p.name != OWNER_FILE)
+
+
+def not_the_runs(out: Path) -> list[str] | None:
+    """What in --out a previous run did not write (its run.json's `files`): None if there is no such list (not a
+    run, or one made before runs listed their files), else the entries no run listed, sorted; run-owned hidden
+    staging folders aside."""
+    try:
+        listed = json.loads((out / "run.json").read_text(encoding="utf-8")).get(FILES_KEY)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(listed, list) or not all(isinstance(f, str) for f in listed):
+        return None
+    ours = set(listed)
+    folders = {a.as_posix() for f in listed for a in Path(f).parents if a != Path(".")}
+
+    def owned(rel: str, folder: bool) -> bool:
+        report = rel in ("report.html", "report_media") or rel.startswith("report_media/")  # `foley report` rebuilds
+        return report or rel in (folders if folder else ours)
+
+    foreign = []
+    for root, dirs, files in os.walk(out):
+        here = Path(root).relative_to(out)
+        for d in list(dirs):
+            rel = (here / d).as_posix()
+            if here == Path(".") and d.startswith(f".{out.name}."):
+                dirs.remove(d)  # a staging folder of a run on this --out (a mount point's)
+            elif Path(root, d).is_symlink() or not owned(rel, True):
+                foreign.append(rel + "/")
+                dirs.remove(d)  # the user's, all of it
+        foreign += [rel for f in files if not owned(rel := (here / f).as_posix(), False)]
+    return sorted(foreign)
+
+
+def is_partial(name: str) -> bool:
+    return bool(_PARTIAL.match(name))
+
+
+def remove_partials(folder: Path) -> list[Path]:
+    """Delete the temp files a killed write left in a staging folder (never a finished file: those were renamed)."""
+    gone = [p for p in folder.rglob(".*") if p.is_file() and is_partial(p.name)]
+    for p in gone:
+        p.unlink(missing_ok=True)
+    if gone:
+        log.info("removed %d temp file(s) of an interrupted write in %s", len(gone), folder)
+    return gone
+
+
 def make_staging(out: Path) -> Path:
     """A hidden staging folder on the filesystem --out lives on, recording its owner."""
     inside = out.is_dir() and os.path.ismount(out)  # a mount point: stage inside it, so entries move by rename
@@ -130,6 +189,7 @@ def adopt_resumable(out: Path, key: dict[str, str]) -> Path | None:
         return None
     folder = max(found, key=lambda p: p.stat().st_mtime)
     (folder / OWNER_FILE).write_text(f"{os.getpid()} {_HOST}\n")
+    remove_partials(folder)  # a write the kill cut short: its node reruns, and its temp file must not be published
     return folder
 
 
@@ -185,6 +245,7 @@ def _keep_aside(staging: Path, out: Path) -> Path:
         kept = kept.with_name(f"{out.name}.foley-{time.strftime('%Y%m%d-%H%M%S')}-{i}")
     if staging.parent == out:  # staged inside a mount point: the kept run stays on that filesystem
         kept = out / kept.name
+    apply_umask(staging)  # kept for the user: the permissions a finished run gets, not mkdtemp's 0700
     os.replace(staging, kept)
     (kept / OWNER_FILE).unlink(missing_ok=True)
     return kept
@@ -205,6 +266,7 @@ def _fill(staging: Path, out: Path, old: list[str]) -> None:
 
 def publish(staging: Path, out: Path, before: dict[str, tuple[int, int]]) -> None:
     """Swap the finished staging folder in as --out, if --out still holds exactly `before` (its snapshot at start)."""
+    remove_partials(staging)  # a temp file is never an output (writes are temp + rename)
     now = snapshot(out)
     if now != before:
         added = sorted(set(now) - set(before)) or sorted(k for k in now if now[k] != before.get(k)) or sorted(before)

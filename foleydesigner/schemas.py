@@ -276,6 +276,8 @@ class RunInfo(_Model):
                                 "settings_hash (runkey.py): `foley batch` skips a job whose run.json has its key")
     edits: dict[str, Any] = Field(default_factory=dict, description="a run made by `foley run --edits`: the source "
                                   "run, the ops applied, the stems rendered again (with why) and those reused")
+    files: list[str] = Field(default_factory=list, description="every file the run published, relative to its folder: "
+                             "all that `--force` may replace")
 
 
 class SceneEntity(_Model):

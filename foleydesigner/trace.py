@@ -1,13 +1,14 @@
 """trace.jsonl: one line per agent, node or tool call, so a developer can see who decided what and why.
 
 Lines carry: time, node, kind (node|agent|tool|llm), backend, a digest of the inputs, prompt, raw output,
-parsed output, latency and tokens. API keys never reach it: values are redacted by key name and by pattern.
+parsed output, latency and tokens. API keys never reach it: values are redacted by key name, by value and by pattern (redaction.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import threading
 import time
@@ -16,17 +17,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from foleydesigner.redaction import scrub
+
 _SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization)", re.I)
-_SECRET_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)")
 
 
 def _redact(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # strict JSON: a NaN in the trace would make the line unreadable to a browser or jq
     if isinstance(value, dict):
         return {k: ("***" if _SECRET_KEY.search(str(k)) and k != "tokens" else _redact(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_redact(v) for v in value]
     if isinstance(value, str):
-        return _SECRET_VALUE.sub("***", value)
+        return scrub(value)  # key values in use, any Authorization scheme, URL credentials
     return value
 
 
@@ -69,7 +73,7 @@ class Tracer:
             self.tokens_out += int(usage.get("output", 0) or 0)
             if self.path:
                 with self.path.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(line, default=str) + "\n")
+                    fh.write(json.dumps(line, default=str, allow_nan=False) + "\n")
 
     @contextmanager
     def span(self, node: str, kind: str, *, backend: str = "", inputs: Any = None, **extra: Any) -> Iterator[dict[str, Any]]:
@@ -120,3 +124,20 @@ def traced(node: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[...,
         return node_fn
 
     return wrap
+
+
+#: A warning as printed and stored in run.json: long enough for what went wrong and where, short enough for one line.
+SHORT_WARNING = 300
+
+
+def warning_lines(warnings: list[str], tracer: Tracer) -> list[str]:
+    """The sink of a run's warnings: each once (graph branches and search levels may raise the same one), in the
+    order first raised, cut to a short line; the full text of one that was cut goes in the trace (kind 'warning')."""
+    lines = []
+    for text in dict.fromkeys(str(w) for w in warnings):
+        if len(text) > SHORT_WARNING:
+            tracer.write({"node": text.split(":", 1)[0][:60], "kind": "warning", "text": text})
+            text = text[: SHORT_WARNING - 45].rstrip() + " … (in full: foley trace, kind warning)"
+        if text not in lines:
+            lines.append(text)
+    return lines

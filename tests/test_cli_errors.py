@@ -46,6 +46,9 @@ RUN_FLAGS = [
     (["--min-confidence", "1.5"], "--min-confidence"),
     (["--tot-k", "0"], "--tot-k"), (["--tot-beam", "0"], "--tot-beam"), (["--tot-tau", "2"], "--tot-tau"),
     (["--tot-depth", "0"], "--tot-depth"), (["--tot-weights", "x"], "--tot-weights"),
+    (["--tot-weights", "nan,1,1"], "--tot-weights"), (["--tot-weights", "inf,1,1"], "--tot-weights"),
+    (["--tot-weights", "1e308,1,1"], "--tot-weights"), (["--tot-tau", "nan"], "--tot-tau"),
+    (["--language", "x;y"], "--language"), (["--min-confidence", "nan"], "--min-confidence"),
     (["--llm", "gpt4"], "provider:model"), (["--llm-role", "boss=openai:x"], "--llm-role"),
     (["--fallback", "magic"], "--fallback"), (["--generator", "magic"], "unknown generator"),
     (["--vision", "xray"], "unknown vision backend"), (["--bogus", "1"], "--bogus"),
@@ -74,6 +77,8 @@ def test_input_and_other_command_errors(monkeypatch, capsys, files, tmp_path):
         (["run", clip, "--out", str(tmp_path / "o"), "--script", str(d / "latin1.txt")], "not UTF-8"),
         (["run", clip, "--out", str(tmp_path / "o"), "--script", str(d / "big.fountain")], "above the 1 MB limit"),
         (["run", clip, "--out", str(d / "a_file")], "is a file"),
+        (["run", clip, "--out", str(d / "a_file" / "sub")], "is a file"),
+        (["batch", clip, "--out", str(d / "a_file" / "sub")], "is a file"),
         (["run", clip, "--out", str(d / "busy")], "not empty"),
         (["run", clip, "--out", str(d / "busy"), "--force"], "not a FoleyDesigner run"),
         (["run", clip, "--out", str(locked)], "in use by run PID"),
@@ -96,3 +101,31 @@ def test_input_and_other_command_errors(monkeypatch, capsys, files, tmp_path):
             assert "Traceback" not in err + stdout and len(err.strip().splitlines()) == 1, (args, err)
     assert (d / "busy" / "thesis.docx").read_text() == "precious"
     assert list(tmp_path.iterdir()) == []  # nothing written, the lock gone with its holder
+
+
+def test_json_files_are_strict_json_even_with_a_non_finite_number(tmp_path):
+    import json
+
+    from foleydesigner.tools.export import atomic_write_json
+
+    def strict(text: str) -> object:
+        return json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+
+    atomic_write_json(tmp_path / "t.json", {"weights": [float("nan"), float("inf"), 1.0], "nested": {"x": -float("inf")}})
+    assert strict((tmp_path / "t.json").read_text()) == {"weights": [None, None, 1.0], "nested": {"x": None}}
+    from foleydesigner.trace import Tracer
+
+    Tracer(tmp_path / "trace.jsonl").write({"node": "n", "parsed": {"score": float("nan")}, "latency_s": float("inf")})
+    line = strict((tmp_path / "trace.jsonl").read_text())
+    assert line["parsed"] == {"score": None} and line["latency_s"] is None
+
+
+@pytest.mark.parametrize("options", [{"min_confidence": 2.0}, {"hfov_deg": 0.0}, {"tot_weights": (float("nan"), 1.0, 1.0)},
+                                     {"tot_tau": float("nan")}, {"language": "x;y"}])
+def test_run_foley_itself_refuses_what_the_flags_refuse(files, tmp_path, options):
+    from foleydesigner.errors import InputError
+    from foleydesigner.pipeline import run_foley
+
+    with pytest.raises(InputError):
+        run_foley(files["clip"], tmp_path / "o", **options)
+    assert list(tmp_path.iterdir()) == []

@@ -132,3 +132,23 @@ def test_disk_full_is_recognised_through_wrapped_errors():
         assert is_disk_full(exc)
     assert is_disk_full(RuntimeError("Error : unable to write: No space left on device"))
     assert not is_disk_full(ValueError("bad value"))
+
+
+def test_on_a_nearly_full_disk_a_failure_that_is_not_a_write_keeps_its_own_cause(tmp_path, tiny, monkeypatch):
+    """An LLM server answering 401 while the disk has under 16 MB free is a 401, not "disk full"."""
+    from foleydesigner import limits
+    from foleydesigner.errors import BackendError
+
+    monkeypatch.setattr(limits, "_NEARLY_FULL", 1 << 62)  # every disk counts as nearly full
+    assert not is_disk_full(BackendError("openai:gpt-4o answered 401 Unauthorized: invalid api key"), tmp_path)
+    assert not is_disk_full(ConnectionRefusedError(111, "Connection refused"), tmp_path)
+    assert is_disk_full(RuntimeError("Error : System error."), tmp_path)  # libsndfile's ENOSPC
+    assert is_disk_full(OSError(errno.EIO, "Input/output error"), tmp_path)
+
+    def refuse(node: str) -> None:
+        if node == "decompose":
+            raise BackendError("the LLM server at http://127.0.0.1:9/v1 answered 401 Unauthorized")
+
+    with pytest.raises(FoleyError) as err:
+        run_foley(tiny, tmp_path / "o", on_stage=refuse)
+    assert "401 Unauthorized" in str(err.value) and "disk full" not in str(err.value)

@@ -4,6 +4,7 @@ staging folders, SIGTERM, permissions, no temp leftovers."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -148,3 +149,104 @@ def test_lock_refuses_a_second_holder_in_the_same_process(tmp_path):
     with OutLock(out):  # released: free again
         pass
     assert not (tmp_path / ".o.lock").exists()
+
+
+# --- --force replaces only what a previous run wrote; resume never publishes a temp file ----------------------
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_force_refuses_a_project_folder_that_only_happens_to_hold_a_run_json(tmp_path, tiny):
+    out = tmp_path / "p"
+    (out / "src").mkdir(parents=True)
+    (out / "run.json").write_text('{"name": "my project"}')
+    (out / "README.txt").write_text("read me")
+    (out / "src" / "main.py").write_text("print(1)")
+    before = _tree(out)
+    r = runner.invoke(app, ["run", str(tiny), "--out", str(out), "--force"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "--force" in r.output and "Traceback" not in r.output
+    assert _tree(out) == before and not _leftovers(tmp_path)
+
+
+def test_force_replaces_exactly_the_files_a_previous_run_listed_and_never_a_users_file(tmp_path, tiny):
+    out = tmp_path / "o"
+    run_foley(tiny, out)
+    listed = json.loads((out / "run.json").read_text())["files"]
+    on_disk = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert sorted(listed) == on_disk and "run.json" in listed and any(f.startswith("stems/") for f in listed)
+
+    (out / "my_notes.txt").write_text("precious")
+    (out / "stems" / "keep.wav").write_bytes(b"mine")
+    (out / "report.html.bak").write_text("my copy")
+    before = _tree(out)
+    r = runner.invoke(app, ["run", str(tiny), "--out", str(out), "--force", "--seed", "5"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "my_notes.txt" in r.output and "3 entries" in r.output and _tree(out) == before  # nothing touched
+
+    (out / "my_notes.txt").unlink()
+    (out / "stems" / "keep.wav").unlink()
+    (out / "report.html.bak").unlink()
+    run_foley(tiny, out, force=True, seed=5)  # only the previous run's own files: replaced
+    assert json.loads((out / "run.json").read_text())["seed"] == 5 and not _leftovers(tmp_path)
+
+
+def test_force_refuses_a_run_json_without_the_list_of_files_it_wrote(tmp_path, tiny):
+    out = tmp_path / "o"
+    run_foley(tiny, out)
+    info = json.loads((out / "run.json").read_text())
+    del info["files"]
+    (out / "run.json").write_text(json.dumps(info))
+    with pytest.raises(InputError, match="--force"):
+        run_foley(tiny, out, force=True)
+    assert (out / "mix_5_1.wav").is_file()
+
+
+def test_a_run_kept_aside_gets_the_umask_permissions(tmp_path):
+    out = tmp_path / "o"
+    old_mask = os.umask(0o022)
+    try:
+        staging = publish.make_staging(out)
+        from foleydesigner.tools.export import atomic_write_text
+
+        atomic_write_text(staging / "stems" / "a.json", "{}")  # mkstemp: 0600
+        out.mkdir()
+        (out / "thesis.docx").write_text("precious")
+        with pytest.raises(FoleyError, match="changed during the run"):
+            publish.publish(staging, out, {})
+    finally:
+        os.umask(old_mask)
+    (kept,) = [p for p in tmp_path.iterdir() if p.name.startswith("o.foley-")]
+    assert kept.stat().st_mode & 0o777 == 0o755 and (kept / "stems").stat().st_mode & 0o777 == 0o755
+    assert (kept / "stems" / "a.json").stat().st_mode & 0o777 == 0o644
+
+
+def _killed_staging(tmp_path: Path, key: dict[str, str]) -> Path:
+    staging = tmp_path / f".o.partial-{_dead_pid()}-abc"
+    (staging / "stems").mkdir(parents=True)
+    (staging / ".checkpoint").mkdir()
+    (staging / ".checkpoint" / "key.json").write_text(json.dumps(key))
+    (staging / OWNER_FILE).write_text(f"{_dead_pid()} {publish._HOST}\n")
+    (staging / "stems" / ".footsteps_t0.wav.k3j2.part").write_bytes(b"\0" * 2048)
+    (staging / ".clip.foley.mp4.x9y8.part.mp4").write_bytes(b"\0" * 1024)
+    (staging / "stems" / ".wind.wav.aa11.part.flac").write_bytes(b"\0")
+    (staging / "stems" / "wind.wav").write_bytes(b"RIFF")
+    return staging
+
+
+def test_resume_adopts_a_killed_staging_folder_without_its_temp_files(tmp_path):
+    out = tmp_path / "o"
+    key = {"input_hash": "a", "settings_hash": "b"}
+    staging = _killed_staging(tmp_path, key)
+    assert publish.adopt_resumable(out, key) == staging
+    assert sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file()) == [
+        ".checkpoint/key.json", OWNER_FILE, "stems/wind.wav"]
+
+
+def test_publish_never_moves_a_temp_file_into_out(tmp_path):
+    out = tmp_path / "o"
+    staging = _killed_staging(tmp_path, {})
+    publish.publish(staging, out, {})
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
+        ".checkpoint/key.json", "stems/wind.wav"]

@@ -53,3 +53,21 @@ def test_resume_with_other_settings_starts_afresh(tmp_path):
     assert state["resumed_after"] == []
     nodes = [json.loads(line)["node"] for line in (out / "trace.jsonl").read_text().splitlines()]
     assert nodes.count("load_video") == 1 and not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_resume_never_publishes_the_temp_files_of_writes_the_kill_cut_short(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    make_clip("single_mover", clip, width=160, height=96, fps=12.0, duration_s=2.0, seed=2)
+    out = tmp_path / "out"
+    killed = subprocess.run([FOLEY, "run", str(clip), "--out", str(out)], capture_output=True, text=True,
+                            env={**os.environ, KILL_AFTER_ENV: "upmix"}, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    (staging,) = tmp_path.glob(".out.partial-*")
+    # what a kill during generate_stem and during export leaves: tools/export.tmp_beside's temp files
+    (staging / "stems" / ".footsteps_t0.wav.k3j2xq.part").write_bytes(b"\0" * (2 << 20))
+    (staging / ".clip.foley.mp4.a8s7d6.part.mp4").write_bytes(b"\0" * 4096)
+    state = run_foley(clip, out, resume=True)
+    assert "upmix" in state["resumed_after"]
+    assert not [p for p in out.rglob("*") if ".part" in p.name]
+    assert sorted(json.loads((out / "run.json").read_text())["files"]) == sorted(
+        str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())

@@ -10,10 +10,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from foleydesigner.redaction import scrub
 from foleydesigner.tools.export import atomic_write_json
 
 BATCH_FILE = "batch.json"
-Status = Literal["queued", "done", "skipped", "failed"]
+#: interrupted: the batch was stopped (SIGTERM, Ctrl-C) while the job was queued or running; a re-run finishes it
+Status = Literal["queued", "done", "skipped", "failed", "interrupted"]
 
 
 def now_iso() -> str:
@@ -52,7 +54,9 @@ class BatchRecord(BaseModel):
         return next(j for j in self.jobs if j.name == name)
 
     def save(self, out_dir: Path) -> Path:
-        self.counts = {s: sum(j.status == s for j in self.jobs) for s in ("done", "skipped", "failed", "queued")}
+        self.counts = {s: sum(j.status == s for j in self.jobs) for s in ("done", "skipped", "failed", "queued", "interrupted")}
+        for j in self.jobs:  # an error a worker or Ray reported may quote a credential
+            j.reason = scrub(j.reason) if j.reason else j.reason
         path = atomic_write_json(out_dir / BATCH_FILE, self)
         mask = os.umask(0)
         os.umask(mask)

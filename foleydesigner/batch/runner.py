@@ -14,8 +14,11 @@ import logging
 import os
 import shutil
 import socket
+import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from foleydesigner.batch.record import BatchRecord, JobRecord, now_iso
 from foleydesigner.batch.sources import REEL, Job, Timeline
 from foleydesigner.errors import FoleyError, InputError
 from foleydesigner.failed import failed_dir, is_failed_run
+from foleydesigner.redaction import scrub
 
 log = logging.getLogger(__name__)
 SCRATCH = ".batch"  # DIR/.batch/<job>/: a timeline shot's extracted sub-clip, while its job runs
@@ -94,10 +98,10 @@ def execute_job(job: Job, out_root: str, key: dict[str, str], board: Any = None)
                   **job.options)
         result["status"] = "done"
     except FoleyError as exc:
-        result.update(status="failed", reason=str(exc))
+        result.update(status="failed", reason=scrub(str(exc)))
     except Exception as exc:  # a bug, not bad input: keep its class so the report says what broke
         log.exception("job %s failed", job.name)
-        result.update(status="failed", reason=f"{exc.__class__.__name__}: {exc}")
+        result.update(status="failed", reason=scrub(f"{exc.__class__.__name__}: {exc}"))
     finally:
         if told:
             import ray
@@ -126,24 +130,98 @@ def _node_id() -> str | None:
         return None
 
 
-def start_ray(settings: BatchSettings) -> dict[str, Any]:
-    """Start a local Ray cluster or join settings.address; returns what batch.json records about it."""
+#: Ray's switch for its local-only mode (made for Windows and macOS): "0" before `import ray` makes it take the
+#: loopback address as the node's, so gcs_server, raylet, workers and agents listen on 127.0.0.1 only.
+#: `_node_ip_address="127.0.0.1"` alone does not: Ray swaps in the machine's address (measured with Ray 2.60).
+LOCAL_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+#: Where Ray's token authentication reads the cluster's token (`ray start --head` turns it on since Ray 2.5x).
+TOKEN_ENVS = ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+TOKEN_FILE = Path("~/.ray/auth_token")
+
+
+def _token_available() -> bool:
+    return any(os.environ.get(n) for n in TOKEN_ENVS) or TOKEN_FILE.expanduser().is_file()
+
+
+def _set_local_only(value: str | None) -> str | None:
+    """Set Ray's local-only variable ("0": loopback only; None: unset); returns its previous value."""
+    previous = os.environ.get(LOCAL_ONLY_ENV)
+    if value is None:
+        os.environ.pop(LOCAL_ONLY_ENV, None)
+    else:
+        os.environ[LOCAL_ONLY_ENV] = value
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None:  # Ray was imported before (an earlier batch in this process): it read the variable then
+        constants.ENABLE_RAY_CLUSTER = (value.strip().lower() in ("1", "true") if value is not None
+                                        else not constants.IS_WINDOWS_OR_OSX)
+    return previous
+
+
+@contextmanager
+def _stderr_kept() -> Iterator[Callable[[], str]]:
+    """Hold what this process (and Ray's C++ core in it) writes to stderr; yields a function returning it so far."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+
+        def said() -> str:
+            held.seek(0)
+            return held.read().decode("utf-8", "replace")
+
+        try:
+            yield said
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def prepare_ray_env(settings: BatchSettings) -> None:
+    """What Ray reads from the environment, set before `import ray` (it reads most of it then): no usage
+    statistics, loopback only for a local cluster, the user's token for a cluster at an address."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
+    if not settings.address:
+        _set_local_only("0")
+    elif "RAY_AUTH_MODE" not in os.environ and _token_available() and "ray" not in sys.modules:
+        # Ray turns token authentication on for an explicit address only when told to; a cluster without it
+        # accepts a client that sends a token (measured with Ray 2.60), so a token the user has is always sent.
+        # Only before Ray is imported: it reads the mode then (a process that imported it sets RAY_AUTH_MODE itself)
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
+def start_ray(settings: BatchSettings) -> dict[str, Any]:
+    """Start a local Ray cluster (on 127.0.0.1 only, no dashboard) or join settings.address; returns what batch.json
+    records about it."""
+    import signal
+    import threading
+
+    prepare_ray_env(settings)
+    terminate = signal.getsignal(signal.SIGTERM)
     import ray
 
     quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
     if settings.address:
-        try:
-            ray.init(address=settings.address, **quiet)
-        except (ConnectionError, ValueError, RuntimeError) as exc:
-            raise InputError(f"--ray-address {settings.address}: cannot join the cluster ({exc}); start it with "
-                             "`ray start --head` and give the address it prints") from None
+        with _stderr_kept() as said:  # Ray's C++ client prints each refused attempt: a failure is one line instead
+            try:
+                ray.init(address=settings.address, **quiet)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                first = (str(exc).strip().splitlines() or [""])[0]
+                refused = "InvalidAuthToken" in said() or "Unauthenticated" in said()
+                why = ("it uses token authentication and did not accept this machine's token" if refused else first)
+                raise InputError(f"--ray-address {settings.address}: cannot join the cluster ({why}); start it with "
+                                 "`ray start --head` and give the address it prints; a cluster with token "
+                                 "authentication needs its token (`ray get-auth-token` on the head) in RAY_AUTH_TOKEN, "
+                                 f"RAY_AUTH_TOKEN_PATH or {TOKEN_FILE}") from None
     else:
-        # 127.0.0.1: a local cluster never looks up this machine's address on the network; a small object store
-        # (jobs exchange only small dicts, their audio goes to disk)
+        # a small object store: jobs exchange only small dicts, their audio goes to disk
         ray.init(num_cpus=settings.workers or os.cpu_count() or 1, include_dashboard=False,
                  _node_ip_address="127.0.0.1", object_store_memory=128 * _MIB,
                  **{**quiet, "logging_level": logging.ERROR})  # a private cluster: its start-up notices are noise
+    if callable(terminate) and threading.current_thread() is threading.main_thread():
+        # Ray's core worker installs its own SIGTERM handler (a C++ stack dump, then exit 1): put ours back, so
+        # SIGTERM stops the batch like Ctrl-C (one line, exit 130, its jobs recorded as interrupted)
+        signal.signal(signal.SIGTERM, terminate)
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     return {"address": settings.address or "local", "nodes": len(nodes),
             "cpus": int(sum(n.get("Resources", {}).get("CPU", 0) for n in nodes))}
@@ -203,11 +281,19 @@ def run_batch(jobs: Sequence[Job], timelines: Sequence[Timeline], out_dir: Path,
 def _run_on_ray(pending: list[tuple[Job, dict[str, str]]], out_dir: Path, settings: BatchSettings,
                 record: BatchRecord, on_update: Callable[[BatchRecord, JobRecord | None], None] | None,
                 on_stage: OnStage | None = None) -> None:
+    previous = os.environ.get(LOCAL_ONLY_ENV)
+    prepare_ray_env(settings)  # before `import ray`
     import ray
     from ray.exceptions import RayError
 
-    record.cluster = start_ray(settings)
+    record.cluster = {}
+    watchdog = None
     try:
+        record.cluster = start_ray(settings)
+        if not settings.address:  # our own cluster: its agents must not outlive a batch killed with -9
+            from foleydesigner.batch import reaper
+
+            watchdog = reaper.start()
         task = ray.remote(execute_job)
         # the board takes no CPU: it never holds back a job
         board = ray.remote(num_cpus=0)(StageBoard).remote() if on_stage else None
@@ -227,7 +313,8 @@ def _run_on_ray(pending: list[tuple[Job, dict[str, str]]], out_dir: Path, settin
                                name=f"foley:{job.name}").remote(job, str(out_dir.resolve()), key, board)
             refs[ref] = job
         while refs:
-            ready, _ = ray.wait(list(refs), num_returns=1, timeout=0.5 if board is not None else None)
+            # a bounded wait: the main thread returns to Python often enough to take SIGTERM and Ctrl-C at once
+            ready, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
             if board is not None:
                 report_stages()  # before a job's end, so its last stages come first
             for ref in ready:
@@ -244,8 +331,21 @@ def _run_on_ray(pending: list[tuple[Job, dict[str, str]]], out_dir: Path, settin
                 record.save(out_dir)
                 if on_update:
                     on_update(record, rec)
+    except KeyboardInterrupt:  # SIGTERM or Ctrl-C: what had not finished is recorded as interrupted, not queued
+        for job, _ in pending:
+            rec = record.job(job.name)
+            if rec.status == "queued":
+                rec.status, rec.finished = "interrupted", now_iso()
+                rec.reason = "foley batch was stopped (SIGTERM or Ctrl-C) before the job finished; run it again"
+        record.finished = now_iso()
+        record.save(out_dir)
+        raise
     finally:
         ray.shutdown()
+        if watchdog is not None:
+            reaper.stop(watchdog)
+        if not settings.address:
+            _set_local_only(previous)  # a later batch in this process may join a real cluster
 
 
 def _conform(timeline: Timeline, out_dir: Path, record: BatchRecord, folder: str | None,

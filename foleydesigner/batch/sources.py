@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foleydesigner.checks import check_run_options
 from foleydesigner.errors import InputError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".webm", ".mxf")
@@ -66,6 +67,12 @@ def _seed(v: Any) -> int:
     return int(v)
 
 
+def _int(v: Any) -> int:
+    if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
+        raise ValueError("give a whole number")
+    return int(v.strip()) if isinstance(v, str) else int(v)
+
+
 def _lufs(v: Any) -> float:
     if not -70.0 <= float(v) <= -5.0:
         raise ValueError("must be in [-70, -5] LUFS; broadcast uses -24 (A/85) or -23 (R128)")
@@ -108,9 +115,9 @@ OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "target_lufs": ("target_lufs", _lufs), "loudness_preset": ("target_lufs", _preset), "hfov": ("hfov_deg", float),
     "min_confidence": ("min_confidence", float), "stems": ("stems", _choice("full", "trimmed")),
     "stem_format": ("stem_format", _choice("wav", "flac")), "language": ("language", str),
-    "window_s": ("window_s", float), "max_events": ("max_events", int), "max_scribe_iters": ("max_scribe_iters", int),
+    "window_s": ("window_s", float), "max_events": ("max_events", _int), "max_scribe_iters": ("max_scribe_iters", _int),
     "keep_original_audio": ("keep_original_audio", _bool), "deliver": ("deliver", _deliver),
-    "tot_k": ("tot_k", int), "tot_beam": ("tot_beam", int), "tot_depth": ("tot_depth", int), "tot_tau": ("tot_tau", float),
+    "tot_k": ("tot_k", _int), "tot_beam": ("tot_beam", _int), "tot_depth": ("tot_depth", _int), "tot_tau": ("tot_tau", float),
 }
 PATH_OPTIONS = ("library", "dit_checkpoint")  # generator options: folders, relative to the manifest
 
@@ -130,8 +137,9 @@ def parse_options(raw: Mapping[str, Any], where: str, base: Path = Path(".")) ->
         target, convert = OPTIONS[name]
         try:
             out[target] = convert(value)
+            check_run_options({target: out[target]}, lambda _k, _v: "")  # the checks `foley run` gives its flags
         except (ValueError, TypeError, InputError) as exc:
-            raise InputError(f"{where}: {key}={value!r}: {exc}") from None
+            raise InputError(f"{where}: {key}={value!r}: {str(exc).strip()}") from None
     return out
 
 

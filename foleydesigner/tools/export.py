@@ -39,9 +39,21 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return p
 
 
+def _finite(value: Any) -> Any:
+    """NaN and ±Inf as null: JSON has no such numbers, and a browser's JSON.parse rejects a file holding them."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def atomic_write_json(path: str | Path, value: Any) -> Path:
-    data = value.model_dump(mode="json") if hasattr(value, "model_dump") else value
-    return atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+    """Strict JSON (never a bare NaN), written atomically."""
+    data = _finite(value.model_dump(mode="json") if hasattr(value, "model_dump") else value)
+    return atomic_write_text(path, json.dumps(data, indent=2, default=str, allow_nan=False) + "\n")
 
 
 def atomic_write_wav(path: str | Path, audio: np.ndarray, sr: int = SAMPLE_RATE, *, subtype: str = "PCM_24") -> Path:
