@@ -133,7 +133,8 @@ def test_gate_holds_weak_events_and_a_screenplay_lifts_only_half_strong_ones() -
     seated = strong.model_copy(update={"id": 2, "evidence": {**strong.evidence, "travel_heights": 0.05}})
     told = [e.model_copy(update={"origin": "both"}) for e in (track_event(faint, scene), track_event(seated, scene)) if e]
     lifted = gate(FoleyScript(duration_s=4.0, scene=scene, events=told), [faint, seated], 0.5)
-    assert [e.source_track for e in lifted.events] == [1] and lifted.events[0].confidence == 0.5
+    # story and picture agree: a noisy-or of the picture (0.35) and the story (0.5) = 1 − 0.65 × 0.5
+    assert [e.source_track for e in lifted.events] == [1] and lifted.events[0].confidence == pytest.approx(0.675)
     assert [e.source_track for e in lifted.candidates] == [2]  # 0.05 body heights: no screenplay makes it walk
 
 

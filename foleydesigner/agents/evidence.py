@@ -139,12 +139,21 @@ def person_evidence(track: Track) -> tuple[float, list[str]]:
     return 0.0, ["no body detection"]
 
 
+#: Weight of a flight that is a clean parabola at a scale gravity does not give (slow motion, animation, toy
+#: physics): under the threshold alone (a candidate), lifted when the screenplay names the bounce (gate).
+STYLISED_FLIGHT = 0.45
+#: Weight of a flight that rises and falls but is a poor parabola (R² 0.5–0.8): a wobbly or occluded bounce.
+ROUGH_FLIGHT = 0.3
+
+
 def _ballistic(track: Track) -> tuple[int, float]:
-    """(flights, share of them) between bounces that are parabolas opening downwards on screen (gravity)."""
+    """(flights, score 0–1) of the flights between bounces: each parabola opening downwards on screen counts 1
+    when its size under real gravity is a ball's, STYLISED_FLIGHT when the scale is off, ROUGH_FLIGHT when the
+    arc is rough. The shape is the evidence; the gravity scale only weighs it (stylised motion still bounces)."""
     t = np.asarray(track.t_s)
     y = np.asarray([b[1] + b[3] / 2 for b in track.boxes])
     cuts = [0] + [int(np.argmin(np.abs(t - o))) for o in track.onsets_s] + [len(t) - 1]
-    good = total = 0
+    good, score, total = 0, 0.0, 0
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
         if b - a < 4:
             continue
@@ -153,16 +162,20 @@ def _ballistic(track: Track) -> tuple[int, float]:
         rise = float(np.ptp(y[a:b + 1]))
         if rise < 0.5 * size:
             continue  # no flight: it slid or rolled between the "hits"
-        # Gravity sets the scale: a flight of T seconds rises g·T²/8 metres, so the thing's size in metres
-        # follows from its size in pixels. A ball is 4–50 cm; a leaf drifting for seconds would be metres wide.
-        size_m = 9.81 * (t[b] - t[a]) ** 2 / 8 * size / rise
-        if not BALL_SIZE_M[0] <= size_m <= BALL_SIZE_M[1]:
-            continue
         coef = np.polyfit(t[a:b + 1] - t[a], y[a:b + 1], 2)
         fit = np.polyval(coef, t[a:b + 1] - t[a])
         ss = float(np.sum((y[a:b + 1] - y[a:b + 1].mean()) ** 2)) or 1e-9
-        good += int(coef[0] > 0 and 1 - float(np.sum((y[a:b + 1] - fit) ** 2)) / ss >= 0.8)  # y grows downwards
-    return good, (good / total if total else 0.0)
+        r2 = 1 - float(np.sum((y[a:b + 1] - fit) ** 2)) / ss
+        if coef[0] <= 0 or r2 < 0.5:  # y grows downwards: gravity opens the parabola upwards in pixels
+            continue
+        # Gravity sets the scale: a flight of T seconds rises g·T²/8 metres, so the thing's size in metres
+        # follows from its size in pixels. A ball is 4–50 cm; a leaf drifting for seconds would be metres wide.
+        size_m = 9.81 * (t[b] - t[a]) ** 2 / 8 * size / rise
+        real = BALL_SIZE_M[0] <= size_m <= BALL_SIZE_M[1]
+        weight = (1.0 if real else STYLISED_FLIGHT) if r2 >= 0.8 else ROUGH_FLIGHT
+        good += int(weight >= STYLISED_FLIGHT)
+        score += weight
+    return good, (score / total if total else 0.0)
 
 
 def _named(track: Track) -> float:
@@ -221,10 +234,12 @@ def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
         return TrackSound("engine_passby", [], {}, 0.7, round(conf, 3), tuple(why))
     if track.motion == "bouncing" or (track.label == "ball" and onsets):
         area, aspect = ev.get("area_frac", 0.0), ev.get("aspect_w_h", 1.0)
-        compact = float(area <= BALL_AREA and BALL_ASPECT[0] <= aspect <= BALL_ASPECT[1])
+        # Compactness weighs, it does not veto: a ball close to the lens fills more of the frame.
+        compact = (1.0 if area <= BALL_AREA else max(0.3, 1.0 - math.log2(area / BALL_AREA) / 3)) * (
+            1.0 if BALL_ASPECT[0] <= aspect <= BALL_ASPECT[1] else 0.5)
         flights, ballistic = _ballistic(track)
         conf = compact * ballistic * _ramp(flights, 3) * (1.0 - edge)
-        why = [f"{area:.2%} of the frame, {aspect:.2f}× as wide as tall", f"{flights} ballistic flights ({ballistic:.0%})",
+        why = [f"{area:.2%} of the frame, {aspect:.2f}× as wide as tall", f"{flights} ballistic flights (score {ballistic:.0%})",
                f"{len(onsets)} hits at lowest points"]
         return TrackSound("ball_bounce", onsets, {}, 0.7, round(conf, 3), tuple(why))
     if track.motion == "moving" and onsets:
