@@ -190,3 +190,53 @@ def test_vtest_without_screenplay_gets_walkers_and_an_exterior_bed(tmp_path: Pat
     assert labels.count("footsteps") >= 3 and set(labels) <= {"footsteps", "wind", "birds", "traffic"}
     assert all(e.confidence >= 0.5 and e.evidence for e in script.events)
     assert sum(e.layer == "fg" for e in script.events if e.label == "footsteps") <= 4
+
+
+def _traffic(n: int = 40, step: float = 5.0) -> list[np.ndarray]:
+    """A street seen from above by a locked-off camera: a dim, fine-textured road and pavements, and eight
+    high-contrast cars in two lanes all driving one way (they hold most of the strong corners)."""
+    rng = np.random.default_rng(3)
+    road = cv2.GaussianBlur(rng.integers(70, 170, (180, 320, 3), dtype=np.uint8), (3, 3), 0)
+    for y0, y1 in ((0, 44), (136, 180)):  # pavements: slabs 24 px square with dark joints, kerbs
+        road[y0:y1] = np.clip(road[y0:y1].astype(int) + 50, 0, 255).astype(np.uint8)
+        road[y0:y1, ::24] = 40
+        road[y0:y1:24] = 40
+    road[86:90, ::40] = 240  # the centre line, dashed
+    road[86:90, 20::40] = 90
+    car = np.clip(cv2.resize(rng.integers(0, 255, (6, 10, 3), dtype=np.uint8), (60, 30), interpolation=cv2.INTER_NEAREST)
+                  + rng.normal(0, 20, (30, 60, 3)), 0, 255).astype(np.uint8)
+    frames = []
+    for i in range(n):
+        img = road.copy()
+        for lane, y in enumerate((50, 100)):
+            for k in range(4):
+                x = int((k * 90 + 37 * lane + step * i) % 380) - 60
+                a, b = max(x, 0), min(x + 60, 320)
+                if b > a:
+                    img[y:y + 30, a:b] = car[:, a - x:b - x]
+        frames.append(img)
+    return frames
+
+
+def test_a_locked_off_street_with_traffic_is_static_and_has_no_cuts() -> None:
+    frames = _traffic()
+    est = MotionEstimator()
+    kind, facts = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames])
+    assert kind == "static", facts
+    assert len(_detect(frames)) == 1
+
+
+def test_a_fast_jump_in_a_still_shot_is_not_a_cut() -> None:
+    """Someone close to the lens leaps: for two frames a large part of the picture changes, most of it does not."""
+    still = _view(SCENE_A, 150)
+    body = np.clip(cv2.resize(RNG.integers(0, 255, (8, 4, 3), dtype=np.uint8), (70, 150), interpolation=cv2.INTER_NEAREST)
+                   .astype(np.int16) + 40, 0, 255).astype(np.uint8)
+    heights = [20] * 20 + [-60, -130, -130, -60] + [20] * 20  # feet on the ground, up out of frame, down again
+    frames = []
+    for y in heights:
+        img = still.copy()
+        top, bottom = max(y, 0), min(y + 150, 180)
+        if bottom > top:
+            img[top:bottom, 120:190] = body[top - y:bottom - y]
+        frames.append(img)
+    assert len(_detect(frames)) == 1

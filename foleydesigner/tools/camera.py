@@ -2,6 +2,10 @@
 
 Corners tracked by pyramidal Lucas–Kanade, then a RANSAC similarity transform (translation, rotation, uniform
 scale) fitted to them: the dominant motion is the camera's, objects moving against it are RANSAC's outliers.
+Corners gather on what is textured, and in a street seen from above that is the traffic: RANSAC's "dominant"
+motion is then the cars'. So the background votes too: corners are also taken cell by cell over a grid, and when
+most textured cells hold still (their median flow under a third of a pixel) the camera is still, whatever
+moves across the rest; a pan moves every cell.
 Object motion is what remains after this transform is taken out (tools/tracking.py tracks only where the camera
 holds still enough for background subtraction). Everything runs on small grey frames (~160 px wide): camera
 motion is a whole-frame property, and 160 px keeps it to about a millisecond a frame.
@@ -25,6 +29,12 @@ PAN_CONSISTENCY, PAN_TRAVEL = 0.6, 0.15
 #: A zoom changes the image scale by at least this factor over the shot, steadily (as consistent as a pan).
 ZOOM_FACTOR = 1.08
 _MAX_CORNERS = 150
+#: The background vote: a lattice of LATTICE points across the width, kept where the picture has texture (corner
+#: strength at least CORNER_FLOOR of the frame's best, so flat sky or black does not vote with noise), grouped in
+#: a GRID of cells; a cell is still when its median flow is under STILL_PX (at ~160 px wide: 0.2 % of the width,
+#: above a tripod's jitter, below hand-held shake); the camera is still when at least STILL_SHARE of at least
+#: MIN_CELLS voting cells (3+ points each) are.
+LATTICE, CORNER_FLOOR, GRID, STILL_PX, STILL_SHARE, MIN_CELLS = 32, 0.003, (4, 3), 0.33, 0.5, 4
 
 
 @dataclass(frozen=True)
@@ -57,8 +67,13 @@ class MotionEstimator:
         pts = cv2.goodFeaturesToTrack(prev, _MAX_CORNERS, 0.01, 4, blockSize=5)
         if pts is None or len(pts) < 8:
             return FrameMotion(0.0, 0.0, 1.0, 0.0)  # a flat frame (black, sky): nothing to measure
-        nxt, status, _ = cv2.calcOpticalFlowPyrLK(prev, grey, pts, None, winSize=(15, 15), maxLevel=2)
+        cells = _cell_corners(prev)
+        both = np.vstack([pts, cells[0]]) if len(cells[0]) else pts
+        nxt, status, _ = cv2.calcOpticalFlowPyrLK(prev, grey, both, None, winSize=(15, 15), maxLevel=2)
         ok = status.ravel() == 1
+        if _background_still(both[len(pts):], nxt[len(pts):], ok[len(pts):], cells[1]):
+            return FrameMotion(0.0, 0.0, 1.0, 1.0)
+        nxt, ok = nxt[:len(pts)], ok[:len(pts)]
         if ok.sum() < 8:
             return FrameMotion(0.0, 0.0, 1.0, 0.0)
         m, inl = cv2.estimateAffinePartial2D(pts[ok], nxt[ok], method=cv2.RANSAC, ransacReprojThreshold=1.0)
@@ -70,6 +85,31 @@ class MotionEstimator:
         c = np.array([grey.shape[1] / 2, grey.shape[0] / 2])
         shift = m[:, :2] @ c + m[:, 2] - c
         return FrameMotion(float(shift[0] / w), float(shift[1] / w), scale, float(inl.mean()))
+
+
+def _cell_corners(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points on a regular lattice over the picture wherever it is textured (points (n, 1, 2) float32, and the
+    GRID cell of each). A lattice, not the strongest corners: each cell votes by area, so a road or a pavement
+    outvotes the high-contrast cars driving over part of it."""
+    h, w = grey.shape
+    eig = cv2.cornerMinEigenVal(grey, 5)
+    floor = CORNER_FLOOR * float(eig.max())
+    step = max(3, w // LATTICE)
+    ys, xs = np.mgrid[step // 2:h - 2:step, step // 2:w - 2:step]
+    keep = eig[ys, xs] >= floor
+    xs, ys = xs[keep], ys[keep]
+    owner = np.minimum(xs * GRID[0] // w, GRID[0] - 1) * GRID[1] + np.minimum(ys * GRID[1] // h, GRID[1] - 1)
+    return np.stack([xs, ys], axis=1).astype(np.float32).reshape(-1, 1, 2), owner
+
+
+def _background_still(pts: np.ndarray, nxt: np.ndarray, ok: np.ndarray, owner: np.ndarray) -> bool:
+    """Most textured cells hold still: the camera does, and what moves is in front of it."""
+    if not len(pts):
+        return False
+    flow = np.linalg.norm((nxt - pts).reshape(-1, 2), axis=1)
+    votes = [float(np.median(flow[(owner == c) & ok])) < STILL_PX
+             for c in np.unique(owner) if np.count_nonzero((owner == c) & ok) >= 3]
+    return len(votes) >= MIN_CELLS and sum(votes) >= STILL_SHARE * len(votes)
 
 
 def classify_camera(motions: list[FrameMotion]) -> tuple[CameraKind, dict[str, float]]:
