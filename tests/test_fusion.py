@@ -130,3 +130,19 @@ def test_clues_follow_a_cue_path(tmp_path: Path):
     t = np.asarray(clues["t_s"])
     inside = (t >= ball.start_s) & (t <= ball.end_s)
     assert np.all(np.diff(az[inside]) >= -1e-6) and az[inside][-1] - az[inside][0] > 20
+
+
+def test_a_car_driving_up_a_street_seen_from_above_is_a_passby():
+    """From above, a car driving up the frame is taller than wide and crosses the height, not the width."""
+    from foleydesigner.tools.onsets import describe_track
+
+    t = np.arange(0, 51) / 25.0
+    boxes = [(300.0, float(330 - 120 * s), 26.0, 60.0) for s in t]
+    raw = Track(id=0, label="object", motion="moving", frames=list(range(51)), t_s=t.round(4).tolist(), boxes=boxes,
+                frame_width=640, frame_height=360)
+    desc = describe_track(raw, 25.0)
+    assert desc.label == "vehicle"
+    car = raw.model_copy(update={"label": desc.label, "motion": desc.motion,
+                                 "evidence": {"area_frac": 26 * 60 / (640 * 360), "aspect_w_h": 26 / 60, "travel_widths": 0.0}})
+    sound = sound_for_track(car, SceneContext(location="outdoor"))
+    assert sound is not None and sound.label == "engine_passby" and sound.confidence >= 0.8

@@ -201,6 +201,12 @@ def _falling_stops(track: Track) -> float:
     return ok / len(track.onsets_s) if track.onsets_s else 0.0
 
 
+def _vertical_travel(track: Track) -> tuple[float, float]:
+    """(vertical travel in frame heights, horizontal travel in frame widths) from the first box to the last."""
+    (x0, y0, w0, h0), (x1, y1, w1, h1) = track.boxes[0], track.boxes[-1]
+    return (abs(y1 + h1 / 2 - y0 - h0 / 2) / track.frame_height, abs(x1 + w1 / 2 - x0 - w0 / 2) / track.frame_width)
+
+
 def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
     """Foley practice as rules, each gated by positive evidence: people walk (footsteps on the scene's surface,
     one onset per step), balls bounce, vehicles pass or idle, objects that stop hard hit something, fast objects
@@ -225,6 +231,9 @@ def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
         return TrackSound(label, steps, {"surface": surface}, confidence=round(conf, 3), evidence=tuple(why))
     if track.label == "vehicle":
         area, aspect, across = ev.get("area_frac", VEHICLE_AREA), ev.get("aspect_w_h", VEHICLE_ASPECT), ev.get("travel_widths", 0.0)
+        up, side = _vertical_travel(track)
+        if up > 2 * side:  # seen from above, driving up or down the frame: long that way, crossing the height
+            aspect, across = 1.0 / max(aspect, 1e-3), max(across, up)
         inside = scene.location in ("indoor", "vehicle")
         conf = (0.0 if inside else 1.0) * _ramp(area, VEHICLE_AREA) * _ramp(aspect, VEHICLE_ASPECT)
         why = [f"box {aspect:.2f}× as wide as tall", f"{area:.2%} of the frame", f"crosses {across:.0%} of the width"]
