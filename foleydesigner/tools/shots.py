@@ -136,8 +136,8 @@ class ShotDetector:
             lo = t - self.k
             if span[t] < DISSOLVE_MIN or blend[t] > DISSOLVE_BLEND or span[t] < span[max(lo, 0):t + self.k + 1].max():
                 continue
-            if black[lo:t + 1].any() or any(lo - 2 <= f <= t + 2 for f in cuts):
-                continue
+            if black[lo:t + self.k + 1].any() or any(lo - 2 <= f <= t + 2 for f in cuts):
+                continue  # a blend into black that follows is a fade out, found as a fade
             found.append((lo + self.k // 2, "dissolve"))
         found.sort()
         min_gap = max(1, int(round(MIN_SHOT_S * self.fps)))
