@@ -146,3 +146,15 @@ def test_a_car_driving_up_a_street_seen_from_above_is_a_passby():
                                  "evidence": {"area_frac": 26 * 60 / (640 * 360), "aspect_w_h": 26 / 60, "travel_widths": 0.0}})
     sound = sound_for_track(car, SceneContext(location="outdoor"))
     assert sound is not None and sound.label == "engine_passby" and sound.confidence >= 0.8
+
+
+def test_an_unknown_place_with_traffic_gets_an_outdoor_bed(truths):
+    """The picture could not tell the place (no sky, no vegetation: a street from above); a car the gates pass
+    drives through, so the bed is a street's, not room tone."""
+    car = truth_track(truths["single_mover"], 0, motion="moving")
+    v = video_info()
+    scene_script = heuristic_scribe(v, [car], None, None, SceneContext())
+    assert scene_script.scene.location in ("unknown", "outdoor")
+    script = heuristic_write(v, scene_script.model_copy(update={"scene": SceneContext()}), [car], None)
+    beds = [e.label for e in script.events if e.layer == "bg"]
+    assert beds and "room_tone" not in beds and script.scene.location == "outdoor", beds

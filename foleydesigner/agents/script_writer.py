@@ -116,6 +116,18 @@ def cue_event(cue: ScreenplayCue, event_id: str, duration: float, side: int, pla
 PICTURE_BED_CONFIDENCE, PRESENCE_CONFIDENCE = 0.8, 0.6
 
 
+def street_from_traffic(scene: SceneContext, events: list[SoundEvent], min_confidence: float) -> SceneContext:
+    """A place the picture left unknown, where vehicles the gates pass drive through: a street (an outdoor
+    bed, not room tone). FilmScribe decides a street on one sure vehicle; the writer on any it will render."""
+    cars = [e for e in events if e.layer == "fg" and family(e.label) == "engine_passby" and e.source_track is not None
+            and e.confidence >= min_confidence]
+    if scene.location != "unknown" or not cars:
+        return scene
+    reason = f"vehicles drive through the frame ({', '.join(e.id for e in cars[:3])})"
+    return scene.model_copy(update={"description": "street", "location": "outdoor", "room_size": "open",
+                                    "evidence": {**scene.evidence, "reason": reason}})
+
+
 def confirm(event: SoundEvent, cue: ScreenplayCue) -> SoundEvent:
     """A visible event the screenplay names: story and picture agree (gate lifts it); the line is quoted."""
     if event.description.count(" | screenplay: ") >= MAX_CUE_NOTES:
@@ -193,6 +205,7 @@ def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Tr
     # 3. The ambience beds: the scene heading's place, else the place the picture showed, else the space's
     #    default, unless the screenplay laid some. A bed's confidence is how the place was known.
     if not any(e.layer == "bg" for e in events):
+        scene = street_from_traffic(scene, events, min_confidence)
         from_heading = bool(sp and sp.ambience)
         names = place_beds(sp.ambience if sp and sp.ambience else ambience_for_place(scene.description), scene)
         known = from_heading or (sp is not None and scene.location != "unknown")
