@@ -116,11 +116,16 @@ def cue_event(cue: ScreenplayCue, event_id: str, duration: float, side: int, pla
 PICTURE_BED_CONFIDENCE, PRESENCE_CONFIDENCE = 0.8, 0.6
 
 
+#: A vehicle at least this sure makes an unknown place a street (FilmScribe asks 0.8 of one it names alone).
+STREET_CONFIDENCE = 0.6
+
+
 def street_from_traffic(scene: SceneContext, events: list[SoundEvent], min_confidence: float) -> SceneContext:
     """A place the picture left unknown, where vehicles the gates pass drive through: a street (an outdoor
-    bed, not room tone). FilmScribe decides a street on one sure vehicle; the writer on any it will render."""
+    bed, not room tone). FilmScribe decides a street on one sure vehicle; the writer on any it will render that
+    the picture shows clearly (STREET_CONFIDENCE, whatever the run's threshold: the place is not a setting)."""
     cars = [e for e in events if e.layer == "fg" and family(e.label) == "engine_passby" and e.source_track is not None
-            and e.confidence >= min_confidence]
+            and e.confidence >= max(min_confidence, STREET_CONFIDENCE)]
     if scene.location != "unknown" or not cars:
         return scene
     reason = f"vehicles drive through the frame ({', '.join(e.id for e in cars[:3])})"
