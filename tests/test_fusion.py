@@ -158,3 +158,14 @@ def test_an_unknown_place_with_traffic_gets_an_outdoor_bed(truths):
     script = heuristic_write(v, scene_script.model_copy(update={"scene": SceneContext()}), [car], None)
     beds = [e.label for e in script.events if e.layer == "bg"]
     assert beds and "room_tone" not in beds and script.scene.location == "outdoor", beds
+
+
+def test_a_slow_car_the_tracker_could_not_name_is_named_by_the_screenplay(truths):
+    """Background subtraction saw a wide thing crossing slowly ("object", its one stop read as a hit); the
+    screenplay says a car drives slowly: it is one pass-by on that track, not a car placed off the track."""
+    car = truth_track(truths["single_mover"], 1, motion="moving").model_copy(update={"label": "object", "onsets_s": [2.0]})
+    ball = truth_track(truths["bouncing_ball"], 0, motion="bouncing")
+    script = write([ball, car], STREET)
+    cars = [e for e in script.events + script.candidates if e.label in ("engine_passby", "engine_idle")]
+    assert [(e.source_track, e in script.events) for e in cars] == [(1, True)]
+    assert not any(e.label.startswith("impact") and e in script.events for e in script.events)

@@ -30,6 +30,8 @@ SOURCE = {"footsteps": "walker", "ball_bounce": "ball", "engine_passby": "vehicl
           "car_horn": "vehicle", "impact_wood": "impact", "impact_metal": "impact"}
 #: How a cue and a track agree on the sound: the same family, the same source, or only a compatible motion.
 FAMILY_MATCH, SOURCE_MATCH, MOTION_MATCH = 1.0, 0.8, 0.5
+#: An unnamed track the story names must fit the name this well under the motion rules (shape, size, travel).
+NAMED_FIT = 0.3
 #: A cue binds when its best score reaches this: a motion-only match needs time or direction to agree too.
 BIND_MIN = 0.4
 #: A screenplay time that misses a track by this many seconds halves the match (explicit [mm:ss] markers).
@@ -66,15 +68,29 @@ def cue_time(cue: ScreenplayCue, duration: float) -> float:
     return float(min(max(t, 0.0), max(duration - 0.25, 0.0)))
 
 
+def named_by(track: Track, cls: str) -> Track:
+    """The track as the screenplay names it. Background subtraction knows that something moved, not what
+    ("object"); when a cue names a vehicle or a ball, the unnamed track is weighed as one (its shape and motion
+    still have to fit: the gates measure them). A track a detector named keeps its name."""
+    label = {"vehicle": "vehicle", "ball": "ball"}.get(source(cls) or "")
+    return track.model_copy(update={"label": label}) if track.label == "object" and label else track
+
+
 def sound_match(cls: str, track: Track, scene: SceneContext) -> float:
     """How well a track can make the cue's sound, whatever its confidence: the gates weigh that later."""
     sound = sound_for_track(track, scene)
+    renamed = named_by(track, cls)
+    if renamed is not track and (named := sound_for_track(renamed, scene)) is not None \
+            and family(named.label) == family(cls) and named.confidence >= NAMED_FIT:
+        return SOURCE_MATCH  # the story names what the picture could not
     if sound is None:
         return 0.0
     if family(sound.label) == family(cls):
         return FAMILY_MATCH
     if source(sound.label) is not None and source(sound.label) == source(cls):
         return SOURCE_MATCH
+    if source(sound.label) is not None and source(cls) is not None:
+        return 0.0  # the picture says it is another kind of thing (a falling object is not a car)
     return MOTION_MATCH if track.motion in COMPATIBLE.get(cls, set()) else 0.0
 
 

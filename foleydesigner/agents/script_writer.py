@@ -18,6 +18,7 @@ from foleydesigner.agents.fusion import (  # noqa: F401  (COMPATIBLE, SAME_SOUND
     bind,
     cue_time,
     family,
+    named_by,
     place_cue,
     source,
     track_azimuth,
@@ -179,19 +180,23 @@ def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Tr
         cls = cue.entry.name
         bound = bind(cue, tracks, scene, duration)
         for track in bound:
-            if track.id in tied_at:
+            named = named_by(track, cls)
+            if track.id in tied_at and (named is track or family(events[tied_at[track.id]].label) == family(cls)):
                 i = tied_at[track.id]
                 events[i] = confirm(events[i], cue)
                 continue
-            ev = track_event(track, scene, description=cue.sentence, origin="both")
+            ev = track_event(named, scene, description=cue.sentence, origin="both")
             if ev is None:
                 continue
             keep = family(ev.label) != family(cls) and source(ev.label) == source(cls)  # the picture knows idle/moving
             label = ev.label if keep else cls
             ev = ev.model_copy(update={"label": label, "id": f"{label}_t{track.id}", "intensity": 0.75,
                                        "params": {**ev.params, **(BY_NAME[label].params if not keep else {})}})
-            tied_at[track.id] = len(events)
-            events.append(ev)
+            if track.id in tied_at:  # the story names what the picture could not: its sound replaces the guess
+                events[tied_at[track.id]] = ev
+            else:
+                tied_at[track.id] = len(events)
+                events.append(ev)
             tied[track.id] = ev
         if bound:
             anchor = (track_azimuth(bound[0]), track_depth(bound[0]))
@@ -249,6 +254,7 @@ def gate(script: FoleyScript, tracks: list[Track], min_confidence: float) -> Fol
     for e in script.events:
         track = by_id.get(e.source_track) if e.source_track is not None else None
         if track is not None:
+            track = named_by(track, e.label) if e.origin == "both" else track  # the story names an unnamed mover
             sound = sound_for_track(track, script.scene)
             conf = 0.0 if sound is None else sound.confidence
             if sound is not None and family(sound.label) != family(e.label):

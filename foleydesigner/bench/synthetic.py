@@ -340,8 +340,10 @@ def _scene(kind: str, cam: _Camera, dur: float, rng: np.random.Generator) -> tup
     if kind == "ball_and_car":  # a ball bouncing near the camera; far behind it, a car drives slowly across
         z = float(rng.uniform(5, 7))
         zc = float(rng.uniform(22, 28))
-        return [_Ball(cam, z, cam.lateral_at(0.25 * w, z), 0.4, float(rng.uniform(1.0, 1.4)), 0.72, dur),
-                _Car(cam, zc, cam.lateral_at(0.15 * w, zc), cam.lateral_at(0.6 * w, zc), dur, rng)], []
+        # apart on screen (the ball rolls leftwards on the left half, the car crosses the right half), so each
+        # is its own track
+        return [_Ball(cam, z, cam.lateral_at(0.4 * w, z), -0.3, float(rng.uniform(1.0, 1.4)), 0.72, dur),
+                _Car(cam, zc, cam.lateral_at(0.6 * w, zc), cam.lateral_at(0.92 * w, zc), dur, rng)], []
     raise ValueError(f"kind must be one of {KINDS + FUSION_KINDS}, got {kind!r}")
 
 
