@@ -140,7 +140,7 @@ def run(
                                          "options) from its last finished graph node")] = False,
     max_events: Annotated[int, typer.Option(help="most sound events (one stem each) a run may make")] = 256,
     min_confidence: Annotated[float, typer.Option(help="render only sounds whose visual evidence scores at least "
-                                                       "this (0-1); weaker ones are kept in script.json's candidates")] = 0.5,
+                                                       "this (0-1); weaker ones are kept in script.json's candidates")] = 0.55,
     max_screenplay_mb: Annotated[float, typer.Option(help="largest screenplay read, MB")] = 1.0,
     llm_scribe: Annotated[str | None, typer.Option(help="backend of the FilmScribe generator (default: --llm)")] = None,
     llm_validator: Annotated[str | None, typer.Option(help="backend of the FilmScribe validator")] = None,
@@ -188,7 +188,7 @@ def run(
         if not 1 <= max_events <= 100_000:
             raise FoleyError(f"--max-events {max_events} must be between 1 and 100000")
         if not 0.0 <= min_confidence <= 1.0:
-            raise FoleyError(f"--min-confidence {min_confidence:g} must be in [0, 1]; 0.5 renders what the picture clearly shows")
+            raise FoleyError(f"--min-confidence {min_confidence:g} must be in [0, 1]; 0.55 renders what the picture clearly shows")
         if not 0 < max_screenplay_mb <= 1000:
             raise FoleyError(f"--max-screenplay-mb {max_screenplay_mb:g} must be in (0, 1000]")
         from foleydesigner.agents.tot import tot_settings
