@@ -169,3 +169,11 @@ def test_a_slow_car_the_tracker_could_not_name_is_named_by_the_screenplay(truths
     cars = [e for e in script.events + script.candidates if e.label in ("engine_passby", "engine_idle")]
     assert [(e.source_track, e in script.events) for e in cars] == [(1, True)]
     assert not any(e.label.startswith("impact") and e in script.events for e in script.events)
+
+
+def test_a_real_ball_needs_no_screenplay(truths):
+    """Under real gravity every flight of the synthetic ball is a ball's, the drop before the first hit included
+    (judged by the arc's curvature); rolling after the last hit says nothing against it."""
+    ball = truth_track(truths["bouncing_ball"], 0, motion="bouncing")
+    sound = sound_for_track(ball, SceneContext(location="indoor"))
+    assert sound is not None and sound.confidence >= 0.75

@@ -159,12 +159,14 @@ def _ballistic(track: Track) -> tuple[int, int, float]:
     y = np.asarray([b[1] + b[3] / 2 for b in track.boxes])
     cuts = [0] + [int(np.argmin(np.abs(t - o))) for o in track.onsets_s] + [len(t) - 1]
     good, real_scale, score, total = 0, 0, 0.0, 0
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+    for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
         if b - a < 4:
             continue
-        total += 1
         size = float(np.median([bx[3] for bx in track.boxes[a:b + 1]]))
         rise = float(np.ptp(y[a:b + 1]))
+        if rise < 0.5 * size and k == len(cuts) - 2:
+            continue  # after the last hit it rolls or lies still: that says nothing against a ball
+        total += 1
         if rise < 0.5 * size:
             continue  # no flight: it slid or rolled between the "hits"
         coef = np.polyfit(t[a:b + 1] - t[a], y[a:b + 1], 2)
@@ -173,9 +175,10 @@ def _ballistic(track: Track) -> tuple[int, int, float]:
         r2 = 1 - float(np.sum((y[a:b + 1] - fit) ** 2)) / ss
         if coef[0] <= 0 or r2 < 0.5:  # y grows downwards: gravity opens the parabola upwards in pixels
             continue
-        # Gravity sets the scale: a flight of T seconds rises g·T²/8 metres, so the thing's size in metres
-        # follows from its size in pixels. A ball is 4–50 cm; a leaf drifting for seconds would be metres wide.
-        size_m = 9.81 * (t[b] - t[a]) ** 2 / 8 * size / rise
+        # Gravity sets the scale: the arc's curvature is g/2 in pixels per s², so the thing's size in metres
+        # follows from its size in pixels (for a whole flight of T s this is g·T²/8 over its rise; the curvature
+        # holds for the drop before the first hit too). A ball is 4–50 cm; a leaf drifting would be metres wide.
+        size_m = 9.81 * size / (2.0 * coef[0])
         real = BALL_SIZE_M[0] <= size_m <= BALL_SIZE_M[1]
         weight = (1.0 if real else STYLISED_FLIGHT) if r2 >= 0.8 else ROUGH_FLIGHT
         good += int(weight >= STYLISED_FLIGHT)
