@@ -51,7 +51,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "max_scribe_iters": _between(1, 20, "must be between 1 and 20"),
     "window_s": _between(5.0, 600.0, "must be in [5, 600] seconds; 30 keeps a 300 s mix under 2 GB"),
     "max_events": _between(1, 100_000, "must be between 1 and 100000"),
-    "min_confidence": _between(0.0, 1.0, "must be in [0, 1]; 0.5 renders what the picture clearly shows"),
+    "min_confidence": _between(0.0, 1.0, "must be in [0, 1]; 0.55 renders what the picture clearly shows"),
     "max_screenplay_mb": _between(0.0, 1000.0, "must be in (0, 1000]", lo_open=True),
     "llm_timeout_s": _between(0.0, 3600.0, "must be in (0, 3600] seconds", lo_open=True),
     "language": lambda v: None if isinstance(v, str) and _LANGUAGE.fullmatch(v) else

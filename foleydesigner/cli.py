@@ -149,7 +149,7 @@ def run(
                                          "options) from its last finished graph node")] = False,
     max_events: Annotated[int, typer.Option(help="most sound events (one stem each) a run may make")] = 256,
     min_confidence: Annotated[float, typer.Option(help="render only sounds whose visual evidence scores at least "
-                                                       "this (0-1); weaker ones are kept in script.json's candidates")] = 0.5,
+                                                       "this (0-1); weaker ones are kept in script.json's candidates")] = 0.55,
     max_screenplay_mb: Annotated[float, typer.Option(help="largest screenplay read, MB")] = 1.0,
     llm_scribe: Annotated[str | None, typer.Option(help="backend of the FilmScribe generator (default: --llm)")] = None,
     llm_validator: Annotated[str | None, typer.Option(help="backend of the FilmScribe validator")] = None,

@@ -53,7 +53,8 @@ def test_directions_and_timecodes():
     sp = parse_screenplay(FOUNTAIN)
     door = next(c for c in sp.cues if c.entry.name == "door_creak")
     shot = next(c for c in sp.cues if c.entry.name == "gunshot")
-    assert door.offscreen and abs(door.azimuth_deg) > 90  # behind the listener
+    # "Behind them" is behind the characters, further into the scene on their side, not behind the listener
+    assert door.relative == "behind" and door.azimuth_deg is None and not door.offscreen
     assert shot.azimuth_deg is not None and shot.azimuth_deg > 0  # from the right
     assert shot.time_s == 7.0
     assert door.position < shot.position

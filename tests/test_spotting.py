@@ -133,7 +133,8 @@ def test_gate_holds_weak_events_and_a_screenplay_lifts_only_half_strong_ones() -
     seated = strong.model_copy(update={"id": 2, "evidence": {**strong.evidence, "travel_heights": 0.05}})
     told = [e.model_copy(update={"origin": "both"}) for e in (track_event(faint, scene), track_event(seated, scene)) if e]
     lifted = gate(FoleyScript(duration_s=4.0, scene=scene, events=told), [faint, seated], 0.5)
-    assert [e.source_track for e in lifted.events] == [1] and lifted.events[0].confidence == 0.5
+    # story and picture agree: a noisy-or of the picture (0.35) and the story (0.5) = 1 − 0.65 × 0.5
+    assert [e.source_track for e in lifted.events] == [1] and lifted.events[0].confidence == pytest.approx(0.675)
     assert [e.source_track for e in lifted.candidates] == [2]  # 0.05 body heights: no screenplay makes it walk
 
 
@@ -189,3 +190,48 @@ def test_vtest_without_screenplay_gets_walkers_and_an_exterior_bed(tmp_path: Pat
     assert labels.count("footsteps") >= 3 and set(labels) <= {"footsteps", "wind", "birds", "traffic"}
     assert all(e.confidence >= 0.5 and e.evidence for e in script.events)
     assert sum(e.layer == "fg" for e in script.events if e.label == "footsteps") <= 4
+
+
+def _traffic(n: int = 40, width: int = 160, height: int = 90) -> list[np.ndarray]:
+    """A street seen from above by a locked-off camera, at the picture pass's size: a fine-textured road and ten
+    high-contrast cars (15 % of the width each) in two lanes, all driving one way, 3 px a frame."""
+    rng = np.random.default_rng(3)
+    road = cv2.GaussianBlur(rng.integers(90, 150, (height, width, 3), dtype=np.uint8), (3, 3), 0)
+    cw, ch = 24, 12
+    car = np.clip(cv2.resize(rng.integers(0, 255, (4, 8, 3), dtype=np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST)
+                  + rng.normal(0, 20, (ch, cw, 3)), 0, 255).astype(np.uint8)
+    frames = []
+    for i in range(n):
+        img = road.copy()
+        for lane, y in enumerate((int(height * 0.3), int(height * 0.55))):
+            for k in range(5):
+                x = int((k * (width + cw) / 5 + 23 * lane + 3 * i) % (width + cw)) - cw
+                a, b = max(x, 0), min(x + cw, width)
+                if b > a:
+                    img[y:y + ch, a:b] = car[:, a - x:b - x]
+        frames.append(img)
+    return frames
+
+
+def test_a_locked_off_street_with_traffic_is_static_and_has_no_cuts() -> None:
+    frames = _traffic()
+    est = MotionEstimator()
+    kind, facts = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames])
+    assert kind == "static", facts
+    assert len(_detect(frames)) == 1
+
+
+def test_a_fast_jump_in_a_still_shot_is_not_a_cut() -> None:
+    """Someone close to the lens leaps: for two frames a large part of the picture changes, most of it does not."""
+    still = _view(SCENE_A, 150)
+    body = np.clip(cv2.resize(RNG.integers(0, 255, (8, 4, 3), dtype=np.uint8), (70, 150), interpolation=cv2.INTER_NEAREST)
+                   .astype(np.int16) + 40, 0, 255).astype(np.uint8)
+    heights = [20] * 20 + [-60, -130, -130, -60] + [20] * 20  # feet on the ground, up out of frame, down again
+    frames = []
+    for y in heights:
+        img = still.copy()
+        top, bottom = max(y, 0), min(y + 150, 180)
+        if bottom > top:
+            img[top:bottom, 120:190] = body[top - y:bottom - y]
+        frames.append(img)
+    assert len(_detect(frames)) == 1

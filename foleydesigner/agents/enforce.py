@@ -24,7 +24,7 @@ from foleydesigner.agents.tot_rules import is_supported
 from foleydesigner.lexicon import BY_NAME, ENTRIES, find_sounds, lookup
 from foleydesigner.schemas import FoleyScript, SoundEvent, Track, VideoInfo
 
-#: Confidence of an event that neither picture nor screenplay supports: below any sensible --min-confidence (0.5 by
+#: Confidence of an event that neither picture nor screenplay supports: below any sensible --min-confidence (0.55 by
 #: default), above zero so a user who lowers the bar to 0.2 or less on purpose hears them.
 UNSUPPORTED_CONFIDENCE = 0.2
 #: An event must overlap the clip by this much to be clamped into it (one frame at 20 fps): less is no overlap.

@@ -116,6 +116,11 @@ WALK_TRAVEL = 1.0
 GAIT_CLEAR = 0.45
 #: A vehicle: wider than tall by this, at least this share of the frame, crossing this share of the width.
 VEHICLE_ASPECT, VEHICLE_AREA, VEHICLE_TRAVEL = 1.4, 0.004, 0.3
+#: A vehicle's side is at most about this many times as long as tall (a car 2.8, a bus 3.5); twice that, no vehicle.
+VEHICLE_LONGEST = 4.0
+#: How fast (ln of the box-size ratio per second) a walker can grow by walking at the camera: 1.4 m/s is 0.4/s
+#: at 3.5 m; from GROWTH_RATE[1] on (2 m away) the growth is no evidence of walking.
+GROWTH_RATE = (0.4, 0.7)
 #: An object whose stop can be heard as a hit is compact: at most this share of the frame.
 IMPACT_AREA = 0.03
 #: A bouncing thing is compact: at most this share of the frame, about as wide as tall, 4–50 cm across.
@@ -139,30 +144,47 @@ def person_evidence(track: Track) -> tuple[float, list[str]]:
     return 0.0, ["no body detection"]
 
 
-def _ballistic(track: Track) -> tuple[int, float]:
-    """(flights, share of them) between bounces that are parabolas opening downwards on screen (gravity)."""
+#: Weight of a flight that is a clean parabola at a scale gravity does not give (slow motion, animation, toy
+#: physics): under the threshold alone (a candidate), lifted when the screenplay names the bounce (gate).
+STYLISED_FLIGHT = 0.45
+#: Weight of a flight that rises and falls but is a poor parabola (R² 0.5–0.8): a wobbly or occluded bounce.
+ROUGH_FLIGHT = 0.3
+
+
+def _ballistic(track: Track) -> tuple[int, int, float]:
+    """(flights, of them at a ball's gravity scale, score 0–1) of the flights between bounces: each parabola opening downwards on screen counts 1
+    when its size under real gravity is a ball's, STYLISED_FLIGHT when the scale is off, ROUGH_FLIGHT when the
+    arc is rough. The shape is the evidence; the gravity scale only weighs it (stylised motion still bounces)."""
     t = np.asarray(track.t_s)
     y = np.asarray([b[1] + b[3] / 2 for b in track.boxes])
     cuts = [0] + [int(np.argmin(np.abs(t - o))) for o in track.onsets_s] + [len(t) - 1]
-    good = total = 0
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+    good, real_scale, score, total = 0, 0, 0.0, 0
+    for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
         if b - a < 4:
             continue
-        total += 1
         size = float(np.median([bx[3] for bx in track.boxes[a:b + 1]]))
         rise = float(np.ptp(y[a:b + 1]))
+        if rise < 0.5 * size and k == len(cuts) - 2:
+            continue  # after the last hit it rolls or lies still: that says nothing against a ball
+        total += 1
         if rise < 0.5 * size:
             continue  # no flight: it slid or rolled between the "hits"
-        # Gravity sets the scale: a flight of T seconds rises g·T²/8 metres, so the thing's size in metres
-        # follows from its size in pixels. A ball is 4–50 cm; a leaf drifting for seconds would be metres wide.
-        size_m = 9.81 * (t[b] - t[a]) ** 2 / 8 * size / rise
-        if not BALL_SIZE_M[0] <= size_m <= BALL_SIZE_M[1]:
-            continue
         coef = np.polyfit(t[a:b + 1] - t[a], y[a:b + 1], 2)
         fit = np.polyval(coef, t[a:b + 1] - t[a])
         ss = float(np.sum((y[a:b + 1] - y[a:b + 1].mean()) ** 2)) or 1e-9
-        good += int(coef[0] > 0 and 1 - float(np.sum((y[a:b + 1] - fit) ** 2)) / ss >= 0.8)  # y grows downwards
-    return good, (good / total if total else 0.0)
+        r2 = 1 - float(np.sum((y[a:b + 1] - fit) ** 2)) / ss
+        if coef[0] <= 0 or r2 < 0.5:  # y grows downwards: gravity opens the parabola upwards in pixels
+            continue
+        # Gravity sets the scale: the arc's curvature is g/2 in pixels per s², so the thing's size in metres
+        # follows from its size in pixels (for a whole flight of T s this is g·T²/8 over its rise; the curvature
+        # holds for the drop before the first hit too). A ball is 4–50 cm; a leaf drifting would be metres wide.
+        size_m = 9.81 * size / (2.0 * coef[0])
+        real = BALL_SIZE_M[0] <= size_m <= BALL_SIZE_M[1]
+        weight = (1.0 if real else STYLISED_FLIGHT) if r2 >= 0.8 else ROUGH_FLIGHT
+        good += int(weight >= STYLISED_FLIGHT)
+        real_scale += int(weight == 1.0)
+        score += weight
+    return good, real_scale, (score / total if total else 0.0)
 
 
 def _named(track: Track) -> float:
@@ -188,6 +210,12 @@ def _falling_stops(track: Track) -> float:
     return ok / len(track.onsets_s) if track.onsets_s else 0.0
 
 
+def _vertical_travel(track: Track) -> tuple[float, float]:
+    """(vertical travel in frame heights, horizontal travel in frame widths) from the first box to the last."""
+    (x0, y0, w0, h0), (x1, y1, w1, h1) = track.boxes[0], track.boxes[-1]
+    return (abs(y1 + h1 / 2 - y0 - h0 / 2) / track.frame_height, abs(x1 + w1 / 2 - x0 - w0 / 2) / track.frame_width)
+
+
 def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
     """Foley practice as rules, each gated by positive evidence: people walk (footsteps on the scene's surface,
     one onset per step), balls bounce, vehicles pass or idle, objects that stop hard hit something, fast objects
@@ -203,17 +231,23 @@ def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
         steps = onsets or cadence_onsets(track)
         gait = ev.get("gait_strength", GAIT_CLEAR if onsets else 0.0)
         feet = ev.get("bottom_seen", 1.0)
-        # Travel counts towards or away from the camera too: a walker approaching grows instead of crossing.
-        moved = max(travel, 2.0 * abs(math.log(max(ev.get("growth", 1.0), 1e-3))))
+        # Travel counts towards or away from the camera too: a walker approaching grows instead of crossing, but
+        # only as fast as a walk allows (a thing falling at the lens grows threefold in a second; see GROWTH_RATE).
+        duration = max(track.end_s - track.start_s, 1e-3)
+        grow = abs(math.log(max(ev.get("growth", 1.0), 1e-3)))
+        moved = max(travel, 2.0 * grow * (1.0 - _ramp(grow / duration - GROWTH_RATE[0], GROWTH_RATE[1] - GROWTH_RATE[0])))
         conf = max(person, 0.3) * _ramp(moved, WALK_TRAVEL) * _ramp(gait, GAIT_CLEAR) * (0.4 + 0.6 * feet)
         why += [f"travels {travel:.2f} body heights, grows ×{ev.get('growth', 1.0):.2f}", f"gait periodicity {gait:.2f}", f"feet in frame {feet:.0%}"]
-        duration = max(track.end_s - track.start_s, 1e-3)
         label = "running_footsteps" if len(steps) / duration > 2.5 else "footsteps"
         return TrackSound(label, steps, {"surface": surface}, confidence=round(conf, 3), evidence=tuple(why))
     if track.label == "vehicle":
         area, aspect, across = ev.get("area_frac", VEHICLE_AREA), ev.get("aspect_w_h", VEHICLE_ASPECT), ev.get("travel_widths", 0.0)
+        up, side = _vertical_travel(track)
+        if up > 2 * side:  # seen from above, driving up or down the frame: long that way, crossing the height
+            aspect, across = 1.0 / max(aspect, 1e-3), max(across, up)
         inside = scene.location in ("indoor", "vehicle")
-        conf = (0.0 if inside else 1.0) * _ramp(area, VEHICLE_AREA) * _ramp(aspect, VEHICLE_ASPECT)
+        conf = (0.0 if inside else 1.0) * _ramp(area, VEHICLE_AREA) * _ramp(aspect, VEHICLE_ASPECT) * (
+            1.0 - _ramp(aspect - VEHICLE_LONGEST, VEHICLE_LONGEST))  # longer than a bus: a horizon band, a kerb
         why = [f"box {aspect:.2f}× as wide as tall", f"{area:.2%} of the frame", f"crosses {across:.0%} of the width"]
         if track.motion == "static":
             return TrackSound("engine_idle", [], {}, 0.7, round(conf * 0.8, 3), tuple(why))
@@ -221,10 +255,12 @@ def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
         return TrackSound("engine_passby", [], {}, 0.7, round(conf, 3), tuple(why))
     if track.motion == "bouncing" or (track.label == "ball" and onsets):
         area, aspect = ev.get("area_frac", 0.0), ev.get("aspect_w_h", 1.0)
-        compact = float(area <= BALL_AREA and BALL_ASPECT[0] <= aspect <= BALL_ASPECT[1])
-        flights, ballistic = _ballistic(track)
-        conf = compact * ballistic * _ramp(flights, 3) * (1.0 - edge)
-        why = [f"{area:.2%} of the frame, {aspect:.2f}× as wide as tall", f"{flights} ballistic flights ({ballistic:.0%})",
+        # Compactness weighs, it does not veto: a ball close to the lens fills more of the frame.
+        compact = (1.0 if area <= BALL_AREA else max(0.3, 1.0 - math.log2(area / BALL_AREA) / 3)) * (
+            1.0 if BALL_ASPECT[0] <= aspect <= BALL_ASPECT[1] else 0.5)
+        flights, real, ballistic = _ballistic(track)
+        conf = compact * ballistic * _ramp(real + 0.5 * (flights - real), 3) * (1.0 - edge)
+        why = [f"{area:.2%} of the frame, {aspect:.2f}× as wide as tall", f"{flights} ballistic flights (score {ballistic:.0%})",
                f"{len(onsets)} hits at lowest points"]
         return TrackSound("ball_bounce", onsets, {}, 0.7, round(conf, 3), tuple(why))
     if track.motion == "moving" and onsets:

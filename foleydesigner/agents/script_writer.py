@@ -11,6 +11,19 @@ from collections import Counter
 from typing import Any
 
 from foleydesigner.agents.evidence import describe_track_tool, sound_for_track, track_summary
+from foleydesigner.agents.fusion import (  # noqa: F401  (COMPATIBLE, SAME_SOUND: read through this module too)
+    COMPATIBLE,
+    SAME_SOUND,
+    Place,
+    bind,
+    cue_time,
+    family,
+    named_by,
+    place_cue,
+    source,
+    track_azimuth,
+    track_depth,
+)
 from foleydesigner.context import RunContext
 from foleydesigner.lexicon import BY_NAME, ENTRIES, LexiconEntry, ambience_for_place
 from foleydesigner.llm import with_fallback
@@ -18,14 +31,6 @@ from foleydesigner.prompts import script_writer as P
 from foleydesigner.schemas import FoleyScript, SceneContext, SceneScript, SoundEvent, Track, VideoInfo
 from foleydesigner.tools.screenplay import ScreenplayCue, parse_screenplay, spot_screenplay
 
-#: Which screenplay classes a tracked motion can stand for (used to tie a cue to a track instead of doubling it).
-COMPATIBLE = {"footsteps": {"walking", "moving"}, "running_footsteps": {"walking", "moving"}, "heel_steps": {"walking"},
-              "ball_bounce": {"bouncing"}, "engine_passby": {"moving"}, "truck_passby": {"moving"},
-              "motorcycle_passby": {"moving"}, "engine_idle": {"moving", "static"}, "horse_hooves": {"walking", "moving"},
-              "whoosh": {"moving"}, "cloth_rustle": {"moving", "walking"}, "dog_bark": {"walking", "moving"}}
-#: Families: a cue of one class confirms a visible event of another ('kids run' confirms tracked footsteps).
-SAME_SOUND = {"running_footsteps": "footsteps", "heel_steps": "footsteps", "truck_passby": "engine_passby",
-              "motorcycle_passby": "engine_passby"}
 #: Default levels: a CAPS cue is one the story points at; beds sit under the foreground (Foley practice).
 FG_INTENSITY, CAPS_INTENSITY, BED_INTENSITY = 0.7, 0.8, 0.45
 #: At most this many place beds from a scene heading: one character bed plus air/tone is what an editor lays.
@@ -33,10 +38,6 @@ MAX_PLACE_BEDS = 2
 #: Screenplay sentences quoted in a visible event's description at most (it grows with each confirming cue).
 MAX_CUE_NOTES = 8
 _NIGHT_BEDS = {"birds": "crickets", "seagulls": None, "owl": "owl"}
-
-
-def family(label: str) -> str:
-    return SAME_SOUND.get(label, label)
 
 
 def ambience_for(scene: SceneContext) -> tuple[str, str]:
@@ -87,30 +88,60 @@ def track_event(track: Track, scene: SceneContext, *, start_s: float | None = No
                       confidence=sound.confidence, evidence=list(sound.evidence))
 
 
-def _cue_time(cue: ScreenplayCue, duration: float) -> float:
-    t = cue.time_s if cue.time_s is not None else cue.position * duration
-    return float(min(max(t, 0.0), max(duration - 0.25, 0.0)))
-
-
-def cue_event(cue: ScreenplayCue, event_id: str, duration: float, side: int) -> SoundEvent:
-    """An off-screen (or unseen) cue as an event at the time the screenplay puts it, where it says it is."""
+def cue_event(cue: ScreenplayCue, event_id: str, duration: float, side: int, place: Place | None = None) -> SoundEvent:
+    """A cue no track makes, at the time the screenplay puts it, where its words say (fusion.place_cue): a
+    crossing moves across, "behind it" sits behind the thing named, a side is that side."""
     entry: LexiconEntry = cue.entry
     params = {**entry.params, **({"surface": cue.surface} if cue.surface and entry.generator == "footsteps" else {})}
-    if entry.layer == "bg" or entry.continuous:
-        start = cue.time_s if cue.time_s is not None else (0.0 if entry.layer == "bg" else _cue_time(cue, duration))
-        return SoundEvent(id=event_id, label=entry.name, layer=entry.layer, start_s=min(start, duration), end_s=duration,
+    continuous = entry.layer == "bg" or entry.continuous
+    start = (cue.time_s if cue.time_s is not None else 0.0) if entry.layer == "bg" else cue_time(cue, duration)
+    start = min(start, duration)
+    end = duration if continuous else min(duration, start + 1.5)
+    place = place or place_cue(cue, start, end, None)
+    if place.path:
+        params["azimuth_path"] = [list(k) for k in place.path]  # read by tools/catalog.extract_event_clues
+    if continuous:
+        return SoundEvent(id=event_id, label=entry.name, layer=entry.layer, start_s=start, end_s=end,
                           intensity=BED_INTENSITY if entry.layer == "bg" else (CAPS_INTENSITY if cue.caps else 0.65),
-                          description=cue.sentence, azimuth_deg=cue.azimuth_deg, params=params, origin="screenplay")
-    t = _cue_time(cue, duration)
-    az = cue.azimuth_deg if cue.azimuth_deg is not None else (-35.0 if side % 2 == 0 else 35.0)
-    return SoundEvent(id=event_id, label=entry.name, layer="fg", start_s=t, end_s=min(duration, t + 1.5),
-                      onsets_s=[round(t, 3)], intensity=CAPS_INTENSITY if cue.caps else 0.65, azimuth_deg=az,
-                      depth_m=8.0 if cue.offscreen else 4.0, description=cue.sentence, params=params, origin="screenplay")
+                          description=cue.sentence, azimuth_deg=place.azimuth_deg, depth_m=place.depth_m, params=params,
+                          origin="screenplay")
+    az = place.azimuth_deg if place.azimuth_deg is not None else (-35.0 if side % 2 == 0 else 35.0)
+    return SoundEvent(id=event_id, label=entry.name, layer="fg", start_s=start, end_s=end,
+                      onsets_s=[round(start, 3)], intensity=CAPS_INTENSITY if cue.caps else 0.65, azimuth_deg=az,
+                      depth_m=place.depth_m or (8.0 if cue.offscreen else 4.0), description=cue.sentence, params=params,
+                      origin="screenplay")
 
 
 #: Confidence of a bed laid from the place the picture showed (tools/picture.py), and of the neutral presence
 #: laid when the place is unknown: both above the default threshold (a scene is never silent), below a heading's.
 PICTURE_BED_CONFIDENCE, PRESENCE_CONFIDENCE = 0.8, 0.6
+
+
+#: A vehicle at least this sure makes an unknown place a street (FilmScribe asks 0.8 of one it names alone).
+STREET_CONFIDENCE = 0.6
+
+
+def street_from_traffic(scene: SceneContext, events: list[SoundEvent], min_confidence: float) -> SceneContext:
+    """A place the picture left unknown, where vehicles the gates pass drive through: a street (an outdoor
+    bed, not room tone). FilmScribe decides a street on one sure vehicle; the writer on any it will render that
+    the picture shows clearly (STREET_CONFIDENCE, whatever the run's threshold: the place is not a setting)."""
+    cars = [e for e in events if e.layer == "fg" and family(e.label) == "engine_passby" and e.source_track is not None
+            and e.confidence >= max(min_confidence, STREET_CONFIDENCE)]
+    if scene.location != "unknown" or not cars:
+        return scene
+    reason = f"vehicles drive through the frame ({', '.join(e.id for e in cars[:3])})"
+    return scene.model_copy(update={"description": "street", "location": "outdoor", "room_size": "open",
+                                    "evidence": {**scene.evidence, "reason": reason}})
+
+
+def confirm(event: SoundEvent, cue: ScreenplayCue) -> SoundEvent:
+    """A visible event the screenplay names: story and picture agree (gate lifts it); the line is quoted."""
+    if event.description.count(" | screenplay: ") >= MAX_CUE_NOTES:
+        return event  # confirmed enough; a screenplay repeating the sound adds nothing the event lacks
+    upd: dict[str, Any] = {"origin": "both", "description": event.description + f" | screenplay: {cue.sentence}"}
+    if cue.surface and family(cue.entry.name) == "footsteps":
+        upd["params"] = {**event.params, "surface": cue.surface}
+    return event.model_copy(update=upd)
 
 
 def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Track], screenplay: str | None,
@@ -139,45 +170,52 @@ def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Tr
         events.append(ev)
         tied[track.id] = ev
 
-    # 2. Screenplay cues: confirm a visible event of the same sound, tie to an untied track, else add.
+    # 2. Screenplay cues bind to the picture candidates that make their sound (fusion.bind: family, time,
+    #    direction words; low-confidence tracks included) and are rendered on them: one sound per tracked source.
+    #    A cue that binds nothing is placed by its words; "behind it" is behind what the last cue placed.
     bg_seen: set[str] = set()
-    # visible events by sound family, kept as events grow, so each cue costs the same however many came before
-    visible: dict[str, list[int]] = {}
-    for i, e in enumerate(events):
-        visible.setdefault(family(e.label), []).append(i)
+    tied_at = {tid: events.index(ev) for tid, ev in tied.items()}
+    anchor: tuple[float, float] | None = None
     for cue in sp.cues if sp else []:
         cls = cue.entry.name
-        matches = visible.get(family(cls), [])
-        if matches and not cue.offscreen:
-            for i in matches:
-                e = events[i]
-                if e.description.count(" | screenplay: ") >= MAX_CUE_NOTES:
-                    continue  # confirmed enough; a screenplay repeating the sound adds nothing the event lacks
-                upd: dict[str, Any] = {"origin": "both", "description": e.description + f" | screenplay: {cue.sentence}"}
-                if cue.surface and family(cls) == "footsteps":
-                    upd["params"] = {**e.params, "surface": cue.surface}
-                events[i] = e.model_copy(update=upd)
-            continue
-        untied = [t for t in tracks if t.id not in tied and t.motion in COMPATIBLE.get(cls, set())]
-        if cue.entry.layer == "fg" and untied and not cue.offscreen:
-            track = max(untied, key=lambda t: t.end_s - t.start_s)
-            ev = track_event(track, scene, description=cue.sentence, origin="both")
-            if ev is not None:
-                ev = ev.model_copy(update={"label": cls, "id": f"{cls}_t{track.id}", "intensity": 0.75,
-                                           "params": {**ev.params, **cue.entry.params}})
-                visible.setdefault(family(cls), []).append(len(events))
-                events.append(ev)
-                tied[track.id] = ev
+        bound = bind(cue, tracks, scene, duration)
+        for track in bound:
+            named = named_by(track, cls)
+            if track.id in tied_at and (named is track or family(events[tied_at[track.id]].label) == family(cls)):
+                i = tied_at[track.id]
+                events[i] = confirm(events[i], cue)
                 continue
+            ev = track_event(named, scene, description=cue.sentence, origin="both")
+            if ev is None:
+                continue
+            keep = family(ev.label) != family(cls) and source(ev.label) == source(cls)  # the picture knows idle/moving
+            label = ev.label if keep else cls
+            ev = ev.model_copy(update={"label": label, "id": f"{label}_t{track.id}", "intensity": 0.75,
+                                       "params": {**ev.params, **(BY_NAME[label].params if not keep else {})}})
+            if track.id in tied_at:  # the story names what the picture could not: its sound replaces the guess
+                events[tied_at[track.id]] = ev
+            else:
+                tied_at[track.id] = len(events)
+                events.append(ev)
+            tied[track.id] = ev
+        if bound:
+            anchor = (track_azimuth(bound[0]), track_depth(bound[0]))
+            continue
         if cue.entry.layer == "bg" or cue.entry.continuous:
             if cls in bg_seen:
                 continue
             bg_seen.add(cls)
-        events.append(cue_event(cue, new_id(cls), duration, counts[cls]))
+        start = cue_time(cue, duration)
+        ev = cue_event(cue, new_id(cls), duration, counts[cls],
+                       place_cue(cue, start, duration if cue.entry.continuous else min(duration, start + 1.5), anchor))
+        events.append(ev)
+        if ev.layer == "fg" and ev.azimuth_deg is not None:
+            anchor = (ev.azimuth_deg, ev.depth_m or 4.0)
 
     # 3. The ambience beds: the scene heading's place, else the place the picture showed, else the space's
     #    default, unless the screenplay laid some. A bed's confidence is how the place was known.
     if not any(e.layer == "bg" for e in events):
+        scene = street_from_traffic(scene, events, min_confidence)
         from_heading = bool(sp and sp.ambience)
         names = place_beds(sp.ambience if sp and sp.ambience else ambience_for_place(scene.description), scene)
         known = from_heading or (sp is not None and scene.location != "unknown")
@@ -194,21 +232,35 @@ def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Tr
     return gate(script, tracks, min_confidence)
 
 
+#: What a screenplay line naming the sound adds to a picture candidate's confidence (a noisy-or: the story is one
+#: more, independent witness). A picture this far under the threshold is no candidate for the story to lift.
+STORY_WEIGHT, LIFT_FLOOR = 0.5, 1.0 / 3.0
+
+
+def agreed(picture: float, min_confidence: float) -> float:
+    """Confidence when story and picture agree: gates weigh, the story lifts; it never vetoes what both show.
+    A picture candidate at a third of the threshold or more reaches the threshold at least."""
+    if picture < LIFT_FLOOR * min_confidence:
+        return picture
+    return min(1.0, max(picture, min_confidence, 1.0 - (1.0 - picture) * (1.0 - STORY_WEIGHT)))
+
+
 def gate(script: FoleyScript, tracks: list[Track], min_confidence: float) -> FoleyScript:
     """Precision first: every event tied to a track takes its confidence from the track's evidence (a screenplay
-    cue naming the same sound lifts a picture at least half as strong as the threshold up to it), and ends where
+    cue naming the same sound lifts it, see `agreed`), and ends where
     the track's shot ends; events below `min_confidence` move to `candidates`, recorded but not rendered."""
     by_id = {t.id: t for t in tracks}
     kept, held = [], list(script.candidates)
     for e in script.events:
         track = by_id.get(e.source_track) if e.source_track is not None else None
         if track is not None:
+            track = named_by(track, e.label) if e.origin == "both" else track  # the story names an unnamed mover
             sound = sound_for_track(track, script.scene)
             conf = 0.0 if sound is None else sound.confidence
             if sound is not None and family(sound.label) != family(e.label):
                 conf *= 0.5  # the track makes some sound, not obviously this one
-            if e.origin == "both" and conf >= min_confidence / 2:
-                conf = max(conf, min_confidence)  # story and picture agree, the picture a little weakly
+            if e.origin == "both":
+                conf = agreed(conf, min_confidence)
             start, end = max(e.start_s, track.start_s), min(e.end_s, track.end_s)
             e = e.model_copy(update={"confidence": round(conf, 3), "evidence": list(sound.evidence) if sound else e.evidence,
                                      "start_s": round(start, 3), "end_s": round(max(start, end), 3),

@@ -24,6 +24,8 @@ from foleydesigner.tools.depth import real_height_m
 from foleydesigner.units import azimuth_from_x, focal_length_px
 
 KINDS = ("single_mover", "crossing", "bouncing_ball", "walker", "occlusion", "approach", "ambience_only")
+#: Scenes for screenplay–picture fusion (benchmarks/screenplay_fusion.py), not in the clue-accuracy set.
+FUSION_KINDS = ("ball_and_car",)
 CAMERA_HEIGHT_M = 1.5
 GRAVITY_M_S2 = 9.81
 WALK_SPEED_M_S = 1.4  # typical adult walking speed
@@ -334,7 +336,11 @@ def _scene(kind: str, cam: _Camera, dur: float, rng: np.random.Generator) -> tup
         return [_Walker(cam, (-2.5, 18.0), (0.3, -1.0), cad(), rng)], []
     if kind == "ambience_only":
         return [], []
-    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if kind == "ball_and_car":  # a ball bouncing near, leftwards; far behind it a car crosses the right half slowly
+        z, zc = float(rng.uniform(5, 7)), float(rng.uniform(22, 28))
+        return [_Ball(cam, z, cam.lateral_at(0.4 * w, z), -0.3, float(rng.uniform(1.0, 1.4)), 0.72, dur),
+                _Car(cam, zc, cam.lateral_at(0.6 * w, zc), cam.lateral_at(0.92 * w, zc), dur, rng)], []
+    raise ValueError(f"kind must be one of {KINDS + FUSION_KINDS}, got {kind!r}")
 
 
 def make_clip(kind: str, out_path: str | Path, *, width: int = 640, height: int = 360, fps: float = 25.0,

@@ -2,6 +2,10 @@
 
 Corners tracked by pyramidal Lucas–Kanade, then a RANSAC similarity transform (translation, rotation, uniform
 scale) fitted to them: the dominant motion is the camera's, objects moving against it are RANSAC's outliers.
+Corners gather on what is textured, and in a street seen from above that is the traffic: RANSAC's "dominant"
+motion is then the cars'. So the background votes too: corners are also taken cell by cell over a grid, and when
+most textured cells hold still (their median flow under a third of a pixel) the camera is still, whatever
+moves across the rest; a pan moves every cell.
 Object motion is what remains after this transform is taken out (tools/tracking.py tracks only where the camera
 holds still enough for background subtraction). Everything runs on small grey frames (~160 px wide): camera
 motion is a whole-frame property, and 160 px keeps it to about a millisecond a frame.
@@ -25,6 +29,17 @@ PAN_CONSISTENCY, PAN_TRAVEL = 0.6, 0.15
 #: A zoom changes the image scale by at least this factor over the shot, steadily (as consistent as a pan).
 ZOOM_FACTOR = 1.08
 _MAX_CORNERS = 150
+#: The background vote: a lattice of LATTICE points across the width, kept where the picture has texture (corner
+#: strength at least CORNER_FLOOR of the frame's best, so flat sky or black does not vote with noise), grouped in
+#: a GRID of cells; a cell is still when its median flow is under STILL_PX (at ~160 px wide: 0.2 % of the width,
+#: above a tripod's jitter, below hand-held shake); the camera is still when at least STILL_SHARE of at least
+#: MIN_CELLS voting cells (3+ points each) are.
+LATTICE, CORNER_FLOOR, GRID, STILL_PX, STILL_SHARE, MIN_CELLS = 32, 0.01, (4, 3), 0.33, 0.5, 4
+#: The still cells drift together by less than this (px a frame: a tripod's jitter), and the corners' similarity
+#: changes the scale by less than STILL_SCALE (a zoom is measured by RANSAC, not voted away).
+STILL_DRIFT_PX, STILL_SCALE = 0.1, 0.003
+#: cv2.cornerMinEigenVal (block 5) of sensor noise σ = 3 levels stays under this at its 99th percentile.
+NOISE_EIG = 2e-4
 
 
 @dataclass(frozen=True)
@@ -64,12 +79,48 @@ class MotionEstimator:
         m, inl = cv2.estimateAffinePartial2D(pts[ok], nxt[ok], method=cv2.RANSAC, ransacReprojThreshold=1.0)
         if m is None:
             return FrameMotion(0.0, 0.0, 1.0, 0.0)
-        w = grey.shape[1]
         scale = float(np.hypot(m[0, 0], m[1, 0]))
+        lattice, owner = _cell_corners(prev)
+        if len(lattice) and abs(scale - 1.0) < STILL_SCALE:  # a zoom moves the edges, not the centre: no vote
+            # A small window, so a road point beside a car follows the road, not the car's edges.
+            moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, grey, lattice, None, winSize=(7, 7), maxLevel=2)
+            if _background_still(lattice, moved, status.ravel() == 1, owner):
+                return FrameMotion(0.0, 0.0, 1.0, 1.0)
+        w = grey.shape[1]
         # Translation of the frame centre (not of the origin), so a zoom about the centre reads as no shift.
         c = np.array([grey.shape[1] / 2, grey.shape[0] / 2])
         shift = m[:, :2] @ c + m[:, 2] - c
         return FrameMotion(float(shift[0] / w), float(shift[1] / w), scale, float(inl.mean()))
+
+
+def _cell_corners(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points on a regular lattice over the picture wherever it is textured (points (n, 1, 2) float32, and the
+    GRID cell of each). A lattice, not the strongest corners: each cell votes by area, so a road or a pavement
+    outvotes the high-contrast cars driving over part of it."""
+    h, w = grey.shape
+    eig = cv2.cornerMinEigenVal(grey, 5)
+    # Texture relative to the frame's best corner, but never so strict that the high-contrast cars alone vote
+    # (a weak road is the picture's typical texture: the median keeps half of it); never as weak as sensor noise.
+    floor = max(NOISE_EIG, min(CORNER_FLOOR * float(eig.max()), float(np.median(eig))))
+    step = max(3, w // LATTICE)
+    ys, xs = np.mgrid[step // 2:h - 2:step, step // 2:w - 2:step]
+    keep = eig[ys, xs] >= floor
+    xs, ys = xs[keep], ys[keep]
+    owner = np.minimum(xs * GRID[0] // w, GRID[0] - 1) * GRID[1] + np.minimum(ys * GRID[1] // h, GRID[1] - 1)
+    return np.stack([xs, ys], axis=1).astype(np.float32).reshape(-1, 1, 2), owner
+
+
+def _background_still(pts: np.ndarray, nxt: np.ndarray, ok: np.ndarray, owner: np.ndarray) -> bool:
+    """Most textured cells hold still, and together they do not drift (a slow pan or a hand-held sway moves
+    every cell a little the same way): the camera holds still, and what moves is in front of it."""
+    if not len(pts):
+        return False
+    flow = (nxt - pts).reshape(-1, 2)
+    cells = [np.median(flow[(owner == c) & ok], axis=0) for c in np.unique(owner) if np.count_nonzero((owner == c) & ok) >= 3]
+    still = [v for v in cells if float(np.hypot(*v)) < STILL_PX]
+    if len(cells) < MIN_CELLS or len(still) < STILL_SHARE * len(cells):
+        return False
+    return float(np.hypot(*np.median(still, axis=0))) < STILL_DRIFT_PX
 
 
 def classify_camera(motions: list[FrameMotion]) -> tuple[CameraKind, dict[str, float]]:

@@ -51,8 +51,12 @@ def extract_event_clues(event: dict[str, Any], tracks: list[dict[str, Any]], vid
     left) and activation (0/1), from the track that makes the sound, or the event's fixed off-screen azimuth."""
     from foleydesigner.tools.clues import clues_for_event
 
-    clues = clues_for_event(SoundEvent.model_validate(event), [Track.model_validate(t) for t in tracks],
-                            VideoInfo.model_validate(video), hfov_deg=hfov_deg)
+    ev = SoundEvent.model_validate(event)
+    clues = clues_for_event(ev, [Track.model_validate(t) for t in tracks], VideoInfo.model_validate(video), hfov_deg=hfov_deg)
+    path = ev.params.get("azimuth_path")
+    if path and clues.source == "script":  # a screenplay crossing ("from left to right") moves between keyframes
+        keys = np.asarray(path, float).reshape(-1, 2)
+        clues = clues.model_copy(update={"azimuth_deg": np.interp(clues.t_s, keys[:, 0], keys[:, 1]).round(3).tolist()})
     return clues.model_dump()
 
 

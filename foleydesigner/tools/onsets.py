@@ -287,6 +287,15 @@ class TrackDescription:
     method: Literal["gait-signal", "gait-cadence", "impacts", "none"]
 
 
+def _along_travel(b: np.ndarray) -> float:
+    """How elongated the box is along the way it travels: length ÷ width for a thing driving up or down the
+    frame (0 when it travels mostly sideways: that case is `wide`)."""
+    d = b[-1, :2] + b[-1, 2:] / 2 - b[0, :2] - b[0, 2:] / 2
+    if abs(d[1]) <= 2 * abs(d[0]):
+        return 0.0
+    return float(np.median(b[:, 3] / np.maximum(b[:, 2], 1.0)))
+
+
 def describe_track(track: Track, fps: float) -> TrackDescription:
     """Motion class, onsets and a label refined by motion: an "object" that walks is a person, one that
     bounces and is about as wide as tall is a ball, one wide and covering a body height per second or more
@@ -304,6 +313,8 @@ def describe_track(track: Track, fps: float) -> TrackDescription:
             label = "ball"
         elif wide >= 1.5 and speed >= 1.0:
             label = "vehicle"
+        elif _along_travel(b) >= 1.5 and speed >= 1.5 and np.ptp(b[:, 3]) <= 0.3 * float(np.median(b[:, 3])):
+            label = "vehicle"  # seen from above, a car is long in the way it drives (up or down the frame)
     if motion == "walking":
         gait = gait_analysis(track, fps)
         method = {"signal": "gait-signal", "cadence": "gait-cadence"}.get(gait.method, "none")

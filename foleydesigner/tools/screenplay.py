@@ -25,11 +25,21 @@ _CAPS_RUN = re.compile(r"\b[A-Z][A-Z'\-]+(?:\s+[A-Z][A-Z'\-]+)*\b")
 _SENTENCE = re.compile(r"[^.!?]+[.!?]?")
 
 # Where an off-screen sound sits (degrees, DESIGN convention: negative left); BEHIND goes to the surrounds.
+# "Behind it" / "far behind the ball" is behind the named thing, further from the camera on its side: that is a
+# place relative to another sound (_RELATIVE), not behind the listener.
+_RELATIVE = re.compile(r"\b(far\s+|way\s+|some\s+way\s+)?behind\s+(?!the\s+(?:camera|listener|audience)\b)(?:it|him|her|them|that|this|the\s+\w+|a\s+\w+)\b", re.I)
 _DIRECTIONS = (
     (re.compile(r"\bbehind\b", re.I), 180.0),
     (re.compile(r"\b(?:to|from|on|off)\s+(?:the\s+)?left\b|\bleft\b", re.I), -70.0),
     (re.compile(r"\b(?:to|from|on|off)\s+(?:the\s+)?right\b|\bright\b", re.I), 70.0),
 )
+# Direction words alone place a sound on screen too ("rolls in from the left"); only these make it off-screen.
+_OFF_SIDE = re.compile(r"\boff\s+(?:to\s+)?(?:the\s+)?(?:left|right)\b|\bbehind\s+(?:us|me|the\s+camera|the\s+listener)\b|"
+                       r"\bbehind\b(?!\s+\w)", re.I)
+# A crossing: the sound travels between the two sides ("from left to right", "right to left").
+_CROSSING = re.compile(r"\b(?:from\s+(?:the\s+)?)?(left|right)\s+to\s+(?:the\s+)?(left|right)\b", re.I)
+#: A crossing named by the screenplay spans most of the picture (hfov 60°): ±27° keeps it inside the frame.
+CROSSING_DEG = 27.0
 _OFFSCREEN = re.compile(r"\b(?:O\.S\.|off[- ]?screen|somewhere|unseen|distant|in the distance|outside|next door|above|below|"
                         r"upstairs|downstairs|down the hall|far off|far away)\b|\(O\.S\.\)", re.I)
 _SFX = re.compile(r"^(?:SFX|SOUND|FX)\s*[:\-]\s*", re.I)
@@ -64,6 +74,10 @@ class ScreenplayCue:
     offscreen: bool
     azimuth_deg: float | None
     surface: str | None
+    #: (from, to) azimuth of a sound the screenplay moves across ("from left to right"), else None.
+    path_deg: tuple[float, float] | None = None
+    #: "behind" / "far behind": placed relative to the thing the sentence names before it, not to the listener.
+    relative: str | None = None
 
 
 @dataclass
@@ -190,8 +204,16 @@ def parse_screenplay(text: str, *, default_scene: SceneContext | None = None) ->
                 continue
             caps_spans = [c.span() for c in _CAPS_RUN.finditer(sentence) if len(c.group(0)) >= 3]
             hits = find_sounds(sentence)
-            az = next((a for rx, a in _DIRECTIONS if rx.search(sentence)), None)
-            off = bool(_OFFSCREEN.search(sentence)) or az is not None
+            rel = _RELATIVE.search(sentence)
+            bare = _RELATIVE.sub(" ", sentence)  # "far behind it" says where, relative to it; not behind us
+            cross = _CROSSING.search(bare)
+            path = None
+            if cross and cross.group(1).lower() != cross.group(2).lower():
+                sign = -1.0 if cross.group(1).lower() == "left" else 1.0
+                path = (sign * CROSSING_DEG, -sign * CROSSING_DEG)
+            az = path[0] if path else next((a for rx, a in _DIRECTIONS if rx.search(bare)), None)
+            off = bool(_OFFSCREEN.search(bare)) or bool(_OFF_SIDE.search(bare)) or (az is not None and abs(az) > 90)
+            relative = None if rel is None else ("far behind" if rel.group(1) else "behind")
             written_caps = [bool(sfx) or is_caps(m) or any(a < st + len(m) and st < b for a, b in caps_spans)
                             for st, m, _ in hits]
             for n, (start, matched, entry) in enumerate(hits):
@@ -202,7 +224,7 @@ def parse_screenplay(text: str, *, default_scene: SceneContext | None = None) ->
                 cues.append(ScreenplayCue(
                     text=matched, entry=entry, sentence=sentence,
                     position=(offset + sm.start() + start) / total, time_s=time_s, caps=caps,
-                    offscreen=off, azimuth_deg=az if off else None, surface=find_surface(sentence),
+                    offscreen=off, azimuth_deg=az, surface=find_surface(sentence), path_deg=path, relative=relative,
                 ))
             for a, b in caps_spans:
                 word = sentence[a:b]
@@ -228,7 +250,7 @@ def spot_screenplay(text: str) -> dict[str, Any]:
     scene (indoor/outdoor, time of day, mood) and the ambience beds its scene heading implies."""
     sp = parse_screenplay(text)
     cues = [{"text": c.text, "class": c.entry.name, "layer": c.entry.layer, "caps": c.caps, "offscreen": c.offscreen,
-             "azimuth_deg": c.azimuth_deg, "time_s": c.time_s, "position": round(c.position, 3), "sentence": c.sentence}
+             "azimuth_deg": c.azimuth_deg, "path_deg": c.path_deg, "relative": c.relative, "time_s": c.time_s, "position": round(c.position, 3), "sentence": c.sentence}
             for c in sp.cues]
     return {"scene": sp.scene.model_dump(), "cues": cues, "ambience": list(sp.ambience),
             "unresolved_caps": sorted(set(sp.unresolved_caps))}

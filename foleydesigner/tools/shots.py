@@ -7,7 +7,9 @@ detector of the same kind, fed from the one decode pass the picture analysis alr
 
 - **cut**: the HSV content change between two frames (mean absolute difference of hue, saturation and value,
   0–255, as PySceneDetect's content detector measures it) stands out against its neighbourhood, the way its
-  adaptive detector decides: a pan or hand-held shake raises every frame's change, a cut raises one.
+  adaptive detector decides: a pan or hand-held shake raises every frame's change, a cut raises one. And a cut
+  changes the whole picture: most cells of a 4×4 grid change (CUT_SPREAD). Someone leaping close to the lens
+  changes a large part of one frame, but only where the body is; the rest of the shot holds still.
 - **fade**: a run of (near) black frames between two pictures.
 - **dissolve**: over about half a second the picture changes as much as at a cut, with no cut inside, and the
   middle frame is close to the average of the two ends (a cross-fade is a blend; a pan is not).
@@ -27,6 +29,9 @@ from foleydesigner.schemas import Shot, Track
 THUMB_WIDTH = 96
 #: A cut's content change must be at least this (0–255 HSV mean) and this many times its neighbours' median.
 CUT_MIN, CUT_RATIO = 18.0, 3.0
+#: A cut changes at least CUT_SPREAD of the cells of a CELLS×CELLS grid by at least CELL_CHANGE each (0–255 HSV
+#: mean): local motion, however fast, leaves most of the frame as it was.
+CELLS, CELL_CHANGE, CUT_SPREAD = 4, 12.0, 0.6
 #: Neighbourhood (seconds each side) whose median change is the adaptive baseline.
 BASELINE_S = 0.5
 #: Mean luma below which a frame is black (fades go through black; 16 is video black in studio range).
@@ -48,15 +53,20 @@ def thumbnails(bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32))
 
 
-def _change(a: np.ndarray, b: np.ndarray) -> float:
+def _change(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(mean HSV change, share of grid cells that changed by CELL_CHANGE or more)."""
     d = np.abs(a - b)
     d[..., 0] = np.minimum(d[..., 0], 180.0 - d[..., 0]) * (255.0 / 90.0)  # hue is circular (OpenCV: 0–180)
-    return float(d.mean())
+    per_px = d.mean(axis=2)
+    h, w = per_px.shape
+    cells = per_px[:h - h % CELLS, :w - w % CELLS].reshape(CELLS, h // CELLS, CELLS, w // CELLS).mean(axis=(1, 3))
+    return float(d.mean()), float((cells >= CELL_CHANGE).mean())
 
 
 @dataclass
 class _Measures:
     change: list[float]
+    spread: list[float]  # share of the picture's cells that changed (a cut changes them all)
     luma: list[float]
     span_change: list[float]  # grey change from the frame DISSOLVE_S earlier
     blend_error: list[float]  # the middle frame's distance from the blend of the two ends, over span_change
@@ -71,14 +81,16 @@ class ShotDetector:
         self._ring: deque[np.ndarray] = deque(maxlen=self.k + 1)  # grey thumbnails of the last k + 1 frames
         self._prev: np.ndarray | None = None
         self._t: list[float] = []
-        self.m = _Measures([], [], [], [])
+        self.m = _Measures([], [], [], [], [])
 
     def add(self, t_s: float, bgr: np.ndarray) -> None:
         hsv, grey = thumbnails(bgr)
         prev, self._prev = self._prev, hsv
         self._ring.append(grey)
         self._t.append(t_s)
-        self.m.change.append(0.0 if prev is None else _change(prev, hsv))
+        change, spread = (0.0, 0.0) if prev is None else _change(prev, hsv)
+        self.m.change.append(change)
+        self.m.spread.append(spread)
         self.m.luma.append(float(hsv[..., 2].mean()))
         if len(self._ring) == self.k + 1:
             a, mid, b = self._ring[0], self._ring[self.k // 2], self._ring[-1]
@@ -103,7 +115,7 @@ class ShotDetector:
                 continue  # changes into or out of black belong to a fade
             around = np.r_[c[max(1, t - w):max(1, t - 1)], c[t + 2:t + 1 + w]]
             base = float(np.median(around)) if around.size else 0.0
-            if c[t] >= CUT_MIN and c[t] >= CUT_RATIO * max(base, 2.0):
+            if c[t] >= CUT_MIN and c[t] >= CUT_RATIO * max(base, 2.0) and self.m.spread[t] >= CUT_SPREAD:
                 found.append((t, "cut"))
         # Fades: a black run with picture on both sides; the new shot starts where the picture returns.
         t = 0
@@ -124,8 +136,8 @@ class ShotDetector:
             lo = t - self.k
             if span[t] < DISSOLVE_MIN or blend[t] > DISSOLVE_BLEND or span[t] < span[max(lo, 0):t + self.k + 1].max():
                 continue
-            if black[lo:t + 1].any() or any(lo - 2 <= f <= t + 2 for f in cuts):
-                continue
+            if black[lo:t + self.k + 1].any() or any(lo - 2 <= f <= t + 2 for f in cuts):
+                continue  # a blend into black that follows is a fade out, found as a fade
             found.append((lo + self.k // 2, "dissolve"))
         found.sort()
         min_gap = max(1, int(round(MIN_SHOT_S * self.fps)))
