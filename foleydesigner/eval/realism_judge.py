@@ -165,20 +165,28 @@ def cache_root() -> Path:
     return Path(base) / "foleydesigner" / "judge"
 
 
+def cached(cache: Path, pkg: str, path: str) -> Path:
+    """Where a reference lives in the cache: `pkg/<path>`; a zip member `a.zip!m` at `pkg/a.zip.d/m`."""
+    archive, _, member = path.lstrip("/").partition("!")
+    return cache / pkg / (f"{archive}.d/{member.lstrip('/')}" if member else archive)
+
+
 def fetch_references(refs: list[Reference], cache: Path, *, download: bool = True) -> list[tuple[Path, str]]:
     """(file, class) of every reference, downloading (`apt-get download`, `dpkg-deb -x`) the packages whose listed
     files are not cached yet; only the listed files are kept. download=False: only what is cached."""
     out: list[tuple[Path, str]] = []
     for pkg in sorted({r.package for r in refs}):
         mine = [r for r in refs if r.package == pkg]
-        missing_files = [r for r in mine if not (cache / pkg / r.path.lstrip("/")).is_file()]
+        missing_files = [r for r in mine if not cached(cache, pkg, r.path).is_file()]
         if missing_files and download:
-            _fetch_package(pkg, [r.path for r in missing_files], cache / pkg)
-        out += [(cache / pkg / r.path.lstrip("/"), r.cls) for r in mine if (cache / pkg / r.path.lstrip("/")).is_file()]
+            _fetch_package(pkg, [r.path for r in missing_files], cache)
+        out += [(cached(cache, pkg, r.path), r.cls) for r in mine if cached(cache, pkg, r.path).is_file()]
     return out
 
 
-def _fetch_package(pkg: str, paths: list[str], target: Path) -> None:
+def _fetch_package(pkg: str, paths: list[str], cache: Path) -> None:
+    import zipfile
+
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         raise BackendError(f"fetching the judge's references needs apt-get and dpkg-deb (Debian package {pkg})")
     with tempfile.TemporaryDirectory() as tmp:
@@ -190,13 +198,16 @@ def _fetch_package(pkg: str, paths: list[str], target: Path) -> None:
         x = Path(tmp) / "x"
         subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(x)], check=True)
         for p in paths:
-            src = x / p.lstrip("/")
-            if src.is_file():
-                dst = target / p.lstrip("/")
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, dst)
-            else:
+            archive, _, member = p.lstrip("/").partition("!")
+            src, dst = x / archive, cached(cache, pkg, p)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if not src.is_file():
                 log.warning("judge: %s has no %s", pkg, p)
+            elif member:
+                with zipfile.ZipFile(src) as z:
+                    dst.write_bytes(z.read(member.lstrip("/")))
+            else:
+                shutil.copy2(src, dst)
 
 
 # ---- ranking -------------------------------------------------------------------------------------------------
