@@ -83,6 +83,20 @@ class HybridGenerator(LibraryGenerator):
             return [float(t) for t in np.arange(start + 0.05, end, 1.0 / float(rate))]
         return [start]
 
+    @staticmethod
+    def _with_air(src: np.ndarray, s0: int, onsets: list[float], end: float, request: GenerationRequest,
+                  rng: np.random.Generator) -> np.ndarray:
+        """The takes over a quiet room floor from the first hit to the event's end, as the procedural hits have
+        (`procedural.realism.add_air`): takes cut from recordings end in digital silence otherwise."""
+        from foleydesigner.generation.procedural.realism import add_air
+
+        sr = request.sample_rate
+        b = min(request.n_samples, max(s0 + src.shape[1], int(round(end * sr))))
+        if b > s0 + src.shape[1]:
+            src = np.concatenate([src, np.zeros((src.shape[0], b - s0 - src.shape[1]), np.float32)], axis=1)
+        add_air(src, max(0, int(round(min(onsets) * sr)) - s0), src.shape[1], sr, rng)
+        return src
+
     def source(self, request: GenerationRequest) -> tuple[np.ndarray, int, bool, dict[str, Any]] | None:
         from foleydesigner.generation.procedural import CLASSES
 
@@ -99,7 +113,9 @@ class HybridGenerator(LibraryGenerator):
         start, end, _ = clip_times(ev, request.duration_s)
         query = f"core library: {cls}" + (f" on {surface}" if surface else "")
         if CLASSES[cls].kind == "impulsive":
-            src, s0, plan = self._hits(request, self._onsets(request, cls), start, end, matches, rng, query)
+            onsets = self._onsets(request, cls)
+            src, s0, plan = self._hits(request, onsets, start, end, matches, rng, query)
+            src = self._with_air(src, s0, onsets, end, request, rng)
         else:
             src, s0, plan = self._bed(request, start, end, matches, rng, query)
         placed = request.clues.source != "scene" or plan.mode == "hits" or src.shape[0] == 1
