@@ -84,3 +84,27 @@ def test_aisfx_embedding_tells_noise_from_a_tone(tmp_path: Path) -> None:
     cache = tmp_path / "emb"
     first = emb.embed_file(path, cache)
     assert np.allclose(first, emb.embed_file(path, cache)) and len(list(cache.iterdir())) == 1
+
+
+@pytest.mark.parametrize("args, says", [
+    (["eval", "bogus"], "foley eval bogus"),
+    (["eval"], "--out"),
+    (["sounds", "--render", "FILE"], "is a file"),
+])
+def test_bad_eval_and_render_requests_are_one_line_errors(monkeypatch, capsys, tmp_path: Path, args: list[str],
+                                                         says: str) -> None:
+    from tests.helpers import run_cli
+
+    target = tmp_path / "file.txt"
+    target.write_text("mine")
+    code, out, err = run_cli(monkeypatch, capsys, [a.replace("FILE", str(target)) for a in args])
+    assert code == 2 and says in err and len(err.strip().splitlines()) == 1
+    assert target.read_text() == "mine"
+
+
+@pytest.mark.skipif(missing() is not None, reason="aisfx, librosa or torch not installed (pip install '.[judge]')")
+def test_eval_realism_on_an_empty_folder_is_a_one_line_error(monkeypatch, capsys, tmp_path: Path) -> None:
+    from tests.helpers import run_cli
+
+    code, out, err = run_cli(monkeypatch, capsys, ["eval", "realism", "--renders", str(tmp_path)])
+    assert code == 2 and "holds no .wav" in err
