@@ -127,3 +127,20 @@ def test_sounds_render_writes_every_class_the_way_run_does(cache: Path, tmp_path
         db = 10 * np.log10(np.mean(x.reshape(-1, hop, 2) ** 2, axis=(1, 2)) + 1e-30) - 20 * np.log10(np.abs(x).max())
         assert np.mean(db < -90.0) <= 0.2, f"{p.name}: {np.mean(db < -90):.0%} digital silence"
     assert len(CLASSES) >= 50
+
+
+def test_your_library_first_then_the_core_then_synthesis(cache: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "sfx"
+    mine.mkdir()
+    sf.write(mine / "DOORWood_Door Slam Heavy_FDT_TestLib.wav", np.tile(_step(0, 200.0), 2)[:, None], SR)
+    gen = make_generator("library", library=str(mine))
+
+    def play(label: str, layer: str = "fg", source: str = "track") -> dict:
+        ev = SoundEvent(id=label, label=label, description="", layer=layer, start_s=0.5, end_s=3.0, onsets_s=[0.5])
+        return gen.generate(GenerationRequest(event=ev, clues=_clues(label, source=source), duration_s=4.0)).info
+
+    assert play("door_slam")["library"]["choices"][0]["file"].startswith("DOORWood")  # yours
+    walla = play("crowd_murmur", "bg", "scene")
+    assert walla["library"]["fallback"] == "core" and walla["library"]["choices"][0]["licence"] == "CC0-1.0"
+    bark = play("dog_bark")
+    assert bark["library"]["fallback"] == "procedural" and bark["sound_class"] == "dog_bark"

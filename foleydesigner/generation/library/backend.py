@@ -123,6 +123,9 @@ class LibraryGenerator:
         self.binaural = binaural
         self.min_score = min_score
         self.fallback = ProceduralGenerator(binaural=binaural)
+        #: what renders an event the library has nothing for: the procedural generator, or (`--generator library`
+        #: from the command line) the hybrid one, so the core library's recordings come second and synthesis third
+        self.second: Any = None
 
     def _impulsive(self, event: SoundEvent, onsets: list[float]) -> bool:
         if onsets:
@@ -271,12 +274,14 @@ class LibraryGenerator:
         got = self.source(request)
         if got is None:
             ev = request.event
+            result = (self.second or self.fallback).generate(request)
+            played = (result.info.get("library") or {}).get("source", "procedural")
             msg = (f"library {self.library.root}: nothing matches '{ev.label}' ({ev.id}); rendered by the "
-                   "procedural generator")
+                   + ("core library" if played == "core" else "procedural generator"))
             log.warning(msg)
-            result = self.fallback.generate(request)
-            info = {**result.info, "library": {"root": str(self.library.root), "query": event_query(ev)[0],
-                                               "fallback": "procedural"}, "warnings": [msg]}
+            info = {**result.info, "library": {**(result.info.get("library") or {}), "root": str(self.library.root),
+                                               "query": event_query(ev)[0], "fallback": played},
+                    "warnings": [msg]}
             return GenerationResult(result.audio, result.sample_rate, info, result.offset, result.n_total)
         src, s0, placed, info = got
         sr = request.sample_rate
@@ -291,4 +296,8 @@ def library_factory(**options: Any) -> LibraryGenerator:
     root = options.get("library")
     if not root:
         raise BackendError("--generator library needs --library DIR (a folder of WAV/FLAC/OGG/MP3 recordings)")
-    return LibraryGenerator(str(root), binaural=bool(options.get("binaural", False)))
+    gen = LibraryGenerator(str(root), binaural=bool(options.get("binaural", False)))
+    from foleydesigner.generation.library.hybrid import HybridGenerator
+
+    gen.second = HybridGenerator(binaural=gen.binaural)
+    return gen
