@@ -93,7 +93,11 @@ def test_fetched_footsteps_play_the_scene_surface_one_take_per_onset(cache: Path
     lib = got.info["library"]
     assert lib["source"] == "core" and lib["surface"] == "gravel"
     assert all("gravel" in c["file"] and c["licence"] == "CC-BY-SA-3.0" for c in lib["choices"])
-    assert [c["at_s"] for c in lib["choices"]] == onsets
+    heels = [c for c in lib["choices"] if c.get("role") != "toe"]
+    toes = [c for c in lib["choices"] if c.get("role") == "toe"]
+    assert [c["at_s"] for c in heels] == onsets
+    assert [round(t["at_s"] - h["at_s"], 3) for h, t in zip(heels, toes, strict=True)] == \
+        pytest.approx([0.105] * 4, abs=0.016)  # each step: heel, then the ball of the foot 90–120 ms later
     x = got.full().mean(axis=0)
     for o in onsets:  # the attack lands within a few ms of its onset
         k = int(o * SR)
