@@ -111,7 +111,8 @@ def test_fetched_footsteps_play_the_scene_surface_one_take_per_onset(cache: Path
 def test_fetch_refuses_a_package_that_is_not_the_pinned_one(cache: Path, tmp_path: Path) -> None:
     debs = tmp_path / "debs"
     debs.mkdir()
-    (debs / "minetest-data_0_all.deb").write_bytes(b"not the package")
+    for pkg in core.pinned():
+        (debs / f"{pkg}_0_all.deb").write_bytes(b"not the package")
     with pytest.raises(BackendError, match="sha256"):
         core.fetch(deb_dir=debs)
     assert core.missing_fetched()  # nothing half-written
