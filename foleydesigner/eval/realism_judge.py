@@ -196,7 +196,14 @@ def _fetch_package(pkg: str, paths: list[str], cache: Path) -> None:
             raise BackendError(f"apt-get download {pkg} failed ({got.stderr.strip().splitlines()[-1:]}); "
                                "run `apt-get update` or pass --references with the files")
         x = Path(tmp) / "x"
-        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(x)], check=True)
+        x.mkdir()
+        # Only the listed files (or their archives) leave the package: 0ad-data unpacks to 3 GB otherwise.
+        members = sorted({"./" + p.lstrip("/").partition("!")[0] for p in paths})
+        tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(debs[0])], stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-x", "-C", str(x), "-f", "-", *members], stdin=tar.stdout, capture_output=True)
+        if tar.stdout is not None:
+            tar.stdout.close()
+        tar.wait()
         for p in paths:
             archive, _, member = p.lstrip("/").partition("!")
             src, dst = x / archive, cached(cache, pkg, p)
