@@ -125,7 +125,7 @@ def run(
                                                      "for the roles on openai:MODEL; other providers take a URL per role")] = None,
     vision: Annotated[str, typer.Option(help="vision backend: opencv, transformers, vlm")] = "opencv",
     vision_model_dir: Annotated[Path | None, typer.Option(help="local folder with detector/ and depth/ models for --vision transformers")] = None,
-    generator: Annotated[str, typer.Option(help="generator backend: procedural, library, dit")] = "procedural",
+    generator: Annotated[str, typer.Option(help="generator backend: hybrid (recordings, then synthesis), procedural, library, dit")] = "hybrid",
     dit_checkpoint: Annotated[Path | None, typer.Option(help="FoleyDiT checkpoint folder for --generator dit")] = None,
     library: Annotated[Path | None, typer.Option(help="sound-effects folder for --generator library (UCS names welcome)")] = None,
     binaural: Annotated[bool, typer.Option(help="render stems for headphones (spherical-head HRTF model)")] = False,
@@ -353,7 +353,7 @@ def batch(
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder")] = Path("foley_demo"),
     force: Annotated[bool, typer.Option(help="replace a previous demo run in --out")] = True,
-    generator: Annotated[str, typer.Option(help="procedural, or library (the bundled CC0 demo library unless --library)")] = "procedural",
+    generator: Annotated[str, typer.Option(help="hybrid (default), procedural, or library (the bundled CC0 demo library unless --library)")] = "hybrid",
     library: Annotated[Path | None, typer.Option(help="sound-effects folder for --generator library")] = None,
 ) -> None:
     """Run the offline pipeline on the bundled 10 s pedestrian clip and its screenplay."""

@@ -51,14 +51,26 @@ def backends(as_json: Annotated[bool, typer.Option("--json", help="machine-reada
 def sounds(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
     render: Annotated[Path | None, typer.Option(help="render a 2 s example of every class into this folder")] = None,
+    generator: Annotated[str, typer.Option(help="--render with this generator (as `foley run --generator`)")] = "hybrid",
+    library: Annotated[Path | None, typer.Option(help="sound-effects folder for --generator library")] = None,
 ) -> None:
-    """List the procedural sound classes; --render DIR writes one example WAV per class."""
+    """List the procedural sound classes; --render DIR writes one `<class>.wav` per class, rendered the way
+    `foley run` renders an event (default generator: hybrid)."""
     from foleydesigner.generation import procedural
 
     classes = procedural.list_classes()
     if render:
-        paths = procedural.render_examples(render)
-        console.print(f"rendered {len(paths)} classes into {render}")
+        from foleydesigner.generation.examples import render_classes
+
+        try:
+            if render.exists() and not render.is_dir():
+                raise FoleyError(f"--render {render} is a file; give a folder")
+            with console.status(f"rendering {len(classes)} classes with --generator {generator}"):
+                paths = render_classes(render, generator=generator, library=library)
+        except FoleyError as exc:
+            fail(exc)
+            return
+        console.print(f"rendered {len(paths)} classes into {render} (--generator {generator})")
         return
     if as_json:
         typer.echo(json.dumps([{"name": c.name, "description": c.description, "kind": c.kind, "layer": c.default_layer,
@@ -74,14 +86,27 @@ def sounds(
 
 
 def eval_(
-    out: Annotated[Path, typer.Option("--out", "-o", help="folder for report.json, report.md, plots/, clips/, runs/")],
+    what: Annotated[str | None, typer.Argument(help="'realism': judge renders with the aiSFX judge instead")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="folder for report.json, report.md, plots/, clips/, runs/")] = None,
     quick: Annotated[bool, typer.Option(help="one 4 s clip per kind (a few minutes on 2 cores)")] = False,
     seed: Annotated[int, typer.Option(help="pipeline seed for every clip")] = 0,
     target_lufs: Annotated[float, typer.Option(help="loudness target the mixes are scored against")] = -24.0,
     library: Annotated[Path | None, typer.Option(help="sound library for the `library` system (default: a stand-in built from procedural takes)")] = None,
+    renders: Annotated[Path | None, typer.Option(help="realism: judge these <class>.wav files (default: render them with --generator)")] = None,
+    run: Annotated[Path | None, typer.Option(help="realism: judge the stems of this `foley run` folder")] = None,
+    generator: Annotated[str, typer.Option(help="realism: the generator that renders the classes")] = "hybrid",
+    references: Annotated[Path | None, typer.Option(help="realism: folder of the judge's real recordings (fetched with apt-get if missing)")] = None,
 ) -> None:
-    """Benchmark the pipeline vs the w/o-STC and text-only placement baselines on synthetic clips with exact truth."""
+    """Benchmark the pipeline vs the w/o-STC and text-only placement baselines on synthetic clips with exact truth;
+    `foley eval realism` judges renders against real recordings (aiSFX embedding)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    if what is not None:
+        eval_realism(what, out, renders, run, generator, references, library, seed)
+        return
+    if out is None:
+        fail(FoleyError("foley eval needs --out DIR (or `foley eval realism`)"))
+        return
 
     from foleydesigner.eval.harness import run_benchmark
     from foleydesigner.eval.report import markdown_table
@@ -112,6 +137,44 @@ def eval_(
     Console().print(f"wrote {out}/report.json, report.md, plots/ in {report['elapsed_s']:.0f} s")
 
 
+
+
+def eval_realism(what: str, out: Path | None, renders: Path | None, run: Path | None, generator: str,
+                 references: Path | None, library: Path | None, seed: int) -> None:
+    """`foley eval realism`: the judge's table for renders (or a run's stems); --out also writes realism.json."""
+    import tempfile
+
+    from foleydesigner.eval.realism import judge, renders_in, stems_in, table
+    from foleydesigner.eval.realism_judge import missing
+
+    try:
+        if what != "realism":
+            raise FoleyError(f"foley eval {what}: unknown; the one named evaluation is `foley eval realism`")
+        if why := missing():
+            raise FoleyError(why)
+        if out is not None and out.exists() and not out.is_dir():
+            raise FoleyError(f"--out {out} is a file; give a folder")
+        with tempfile.TemporaryDirectory() as tmp:
+            if run is not None:
+                items = stems_in(run)
+            else:
+                if renders is None:
+                    from foleydesigner.generation.examples import render_classes
+
+                    renders = Path(tmp)
+                    with console.status(f"rendering every class with --generator {generator}"):
+                        render_classes(renders, generator=generator, library=library, seed=seed)
+                items = renders_in(renders)
+            with console.status("judging (the first run fetches and embeds the real recordings)"):
+                report = judge(items, references=references)
+    except FoleyError as exc:
+        fail(exc)
+        return
+    typer.echo(table(report))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "realism.json").write_text(json.dumps(report.as_dict(), indent=2))
+        console.print(f"wrote {out}/realism.json")
 
 
 def library_index(folder: Annotated[Path, typer.Argument(help="folder of WAV/FLAC/OGG/MP3 recordings")]) -> None:
@@ -156,6 +219,28 @@ def library_search(
         table.add_row(f"{m.score:.2f}", m.recording.path, m.recording.kind, f"{m.recording.duration_s:.2f}",
                       str(len(m.recording.onsets_s)))
     Console().print(table)
+
+
+def library_fetch(
+    deb_dir: Annotated[Path | None, typer.Option(help="use the pinned .deb files in this folder instead of apt-get download")] = None,
+) -> None:
+    """Fetch the core library's free-licensed recordings (CC BY, CC BY-SA: not shipped) into the user cache:
+    pinned Debian packages, checked by sha256; only the listed files are kept."""
+    from foleydesigner.generation.library import core
+
+    try:
+        before = len(core.missing_fetched())
+        if before == 0:
+            Console().print(f"the core library is complete ({len(core.manifest())} recordings); nothing to fetch")
+            return
+        with console.status(f"fetching {before} recordings"):
+            done = core.fetch(deb_dir=deb_dir)
+    except FoleyError as exc:
+        fail(exc)
+        return
+    left = core.missing_fetched()
+    Console().print(", ".join(f"{pkg}: {n} files" for pkg, n in done.items()) + f" into {core.cache_dir()}"
+                    + (f"; {len(left)} still missing" if left else "; the core library is complete"))
 
 
 def dataset(
@@ -211,9 +296,10 @@ def register(app: typer.Typer) -> None:
     app.command()(backends)
     app.command()(sounds)
     app.command("eval")(eval_)
-    library_app = typer.Typer(no_args_is_help=True, help="Index and search a sound-effects library (for --generator library).")
+    library_app = typer.Typer(no_args_is_help=True, help="Index and search a sound-effects library (for --generator library); fetch the core library's free-licensed recordings.")
     library_app.command("index")(library_index)
     library_app.command("search")(library_search)
+    library_app.command("fetch")(library_fetch)
     app.add_typer(library_app, name="library")
     app.command()(dataset)
     app.command()(train)

@@ -53,7 +53,7 @@ class RunContext:
     fallback: str | None = None
     vision: str = "opencv"
     vision_model_dir: str | None = None  # --vision transformers: folder with detector/ and depth/ subfolders
-    generator: str = "procedural"
+    generator: str = "hybrid"
     generator_options: Mapping[str, object] = field(default_factory=dict)
     seed: int = 0
     target_lufs: float = -24.0  # ATSC A/85; EBU R128 is -23

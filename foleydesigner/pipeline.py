@@ -133,6 +133,19 @@ def run_foley(video_path: str | Path, out_dir: str | Path, *, screenplay_path: s
         return state
 
 
+def _played(state: dict[str, Any]) -> dict[str, str]:
+    """`sound.<event id>` → what played it: the recordings (package:file, licence) or the procedural model."""
+    out = {}
+    for s in state.get("stems", []):
+        info = s.get("generator_info", {})
+        lib = info.get("library") or {}
+        files = sorted({f"{c.get('package', 'library')}:{str(c.get('path') or c.get('file', '')).rsplit('/', 1)[-1]}"
+                        + (f" ({c['licence']})" if c.get("licence") else "") for c in lib.get("choices", [])})
+        out[f"sound.{s.get('event_id')}"] = ("recording " + ", ".join(files)) if files else \
+            f"procedural {info.get('sound_class', '')}".strip()
+    return out
+
+
 def _run_info(ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start: float) -> RunInfo:
     """run.json: versions, every role's backend and endpoint, timings, warnings, tokens and cost."""
     from foleydesigner.llm import endpoints, redact_url, usage_for
@@ -143,6 +156,7 @@ def _run_info(ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start:
         backends["llm_base_url"] = str(redact_url(ctx.llm_base_url))  # never user:key@ or ?key=
     if ctx.fallback:
         backends["fallback"] = ctx.fallback
+    backends.update(_played(state))
     backends["tot"] = (f"k={ctx.tot_k} beam={ctx.tot_beam} tau={ctx.tot_tau} depth={ctx.tot_depth} "
                        f"weights={','.join(f'{w:g}' for w in ctx.tot_weights)}")
     timings = {k: round(v, 4) for k, v in state.get("timings", {}).items()}

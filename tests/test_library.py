@@ -184,3 +184,20 @@ def test_script_json_keeps_each_choice() -> None:
     stems = [{"event_id": "a", "generator_info": {"library": chosen}}, {"event_id": "b", "generator_info": {}}]
     out = _with_choices(script, stems)
     assert out.events[0].params == {"x": 1, "library": chosen} and out.events[1].params == {}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("frames", [0, 48])  # an empty file and a 1 ms one
+def test_a_too_short_recording_falls_back_to_procedural(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         frames: int) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "sfx"
+    root.mkdir()
+    sf.write(root / "DOORWood_Door Slam Heavy_FDT_TestLib.wav", np.full((frames, 1), 0.5, np.float32), SR)
+    gen = make_generator("library", library=str(root))
+    ev = SoundEvent(id="slam", label="door_slam", description="a door slams", layer="fg", start_s=1.0, end_s=1.5,
+                    onsets_s=[1.0, 2.0])
+    result = gen.generate(GenerationRequest(event=ev, clues=_clues("slam"), duration_s=3.0))
+    assert result.info["library"]["fallback"] == "procedural"
+    assert "door_slam" in result.info["warnings"][0]
+    assert float(np.max(np.abs(result.audio))) > 0.01  # the procedural slam, not silence

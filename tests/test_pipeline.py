@@ -45,7 +45,7 @@ def test_contract_files_exist_and_validate(crossing):
     clues = CluesFile.model_validate_json((out / "clues.json").read_text())
     MixPlan.model_validate_json((out / "mix_plan.json").read_text())
     run = RunInfo.model_validate_json((out / "run.json").read_text())
-    assert run.timings_s["total"] > 0 and run.backends["generator"] == "procedural"
+    assert run.timings_s["total"] > 0 and run.backends["generator"] == "hybrid"  # the default
     assert {c.event_id for c in clues.events} == {e.id for e in script.events}
     for e in script.events:
         info = sf.info(str(out / "stems" / f"{e.id}.wav"))

@@ -286,8 +286,10 @@ def evaluate_clip(spec: ClipSpec, work: Path, *, seed: int = 0, target_lufs: flo
         screenplay = clip.with_suffix(".fountain")
         screenplay.write_text(spec.screenplay)
     run_dir = work / "runs" / spec.name
+    # The spatial benchmark's references are the procedural sources (systems.py): its pipeline run renders with
+    # them too, whatever the default generator (`hybrid`, recordings first) is.
     state = run_foley(clip, run_dir, screenplay_path=screenplay, force=True, seed=seed, target_lufs=target_lufs,
-                      deliver=IMMERSIVE_EVAL)
+                      deliver=IMMERSIVE_EVAL, generator="procedural")
     script = FoleyScript.model_validate(state["script"])
     events = {e.id: e for e in script.events}
     clues = {k: EventClues.model_validate(v) for k, v in state["clues"].items()}

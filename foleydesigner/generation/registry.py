@@ -18,6 +18,10 @@ Factory = Callable[..., FoleyGenerator]
 
 #: name -> ("module:factory", one-line description, what it needs)
 BUILTIN: dict[str, tuple[str, str, str]] = {
+    "hybrid": ("foleydesigner.generation.library.hybrid:hybrid_factory",
+               "real recordings from the core library where it has the class (footsteps on the scene's surface), "
+               "procedural synthesis otherwise; placed by the renderer (default)",
+               "nothing (`foley library fetch` adds the free-licensed recordings)"),
     "procedural": ("foleydesigner.generation.backends:procedural_factory",
                    "physically informed DSP synthesis + ITD/ILD/distance renderer (offline, CPU)", "nothing"),
     "library": ("foleydesigner.generation.library.backend:library_factory",

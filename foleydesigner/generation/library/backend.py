@@ -50,6 +50,7 @@ BED_LEVEL_DB = -20.0  # a bed's RMS at intensity 1 (as procedural beds)
 INTENSITY_RANGE_DB = 30.0  # intensity 0 is this much below intensity 1 (as procedural)
 BED_FADE_S = 1.0  # beds fade in and out over this (an ambience cut in over 20 ms sounds like an edit)
 SOURCE_FADE_S = 0.03  # a continuous source on screen fades over this (as procedural foreground sounds)
+BED_MIN_S = 0.1  # a texture shorter than this cannot be looped into a bed
 TOP_FILES = 6  # takes are drawn from this many of the best-matching files…
 TOP_RATIO = 0.6  # …that score at least this fraction of the best
 _TAIL_MARGIN_S = 0.05
@@ -122,6 +123,9 @@ class LibraryGenerator:
         self.binaural = binaural
         self.min_score = min_score
         self.fallback = ProceduralGenerator(binaural=binaural)
+        #: what renders an event the library has nothing for: the procedural generator, or (`--generator library`
+        #: from the command line) the hybrid one, so the core library's recordings come second and synthesis third
+        self.second: Any = None
 
     def _impulsive(self, event: SoundEvent, onsets: list[float]) -> bool:
         if onsets:
@@ -166,7 +170,7 @@ class LibraryGenerator:
         while len(order) < len(times):  # round-robin: every take once per pass, a new order each pass
             perm = [int(i) for i in rng.permutation(len(takes))]
             if not order:  # the first hit is a take of the best-matching file (a lone slam is the best slam)
-                best = next(j for j, i in enumerate(perm) if takes[i][0] is matches[0])
+                best = next((j for j, i in enumerate(perm) if takes[i][0] is matches[0]), 0)
                 perm[0], perm[best] = perm[best], perm[0]
             elif len(perm) > 1 and perm[0] == order[-1]:
                 perm[0], perm[-1] = perm[-1], perm[0]
@@ -250,6 +254,9 @@ class LibraryGenerator:
         rng = event_rng(request.seed, ev.id)
         impulsive = self._impulsive(ev, onsets)
         query, matches = self.search(ev, "oneshot" if impulsive else None)
+        # A file too short to give a take (an empty or 1 ms WAV) is no match: the event falls back, with a warning.
+        with_takes = {id(m) for m, _, _ in self._takes(matches)} if impulsive else set()
+        matches = [m for m in matches if (id(m) in with_takes if impulsive else m.recording.duration_s >= BED_MIN_S)]
         if not matches:
             return None
         if impulsive:
@@ -267,12 +274,14 @@ class LibraryGenerator:
         got = self.source(request)
         if got is None:
             ev = request.event
+            result = (self.second or self.fallback).generate(request)
+            played = (result.info.get("library") or {}).get("source", "procedural")
             msg = (f"library {self.library.root}: nothing matches '{ev.label}' ({ev.id}); rendered by the "
-                   "procedural generator")
+                   + ("core library" if played == "core" else "procedural generator"))
             log.warning(msg)
-            result = self.fallback.generate(request)
-            info = {**result.info, "library": {"root": str(self.library.root), "query": event_query(ev)[0],
-                                               "fallback": "procedural"}, "warnings": [msg]}
+            info = {**result.info, "library": {**(result.info.get("library") or {}), "root": str(self.library.root),
+                                               "query": event_query(ev)[0], "fallback": played},
+                    "warnings": [msg]}
             return GenerationResult(result.audio, result.sample_rate, info, result.offset, result.n_total)
         src, s0, placed, info = got
         sr = request.sample_rate
@@ -287,4 +296,8 @@ def library_factory(**options: Any) -> LibraryGenerator:
     root = options.get("library")
     if not root:
         raise BackendError("--generator library needs --library DIR (a folder of WAV/FLAC/OGG/MP3 recordings)")
-    return LibraryGenerator(str(root), binaural=bool(options.get("binaural", False)))
+    gen = LibraryGenerator(str(root), binaural=bool(options.get("binaural", False)))
+    from foleydesigner.generation.library.hybrid import HybridGenerator
+
+    gen.second = HybridGenerator(binaural=gen.binaural)
+    return gen

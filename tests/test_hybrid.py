@@ -1,0 +1,151 @@
+"""The core library and the default `hybrid` generator: recordings where the core has the class, synthesis else."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from foleydesigner.errors import BackendError
+from foleydesigner.generation.base import GenerationRequest
+from foleydesigner.generation.library import core, hybrid
+from foleydesigner.generation.registry import make_generator
+from foleydesigner.schemas import EventClues, SceneContext, SoundEvent
+
+SR = 48_000
+
+
+@pytest.fixture()
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(hybrid, "_noticed", set())
+    return tmp_path / "cache" / "foleydesigner" / "core"
+
+
+def _clues(eid: str, n: int = 101, source: str = "track") -> EventClues:
+    return EventClues(event_id=eid, fps=25, t_s=[i / 25 for i in range(n)], depth_m=[2.0] * n,
+                      azimuth_deg=[0.0] * n, activation=[1] * n, source=source)  # type: ignore[arg-type]
+
+
+def _step(seed: int, f0: float) -> np.ndarray:
+    """A 0.3 s thud: a decaying tone in noise, 10 ms of silence before its attack."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(0.3 * SR)) / SR
+    x = (np.sin(2 * np.pi * f0 * t) + 0.3 * rng.normal(size=t.size)) * np.exp(-t / 0.04)
+    return np.concatenate([np.zeros(480), 0.8 * x / np.abs(x).max()]).astype(np.float32)
+
+
+def test_manifest_names_a_licence_and_source_for_every_file_and_commits_only_cc0() -> None:
+    entries = core.manifest()
+    assert len(entries) >= 60
+    for e in entries:
+        assert e.package and e.version and e.path.startswith("/") and e.licence and e.attribution
+        if e.source == "committed":
+            assert e.licence in ("CC0-1.0", "public-domain") and (core.data_dir() / e.file).is_file()
+        else:
+            assert e.source == "fetch" and e.package in core.pinned()
+    surfaces = {e.surface for e in entries if e.cls == "footsteps"}
+    assert {"concrete", "wood", "gravel", "grass", "snow"} <= surfaces
+    for cls in ("door_open", "door_close", "impact_wood", "impact_metal", "water_stream", "footsteps"):
+        assert sum(e.cls == cls for e in entries) >= 3, cls
+
+
+def test_offline_a_class_only_fetched_is_synthesised_with_one_notice(cache: Path, caplog) -> None:
+    with caplog.at_level(logging.WARNING):
+        make_generator("hybrid")
+        gen = make_generator("hybrid")
+        steps = SoundEvent(id="steps", label="footsteps", description="", layer="fg", start_s=0.2, end_s=3.0,
+                           onsets_s=[0.5, 1.0, 1.5])
+        got = gen.generate(GenerationRequest(event=steps, clues=_clues("steps"), duration_s=4.0))
+    notices = [r for r in caplog.records if "foley library fetch" in r.getMessage()]
+    assert len(notices) == 1  # one line, from the first generator of the process; never a failure
+    assert got.info["library"] == {"source": "procedural", "model": "footsteps", "not_fetched": ["minetest-data"]}
+    assert float(np.max(np.abs(got.audio))) > 0.01
+
+
+def test_a_committed_recording_plays_with_its_provenance(cache: Path) -> None:
+    gen = make_generator("hybrid")
+    walla = SoundEvent(id="walla", label="crowd_murmur", description="", layer="bg", start_s=0.0, end_s=4.0)
+    got = gen.generate(GenerationRequest(event=walla, clues=_clues("walla", source="scene"), duration_s=4.0))
+    lib = got.info["library"]
+    assert lib["source"] == "core" and lib["mode"] == "bed"
+    (choice,) = lib["choices"]
+    assert choice["package"] == "supertuxkart-data" and choice["licence"] == "CC0-1.0"
+    rms = float(np.sqrt(np.mean(got.full()[:, SR:3 * SR] ** 2)))
+    assert rms > 1e-3
+
+
+def test_fetched_footsteps_play_the_scene_surface_one_take_per_onset(cache: Path) -> None:
+    entries = [e for e in core.manifest() if e.cls == "footsteps"]
+    for i, e in enumerate(entries):  # stand-ins at the fetched places: gravel low, everything else high
+        path = core.fetched_path(e)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, _step(i, 150.0 if e.surface == "gravel" else 2500.0), SR, format="OGG", subtype="VORBIS")
+    gen = make_generator("hybrid")
+    onsets = [0.5, 1.1, 1.7, 2.3]
+    ev = SoundEvent(id="walk", label="footsteps", description="", layer="fg", start_s=0.4, end_s=3.0,
+                    onsets_s=onsets)
+    got = gen.generate(GenerationRequest(event=ev, clues=_clues("walk"), duration_s=4.0,
+                                         scene=SceneContext(surfaces=["gravel"])))
+    lib = got.info["library"]
+    assert lib["source"] == "core" and lib["surface"] == "gravel"
+    assert all("gravel" in c["file"] and c["licence"] == "CC-BY-SA-3.0" for c in lib["choices"])
+    heels = [c for c in lib["choices"] if c.get("role") != "toe"]
+    toes = [c for c in lib["choices"] if c.get("role") == "toe"]
+    assert [c["at_s"] for c in heels] == onsets
+    assert [round(t["at_s"] - h["at_s"], 3) for h, t in zip(heels, toes, strict=True)] == \
+        pytest.approx([0.105] * 4, abs=0.016)  # each step: heel, then the ball of the foot 90–120 ms later
+    x = got.full().mean(axis=0)
+    for o in onsets:  # the attack lands within a few ms of its onset
+        k = int(o * SR)
+        seg = np.abs(x[k - int(0.05 * SR): k + int(0.05 * SR)])
+        assert abs(int(np.argmax(seg > 0.3 * seg.max())) - int(0.05 * SR)) < int(0.006 * SR)
+    # between steps: room air, not digital silence
+    gap = x[int(0.9 * SR): int(1.0 * SR)]
+    assert 0 < float(np.sqrt(np.mean(gap ** 2)))
+
+
+def test_fetch_refuses_a_package_that_is_not_the_pinned_one(cache: Path, tmp_path: Path) -> None:
+    debs = tmp_path / "debs"
+    debs.mkdir()
+    for pkg in core.pinned():
+        (debs / f"{pkg}_0_all.deb").write_bytes(b"not the package")
+    with pytest.raises(BackendError, match="sha256"):
+        core.fetch(deb_dir=debs)
+    assert core.missing_fetched()  # nothing half-written
+
+
+def test_sounds_render_writes_every_class_the_way_run_does(cache: Path, tmp_path: Path) -> None:
+    from foleydesigner.generation.examples import render_classes
+    from foleydesigner.generation.procedural import CLASSES
+
+    out = tmp_path / "render"
+    paths = render_classes(out, classes=["crowd_murmur", "footsteps", "door_slam"])
+    assert [p.name for p in paths] == ["crowd_murmur.wav", "footsteps.wav", "door_slam.wav"]
+    for p in paths:
+        x, sr = sf.read(p, always_2d=True)
+        assert sr == SR and x.shape == (2 * SR, 2)
+        hop = SR // 100
+        db = 10 * np.log10(np.mean(x.reshape(-1, hop, 2) ** 2, axis=(1, 2)) + 1e-30) - 20 * np.log10(np.abs(x).max())
+        assert np.mean(db < -90.0) <= 0.2, f"{p.name}: {np.mean(db < -90):.0%} digital silence"
+    assert len(CLASSES) >= 50
+
+
+def test_your_library_first_then_the_core_then_synthesis(cache: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "sfx"
+    mine.mkdir()
+    sf.write(mine / "DOORWood_Door Slam Heavy_FDT_TestLib.wav", np.tile(_step(0, 200.0), 2)[:, None], SR)
+    gen = make_generator("library", library=str(mine))
+
+    def play(label: str, layer: str = "fg", source: str = "track") -> dict:
+        ev = SoundEvent(id=label, label=label, description="", layer=layer, start_s=0.5, end_s=3.0, onsets_s=[0.5])
+        return gen.generate(GenerationRequest(event=ev, clues=_clues(label, source=source), duration_s=4.0)).info
+
+    assert play("door_slam")["library"]["choices"][0]["file"].startswith("DOORWood")  # yours
+    walla = play("crowd_murmur", "bg", "scene")
+    assert walla["library"]["fallback"] == "core" and walla["library"]["choices"][0]["licence"] == "CC0-1.0"
+    bark = play("dog_bark")
+    assert bark["library"]["fallback"] == "procedural" and bark["sound_class"] == "dog_bark"
