@@ -227,6 +227,16 @@ class PoseModel:
                               1.0 / (1.0 + np.exp(-raw[:, 3])), 1.0 / (1.0 + np.exp(-raw[:, 4]))])
         return Pose(lm[:33], score, roi, roi_from_points(lm[33, :2], lm[34, :2]))
 
+    def landmarks_for(self, image_bgr: np.ndarray, det: PoseDetection) -> Pose | None:
+        """Landmarks of a fresh detection. A body cut by the frame edge (legs only, the head out of shot) puts
+        the detector's scale point off the picture and its ROI too tight for the landmark model: a wider one
+        (×1.6) is tried before giving up."""
+        roi = det.roi()
+        pose = self.landmarks(image_bgr, roi)
+        if pose is None:
+            pose = self.landmarks(image_bgr, Roi(roi.cx, roi.cy, roi.size * 1.6, roi.angle))
+        return pose
+
 
 @functools.cache
 def shared_model() -> PoseModel:

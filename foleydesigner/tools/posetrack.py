@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 MIN_PERSON_S = 0.5
 #: A new detection whose hips lie within this many body heights of a followed person's is that person.
 SAME_PERSON = 0.25
+#: Share of the 33 landmarks that must be visible and inside the frame for a followed pose to be a body.
+MIN_SEEN = 0.3
 #: Frames a person may go unseen by the landmark model before being let go.
 MAX_LOST = 1
 
@@ -62,52 +64,85 @@ def _hips(pose: Pose) -> np.ndarray:
     return pose.landmarks[[L_HIP, R_HIP], :2].mean(axis=0)
 
 
+def _on_screen(pose: Pose, shape: tuple[int, ...]) -> bool:
+    """Whether a followed pose is still a body in the picture: enough of its landmarks seen and inside the frame
+    (a ROI left behind by someone walking out keeps returning guesses on the empty street)."""
+    lm = pose.landmarks
+    inside = (lm[:, 0] >= 0) & (lm[:, 0] < shape[1]) & (lm[:, 1] >= 0) & (lm[:, 1] < shape[0])
+    return float(np.mean(inside & (lm[:, 3] >= 0.5))) >= MIN_SEEN
+
+
 def _same(pose: Pose, hip: np.ndarray, height: float) -> bool:
     return float(np.hypot(*(_hips(pose) - hip))) < SAME_PERSON * height
 
 
-def follow_people(frames: Iterable[Frame], model: PoseModel, detect_every: int) -> list[_Person]:
-    """Every person seen in these frames (their source-size images), each with one pose per frame followed."""
-    active: list[_Person] = []
-    done: list[_Person] = []
-    for fr in frames:
+class PeopleFollower:
+    """Feed frames (with their source-size images) one by one; `people` holds everyone seen, each with one pose
+    per frame followed. The detector runs on the whole frame every `detect_every` frames."""
+
+    def __init__(self, model: PoseModel, detect_every: int) -> None:
+        self.model, self.detect_every = model, detect_every
+        self.active: list[_Person] = []
+        self.done: list[_Person] = []
+        self.detections: list[tuple[int, np.ndarray, float]] = []  # (frame, hip centre, score) of every detection
+
+    @property
+    def people(self) -> list[_Person]:
+        return self.done + self.active
+
+    def step(self, fr: Frame) -> None:
         image = fr.full if fr.full is not None else fr.image
         taken: list[Pose] = []
-        for p in list(active):
-            pose = model.landmarks(image, p.roi)
-            if pose is None or any(_same(pose, _hips(q), q.height_px()) for q in taken):
+        for p in list(self.active):
+            pose = self.model.landmarks(image, p.roi)
+            if pose is None or not _on_screen(pose, image.shape) or any(_same(pose, _hips(q), q.height_px()) for q in taken):
                 p.lost += 1
                 if p.lost > MAX_LOST:
-                    active.remove(p)
-                    done.append(p)
+                    self.active.remove(p)
+                    self.done.append(p)
                 continue
             p.frames.append(fr.index)
             p.t_s.append(fr.t_s)
             p.poses.append(pose)
             p.roi, p.lost = pose.next_roi, 0
             taken.append(pose)
-        if fr.index % detect_every:
-            continue
-        for p in active:
+        if fr.index % self.detect_every:
+            return
+        for p in self.active:
             p.tries += 1
-        for det in _detect_frame(image, model):
-            near = [p for p in active if p.poses and float(np.hypot(*(det.keypoints[0] - p.hip()))) < SAME_PERSON * p.height()]
+        for det in _detect_frame(image, self.model):
+            self.detections.append((fr.index, det.keypoints[0].copy(), det.score))
+            near = [p for p in self.active
+                    if p.poses and float(np.hypot(*(det.keypoints[0] - p.hip()))) < SAME_PERSON * p.height()]
             if near:
                 near[0].hits += 1
                 continue
-            pose = model.landmarks(image, det.roi())
+            pose = self.model.landmarks_for(image, det)
             if pose is None or any(_same(pose, _hips(q), q.height_px()) for q in taken):
                 continue
-            active.append(_Person(pose.next_roi, [fr.index], [fr.t_s], [pose]))
+            self.active.append(_Person(pose.next_roi, [fr.index], [fr.t_s], [pose]))
             taken.append(pose)
-    return done + active
+
+
+def follow_people(frames: Iterable[Frame], model: PoseModel, detect_every: int) -> list[_Person]:
+    """Every person seen in these frames, each with one pose per frame followed."""
+    follower = PeopleFollower(model, detect_every)
+    for fr in frames:
+        follower.step(fr)
+    return follower.people
 
 
 def track_people(frames: Iterable[Frame], info: VideoInfo, shot: Shot, model: PoseModel, rates: tuple[int, int], *,
                  start_id: int, camera: np.ndarray | None = None) -> list[Track]:
     """Person tracks of one shot from pose alone (boxes from the landmarks, footfalls from the feet)."""
+    return people_tracks(follow_people(frames, model, rates[1]), info, shot, start_id=start_id, camera=camera)
+
+
+def people_tracks(people: list[_Person], info: VideoInfo, shot: Shot, *, start_id: int,
+                  camera: np.ndarray | None = None) -> list[Track]:
+    """Tracks of the people followed (at least MIN_PERSON_S of landmarks each)."""
     tracks: list[Track] = []
-    for p in sorted(follow_people(frames, model, rates[1]), key=lambda p: p.frames[0] if p.frames else 0):
+    for p in sorted(people, key=lambda p: p.frames[0] if p.frames else 0):
         if len(p.frames) < 4 or p.t_s[-1] - p.t_s[0] < MIN_PERSON_S:
             continue
         frames = np.asarray(p.frames)
@@ -139,5 +174,49 @@ def track_people(frames: Iterable[Frame], info: VideoInfo, shot: Shot, model: Po
                             frames=frames.tolist(), t_s=[float(t) for t in p.t_s],
                             boxes=[tuple(float(v) for v in b) for b in boxes], onsets_s=steps,
                             frame_width=info.width, frame_height=info.height, shot=shot.index, evidence=evidence))
-    log.info("shot %d: %d people followed by pose under a moving camera", shot.index, len(tracks))
+    log.info("shot %d: %d people followed by pose alone", shot.index, len(tracks))
     return tracks
+
+
+def merge_people(blob_tracks: list[Track], pose_tracks: list[Track]) -> list[Track]:
+    """A still shot's tracks from background subtraction, and its people found by pose on the whole frame: a
+    person both found keeps the blob track when its own landmarks were read (the crops did it), else the pose
+    track replaces the blobs it covers (a walker cut by the frame edge splits into leg and coat blobs, which
+    the whole-frame detector sees as one body)."""
+    out = list(blob_tracks)
+    for p in pose_tracks:
+        pb = {f: b for f, b in zip(p.frames, p.boxes, strict=True)}
+        cover = [t for t in out if _overlap(t, pb) >= 0.5]
+        if any(t.evidence.get("pose_frames", 0.0) >= 4 for t in cover):
+            continue
+        out = [t for t in out if t not in cover] + [p]
+    return sorted(out, key=lambda t: (t.start_s, t.id))
+
+
+def _overlap(t: Track, boxes: dict[int, tuple[float, float, float, float]]) -> float:
+    """Share of a track's frames, among those both see, where its box centre lies inside the other's box."""
+    both = [(b, boxes[f]) for f, b in zip(t.frames, t.boxes, strict=True) if f in boxes]
+    if len(both) < 3:
+        return 0.0
+    inside = [q[0] <= b[0] + b[2] / 2 <= q[0] + q[2] and q[1] <= b[1] + b[3] / 2 <= q[1] + q[3] for b, q in both]
+    return float(np.mean(inside)) * min(1.0, len(both) / max(1, len(t.frames) // 2))
+
+
+def credit_detections(tracks: list[Track], detections: list[tuple[int, np.ndarray, float]]) -> list[Track]:
+    """Whole-frame person detections vote for the blob tracks whose box holds their hips at that frame: a body
+    cut by the frame edge (legs walking past) is found by the whole-frame detector though no crop of its
+    blobs is."""
+    by_frame: dict[int, list[np.ndarray]] = {}
+    for f, hip, _ in detections:
+        by_frame.setdefault(f, []).append(hip)
+    out = []
+    for t in tracks:
+        votes = 0
+        for f, (x, y, w, h) in zip(t.frames, t.boxes, strict=True):
+            votes += any(x - 0.1 * w <= p[0] <= x + 1.1 * w and y - 0.1 * h <= p[1] <= y + 1.1 * h for p in by_frame.get(f, []))
+        if votes and "person_hits" in t.evidence and t.label in ("person", "object"):
+            hits = t.evidence["person_hits"] + votes
+            ev = t.evidence | {"person_hits": hits, "person_tries": max(hits, t.evidence.get("person_tries", 0.0))}
+            t = t.model_copy(update={"evidence": ev, "label": "person" if hits >= 2 else t.label})
+        out.append(t)
+    return out

@@ -34,7 +34,13 @@ from foleydesigner.tools.people import (
     prefer_pose_steps,
 )
 from foleydesigner.tools.pose import PoseModel, Roi, pose_available, shared_model
-from foleydesigner.tools.posetrack import track_people
+from foleydesigner.tools.posetrack import (
+    PeopleFollower,
+    credit_detections,
+    merge_people,
+    people_tracks,
+    track_people,
+)
 from foleydesigner.tools.video import Frame, iter_frames
 
 log = logging.getLogger(__name__)
@@ -346,7 +352,7 @@ def _pose_people(image: np.ndarray, box: np.ndarray, model: PoseModel) -> list[t
         reach = float(np.hypot(*(top - hip)))  # hips to the top of the body circle ≈ half a body height or more
         if not (0.25 * h <= reach <= 1.5 * h and _inside(np.r_[hip, 1.0, 1.0], _grow(box, 0.15)) >= 0.5):
             continue
-        pose = model.landmarks(image, det.roi())
+        pose = model.landmarks_for(image, det)
         if pose is None:  # the landmark model sees no body there: a ball, a bag, a shadow
             continue
         pbox = pose.box()
@@ -413,19 +419,21 @@ def _shot_of(shots: list[Shot]) -> Callable[[int], int]:
 
 
 def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int], model: PoseModel | None,
-                rates: tuple[int, int]) -> _Tracker:
+                rates: tuple[int, int]) -> tuple[_Tracker, PeopleFollower | None]:
     """Track one static shot: MOG2 primed on the shot's own opening seconds (buffered at analysis size, the
     rest streams through), so nothing of the previous shot's picture is background here, and no tracklet
     outlives the shot."""
     tracker = _Tracker(info.fps, _MIN_AREA_FRAC * size[0] * size[1])
+    follower = PeopleFollower(model, rates[1]) if model is not None else None
     buffered = list(itertools.islice(frames, max(1, int(_PRIME_S * info.fps))))
     mog = _prime_background([f.image for f in buffered])
     for fr in itertools.chain(buffered, frames):
         dets, mask = _blobs(mog.apply(fr.image, learningRate=1.0 / (_BG_MEMORY_S * info.fps)), tracker.min_area * 0.5)
         tracker.step(fr.index, fr.t_s, (fr.image, mask), dets)
-        if fr.full is not None and model is not None:
+        if fr.full is not None and model is not None and follower is not None:
             tracker.vote_people(fr.index, fr.full, size[0] / info.width, model, fr.index % rates[1] == 0, rates[0])
-    return tracker
+            follower.step(fr)  # people big enough for the whole-frame detector, however the blobs fall
+    return tracker, follower
 
 
 def _evidence(chain: list[_Tracklet], boxes: np.ndarray, info: VideoInfo, shot: Shot,
@@ -482,8 +490,12 @@ def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: in
             if model is not None:
                 tracks += track_people(group, info, shots[k], model, rates, start_id=len(tracks), camera=camera_offsets)
             continue
-        tracker = _track_shot(group, info, size, model, rates)
-        tracks += _finish(tracker, info, shots[k], (sx, sy), min_track_s, start_id=len(tracks), camera=camera_offsets)
+        tracker, follower = _track_shot(group, info, size, model, rates)
+        found = _finish(tracker, info, shots[k], (sx, sy), min_track_s, start_id=len(tracks), camera=camera_offsets)
+        if follower is not None:
+            found = credit_detections(found, follower.detections)
+            found = merge_people(found, people_tracks(follower.people, info, shots[k], start_id=0, camera=camera_offsets))
+        tracks += [t.model_copy(update={"id": len(tracks) + i}) for i, t in enumerate(found)]
     log.info("tracked %d objects in %s", len(tracks), video_path)
     return tracks
 
