@@ -189,7 +189,10 @@ def merge_people(blob_tracks: list[Track], pose_tracks: list[Track]) -> list[Tra
         cover = [t for t in out if _overlap(t, pb) >= 0.5]
         if any(t.evidence.get("pose_frames", 0.0) >= 4 for t in cover):
             continue
-        out = [t for t in out if t not in cover] + [p]
+        rest = [t for t in out if t not in cover]
+        if any(_overlap(p, {f: b for f, b in zip(t.frames, t.boxes, strict=True)}) >= 0.2 for t in rest):
+            continue  # a blob track already follows this body (partly): it keeps it
+        out = rest + [p]
     return sorted(out, key=lambda t: (t.start_s, t.id))
 
 
