@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,7 +175,8 @@ class PoseModel:
         self._det_io = (self._det.get_input_details()[0]["index"], outs[(1, 2254, 12)], outs[(1, 2254, 1)])
         outs = {tuple(d["shape"]): d["index"] for d in self._lmk.get_output_details()}
         self._lmk_io = (self._lmk.get_input_details()[0]["index"], outs[(1, 195)], outs[(1, 1)])
-        self.calls = 0  # inferences run, for speed accounting
+        self.calls = 0  # inferences run, for speed accounting (benchmarks/pipeline_speed.py)
+        self.seconds = 0.0
 
     def detect(self, image_bgr: np.ndarray, region: tuple[float, float, float, float] | None = None,
                min_score: float = MIN_DET_SCORE) -> list[PoseDetection]:
@@ -193,9 +195,10 @@ class PoseModel:
         crop = cv2.warpAffine(image_bgr, m, (DET_SIZE, DET_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         x = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32)[None] / 127.5 - 1.0
         inp, out_box, out_score = self._det_io
+        t0 = time.perf_counter()
         self._det.set_tensor(inp, x)
         self._det.invoke()
-        self.calls += 1
+        self.calls, self.seconds = self.calls + 1, self.seconds + time.perf_counter() - t0
         found = decode_detections(self._det.get_tensor(out_box)[0], self._det.get_tensor(out_score)[0], min_score)
         dets = []
         for v, score in found:
@@ -214,9 +217,10 @@ class PoseModel:
                               borderMode=cv2.BORDER_CONSTANT)
         x = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32)[None] / 255.0
         inp, out_lmk, out_flag = self._lmk_io
+        t0 = time.perf_counter()
         self._lmk.set_tensor(inp, x)
         self._lmk.invoke()
-        self.calls += 1
+        self.calls, self.seconds = self.calls + 1, self.seconds + time.perf_counter() - t0
         flag = float(self._lmk.get_tensor(out_flag).reshape(-1)[0])
         score = flag if 0.0 <= flag <= 1.0 else 1.0 / (1.0 + math.exp(-flag))
         if score < MIN_PRESENCE:
