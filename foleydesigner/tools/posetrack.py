@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from foleydesigner.schemas import Shot, Track, VideoInfo
-from foleydesigner.tools.people import analyse_gait, body_height, gait_evidence, gait_motion
+from foleydesigner.tools.people import Gait, analyse_gait, body_height, gait_evidence, gait_motion
 from foleydesigner.tools.pose import L_ANKLE, L_HIP, R_ANKLE, R_HIP, Pose, PoseDetection, PoseModel, Roi
 from foleydesigner.tools.video import Frame
 
@@ -223,3 +223,47 @@ def credit_detections(tracks: list[Track], detections: list[tuple[int, np.ndarra
             t = t.model_copy(update={"evidence": ev, "label": "person" if hits >= 2 else t.label})
         out.append(t)
     return out
+
+
+def people_in_box(image: np.ndarray, box: np.ndarray, model: PoseModel, *, min_px: float,
+                  min_score: float) -> list[tuple[tuple[float, ...], Pose | None]]:
+    """People the pose detector finds around this box (source pixels): (box from their landmarks, Pose), one per
+    person whose hips lie inside the box and whose body is about the box's height."""
+    x, y, w, h = box
+    if h < min_px:
+        return []
+    side = 1.4 * max(w, h)
+    found: list[tuple[tuple[float, ...], Pose | None]] = []
+    for det in model.detect(image, (x + w / 2 - side / 2, y + h / 2 - side / 2, side, side), min_score=min_score):
+        hip, top = det.keypoints[0], det.keypoints[1]
+        reach = float(np.hypot(*(top - hip)))  # hips to the top of the body circle ≈ half a body height or more
+        if not (0.25 * h <= reach <= 1.5 * h and _holds(box, hip, 0.15)):
+            continue
+        pose = model.landmarks_for(image, det)
+        if pose is None:  # the landmark model sees no body there: a ball, a bag, a shadow
+            continue
+        pbox = pose.box()
+        if all(_iou(pbox, q) < 0.3 for q, _ in found):
+            found.append((tuple(float(v) for v in pbox), pose))
+    return found
+
+
+def _holds(box: np.ndarray, p: np.ndarray, grow: float) -> bool:
+    x, y, w, h = box
+    return bool(x - grow * w <= p[0] <= x + (1 + grow) * w and y - grow * h <= p[1] <= y + (1 + grow) * h)
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter + 1e-9)
+
+
+def gait_of(poses: list[tuple[int, np.ndarray]], times: dict[int, float], camera: np.ndarray | None) -> Gait | None:
+    """Foot contacts, state and hand moves from a person's landmarks (≥ 6 frames of them), camera taken out."""
+    if len(poses) < 6:
+        return None
+    frames = np.array([f for f, _ in poses])
+    cam = None if camera is None else camera[np.minimum(frames, len(camera) - 1)]
+    return analyse_gait(np.array([times[f] for f in frames]), np.stack([lm for _, lm in poses]), cam)

@@ -26,8 +26,6 @@ from scipy.signal import savgol_filter
 from foleydesigner.schemas import Shot, Track, VideoInfo
 from foleydesigner.tools import onsets
 from foleydesigner.tools.people import (
-    Gait,
-    analyse_gait,
     fill_gaps,
     gait_evidence,
     gait_motion,
@@ -37,7 +35,9 @@ from foleydesigner.tools.pose import PoseModel, Roi, pose_available, shared_mode
 from foleydesigner.tools.posetrack import (
     PeopleFollower,
     credit_detections,
+    gait_of,
     merge_people,
+    people_in_box,
     people_tracks,
     track_people,
 )
@@ -296,7 +296,7 @@ class _Tracker:
             group = box[2] > 0.6 * box[3] and tr.person_hits >= 1  # one person is ≤ ~0.6 as wide as tall
             if not detect or tr.person_tries >= (40 if tr.person_hits else 8):
                 continue
-            people = sorted(_pose_people(image, box, model), key=lambda p: abs(p[0][0] + p[0][2] / 2 - box[0] - box[2] / 2))
+            people = sorted(people_in_box(image, box, model, min_px=_MIN_PERSON_PX, min_score=_VOTE_SCORE), key=lambda p: abs(p[0][0] + p[0][2] / 2 - box[0] - box[2] / 2))
             tr.person_tries, tr.person_hits = tr.person_tries + 1, tr.person_hits + int(bool(people))
             if not people:
                 continue
@@ -337,28 +337,6 @@ def _join_fragments(dets: list[np.ndarray], conf: list[_Tracklet]) -> list[np.nd
             out.append(np.r_[lo, hi - lo])
             gone.update(js)
     return out + [d for j, d in enumerate(dets) if j not in gone]
-
-
-def _pose_people(image: np.ndarray, box: np.ndarray, model: PoseModel) -> list[tuple[tuple[float, ...], object]]:
-    """People the pose detector finds around this box (source pixels): (box from their landmarks, Pose), one per
-    person whose hips lie inside the box and whose body is about the box's height."""
-    x, y, w, h = box
-    if h < _MIN_PERSON_PX:
-        return []
-    side = 1.4 * max(w, h)
-    found: list[tuple[tuple[float, ...], object]] = []
-    for det in model.detect(image, (x + w / 2 - side / 2, y + h / 2 - side / 2, side, side), min_score=_VOTE_SCORE):
-        hip, top = det.keypoints[0], det.keypoints[1]
-        reach = float(np.hypot(*(top - hip)))  # hips to the top of the body circle ≈ half a body height or more
-        if not (0.25 * h <= reach <= 1.5 * h and _inside(np.r_[hip, 1.0, 1.0], _grow(box, 0.15)) >= 0.5):
-            continue
-        pose = model.landmarks_for(image, det)
-        if pose is None:  # the landmark model sees no body there: a ball, a bag, a shadow
-            continue
-        pbox = pose.box()
-        if all(_inside(np.asarray(pbox), np.asarray(q), iou=True) < 0.3 for q, _ in found):
-            found.append((tuple(float(v) for v in pbox), pose))
-    return found
 
 
 def _anchor(tr: _Tracklet, at_end: bool, fps: float) -> tuple[int, np.ndarray, np.ndarray, float]:
@@ -526,7 +504,7 @@ def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, 
                     frame_width=info.width, frame_height=info.height)
         desc = onsets.describe_track(raw, info.fps)
         poses = sorted(((f, lm) for tr in chain for f, lm in tr.poses.items()), key=lambda p: p[0]) if hog_person else []
-        gait = _gait(poses, tracker.times, camera)
+        gait = gait_of(poses, tracker.times, camera)
         centres = boxes[:, :2] + boxes[:, 2:] / 2 - (camera[np.minimum(frames, len(camera) - 1)] if camera is not None else 0.0)
         travel = float(np.hypot(*(centres[-1] - centres[0]))) / float(np.median(boxes[:, 2:].max(axis=1)))
         # Drop fluttering tape or foliage (jitters in place) and shreds of blobs seen now and then.
@@ -552,11 +530,3 @@ def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, 
                             shot=shot.index, evidence=evidence))
     return tracks
 
-
-def _gait(poses: list[tuple[int, np.ndarray]], times: dict[int, float], camera: np.ndarray | None) -> Gait | None:
-    """Foot contacts, state and hand moves from a person's landmarks (≥ 6 frames of them), camera taken out."""
-    if len(poses) < 6:
-        return None
-    frames = np.array([f for f, _ in poses])
-    cam = None if camera is None else camera[np.minimum(frames, len(camera) - 1)]
-    return analyse_gait(np.array([times[f] for f in frames]), np.stack([lm for _, lm in poses]), cam)
