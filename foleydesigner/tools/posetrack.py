@@ -90,8 +90,12 @@ class PeopleFollower:
     def people(self) -> list[_Person]:
         return self.done + self.active
 
-    def step(self, fr: Frame) -> None:
+    def step(self, fr: Frame, claimed: list[np.ndarray] | None = None) -> None:
+        """One frame. `claimed`: boxes (source pixels) of bodies someone else already follows by their landmarks
+        (a still shot's blob tracks): nobody inside them is followed twice."""
         image = fr.full if fr.full is not None else fr.image
+        claimed = claimed or []
+        self.active = [p for p in self.active if not any(_holds(c, p.hip(), 0.0) for c in claimed)]
         taken: list[Pose] = []
         for p in list(self.active):
             pose = self.model.landmarks(image, p.roi)
@@ -116,6 +120,8 @@ class PeopleFollower:
                     if p.poses and float(np.hypot(*(det.keypoints[0] - p.hip()))) < SAME_PERSON * p.height()]
             if near:
                 near[0].hits += 1
+                continue
+            if any(_holds(c, det.keypoints[0], 0.0) for c in claimed):
                 continue
             pose = self.model.landmarks_for(image, det)
             if pose is None or any(_same(pose, _hips(q), q.height_px()) for q in taken):

@@ -51,9 +51,10 @@ _BG_MEMORY_S = 20.0  # MOG2 forgets at this time scale: a person pausing a few s
 _COAST_S = 0.4  # keep predicting an unseen track this long online; longer gaps are linked offline
 _LINK_GAP_S = 1.2  # longest occlusion bridged by offline linking
 _DETECT_EVERY_S = 0.4  # pose detector on candidate regions only, a few times per second (~5-9 ms per crop)
-#: Landmarks on each person this often: a foot's stance lasts ≥ 0.3 s even running, so ~8 samples a second
-#: see every strike; more costs CPU (one inference ≈ 8-15 ms) without finding more steps.
-_POSE_FPS = 8.0
+#: Landmarks on each person this often (5-8 a second once rounded to whole frames: 5 at 10 fps, 6.25 at 25): a
+#: foot stands still for ≥ 0.3 s of each stride even running, so this sees every strike (tools/people.py finds
+#: synthetic strikes to the sample at 5 a second); more costs CPU (one inference ≈ 8-15 ms) and finds no more.
+_POSE_FPS = 6.0
 #: A crop's detection counts as a person at this score (the detector's own threshold, 0.5, passes a ball seen
 #: up close: upscaled small blobs score 0.55-0.6, people 0.9+), and when its landmarks are found too.
 _VOTE_SCORE = 0.7
@@ -410,7 +411,9 @@ def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int],
         tracker.step(fr.index, fr.t_s, (fr.image, mask), dets)
         if fr.full is not None and model is not None and follower is not None:
             tracker.vote_people(fr.index, fr.full, size[0] / info.width, model, fr.index % rates[1] == 0, rates[0])
-            follower.step(fr)  # people big enough for the whole-frame detector, however the blobs fall
+            # People big enough for the whole-frame detector, however the blobs fall; those a blob track
+            # follows by their landmarks already are left to it.
+            follower.step(fr, [tr.boxes[-1] / (size[0] / info.width) for tr in tracker.active if tr.roi_frame == fr.index])
     return tracker, follower
 
 
