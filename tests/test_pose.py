@@ -225,3 +225,24 @@ def test_person_depth_moves_no_faster_than_a_body() -> None:
     assert speed.max() <= MAX_DEPTH_RATE_M_S["person"] * 1.05
     assert d[:35].std() < 0.05 * d[:35].mean()  # steady before the occlusion
     assert d.max() < 60.0  # no 116 m walker
+
+
+def test_a_person_is_followed_under_a_panning_camera_without_invented_steps(frame30: np.ndarray) -> None:
+    from foleydesigner.schemas import Shot
+    from foleydesigner.tools.posetrack import follow_people, people_tracks
+    from foleydesigner.tools.video import Frame
+
+    # The camera pans right over the demo frame's walker (frozen in mid-stride): 3 px a frame, 2 s at 10 fps.
+    crops = [np.ascontiguousarray(frame30[200:440, 380 + 3 * i:380 + 3 * i + 240]) for i in range(20)]
+    frames = [Frame(index=i, t_s=i / 10, image=c, full=c) for i, c in enumerate(crops)]
+    people = follow_people(frames, P.PoseModel(), detect_every=4)
+    info = VideoInfo(path="pan.mp4", width=240, height=240, fps=10.0, n_frames=20, duration_s=2.0, codec="h264",
+                     container="mp4")
+    shot = Shot(index=0, start_frame=0, end_frame=19, start_s=0.0, end_s=2.0, camera="pan")
+    camera = np.column_stack([-3.0 * np.arange(20), np.zeros(20)])  # where the pan moved the picture
+    tracks = people_tracks(people, info, shot, start_id=0, camera=camera)
+    assert len(tracks) == 1 and tracks[0].label == "person" and len(tracks[0].frames) >= 18
+    xs = [b[0] + b[2] / 2 for b in tracks[0].boxes]
+    assert xs[-1] - xs[0] == pytest.approx(-3.0 * (tracks[0].frames[-1] - tracks[0].frames[0]), abs=6.0)
+    assert tracks[0].onsets_s == [] and tracks[0].motion != "walking"  # the pan is not his walking
+    assert tracks[0].evidence["pose_frames"] >= 18

@@ -44,8 +44,6 @@ LANDING_GAP_S = 0.1
 #: Two strikes closer than this are one (sprinting cadence tops out near 3.5 steps/s): the landmark model swaps
 #: left and right now and then, which would otherwise read one strike as two.
 MIN_STEP_GAP_S = 0.25
-#: Fewer strikes a second than this, on a person seen walking, means strikes were missed (slowest strolls ≈ 1.4).
-MIN_WALK_RATE = 0.8
 #: Wrist speed relative to the hips (heights/s) at which a hand is moving against something.
 HAND_MOVE = 1.5
 
@@ -63,7 +61,6 @@ class Gait:
     alternation: float = 0.0  # share of consecutive steps that change foot
     hand_moves_s: list[float] = field(default_factory=list)
     feet_xy: np.ndarray | None = None  # (n, 2) sole position per landmark frame, source pixels
-    covered_s: float = 0.0  # time spanned by landmark frames no more than 0.5 s apart
 
     @property
     def onsets_s(self) -> list[float]:
@@ -198,8 +195,7 @@ def analyse_gait(t: np.ndarray, lm: np.ndarray, camera: np.ndarray | None = None
     ff = [lm[:, list(f), :2].mean(axis=1) for f in FEET]
     feet = np.maximum(ff[0], ff[1])  # the lower foot (larger y) is the one on the ground
     feet[:, 0] = (ff[0][:, 0] + ff[1][:, 0]) / 2
-    gaps = np.diff(t)
-    return Gait(contacts, state, alternation(contacts), hand_moves(t, lm), feet, float(gaps[gaps <= 0.5].sum()))
+    return Gait(contacts, state, alternation(contacts), hand_moves(t, lm), feet)
 
 
 def gait_evidence(gait: Gait, n_poses: int) -> dict[str, float]:
@@ -220,18 +216,6 @@ def gait_motion(gait: Gait, motion: str, onsets_s: list[float]) -> tuple[str, li
     if gait.state == "standing" and motion == "walking":
         return "moving", onsets_s
     return motion, onsets_s
-
-
-def prefer_pose_steps(gait: Gait, box_gait_strength: float, camera_still: bool) -> bool:
-    """Whether the landmarks' strikes replace the box's gait onsets. Under a moving camera the box says nothing
-    about the feet; under a still one a clear periodic box (strength ≥ 0.45, tools/onsets.py) is kept, and the
-    landmarks take over where the box's signal is weak (far, partly hidden, merged with others)."""
-    steps = [c for c in gait.contacts if c.foot != 2]
-    if len(gait.contacts) < 2 or (len(steps) >= 3 and alternation(gait.contacts) < 0.5):
-        return False
-    if gait.covered_s > 0 and len(gait.contacts) / gait.covered_s < MIN_WALK_RATE and gait.state != "standing":
-        return False  # a walker whose feet the model followed too loosely to see every strike
-    return not camera_still or box_gait_strength < 0.45
 
 
 def fill_gaps(steps_s: list[float], pose_t: np.ndarray, start_s: float, end_s: float,

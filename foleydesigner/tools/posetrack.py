@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from foleydesigner.schemas import Shot, Track, VideoInfo
-from foleydesigner.tools.people import Gait, analyse_gait, body_height, gait_evidence, gait_motion
+from foleydesigner.tools.people import Gait, analyse_gait, body_height, fill_gaps, gait_evidence, gait_motion
 from foleydesigner.tools.pose import L_ANKLE, L_HIP, R_ANKLE, R_HIP, Pose, PoseDetection, PoseModel, Roi
 from foleydesigner.tools.video import Frame
 
@@ -145,8 +145,10 @@ def track_people(frames: Iterable[Frame], info: VideoInfo, shot: Shot, model: Po
 
 
 def people_tracks(people: list[_Person], info: VideoInfo, shot: Shot, *, start_id: int,
-                  camera: np.ndarray | None = None) -> list[Track]:
-    """Tracks of the people followed (at least MIN_PERSON_S of landmarks each)."""
+                  camera: np.ndarray | None = None, steps: bool = True) -> list[Track]:
+    """Tracks of the people followed (at least MIN_PERSON_S of landmarks each). steps=False: the landmarks were
+    read too seldom to time foot strikes (a still shot's detector pace); a walker then gets the cadence its
+    travel implies (agents/evidence.py), a seated person still none."""
     tracks: list[Track] = []
     for p in sorted(people, key=lambda p: p.frames[0] if p.frames else 0):
         if len(p.frames) < 4 or p.t_s[-1] - p.t_s[0] < MIN_PERSON_S:
@@ -155,6 +157,8 @@ def people_tracks(people: list[_Person], info: VideoInfo, shot: Shot, *, start_i
         lm = np.stack([q.landmarks for q in p.poses])
         cam = None if camera is None else camera[np.minimum(frames, len(camera) - 1)]
         gait = analyse_gait(np.asarray(p.t_s), lm, cam)
+        if not steps:
+            gait.contacts, gait.alternation = [], 0.0
         boxes = np.array([q.box() for q in p.poses])
         x0, y0 = np.clip(boxes[:, 0], 0, info.width - 1), np.clip(boxes[:, 1], 0, info.height - 1)
         x1 = np.clip(boxes[:, 0] + boxes[:, 2], x0 + 1, info.width)
@@ -175,10 +179,12 @@ def people_tracks(people: list[_Person], info: VideoInfo, shot: Shot, *, start_i
                     "aspect_w_h": round(float(np.median(boxes[:, 2] / boxes[:, 3])), 3),
                     "growth": round(float(np.median(boxes[-tenth:, 3]) / max(np.median(boxes[:tenth, 3]), 1.0)), 3),
                     "shot": float(shot.index)} | gait_evidence(gait, len(p.poses))
-        motion, steps = gait_motion(gait, "moving" if travel >= 0.5 else "static", [])
+        motion, onsets = gait_motion(gait, "moving" if travel >= 0.5 else "static", [])
+        if onsets and gait.state == "walking":  # stretches where the model lost the feet: the same cadence
+            onsets = fill_gaps(onsets, np.asarray(p.t_s), p.t_s[0], p.t_s[-1], [])
         tracks.append(Track(id=start_id + len(tracks), label="person", motion=motion,  # type: ignore[arg-type]
                             frames=frames.tolist(), t_s=[float(t) for t in p.t_s],
-                            boxes=[tuple(float(v) for v in b) for b in boxes], onsets_s=steps,
+                            boxes=[tuple(float(v) for v in b) for b in boxes], onsets_s=onsets,
                             frame_width=info.width, frame_height=info.height, shot=shot.index, evidence=evidence))
     log.info("shot %d: %d people followed by pose alone", shot.index, len(tracks))
     return tracks

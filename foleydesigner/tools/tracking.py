@@ -26,10 +26,7 @@ from scipy.signal import savgol_filter
 from foleydesigner.schemas import Shot, Track, VideoInfo
 from foleydesigner.tools import onsets
 from foleydesigner.tools.people import (
-    fill_gaps,
     gait_evidence,
-    gait_motion,
-    prefer_pose_steps,
 )
 from foleydesigner.tools.pose import PoseModel, Roi, pose_available, shared_model
 from foleydesigner.tools.posetrack import (
@@ -51,10 +48,12 @@ _BG_MEMORY_S = 20.0  # MOG2 forgets at this time scale: a person pausing a few s
 _COAST_S = 0.4  # keep predicting an unseen track this long online; longer gaps are linked offline
 _LINK_GAP_S = 1.2  # longest occlusion bridged by offline linking
 _DETECT_EVERY_S = 0.4  # pose detector on candidate regions only, a few times per second (~5-9 ms per crop)
-#: Landmarks on each person this often (5-8 a second once rounded to whole frames: 5 at 10 fps, 6.25 at 25): a
-#: foot stands still for ≥ 0.3 s of each stride even running, so this sees every strike (tools/people.py finds
-#: synthetic strikes to the sample at 5 a second); more costs CPU (one inference ≈ 8-15 ms) and finds no more.
-_POSE_FPS = 6.0
+#: Under a moving camera the landmarks are all there is: each person's are read this often (8-10 a second once
+#: rounded to whole frames), which real footage needs to see every foot strike (at 5 a second the demo clip's
+#: walkers showed 0-3 strikes in 10 s, at 10 a second 11-18, alternating). A still shot reads its walkers' steps
+#: from their boxes (tools/onsets.py), so there the pose runs only with the detector, to say who is a person
+#: and who sits: one inference costs 8-15 ms, and the pipeline's budget is half of real time on 2 cores.
+_POSE_FPS = 8.0
 #: A crop's detection counts as a person at this score (the detector's own threshold, 0.5, passes a ball seen
 #: up close: upscaled small blobs score 0.55-0.6, people 0.9+), and when its landmarks are found too.
 _VOTE_SCORE = 0.7
@@ -409,8 +408,8 @@ def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int],
     for fr in itertools.chain(buffered, frames):
         dets, mask = _blobs(mog.apply(fr.image, learningRate=1.0 / (_BG_MEMORY_S * info.fps)), tracker.min_area * 0.5)
         tracker.step(fr.index, fr.t_s, (fr.image, mask), dets)
-        if fr.full is not None and model is not None and follower is not None:
-            tracker.vote_people(fr.index, fr.full, size[0] / info.width, model, fr.index % rates[1] == 0, rates[0])
+        if fr.full is not None and model is not None and follower is not None and fr.index % rates[1] == 0:
+            tracker.vote_people(fr.index, fr.full, size[0] / info.width, model, True, rates[1])
             # People big enough for the whole-frame detector, however the blobs fall; those a blob track
             # follows by their landmarks already are left to it.
             follower.step(fr, [tr.boxes[-1] / (size[0] / info.width) for tr in tracker.active if tr.roi_frame == fr.index])
@@ -475,7 +474,8 @@ def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: in
         found = _finish(tracker, info, shots[k], (sx, sy), min_track_s, start_id=len(tracks), camera=camera_offsets)
         if follower is not None:
             found = credit_detections(found, follower.detections)
-            found = merge_people(found, people_tracks(follower.people, info, shots[k], start_id=0, camera=camera_offsets))
+            found = merge_people(found, people_tracks(follower.people, info, shots[k], start_id=0, camera=camera_offsets,
+                                                      steps=False))
         tracks += [t.model_copy(update={"id": len(tracks) + i}) for i, t in enumerate(found)]
     log.info("tracked %d objects in %s", len(tracks), video_path)
     return tracks
@@ -521,12 +521,10 @@ def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, 
             evidence["gait_strength"] = round(onsets.gait_analysis(raw, info.fps).strength, 3)
         motion, steps = desc.motion, desc.onsets_s
         if gait is not None:
+            gait.contacts, gait.alternation = [], 0.0  # landmarks at the detector's pace time no strikes
             evidence |= gait_evidence(gait, len(poses))
-            if gait.state == "seated" or prefer_pose_steps(gait, evidence.get("gait_strength", 0.0), True):
-                box_steps = steps
-                motion, steps = gait_motion(gait, motion, steps)
-                if steps:
-                    steps = fill_gaps(steps, np.array([tracker.times[f] for f, _ in poses]), times[0], times[-1], box_steps)
+            if gait.state == "seated":  # a seated person's feet shuffle; they do not walk
+                motion, steps = "static", []
         tracks.append(Track(id=tid, label=desc.label, motion=motion, frames=frames.tolist(), t_s=times,
                             boxes=[tuple(float(v) for v in b) for b in _smooth(boxes, frames, info.fps)],
                             onsets_s=steps, frame_width=info.width, frame_height=info.height,
