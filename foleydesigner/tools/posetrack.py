@@ -50,11 +50,11 @@ class _Person:
 
 
 def _detect_frame(image: np.ndarray, model: PoseModel) -> list[PoseDetection]:
-    """The whole frame, and for a wide frame its left and right squares too (people a third of the height tall
-    are too small for the 224 px detector on a letterboxed 16:9 frame)."""
+    """The whole frame, and for a wide frame (16:9, not 4:3) its left and right squares too (people a third of
+    the height tall are too small for the 224 px detector on a letterboxed 16:9 frame)."""
     h, w = image.shape[:2]
     dets = model.detect(image)
-    if w > 1.3 * h:
+    if w > 1.5 * h:
         for x0 in (0.0, float(w - h)):
             dets += model.detect(image, (x0, 0.0, float(h), float(h)))
     return dets

@@ -57,6 +57,9 @@ _POSE_FPS = 8.0
 #: A crop's detection counts as a person at this score (the detector's own threshold, 0.5, passes a ball seen
 #: up close: upscaled small blobs score 0.55-0.6, people 0.9+), and when its landmarks are found too.
 _VOTE_SCORE = 0.7
+#: Landmark frames after which a still shot's person is known (seated or not, 4 s at the detector's pace); then
+#: they are looked at again every _RECHECK_S only.
+_POSE_SAMPLES, _RECHECK_S = 10, 2.0
 #: Smaller than this (source pixels tall), nobody can be told from a blob.
 _MIN_PERSON_PX = 24
 _MIN_AREA_FRAC = 2.5e-4  # smallest blob, as a fraction of the analysis frame (~20 px at 384x216)
@@ -193,6 +196,7 @@ def _blobs(fg: np.ndarray, min_area: float) -> tuple[list[np.ndarray], np.ndarra
 
 class _Tracker:
     def __init__(self, fps: float, min_area: float) -> None:
+        self.fps = fps
         self.min_area, self.max_coast = min_area, max(1, int(round(_COAST_S * fps)))
         self.max_area = min_area / _MIN_AREA_FRAC * _MAX_AREA_FRAC
         self.active: list[_Tracklet] = []
@@ -287,14 +291,18 @@ class _Tracker:
             if not tr.confirmed or tr.misses or tr.blind:
                 continue
             box = tr.boxes[-1] / scale
+            group = box[2] > 0.6 * box[3] and tr.person_hits >= 1  # one person is ≤ ~0.6 as wide as tall
+            # A person seen often enough is known: their state is checked again now and then, not every time.
+            if (len(tr.poses) >= _POSE_SAMPLES and tr.person_hits >= 2 and not group
+                    and frame - max(tr.poses) < _RECHECK_S * self.fps):
+                continue
             if tr.roi is not None and frame - tr.roi_frame <= 3 * pose_gap:
                 pose = model.landmarks(image, tr.roi)
                 if pose is not None and _inside(np.array(pose.box()), _grow(box, 0.3)) >= 0.5:
                     tr.poses[frame], tr.roi, tr.roi_frame = pose.landmarks, pose.next_roi, frame
                     continue
                 tr.roi = None
-            group = box[2] > 0.6 * box[3] and tr.person_hits >= 1  # one person is ≤ ~0.6 as wide as tall
-            if not detect or tr.person_tries >= (40 if tr.person_hits else 8):
+            if not detect or tr.person_tries >= (40 if tr.person_hits else 5):
                 continue
             people = sorted(people_in_box(image, box, model, min_px=_MIN_PERSON_PX, min_score=_VOTE_SCORE), key=lambda p: abs(p[0][0] + p[0][2] / 2 - box[0] - box[2] / 2))
             tr.person_tries, tr.person_hits = tr.person_tries + 1, tr.person_hits + int(bool(people))
@@ -412,7 +420,9 @@ def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int],
             tracker.vote_people(fr.index, fr.full, size[0] / info.width, model, True, rates[1])
             # People big enough for the whole-frame detector, however the blobs fall; those a blob track
             # follows by their landmarks already are left to it.
-            follower.step(fr, [tr.boxes[-1] / (size[0] / info.width) for tr in tracker.active if tr.roi_frame == fr.index])
+            if fr.index % (2 * rates[1]) == 0:  # every other detector frame: a newcomer stays longer than that
+                follower.step(fr, [tr.boxes[-1] / (size[0] / info.width) for tr in tracker.active
+                                   if tr.roi_frame == fr.index])
     return tracker, follower
 
 
