@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, median_filter
+from scipy.ndimage import median_filter
 
 from foleydesigner.tools.pose import (
     FEET,
@@ -37,8 +37,8 @@ State = Literal["walking", "standing", "seated"]
 STANCE, SWING = 0.35, 0.8
 #: One foot cannot strike twice within this (a step cycle is ≥ 0.5 s even sprinting).
 SAME_FOOT_GAP_S = 0.3
-#: A foot counts as on the ground within this many body heights of the lowest it gets nearby.
-GROUND_TOL = 0.06
+#: A planted foot stays still at least this long (stance is ≥ 0.3 s of a stride even sprinting).
+MIN_STANCE_S = 0.15
 #: Both feet striking within this is one landing (after a jump), not two steps.
 LANDING_GAP_S = 0.1
 #: Two strikes closer than this are one (sprinting cadence tops out near 3.5 steps/s): the landmark model swaps
@@ -102,15 +102,13 @@ def foot_contacts(t: np.ndarray, lm: np.ndarray, camera: np.ndarray | None = Non
         if k > 1:
             sole = median_filter(sole, size=(k, 1), mode="nearest")
         v = _speed(sole, t) / h
-        # The ground under this foot: its lowest point on screen over the surrounding second (y grows down). A
-        # foot that stops in the air (the top of a jump, a knee raised) is no contact.
-        span = max(1, int(round(1.5 / max(float(np.median(np.diff(t))), 1e-3))))
-        ground = maximum_filter1d(sole[:, 1], size=span, mode="nearest")
         swinging = False
         for i in range(len(t)):
             if v[i] >= SWING:
                 swinging = True
-            elif swinging and v[i] <= STANCE and sole[i, 1] >= ground[i] - GROUND_TOL * h:
+            elif swinging and v[i] <= STANCE and not (v[(t > t[i]) & (t <= t[i] + MIN_STANCE_S)] >= SWING).any():
+                # A foot planted stays planted for a while; one that only pauses (the top of a jump, a knee
+                # raised) moves on at once.
                 # The strike falls between the last swinging sample and this still one: where speed crosses
                 # halfway, linearly.
                 mid = (SWING + STANCE) / 2
