@@ -54,9 +54,10 @@ _DETECT_EVERY_S = 0.4  # pose detector on candidate regions only, a few times pe
 #: from their boxes (tools/onsets.py), so there the pose runs only with the detector, to say who is a person
 #: and who sits: one inference costs 8-15 ms, and the pipeline's budget is half of real time on 2 cores.
 _POSE_FPS = 8.0
-#: A crop's detection counts as a person at this score (the detector's own threshold, 0.5, passes a ball seen
-#: up close: upscaled small blobs score 0.55-0.6, people 0.9+), and when its landmarks are found too.
-_VOTE_SCORE = 0.7
+#: A crop's detection counts as a person at this score, and only when its landmarks are found too (the
+#: detector's own threshold, 0.5, passes a 22 px ball seen up close at 0.55-0.6; the demo clip's 50-75 px
+#: walkers score 0.5-0.95, most often above 0.6).
+_VOTE_SCORE = 0.6
 #: Landmark frames after which a still shot's person is known (seated or not, 4 s at the detector's pace); then
 #: they are looked at again every _RECHECK_S only.
 _POSE_SAMPLES, _RECHECK_S = 10, 2.0
@@ -302,7 +303,7 @@ class _Tracker:
                     tr.poses[frame], tr.roi, tr.roi_frame = pose.landmarks, pose.next_roi, frame
                     continue
                 tr.roi = None
-            if not detect or tr.person_tries >= (40 if tr.person_hits else 5):
+            if not detect or tr.person_tries >= (40 if tr.person_hits else 12):
                 continue
             people = sorted(people_in_box(image, box, model, min_px=_MIN_PERSON_PX, min_score=_VOTE_SCORE), key=lambda p: abs(p[0][0] + p[0][2] / 2 - box[0] - box[2] / 2))
             tr.person_tries, tr.person_hits = tr.person_tries + 1, tr.person_hits + int(bool(people))
