@@ -28,6 +28,8 @@ MIN_PERSON_S = 0.5
 SAME_PERSON = 0.25
 #: Share of the 33 landmarks that must be visible and inside the frame for a followed pose to be a body.
 MIN_SEEN = 0.3
+#: A detection near where a person was lost this recently continues that person.
+REACQUIRE_S = 0.6
 #: Frames a person may go unseen by the landmark model before being let go.
 MAX_LOST = 1
 
@@ -99,6 +101,8 @@ class PeopleFollower:
         taken: list[Pose] = []
         for p in list(self.active):
             pose = self.model.landmarks(image, p.roi)
+            if pose is None and p.hits >= 2:  # a body cut by the frame edge needs a wider look (pose.landmarks_for)
+                pose = self.model.landmarks(image, Roi(p.roi.cx, p.roi.cy, p.roi.size * 1.6, p.roi.angle))
             if pose is None or not _on_screen(pose, image.shape) or any(_same(pose, _hips(q), q.height_px()) for q in taken):
                 p.lost += 1
                 if p.lost > MAX_LOST:
@@ -126,7 +130,18 @@ class PeopleFollower:
             pose = self.model.landmarks_for(image, det)
             if pose is None or any(_same(pose, _hips(q), q.height_px()) for q in taken):
                 continue
-            self.active.append(_Person(pose.next_roi, [fr.index], [fr.t_s], [pose]))
+            back = [p for p in self.done if p.poses and fr.t_s - p.t_s[-1] <= REACQUIRE_S
+                    and float(np.hypot(*(_hips(pose) - p.hip()))) < p.height()]
+            if back:  # the landmark model lost them a moment ago: the same person, not a new one
+                p = back[-1]
+                self.done.remove(p)
+                p.frames.append(fr.index)
+                p.t_s.append(fr.t_s)
+                p.poses.append(pose)
+                p.roi, p.lost, p.hits = pose.next_roi, 0, p.hits + 1
+                self.active.append(p)
+            else:
+                self.active.append(_Person(pose.next_roi, [fr.index], [fr.t_s], [pose]))
             taken.append(pose)
 
 
@@ -202,9 +217,10 @@ def merge_people(blob_tracks: list[Track], pose_tracks: list[Track]) -> list[Tra
         if any(t.evidence.get("pose_frames", 0.0) >= 4 for t in cover):
             continue
         rest = [t for t in out if t not in cover]
-        if any(_overlap(p, {f: b for f, b in zip(t.frames, t.boxes, strict=True)}) >= 0.2 for t in rest):
-            continue  # a blob track already follows this body (partly): it keeps it
-        out = rest + [p]
+        part = [t for t in rest if _overlap(p, {f: b for f, b in zip(t.frames, t.boxes, strict=True)}) >= 0.2]
+        if any(t.evidence.get("person_hits", 0.0) >= 2 or t.evidence.get("pose_frames", 0.0) >= 4 for t in part):
+            continue  # a blob track known to be a person already follows this body (partly): it keeps it
+        out = [t for t in rest if t not in part] + [p]  # pieces of this body (legs, a coat) give way to it
     return sorted(out, key=lambda t: (t.start_s, t.id))
 
 

@@ -411,19 +411,22 @@ def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int],
     rest streams through), so nothing of the previous shot's picture is background here, and no tracklet
     outlives the shot."""
     tracker = _Tracker(info.fps, _MIN_AREA_FRAC * size[0] * size[1])
-    follower = PeopleFollower(model, rates[1]) if model is not None else None
+    # The whole-frame detector looks every other detector frame (a newcomer stays longer than that); whoever it
+    # finds that no blob track follows is followed by landmarks at the moving-camera pace.
+    follower = PeopleFollower(model, 2 * rates[1]) if model is not None else None
     buffered = list(itertools.islice(frames, max(1, int(_PRIME_S * info.fps))))
     mog = _prime_background([f.image for f in buffered])
     for fr in itertools.chain(buffered, frames):
         dets, mask = _blobs(mog.apply(fr.image, learningRate=1.0 / (_BG_MEMORY_S * info.fps)), tracker.min_area * 0.5)
         tracker.step(fr.index, fr.t_s, (fr.image, mask), dets)
-        if fr.full is not None and model is not None and follower is not None and fr.index % rates[1] == 0:
+        if fr.full is None or model is None or follower is None:
+            continue
+        if fr.index % rates[1] == 0:
             tracker.vote_people(fr.index, fr.full, size[0] / info.width, model, True, rates[1])
-            # People big enough for the whole-frame detector, however the blobs fall; those a blob track
-            # follows by their landmarks already are left to it.
-            if fr.index % (2 * rates[1]) == 0:  # every other detector frame: a newcomer stays longer than that
-                follower.step(fr, [tr.boxes[-1] / (size[0] / info.width) for tr in tracker.active
-                                   if tr.roi_frame == fr.index])
+        # People big enough for the whole-frame detector, however the blobs fall (a body cut by the frame edge);
+        # those a blob track already follows by their landmarks are left to it.
+        follower.step(fr, [tr.boxes[-1] / (size[0] / info.width) for tr in tracker.active
+                           if tr.roi_frame == fr.index])
     return tracker, follower
 
 
@@ -485,8 +488,7 @@ def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: in
         found = _finish(tracker, info, shots[k], (sx, sy), min_track_s, start_id=len(tracks), camera=camera_offsets)
         if follower is not None:
             found = credit_detections(found, follower.detections)
-            found = merge_people(found, people_tracks(follower.people, info, shots[k], start_id=0, camera=camera_offsets,
-                                                      steps=False))
+            found = merge_people(found, people_tracks(follower.people, info, shots[k], start_id=0, camera=camera_offsets))
         tracks += [t.model_copy(update={"id": len(tracks) + i}) for i, t in enumerate(found)]
     log.info("tracked %d objects in %s", len(tracks), video_path)
     return tracks
