@@ -3,7 +3,7 @@
     python benchmarks/pipeline_speed.py [CLIP] [--script FILE]
 
 pipeline time ÷ clip duration (target on 2 cores: < 0.5) and pipeline time ÷ video decode time, plus the
-per-stage split from run.json. Imports are done before the clock starts (the target is "after imports").
+per-stage split from run.json and the people-perception share (BlazePose inferences, tools/pose.py). Imports are done before the clock starts (the target is "after imports").
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from foleydesigner.cli import demo_clip, demo_screenplay
 from foleydesigner.graphs.foley import build_foley_graph  # noqa: F401  (import cost outside the timing)
 from foleydesigner.pipeline import run_foley
+from foleydesigner.tools.pose import shared_model
 from foleydesigner.tools.video import iter_frames, probe_video
 
 
@@ -32,6 +33,8 @@ def main() -> None:
     decode_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         run_foley(args.clip, Path(tmp) / "warm", screenplay_path=script)  # warm caches (first-call lazy imports)
+        pose = shared_model()
+        calls0, pose0 = pose.calls, pose.seconds
         t0 = time.perf_counter()
         run_foley(args.clip, Path(tmp) / "out", screenplay_path=script)
         total = time.perf_counter() - t0
@@ -44,6 +47,10 @@ def main() -> None:
             print(f"  {k:>14}: {v:.3f} s")
     gen = sum(v for k, v in stages.items() if k.startswith("generate_stem["))
     print(f"  generate (sum of branches): {gen:.3f} s")
+    calls, pose_s = pose.calls - calls0, pose.seconds - pose0
+    print(f"pose: {calls} inferences ({calls / info.duration_s:.1f} per clip second), {pose_s:.2f} s = "
+          f"{pose_s / total:.0%} of the pipeline, {1000 * pose_s / max(calls, 1):.1f} ms each")
+    print(f"pose time / clip duration: {pose_s / info.duration_s:.3f}")
     print(f"pipeline time / clip duration: {total / info.duration_s:.3f}  (target < 0.5)")
     print(f"pipeline time / video decode time: {total / decode_s:.1f}")
 

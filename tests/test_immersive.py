@@ -252,11 +252,15 @@ def test_track_clues_carry_elevation_from_the_box_height():
     from tests.helpers import linear_track, video_info
 
     track = linear_track(1, t0=0.0, t1=2.0, x0=320.0, x1=320.0, h=120.0)  # box centre 0.8·360 − 60 = 228: 48 px below the middle
-    ev = SoundEvent(id="e", label="footsteps", layer="fg", start_s=0.0, end_s=2.0, source_track=1)
+    ev = SoundEvent(id="e", label="cloth_rustle", layer="fg", start_s=0.0, end_s=2.0, source_track=1)
     c = clues_for_track(ev, track, video_info(2.0), hfov_deg=60.0)
     f = 320.0 / np.tan(np.radians(30.0))
     assert c.elevation_deg is not None and len(c.elevation_deg) == len(c.t_s)
     assert np.median(c.elevation_deg) == pytest.approx(np.degrees(np.arctan(-48.0 / f)), abs=0.01)
+    # Footsteps come from the feet: the box's bottom, 0.8·360 = 288, 108 px below the middle.
+    steps = ev.model_copy(update={"label": "footsteps"})
+    c = clues_for_track(steps, track, video_info(2.0), hfov_deg=60.0)
+    assert np.median(c.elevation_deg) == pytest.approx(np.degrees(np.arctan(-108.0 / f)), abs=0.01)
 
 
 def test_cli_rejects_a_bad_hrtf_before_any_work(tmp_path, demo_clip):

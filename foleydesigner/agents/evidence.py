@@ -95,6 +95,16 @@ class TrackSound:
     evidence: tuple[str, ...] = ()  # the facts behind it, readable
 
 
+def pose_gait(track: Track) -> float:
+    """Gait strength from the feet's landmarks (0–1, GAIT_CLEAR when certain): steps that strike in turn, three
+    or more of them. 0 without landmark steps."""
+    ev = track.evidence
+    steps, alt = ev.get("pose_steps", 0.0), ev.get("pose_alternation", 0.0)
+    if steps < 2:
+        return 0.0
+    return GAIT_CLEAR * _ramp(alt, POSE_ALTERNATION) * _ramp(steps, 3.0)
+
+
 def cadence_onsets(track: Track) -> list[float]:
     """Footfalls for a walker whose boxes gave none: a regular gait at the cadence its speed implies."""
     heights = sorted(b[3] for b in track.boxes)
@@ -131,10 +141,21 @@ def _ramp(x: float, full: float) -> float:
     return float(min(1.0, max(0.0, x / full)))
 
 
+#: Frames of body landmarks (tools/pose.py) at which a person is beyond doubt: a second of them at ~8 per second.
+POSE_CLEAR_FRAMES = 8
+#: Foot strikes that alternate feet at least this often are a gait (tools/people.py).
+POSE_ALTERNATION = 0.6
+
+
 def person_evidence(track: Track) -> tuple[float, list[str]]:
-    """How sure we are it is a person: a body detector's votes (HOG, or a detector backend's label)."""
+    """How sure we are it is a person: a pose model's landmarks followed frame after frame, and the pose
+    detector's votes (or a detector backend's label)."""
     ev = track.evidence
     hits, tries = ev.get("person_hits"), ev.get("person_tries")
+    frames = ev.get("pose_frames", 0.0)
+    if frames >= 4:
+        return (round(max(0.6, _ramp(frames, POSE_CLEAR_FRAMES)), 3),
+                [f"body landmarks on {frames:.0f} frames, person detected {hits or 0:.0f} of {tries or 0:.0f} times"])
     if hits is None:  # a detector backend (transformers, VLM) labelled it itself
         return (0.9, ["labelled person by the detector"]) if track.label == "person" else (0.0, [])
     if hits >= 2:
@@ -229,7 +250,10 @@ def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
     if track.motion == "walking" or (track.label == "person" and track.motion in ("moving", "bouncing")):
         person, why = person_evidence(track)
         steps = onsets or cadence_onsets(track)
-        gait = ev.get("gait_strength", GAIT_CLEAR if onsets else 0.0)
+        gait = max(ev.get("gait_strength", GAIT_CLEAR if onsets else 0.0), pose_gait(track))
+        if ev.get("pose_steps", 0.0) >= 2:
+            why.append(f"{ev['pose_steps']:.0f} foot strikes from the landmarks, {ev.get('pose_alternation', 0.0):.0%} "
+                       "alternating")
         feet = ev.get("bottom_seen", 1.0)
         # Travel counts towards or away from the camera too: a walker approaching grows instead of crossing, but
         # only as fast as a walk allows (a thing falling at the lens grows threefold in a second; see GROWTH_RATE).

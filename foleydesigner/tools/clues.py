@@ -7,10 +7,10 @@ never overshoots — then lightly smoothed; the activation mask is the event's t
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
+from scipy.ndimage import median_filter, uniform_filter1d
 
 from foleydesigner.schemas import EventClues, SoundEvent, Track, VideoInfo
-from foleydesigner.tools.depth import geometric_depth_m
+from foleydesigner.tools.depth import _GROUNDED, geometric_depth_m, real_height_m
 from foleydesigner.units import DEFAULT_HFOV_DEG, azimuth_from_x, focal_length_px
 
 #: Default distances for sounds without a visible source: a bed is "around", an off-screen cue a few metres away.
@@ -20,6 +20,48 @@ OFFSCREEN_DEPTH_M = 6.0
 SMOOTH_S = 0.12
 #: A track gap shorter than this (an occlusion, a missed detection) keeps the event active.
 GAP_BRIDGE_S = 0.5
+#: How fast a grounded source's distance can change, m/s: a sprinter reaches ~10 m/s, a walker 1.5; a box that
+#: shrinks by half in a frame (an occlusion, a merge) is not a person stepping back 20 m.
+MAX_DEPTH_RATE_M_S = {"person": 6.0}
+#: Depth is read from a grounded track's smoothed log-size over this span: box heights swing with every step.
+DEPTH_MEDIAN_S = 0.5
+#: A person shorter than this on screen is past where the tracker or the pose model could see one.
+MIN_PERSON_PX = 12.0
+
+
+def underfoot(label: str) -> bool:
+    """Sounds made where a body meets the ground: footsteps of every kind, landings."""
+    return label.endswith("steps") or label in ("landing", "jump_landing", "footstep")
+
+
+def _limit_rate(log_d: np.ndarray, t: np.ndarray, rate_m_s: float) -> np.ndarray:
+    """Depth no faster than rate_m_s: clamp each step forwards and backwards, and average the two passes
+    (one pass alone lags one way)."""
+    d = np.exp(log_d)
+    fwd, bwd = d.copy(), d.copy()
+    for i in range(1, len(d)):
+        step = rate_m_s * (t[i] - t[i - 1])
+        fwd[i] = np.clip(fwd[i], fwd[i - 1] - step, fwd[i - 1] + step)
+    for i in range(len(d) - 2, -1, -1):
+        step = rate_m_s * (t[i + 1] - t[i])
+        bwd[i] = np.clip(bwd[i], bwd[i + 1] - step, bwd[i + 1] + step)
+    return np.log(np.maximum((fwd + bwd) / 2, 1e-3))
+
+
+def _grounded_depths(track: Track, boxes: np.ndarray, hfov_deg: float) -> np.ndarray:
+    """Depth per keyframe for a grounded track (a person): the size cue from a running median of the box height
+    (a walker's box swings with every step, a merge halves it for a frame), capped where a body would be too
+    small to see, then limited to what a body can travel (MAX_DEPTH_RATE_M_S)."""
+    tt = np.asarray(track.t_s, dtype=np.float64)
+    dt = float(np.median(np.diff(tt))) if len(tt) > 1 else 1.0
+    win = max(1, int(round(DEPTH_MEDIAN_S / max(dt, 1e-3))) | 1)
+    h = median_filter(boxes[:, 3], size=win, mode="nearest") if len(boxes) > win else boxes[:, 3]
+    d = np.array([geometric_depth_m((b[0], b[1], b[2], hh), label=track.label, frame_width=track.frame_width,
+                                    frame_height=track.frame_height, hfov_deg=hfov_deg) for b, hh in zip(boxes, h, strict=True)])
+    f = focal_length_px(track.frame_width, hfov_deg)
+    d = np.minimum(d, f * real_height_m(track.label) / MIN_PERSON_PX)
+    rate = MAX_DEPTH_RATE_M_S.get(track.label)
+    return np.exp(_limit_rate(np.log(d), tt, rate)) if rate else d
 
 
 def frame_times(video: VideoInfo) -> np.ndarray:
@@ -37,10 +79,18 @@ def clues_for_track(event: SoundEvent, track: Track, video: VideoInfo, *, hfov_d
     boxes = np.asarray(track.boxes, dtype=np.float64)
     az_k = np.array([azimuth_from_x(b[0] + b[2] / 2, track.frame_width, hfov_deg) for b in boxes])
     # Elevation: the box centre's height through the same focal length (square pixels), + above the centre line.
+    # Sounds underfoot come from the feet (the box's bottom), which stand on the ground: never above the ears.
     f = focal_length_px(track.frame_width, hfov_deg)
-    el_k = np.degrees(np.arctan((track.frame_height / 2.0 - (boxes[:, 1] + boxes[:, 3] / 2)) / f))
-    d_k = np.array([geometric_depth_m(tuple(b), label=track.label, frame_width=track.frame_width,
-                                      frame_height=track.frame_height, hfov_deg=hfov_deg) for b in boxes])
+    feet = underfoot(event.label)
+    y_k = boxes[:, 1] + boxes[:, 3] if feet else boxes[:, 1] + boxes[:, 3] / 2
+    el_k = np.degrees(np.arctan((track.frame_height / 2.0 - y_k) / f))
+    if feet:
+        el_k = np.minimum(el_k, 0.0)
+    if track.label.strip().lower() in _GROUNDED and track.label in MAX_DEPTH_RATE_M_S:
+        d_k = _grounded_depths(track, boxes, hfov_deg)
+    else:
+        d_k = np.array([geometric_depth_m(tuple(b), label=track.label, frame_width=track.frame_width,
+                                          frame_height=track.frame_height, hfov_deg=hfov_deg) for b in boxes])
     # np.interp holds the end values outside the track: the source stays where it was last seen.
     az = np.interp(t, tt, az_k)
     el = np.interp(t, tt, el_k)

@@ -2,8 +2,10 @@
 
 MOG2 background subtraction primed with a median of the opening seconds (objects present from frame 0 are
 foreground at once) → blobs → Kalman + Hungarian; a blob swallowing several tracks (people passing) is
-resolved by masked template matching; HOG labels persons and splits people walking together; tracklets
-split by occlusions are linked offline (motion, size, colour). Motion class and onsets: tools/onsets.py.
+resolved by masked template matching; the BlazePose detector (tools/pose.py) labels persons and splits people
+walking together, and its landmarks follow each person's feet (footfalls: tools/people.py); tracklets split by
+occlusions are linked offline (motion, size, colour). Motion class and onsets: tools/onsets.py. Shots whose
+camera moves are not background-subtracted: people there are found and followed by pose alone.
 """
 
 from __future__ import annotations
@@ -23,6 +25,19 @@ from scipy.signal import savgol_filter
 
 from foleydesigner.schemas import Shot, Track, VideoInfo
 from foleydesigner.tools import onsets
+from foleydesigner.tools.people import (
+    gait_evidence,
+)
+from foleydesigner.tools.pose import PoseModel, Roi, pose_available, shared_model
+from foleydesigner.tools.posetrack import (
+    PeopleFollower,
+    credit_detections,
+    gait_of,
+    merge_people,
+    people_in_box,
+    people_tracks,
+    track_people,
+)
 from foleydesigner.tools.video import Frame, iter_frames
 
 log = logging.getLogger(__name__)
@@ -32,7 +47,22 @@ _PRIME_S = 8.0  # ... spread over the opening seconds (one decode pass; a few te
 _BG_MEMORY_S = 20.0  # MOG2 forgets at this time scale: a person pausing a few seconds stays foreground
 _COAST_S = 0.4  # keep predicting an unseen track this long online; longer gaps are linked offline
 _LINK_GAP_S = 1.2  # longest occlusion bridged by offline linking
-_HOG_EVERY_S = 0.4  # HOG on candidate regions only, a few times per second (~5 ms per crop)
+_DETECT_EVERY_S = 0.4  # pose detector on candidate regions only, a few times per second (~5-9 ms per crop)
+#: Under a moving camera the landmarks are all there is: each person's are read this often (8-10 a second once
+#: rounded to whole frames), which real footage needs to see every foot strike (at 5 a second the demo clip's
+#: walkers showed 0-3 strikes in 10 s, at 10 a second 11-18, alternating). A still shot reads its walkers' steps
+#: from their boxes (tools/onsets.py), so there the pose runs only with the detector, to say who is a person
+#: and who sits: one inference costs 8-15 ms, and the pipeline's budget is half of real time on 2 cores.
+_POSE_FPS = 8.0
+#: A crop's detection counts as a person at this score, and only when its landmarks are found too (the
+#: detector's own threshold, 0.5, passes a 22 px ball seen up close at 0.55-0.6; the demo clip's 50-75 px
+#: walkers score 0.5-0.95, most often above 0.6).
+_VOTE_SCORE = 0.6
+#: Landmark frames after which a still shot's person is known (seated or not, 4 s at the detector's pace); then
+#: they are looked at again every _RECHECK_S only.
+_POSE_SAMPLES, _RECHECK_S = 10, 2.0
+#: Smaller than this (source pixels tall), nobody can be told from a blob.
+_MIN_PERSON_PX = 24
 _MIN_AREA_FRAC = 2.5e-4  # smallest blob, as a fraction of the analysis frame (~20 px at 384x216)
 _MAX_AREA_FRAC = 0.25  # a "track" whose box covers more of the frame than this is the picture changing
 View = tuple[np.ndarray, np.ndarray]  # (analysis frame, foreground mask)
@@ -104,9 +134,12 @@ class _Tracklet:
     blind: int = 0  # consecutive frames placed by prediction only, inside a merged blob
     hist: np.ndarray | None = None
     templ: View | None = None
-    hog_hits: int = 0
-    hog_tries: int = 0
+    person_hits: int = 0  # person detections (the pose detector; named for the HOG detector it replaced)
+    person_tries: int = 0
     pred: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    poses: dict[int, np.ndarray] = field(default_factory=dict)  # frame -> (33, 5) landmarks, source pixels
+    roi: Roi | None = None  # where this person's landmarks are looked for next
+    roi_frame: int = -1
 
     def add(self, frame: int, box: np.ndarray, view: View | None, measured: bool = True) -> None:
         if measured:
@@ -132,7 +165,7 @@ class _Tracklet:
 
     @property
     def confirmed(self) -> bool:
-        return len(self.frames) >= 3 or self.hog_hits >= 2
+        return len(self.frames) >= 3 or self.person_hits >= 2
 
 
 def _prime_background(frames: list[np.ndarray]) -> cv2.BackgroundSubtractorMOG2:
@@ -164,6 +197,7 @@ def _blobs(fg: np.ndarray, min_area: float) -> tuple[list[np.ndarray], np.ndarra
 
 class _Tracker:
     def __init__(self, fps: float, min_area: float) -> None:
+        self.fps = fps
         self.min_area, self.max_coast = min_area, max(1, int(round(_COAST_S * fps)))
         self.max_area = min_area / _MIN_AREA_FRAC * _MAX_AREA_FRAC
         self.active: list[_Tracklet] = []
@@ -249,28 +283,50 @@ class _Tracker:
             return p, False
         return np.r_[x0 + ix + tw / 2 - p[2] / 2, y0 + iy + th / 2 - p[3] / 2, p[2:]], True
 
-    def vote_people(self, image: np.ndarray, scale: float, hog: cv2.HOGDescriptor) -> None:
-        """HOG votes "person" per track; a person-like blob holding several people is split, one per person."""
+    def vote_people(self, frame: int, image: np.ndarray, scale: float, model: PoseModel, detect: bool,
+                    pose_gap: int) -> None:
+        """The pose detector votes "person" per track (on a crop around its box, at source size); a person-like
+        blob holding several people is split, one per person. A person's landmarks are then followed from frame
+        to frame through the ROI the last landmarks give (tools/pose.py), re-detected when lost."""
         for tr in list(self.active):
-            box = tr.boxes[-1]
-            group = box[2] > 0.6 * box[3] and tr.hog_hits >= 1  # one person is ≤ ~0.6 as wide as tall
-            if not tr.confirmed or tr.misses or tr.blind or tr.hog_tries >= (20 if group else 8) or (tr.hog_hits >= 2 and not group):
+            if not tr.confirmed or tr.misses or tr.blind:
                 continue
-            people = sorted((p * scale for p in _hog_people(image, box / scale, hog)),
-                            key=lambda p: abs(_centre(p)[0] - _centre(box)[0]))
-            tr.hog_tries, tr.hog_hits = tr.hog_tries + 1, tr.hog_hits + int(bool(people))
-            if len(people) < 2 or self.view is None:
+            box = tr.boxes[-1] / scale
+            group = box[2] > 0.6 * box[3] and tr.person_hits >= 1  # one person is ≤ ~0.6 as wide as tall
+            # A person seen often enough is known: their state is checked again now and then, not every time.
+            if (len(tr.poses) >= _POSE_SAMPLES and tr.person_hits >= 2 and not group
+                    and frame - max(tr.poses) < _RECHECK_S * self.fps):
                 continue
-            for k, p in enumerate(people):  # the nearest keeps the track, the others start new ones
+            if tr.roi is not None and frame - tr.roi_frame <= 3 * pose_gap:
+                pose = model.landmarks(image, tr.roi)
+                if pose is not None and _inside(np.array(pose.box()), _grow(box, 0.3)) >= 0.5:
+                    tr.poses[frame], tr.roi, tr.roi_frame = pose.landmarks, pose.next_roi, frame
+                    continue
+                tr.roi = None
+            if not detect or tr.person_tries >= (40 if tr.person_hits else 12):
+                continue
+            people = sorted(people_in_box(image, box, model, min_px=_MIN_PERSON_PX, min_score=_VOTE_SCORE), key=lambda p: abs(p[0][0] + p[0][2] / 2 - box[0] - box[2] / 2))
+            tr.person_tries, tr.person_hits = tr.person_tries + 1, tr.person_hits + int(bool(people))
+            if not people:
+                continue
+            if len(people) < 2 or not group or self.view is None:
+                _, pose = people[0]
+                if pose is not None:
+                    tr.poses[frame], tr.roi, tr.roi_frame = pose.landmarks, pose.next_roi, frame
+                continue
+            for k, (pbox, pose) in enumerate(people):  # the nearest keeps the track, the others start new ones
+                p = np.asarray(pbox) * scale
                 part = tr if k == 0 else _Tracklet(self.next_id, _Kalman(p), [tr.frames[-1]], [p], [True])
                 part.kf.x = np.r_[_centre(p), tr.kf.x[4:]]  # people walking together share the group's velocity
                 part.set_template(self.view, p)
+                if pose is not None:
+                    part.poses[frame], part.roi, part.roi_frame = pose.landmarks, pose.next_roi, frame
                 if k == 0:
                     tr.boxes[-1] = p
                 else:
-                    part.hog_hits, part.hist, self.next_id = 2, tr.hist, self.next_id + 1
+                    part.person_hits, part.hist, self.next_id = 2, tr.hist, self.next_id + 1
                     self.active.append(part)
-            log.debug("split track %d into %d people by HOG", tr.id, len(people))
+            log.debug("split track %d into %d people by pose", tr.id, len(people))
 
 
 def _join_fragments(dets: list[np.ndarray], conf: list[_Tracklet]) -> list[np.ndarray]:
@@ -290,28 +346,6 @@ def _join_fragments(dets: list[np.ndarray], conf: list[_Tracklet]) -> list[np.nd
             out.append(np.r_[lo, hi - lo])
             gone.update(js)
     return out + [d for j, d in enumerate(dets) if j not in gone]
-
-
-def _hog_people(image: np.ndarray, box: np.ndarray, hog: cv2.HOGDescriptor) -> list[np.ndarray]:
-    """People the default HOG detector finds in this box (source pixels), from an upscaled crop only."""
-    x, y, w, h = box
-    s = 100.0 / max(h, 1.0)  # the detector's 64x128 window expects a ~96 px tall person
-    cw, ch = max(w, h / 2) * 1.5, h * 1.4
-    x0, y0 = int(max(0, x + w / 2 - cw / 2)), int(max(0, y + h / 2 - ch / 2))
-    crop = image[y0:int(y + h / 2 + ch / 2), x0:int(x + w / 2 + cw / 2)]
-    if h < 20 or crop.size == 0:
-        return []
-    crop = cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
-    px, py = max(0, 80 - crop.shape[1]) // 2 + 8, max(0, 144 - crop.shape[0]) // 2 + 8
-    found, _ = hog.detectMultiScale(cv2.copyMakeBorder(crop, py, py, px, px, cv2.BORDER_REPLICATE),
-                                    hitThreshold=0.0, winStride=(8, 8), padding=(0, 0), scale=1.1)
-    people: list[np.ndarray] = []
-    for fx, fy, fw, fh in found:
-        # The 64x128 window holds a person 32 px wide and 96 px tall, centred: keep the person only.
-        p = np.array([(fx + 0.25 * fw - px) / s + x0, (fy + 0.125 * fh - py) / s + y0, 0.5 * fw / s, 0.75 * fh / s])
-        if p[3] >= 0.6 * h and _inside(p, _grow(box, 0.15)) >= 0.6 and all(_inside(p, q, iou=True) < 0.3 for q in people):
-            people.append(p)
-    return people
 
 
 def _anchor(tr: _Tracklet, at_end: bool, fps: float) -> tuple[int, np.ndarray, np.ndarray, float]:
@@ -371,19 +405,29 @@ def _shot_of(shots: list[Shot]) -> Callable[[int], int]:
     return lambda frame: max(0, bisect.bisect_right(starts, frame) - 1)
 
 
-def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int], hog: cv2.HOGDescriptor) -> _Tracker:
+def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int], model: PoseModel | None,
+                rates: tuple[int, int]) -> tuple[_Tracker, PeopleFollower | None]:
     """Track one static shot: MOG2 primed on the shot's own opening seconds (buffered at analysis size, the
     rest streams through), so nothing of the previous shot's picture is background here, and no tracklet
     outlives the shot."""
     tracker = _Tracker(info.fps, _MIN_AREA_FRAC * size[0] * size[1])
+    # The whole-frame detector looks every other detector frame (a newcomer stays longer than that); whoever it
+    # finds that no blob track follows is followed by landmarks at the moving-camera pace.
+    follower = PeopleFollower(model, 2 * rates[1]) if model is not None else None
     buffered = list(itertools.islice(frames, max(1, int(_PRIME_S * info.fps))))
     mog = _prime_background([f.image for f in buffered])
     for fr in itertools.chain(buffered, frames):
         dets, mask = _blobs(mog.apply(fr.image, learningRate=1.0 / (_BG_MEMORY_S * info.fps)), tracker.min_area * 0.5)
         tracker.step(fr.index, fr.t_s, (fr.image, mask), dets)
-        if fr.full is not None:
-            tracker.vote_people(fr.full, size[0] / info.width, hog)
-    return tracker
+        if fr.full is None or model is None or follower is None:
+            continue
+        if fr.index % rates[1] == 0:
+            tracker.vote_people(fr.index, fr.full, size[0] / info.width, model, True, rates[1])
+        # People big enough for the whole-frame detector, however the blobs fall (a body cut by the frame edge);
+        # those a blob track already follows by their landmarks are left to it.
+        follower.step(fr, [tr.boxes[-1] / (size[0] / info.width) for tr in tracker.active
+                           if tr.roi_frame == fr.index])
+    return tracker, follower
 
 
 def _evidence(chain: list[_Tracklet], boxes: np.ndarray, info: VideoInfo, shot: Shot,
@@ -395,8 +439,8 @@ def _evidence(chain: list[_Tracklet], boxes: np.ndarray, info: VideoInfo, shot: 
     bottom_seen = (boxes[:, 1] + boxes[:, 3]) < info.height - 0.01 * info.height
     edge = ((boxes[:, 0] <= 0.01 * info.width) | (boxes[:, 0] + boxes[:, 2] >= 0.99 * info.width)
             | (boxes[:, 1] <= 0.01 * info.height))
-    hits = float(sum(tr.hog_hits for tr in chain))
-    return {"person_hits": hits, "person_tries": max(hits, float(sum(tr.hog_tries for tr in chain))),
+    hits = float(sum(tr.person_hits for tr in chain))
+    return {"person_hits": hits, "person_tries": max(hits, float(sum(tr.person_tries for tr in chain))),
             "bottom_seen": round(float(bottom_seen.mean()), 3), "at_edge": round(float(edge.mean()), 3),
             "travel_heights": round(float(np.hypot(*(centres[-1] - centres[0]))) / max(height, 1.0), 3),
             "travel_widths": round(float(abs(centres[-1, 0] - centres[0, 0])) / info.width, 3),
@@ -428,16 +472,24 @@ def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: in
     shots = shots or [Shot(index=0, start_frame=0, end_frame=max(0, info.n_frames - 1), start_s=0.0,
                            end_s=info.duration_s)]
     shot_of = _shot_of(shots)
-    hog = cv2.HOGDescriptor()
-    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-    hog_every = max(1, int(round(_HOG_EVERY_S * info.fps)))
+    model = shared_model() if pose_available() else None
+    pose_every = max(1, int(round(info.fps / _POSE_FPS)))
+    rates = (pose_every, pose_every * max(1, int(round(_DETECT_EVERY_S * info.fps / pose_every))))
     still = [s.camera == "static" for s in shots]
-    decoded = iter_frames(video_path, max_width=size[0] if scale < 1.0 else None, full_every=hog_every,
-                          keep=lambda i: still[shot_of(i)])
+    decoded = iter_frames(video_path, max_width=size[0] if scale < 1.0 else None, full_every=pose_every,
+                          keep=lambda i: still[shot_of(i)] or (model is not None and i % pose_every == 0))
     tracks: list[Track] = []
     for k, group in itertools.groupby(decoded, key=lambda fr: shot_of(fr.index)):
-        tracker = _track_shot(group, info, size, hog)
-        tracks += _finish(tracker, info, shots[k], (sx, sy), min_track_s, start_id=len(tracks), camera=camera_offsets)
+        if not still[k]:  # a moving camera: people by pose alone (tools/posetrack.py)
+            if model is not None:
+                tracks += track_people(group, info, shots[k], model, rates, start_id=len(tracks), camera=camera_offsets)
+            continue
+        tracker, follower = _track_shot(group, info, size, model, rates)
+        found = _finish(tracker, info, shots[k], (sx, sy), min_track_s, start_id=len(tracks), camera=camera_offsets)
+        if follower is not None:
+            found = credit_detections(found, follower.detections)
+            found = merge_people(found, people_tracks(follower.people, info, shots[k], start_id=0, camera=camera_offsets))
+        tracks += [t.model_copy(update={"id": len(tracks) + i}) for i, t in enumerate(found)]
     log.info("tracked %d objects in %s", len(tracks), video_path)
     return tracks
 
@@ -457,8 +509,8 @@ def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, 
         # not an object: whole-frame regions are never tracks.
         if float(np.median(boxes[:, 2] * boxes[:, 3])) > _MAX_AREA_FRAC * info.width * info.height:
             continue
-        hits, upright = sum(tr.hog_hits for tr in chain), float(np.median(boxes[:, 3] / boxes[:, 2])) >= 1.5
-        hog_person = hits >= 2 or (hits >= 1 and upright)  # one HOG hit on an upright blob is a person too
+        hits, upright = sum(tr.person_hits for tr in chain), float(np.median(boxes[:, 3] / boxes[:, 2])) >= 1.5
+        hog_person = hits >= 2 or (hits >= 1 and upright)  # one detection on an upright blob is a person too
         # Motion and onsets read raw solo boxes: frames placed inside a merged blob are gaps to them.
         solo = np.array([f for tr in chain for f in tr.solo])
         keep = solo if solo.sum() >= 0.5 * len(solo) else np.ones(len(solo), bool)
@@ -467,6 +519,8 @@ def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, 
                     t_s=np.asarray(times)[keep].tolist(), boxes=[tuple(b) for b in boxes[keep]],
                     frame_width=info.width, frame_height=info.height)
         desc = onsets.describe_track(raw, info.fps)
+        poses = sorted(((f, lm) for tr in chain for f, lm in tr.poses.items()), key=lambda p: p[0]) if hog_person else []
+        gait = gait_of(poses, tracker.times, camera)
         centres = boxes[:, :2] + boxes[:, 2:] / 2 - (camera[np.minimum(frames, len(camera) - 1)] if camera is not None else 0.0)
         travel = float(np.hypot(*(centres[-1] - centres[0]))) / float(np.median(boxes[:, 2:].max(axis=1)))
         # Drop fluttering tape or foliage (jitters in place) and shreds of blobs seen now and then.
@@ -478,8 +532,15 @@ def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, 
         evidence = _evidence(chain, boxes, info, shot, moved)
         if desc.motion == "walking":
             evidence["gait_strength"] = round(onsets.gait_analysis(raw, info.fps).strength, 3)
-        tracks.append(Track(id=tid, label=desc.label, motion=desc.motion, frames=frames.tolist(), t_s=times,
+        motion, steps = desc.motion, desc.onsets_s
+        if gait is not None:
+            gait.contacts, gait.alternation = [], 0.0  # landmarks at the detector's pace time no strikes
+            evidence |= gait_evidence(gait, len(poses))
+            if gait.state == "seated":  # a seated person's feet shuffle; they do not walk
+                motion, steps = "static", []
+        tracks.append(Track(id=tid, label=desc.label, motion=motion, frames=frames.tolist(), t_s=times,
                             boxes=[tuple(float(v) for v in b) for b in _smooth(boxes, frames, info.fps)],
-                            onsets_s=desc.onsets_s, frame_width=info.width, frame_height=info.height,
+                            onsets_s=steps, frame_width=info.width, frame_height=info.height,
                             shot=shot.index, evidence=evidence))
     return tracks
+

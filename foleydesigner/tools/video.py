@@ -19,6 +19,12 @@ _IMAGE_FORMATS = ("image2", "image2pipe")
 #: A file is called damaged when its readable frames end this much before its declared duration (frames, fraction):
 #: container durations are rounded and can count one frame more than the timestamps do.
 _TRUNCATION_FRAMES, _TRUNCATION_FRACTION = 2, 0.02
+#: Picture sizes worth analysing: a side under 16 px holds no object to track (a 1×1000 strip divides by zero
+#: downstream and costs seconds per frame for nothing), a side ratio past 16:1 is no camera's, and more than
+#: 8K's 36 Mpx a frame would take minutes per second of picture.
+MIN_SIDE_PX, MAX_ASPECT, MAX_PIXELS = 16, 16.0, 36_000_000
+#: cv2.rotate codes for a display matrix that turns the picture counter-clockwise by this many degrees.
+_ROTATE = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,9 @@ def probe_video(path: str | Path) -> VideoInfo:
                          "pictures (mp4, mkv, mov, avi)")
     if not pts or width <= 0:
         raise InputError(f"{path} has a video stream with zero frames; give a clip with at least one frame")
+    check_picture_size(path, width, height)
+    if display_rotation(path) in (90, 270):  # a portrait phone clip stored landscape: analyse it as shown
+        width, height = height, width
     pts.sort()
     n = len(pts)
     diffs = np.diff(pts) if n > 1 else np.array([])
@@ -84,6 +93,34 @@ def probe_video(path: str | Path) -> VideoInfo:
         codec=codec, container=fmt, has_audio=has_audio, variable_frame_rate=vfr,
         declared_duration_s=round(declared, 4) if declared > 0 else None,
     )
+
+
+def check_picture_size(path: str | Path, width: int, height: int) -> None:
+    """InputError for a picture no analysis can use (MIN_SIDE_PX, MAX_ASPECT, MAX_PIXELS)."""
+    if min(width, height) < MIN_SIDE_PX or max(width, height) > MAX_ASPECT * min(width, height) \
+            or width * height > MAX_PIXELS:
+        raise InputError(f"{path} is {width}x{height} pixels: the picture must be at least {MIN_SIDE_PX} px on each "
+                         f"side, at most {MAX_ASPECT:.0f}:1 and at most {MAX_PIXELS // 1_000_000} Mpx; give a normal "
+                         "video clip")
+
+
+def display_rotation(path: str | Path) -> int:
+    """How far the player turns the picture counter-clockwise (0, 90, 180 or 270 degrees), from the stream's
+    display matrix (the side data a phone writes for a portrait clip), read off the first decoded frame."""
+    with _open(path) as container:
+        vs = container.streams.video[0]
+        try:
+            for frame in _decoded(container, vs, path):
+                return _rotation(frame)
+        except Exception as exc:  # unreadable first frame: the probe's own checks say so
+            log.debug("%s: no rotation read (%s)", path, exc)
+    return 0
+
+
+def _rotation(frame) -> int:  # type: ignore[no-untyped-def]
+    """The frame's display rotation snapped to a quarter turn, counter-clockwise degrees in [0, 360)."""
+    rot = getattr(frame, "rotation", 0) or 0
+    return int(round(float(rot) / 90.0)) % 4 * 90
 
 
 def damage_warning(info: VideoInfo) -> str | None:
@@ -112,6 +149,8 @@ def iter_frames(path: str | Path, *, max_width: int | None = None, full_every: i
     for which keep(index) is false are decoded (the stream is read in order) but neither converted nor yielded.
 
     t_s is measured from the first frame's timestamp, so clips whose stream starts late still begin at 0.
+    Frames are turned as the display matrix says (a portrait phone clip comes out portrait, as probe_video
+    reports its size).
     """
     with _open(path) as container:
         vs = container.streams.video[0]
@@ -125,8 +164,11 @@ def iter_frames(path: str | Path, *, max_width: int | None = None, full_every: i
             if keep is not None and not keep(index):
                 index += 1
                 continue
-            w, h = frame.width, frame.height
             bgr = _bgr(frame)
+            rot = _rotation(frame)
+            if rot:
+                bgr = cv2.rotate(bgr, _ROTATE[rot])
+            h, w = bgr.shape[:2]
             if max_width and w > max_width:
                 size = (max_width, max(2, int(round(h * max_width / w / 2)) * 2))
                 image = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
