@@ -10,16 +10,20 @@ limiter (which only touches the few peaks over the ceiling).
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
+
 from foleydesigner.agents.experts import load_experts
 from foleydesigner.agents.mixing import analyse, render_mix
 from foleydesigner.schemas import EventClues, FoleyScript
 from foleydesigner.tools.processing import db_to_gain
+from foleydesigner.tools.stems import STEM_FORMATS, time_reference
 from foleydesigner.tools.streams import WINDOW_S, SpillFile, WavAudio
 from foleydesigner.trace import Tracer
 from foleydesigner.units import SAMPLE_RATE
@@ -38,6 +42,55 @@ class PostPlan:
     faders_db: dict[str, float] = field(default_factory=dict)
 
 
+def stem_path(run_dir: Path, sid: str) -> Path | None:
+    """The stem file of an event as the run delivered it (`--stem-format wav` or `flac`), None when missing."""
+    return next((p for ext in STEM_FORMATS if (p := run_dir / "stems" / f"{sid}.{ext}").is_file()), None)
+
+
+class Placed:
+    """A stem file read on the clip's clock: `--stems trimmed` cuts each stem to where it sounds, so its first
+    sample sits `offset` samples into the clip; the reader gives zeros around it, n frames in all."""
+
+    def __init__(self, src: WavAudio, offset: int, n: int) -> None:
+        self.src, self.offset, self.n, self.channels, self.sr = src, offset, n, src.channels, src.sr
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        return self.src.read(a - self.offset, b - self.offset)
+
+
+def _otio_offset(run_dir: Path, rel: str) -> int | None:
+    """First sample of a stem's media on the timeline, from session.otio (a FLAC stem has no bext chunk)."""
+    try:
+        doc = json.loads((run_dir / "session.otio").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    todo: list[Any] = [doc]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            if node.get("target_url") == rel:
+                start = (node.get("available_range") or {}).get("start_time") or {}
+                if "value" in start and start.get("rate"):
+                    return int(round(float(start["value"]) * SAMPLE_RATE / float(start["rate"])))
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return None
+
+
+def on_clip_clock(run_dir: Path, path: Path, n: int | None) -> WavAudio | Placed | None:
+    """A stem as a reader n frames long on the clip's clock (n None: the file as it is); None when the file is
+    shorter than the clip and neither its bext TimeReference nor session.otio says where it starts."""
+    src = WavAudio(path)
+    if n is None or src.n == n:
+        return src
+    offset = time_reference(path) if path.suffix == ".wav" else None
+    offset = offset if offset is not None else _otio_offset(run_dir, f"stems/{path.name}")
+    if offset is None or offset < 0 or offset + src.n > n:
+        return None
+    return Placed(src, offset, n)
+
+
 def plan_faders(plan: dict[str, Any]) -> dict[str, float]:
     """The fader move of each stem in mix_plan.json (the dynamics expert's `gain_db`), 0 dB where none."""
     out: dict[str, float] = {}
@@ -50,15 +103,15 @@ def render_post_plan(run_dir: Path, script: dict[str, Any], clues: dict[str, Any
                      scratch: Path) -> PostPlan | None:
     """Run the mix plan's channel strips on the run's stems into scratch/; None when the run has no plan or its
     stems are not the mixer's full-length 48 kHz stereo (then the monitor falls back to the raw stems)."""
-    ids = [sid for sid in (plan.get("plan") or {}) if (run_dir / "stems" / f"{sid}.wav").is_file()]
-    if not ids:
-        return None
-    sources = {sid: WavAudio(run_dir / "stems" / f"{sid}.wav") for sid in sorted(ids)}
-    if any(s.sr != SAMPLE_RATE or s.channels != 2 for s in sources.values()):
+    paths = {sid: p for sid in sorted(plan.get("plan") or {}) if (p := stem_path(run_dir, sid))}
+    if not paths:
         return None
     mix = run_dir / "mix_stereo.wav"
-    if mix.is_file() and any(s.n != WavAudio(mix).n for s in sources.values()):  # `--stems trimmed`: not on the clip's clock
-        return None
+    n = WavAudio(mix).n if mix.is_file() else None
+    placed = {sid: on_clip_clock(run_dir, p, n) for sid, p in paths.items()}
+    if any(s is None or s.sr != SAMPLE_RATE or s.channels != 2 for s in placed.values()):
+        return None  # a stem whose place on the clip's clock is unknown: the mixer's strips cannot be re-run
+    sources: dict[str, Any] = dict(placed)
     parsed = FoleyScript.model_validate(script)
     known = {e.id for e in parsed.events}
     sources = {sid: s for sid, s in sources.items() if sid in known}

@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from foleydesigner.report import media
-from foleydesigner.report.mixdown import render_post_plan
+from foleydesigner.report.mixdown import on_clip_clock, render_post_plan
 from foleydesigner.tools.loudness import LoudnessMeter
 from foleydesigner.tools.streams import WavAudio
 
@@ -147,7 +147,7 @@ def _stems(run_dir: Path, data: dict[str, Any], dest: Path, out: dict[str, Any],
                 continue
             src: Any = post.stems.get(ev["id"]) if post else None
             gain = post.master_gain if src is not None else 1.0
-            src = src if src is not None else WavAudio(run_dir / ev["stem"])
+            src = src if src is not None else raw_stem(run_dir, run_dir / ev["stem"])
             env, first, last = media.stem_envelope(src, bins, gain=gain)
             out["envelopes"][ev["id"]] = env
             if first >= 0:  # the stem's spectrogram as mixed, for its lane (about 30 ms a stem)
@@ -161,6 +161,13 @@ def _stems(run_dir: Path, data: dict[str, Any], dest: Path, out: dict[str, Any],
             _returns(post, out, bins, add_audio)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def raw_stem(run_dir: Path, path: Path) -> Any:
+    """A stem as generated, on the clip's clock when its place is known (a `--stems trimmed` file starts where it
+    sounds), else as the file is."""
+    mix = run_dir / "mix_stereo.wav"
+    return (on_clip_clock(run_dir, path, WavAudio(mix).n) if mix.is_file() else None) or WavAudio(path)
 
 
 def _returns(post: Any, out: dict[str, Any], bins: int, add_audio: Any) -> None:
