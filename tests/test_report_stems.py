@@ -65,15 +65,15 @@ def test_trimmed_stems_are_placed_on_the_clip_clock_and_play_post_plan(demo, tmp
     run = copy_run(demo, tmp_path / f"trimmed_{fmt}")
     starts = {}
     for wav in sorted((run / "stems").glob("*.wav")):
-        path, first, _ = deliver_stem(wav, mode="trimmed", fmt=fmt)
-        starts[path.stem] = first
+        path, first, length = deliver_stem(wav, mode="trimmed", fmt=fmt)
+        starts[path.stem] = (first, length)
     if fmt == "flac":  # session.otio is where a FLAC's place is: rewrite its media ranges as a trimmed run would
         doc = (run / "session.otio").read_text()
         doc = doc.replace(".wav\"", ".flac\"")
         otio = json.loads(doc)
         _place(otio, starts)
         (run / "session.otio").write_text(json.dumps(otio))
-    assert max(starts.values()) > 48_000  # some stem starts a second or more into the clip
+    assert max(first for first, _ in starts.values()) > 48_000  # some stem starts a second or more into the clip
     data = page_json(write_report(run))
     full = page_json(demo / "report.html")
     assert data["media"]["stems_post_plan"] is True
@@ -85,15 +85,31 @@ def test_trimmed_stems_are_placed_on_the_clip_clock_and_play_post_plan(demo, tmp
         assert _close(data["media"]["envelopes"][sid], full["media"]["envelopes"][sid]) <= 2
 
 
-def _place(node, starts: dict[str, int]) -> None:
+def _place(node, starts: dict[str, tuple[int, int]]) -> None:
     """Each stem's media reference starts at its first sample, as tools/otio.py writes for trimmed stems."""
     if isinstance(node, dict):
         url = str(node.get("target_url", ""))
         if url.startswith("stems/") and Path(url).stem in starts:
             rng = node.setdefault("available_range", {})
-            rng["start_time"] = {"OTIO_SCHEMA": "RationalTime.1", "rate": 48000.0, "value": float(starts[Path(url).stem])}
+            sid = Path(url).stem
+            rng["start_time"] = {"OTIO_SCHEMA": "RationalTime.1", "rate": 48000.0, "value": float(starts[sid][0])}
+            rng["duration"] = {"OTIO_SCHEMA": "RationalTime.1", "rate": 48000.0, "value": float(starts[sid][1])}
         for v in node.values():
             _place(v, starts)
     elif isinstance(node, list):
         for v in node:
             _place(v, starts)
+
+
+def test_a_runs_own_report_plays_the_mixers_strips_and_a_rebuild_renders_the_same(demo, tmp_path):
+    """`foley run` builds its report from the mixer's processed strips (no second render of the plan); `foley report`
+    later, with the strips gone, renders them again from the stems: both play the same audio."""
+    own = page_json(demo / "report.html")
+    assert own["media"]["stems_from"] == "mixer" and not (demo / ".internal").exists()  # the run still cleans up
+    rebuilt = page_json(write_report(copy_run(demo, tmp_path / "again")))
+    assert rebuilt["media"]["stems_from"] == "rendered"
+    assert set(own["media"]["audio"]) == set(rebuilt["media"]["audio"])
+    for sid, env in own["media"]["envelopes"].items():
+        assert _close(env, rebuilt["media"]["envelopes"][sid]) <= 1, sid
+    for key, entry in own["media"]["audio"].items():
+        assert entry["offset_s"] == pytest.approx(rebuilt["media"]["audio"][key]["offset_s"], abs=0.002), key

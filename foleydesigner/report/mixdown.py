@@ -40,6 +40,7 @@ class PostPlan:
     returns: dict[str, SpillFile]
     master_gain: float
     faders_db: dict[str, float] = field(default_factory=dict)
+    source: str = "rendered"  # "mixer": the run's own strips; "rendered": the plan run again on the stems
 
 
 def stem_path(run_dir: Path, sid: str) -> Path | None:
@@ -58,8 +59,9 @@ class Placed:
         return self.src.read(a - self.offset, b - self.offset)
 
 
-def _otio_offset(run_dir: Path, rel: str) -> int | None:
-    """First sample of a stem's media on the timeline, from session.otio (a FLAC stem has no bext chunk)."""
+def _otio_offset(run_dir: Path, rel: str, n: int) -> int | None:
+    """First sample of a stem's media on the timeline, from session.otio (a FLAC stem has no bext chunk), when
+    the media range written there is as long as the file (n frames): else session.otio describes another file."""
     try:
         doc = json.loads((run_dir / "session.otio").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -69,8 +71,10 @@ def _otio_offset(run_dir: Path, rel: str) -> int | None:
         node = todo.pop()
         if isinstance(node, dict):
             if node.get("target_url") == rel:
-                start = (node.get("available_range") or {}).get("start_time") or {}
-                if "value" in start and start.get("rate"):
+                rng = node.get("available_range") or {}
+                start, length = rng.get("start_time") or {}, rng.get("duration") or {}
+                if "value" in start and start.get("rate") and length.get("rate") and \
+                        round(float(length.get("value", -1)) * SAMPLE_RATE / float(length["rate"])) == n:
                     return int(round(float(start["value"]) * SAMPLE_RATE / float(start["rate"])))
             todo.extend(node.values())
         elif isinstance(node, list):
@@ -85,7 +89,7 @@ def on_clip_clock(run_dir: Path, path: Path, n: int | None) -> WavAudio | Placed
     if n is None or src.n == n:
         return src
     offset = time_reference(path) if path.suffix == ".wav" else None
-    offset = offset if offset is not None else _otio_offset(run_dir, f"stems/{path.name}")
+    offset = offset if offset is not None else _otio_offset(run_dir, f"stems/{path.name}", src.n)
     if offset is None or offset < 0 or offset + src.n > n:
         return None
     return Placed(src, offset, n)
@@ -99,10 +103,37 @@ def plan_faders(plan: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+#: Where a run's mixer leaves its processed strips (agents/mixing.render_mix) until the run ends.
+MIXER_STRIPS = Path(".internal") / "render"
+
+
+def mixer_strips(run_dir: Path, plan: dict[str, Any]) -> PostPlan | None:
+    """The processed stems and reverb returns exactly as the run's mixer summed them, when the run is still in
+    progress (`foley run` builds its report before removing its scratch folder): every plan stem's strip must be
+    there, stereo and as long as the mix. None otherwise (`foley report` later: the strips are rendered again)."""
+    folder, mix = run_dir / MIXER_STRIPS, run_dir / "mix_stereo.wav"
+    ids = sorted(plan.get("plan") or {})
+    if not ids or not folder.is_dir() or not mix.is_file():
+        return None
+    size = WavAudio(mix).n * 2 * 4  # float32 frames of a stereo strip the mix's length
+    strips = {sid: folder / f"{sid}.f32" for sid in ids}
+    returns = sorted(folder.glob("return_*.f32"))
+    if any(not p.is_file() or p.stat().st_size != size for p in (*strips.values(), *returns)):
+        return None
+    master = (plan.get("verification") or {}).get("master") or {}
+    return PostPlan(stems={sid: SpillFile.existing(p, 2) for sid, p in strips.items()},
+                    returns={p.stem: SpillFile.existing(p, 2) for p in returns},
+                    master_gain=db_to_gain(float(master.get("gain_db") or 0.0)), faders_db=plan_faders(plan),
+                    source="mixer")
+
+
 def render_post_plan(run_dir: Path, script: dict[str, Any], clues: dict[str, Any], plan: dict[str, Any],
                      scratch: Path) -> PostPlan | None:
     """Run the mix plan's channel strips on the run's stems into scratch/; None when the run has no plan or its
-    stems are not the mixer's full-length 48 kHz stereo (then the monitor falls back to the raw stems)."""
+    stems are not the mixer's full-length 48 kHz stereo (then the monitor falls back to the raw stems). The
+    mixer's own strips are taken instead when the run still has them (most of a report's build time otherwise)."""
+    if (kept := mixer_strips(run_dir, plan)) is not None:
+        return kept
     paths = {sid: p for sid in sorted(plan.get("plan") or {}) if (p := stem_path(run_dir, sid))}
     if not paths:
         return None

@@ -141,7 +141,7 @@ def _stems(run_dir: Path, data: dict[str, Any], dest: Path, out: dict[str, Any],
             data["warnings"].append("the Stems monitor plays the stems as generated, before the mix plan (no mix_plan.json "
                                     "or stems the mixer did not take): levels are not the mix's")
         else:
-            out["stems_post_plan"], out["faders_db"] = True, post.faders_db
+            out["stems_post_plan"], out["faders_db"], out["stems_from"] = True, post.faders_db, post.source
         for ev in data["events"]:
             if not ev["stem"]:
                 continue
