@@ -184,7 +184,6 @@ def _run_in(staging: Path, video_path: str | Path, plan: dict[str, Any], options
         elif on_stage:
             for node in chunk:
                 on_stage(node)
-    shutil.rmtree(staging / ".internal", ignore_errors=True)
     info = run_info(ctx, state, plan["video"], t_start)
     blob = json.dumps([r for r in plan["applied"]], sort_keys=True).encode()
     info.key = {**run_key(video_path, None, options), "edits_hash": hashlib.sha256(blob).hexdigest()[:32]}
@@ -192,6 +191,7 @@ def _run_in(staging: Path, video_path: str | Path, plan: dict[str, Any], options
                   "reused": sorted(e.id for e in plan["script"].events if e.id not in plan["rerender"]),
                   "removed": plan["removed"], "restored": plan["restored"]}
     atomic_write_json(staging / "run.json", info)
-    write_report_safe(staging)
+    write_report_safe(staging)  # before the scratch folder goes: the report reuses the mixer's strips
+    shutil.rmtree(staging / ".internal", ignore_errors=True)
     state["run"] = info.model_dump(mode="json")
     return state
