@@ -21,7 +21,7 @@ from foleydesigner import limits
 from foleydesigner.context import RunContext
 from foleydesigner.edits import apply_edits, read_edits, render_changed
 from foleydesigner.errors import InputError
-from foleydesigner.publish import OutLock, make_staging, publish, remove_stale, snapshot
+from foleydesigner.publish import FILES_KEY, OutLock, make_staging, publish, remove_stale, run_files, snapshot
 from foleydesigner.reuse import reusable_stem
 from foleydesigner.schemas import CluesFile, EventClues, FoleyScript, VideoInfo
 from foleydesigner.script_diff import normalised
@@ -184,7 +184,6 @@ def _run_in(staging: Path, video_path: str | Path, plan: dict[str, Any], options
         elif on_stage:
             for node in chunk:
                 on_stage(node)
-    shutil.rmtree(staging / ".internal", ignore_errors=True)
     info = run_info(ctx, state, plan["video"], t_start)
     blob = json.dumps([r for r in plan["applied"]], sort_keys=True).encode()
     info.key = {**run_key(video_path, None, options), "edits_hash": hashlib.sha256(blob).hexdigest()[:32]}
@@ -192,6 +191,9 @@ def _run_in(staging: Path, video_path: str | Path, plan: dict[str, Any], options
                   "reused": sorted(e.id for e in plan["script"].events if e.id not in plan["rerender"]),
                   "removed": plan["removed"], "restored": plan["restored"]}
     atomic_write_json(staging / "run.json", info)
-    write_report_safe(staging)
+    write_report_safe(staging)  # before the scratch folder goes: the report reuses the mixer's strips
+    shutil.rmtree(staging / ".internal", ignore_errors=True)
+    setattr(info, FILES_KEY, run_files(staging))  # what a later --force may replace, as for any run
+    atomic_write_json(staging / "run.json", info)
     state["run"] = info.model_dump(mode="json")
     return state

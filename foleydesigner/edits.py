@@ -256,9 +256,10 @@ def _apply_one(op: EditOp, events: dict[str, SoundEvent], cands: dict[str, Sound
         by = op.by_s if op.by_s is not None else op.to_s - ev.start_s  # type: ignore[operator]
         start = ev.start_s + by
         _check_time(start, dur, "the new start")
-        onsets = [o + by for o in ev.onsets_s]
-        for o in onsets:
-            _check_time(o, dur, "an onset moved to")
+        # as a clip slid along a DAW's timeline: the hits that pass the clip's end are cut, the others move
+        onsets = [o + by for o in ev.onsets_s if 0.0 <= o + by < dur]
+        if ev.onsets_s and not onsets:
+            raise _Problem(f"every onset of {op.id} would be outside the clip (0 to {dur:.3f} s)")
         events[op.id] = ev = ev.model_copy(update={"start_s": start, "end_s": min(max(ev.end_s + by, start), dur),
                                                    "onsets_s": onsets})
         if op.id in clues:

@@ -231,14 +231,14 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
             order = [n for n in graph.nodes if not n.startswith("__")]
             started = True
             resumed_after = _stream_checkpointed(graph, inputs, ctx, on_node, state, on_review)
-        for scratch in (staging / ".internal", staging / RESUME_DIR):
-            shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(staging / RESUME_DIR, ignore_errors=True)
         info = _run_info(ctx, state, video, t_start)
         info.key = dict(key)
         if is_failed_run(failed_dir(out)) and not force:
             info.warnings.append(f"{failed_dir(out)} holds an earlier failed run's trace; --force removes it")
         atomic_write_json(staging / "run.json", info)
         write_report_safe(staging)  # report.html from the files just written; a failure only warns
+        shutil.rmtree(staging / ".internal", ignore_errors=True)  # after the report: it reuses the mixer's strips
         setattr(info, FILES_KEY, run_files(staging))  # what a later --force may replace, and nothing else
         atomic_write_json(staging / "run.json", info)
         publish(staging, out, before)

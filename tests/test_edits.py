@@ -347,3 +347,13 @@ def test_an_edit_in_place_never_replaces_the_edits_file_it_reads(source, tmp_pat
     code, _, err = run_cli(monkeypatch, capsys, ["run", str(clip), "--out", str(out), "--edits", str(edits)])
     assert code == 2 and "is inside --out" in err and edits.is_file()
     assert (out / "script.json").read_bytes() == (run / "script.json").read_bytes()
+
+
+def test_moving_an_event_cuts_the_hits_that_pass_the_clips_end():
+    """A walker's steps run to the last frame, so a +0.5 s move (the review desk's default use) must slide the
+    event and drop only the steps past the end, as a DAW cuts a clip slid past the timeline's end."""
+    script, _, _ = _apply({"op": "move", "id": "steps", "by_s": 2.3})
+    steps = next(e for e in script.events if e.id == "steps")
+    assert steps.start_s == pytest.approx(2.8) and steps.onsets_s == pytest.approx([2.9, 3.5])
+    with pytest.raises(InputError, match="every onset of steps would be outside the clip"):
+        _apply({"op": "move", "id": "steps", "by_s": 3.45})  # starts at 3.95 s, its first hit at 4.05 s

@@ -539,9 +539,8 @@ def master_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
             for k, bus in buses.items():
                 bus.write(a, acc[k])
         kept = bool(set(ctx.deliver) - {"stereo", "5.1"})  # immersive delivery renders objects from them (delivery.py)
-        if not kept:
-            for src in (*processed.values(), *returns.values()):
-                src.remove()
+        # the processed strips stay in the scratch folder until the run removes it: the report's Stems monitor
+        # plays them as they were mixed (report/mixdown.py) instead of rendering every strip a second time
         rec["parsed"] = measured
     space = {**scene.space.as_dict(), **state.get("notes", {}).get("reverb", {})}
     analysis = {"band_centres_hz": [round(float(c), 1) for c in band_centres_hz()], "targets": asdict(scene.targets),

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from foleydesigner.errors import InputError
+from foleydesigner.report.mixdown import stem_path
 from foleydesigner.report.review import depth_scale, immersive, readable, vocabulary
 from foleydesigner.trace_view import load_trace, per_agent, timeline
 from foleydesigner.units import DEFAULT_HFOV_DEG
@@ -79,7 +80,8 @@ def _events(script: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
         ev["confidence"] = None if conf is None else round(float(conf), 3)
         ev["evidence"] = readable(e.get("evidence"))
         ev["surface"] = (e.get("params") or {}).get("surface")
-        ev["stem"] = f"stems/{e['id']}.wav" if (run_dir / "stems" / f"{e['id']}.wav").is_file() else None
+        path = stem_path(run_dir, e["id"])  # `--stem-format flac` delivers stems/<id>.flac
+        ev["stem"] = path.relative_to(run_dir).as_posix() if path else None
         out.append(ev)
     return out
 

@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from foleydesigner.report import media
-from foleydesigner.report.mixdown import render_post_plan
+from foleydesigner.report.mixdown import on_clip_clock, render_post_plan
 from foleydesigner.tools.loudness import LoudnessMeter
 from foleydesigner.tools.streams import WavAudio
 
@@ -83,12 +83,14 @@ def render_media(run_dir: Path, data: dict[str, Any], dest: Path) -> dict[str, A
     _stems(run_dir, data, dest, out, bins, add_audio if opus else None)
     stereo, surround, binaural = run_dir / "mix_stereo.wav", run_dir / "mix_5_1.wav", run_dir / "mix_binaural.wav"
     if stereo.is_file():
-        media.spectrogram_png(stereo, dest / "spectrogram.png", f_range=SPEC_HZ)
+        mix = in_memory(WavAudio(stereo))
+        media.spectrogram_png(mix, dest / "spectrogram.png", f_range=SPEC_HZ)
         out["spectrogram"] = href(f"{MEDIA_DIR}/spectrogram.png")
-        out["envelopes"]["__mix__"] = media.stem_envelope(stereo, bins)[0]
+        out["envelopes"]["__mix__"] = media.stem_envelope(mix, bins)[0]
         out["loudness"]["stereo"] = loudness_curve(stereo)
         if opus:
-            add_audio("mix:stereo", stereo, (0, 1), 0, sf.info(str(stereo)).frames, 128_000)
+            add_audio("mix:stereo", mix, (0, 1), 0, mix.n, 128_000)
+        del mix
     if surround.is_file() and sf.info(str(surround)).channels == 6:
         out["loudness"]["5.1"] = loudness_curve(surround)
         n = sf.info(str(surround)).frames
@@ -141,13 +143,13 @@ def _stems(run_dir: Path, data: dict[str, Any], dest: Path, out: dict[str, Any],
             data["warnings"].append("the Stems monitor plays the stems as generated, before the mix plan (no mix_plan.json "
                                     "or stems the mixer did not take): levels are not the mix's")
         else:
-            out["stems_post_plan"], out["faders_db"] = True, post.faders_db
+            out["stems_post_plan"], out["faders_db"], out["stems_from"] = True, post.faders_db, post.source
         for ev in data["events"]:
             if not ev["stem"]:
                 continue
             src: Any = post.stems.get(ev["id"]) if post else None
             gain = post.master_gain if src is not None else 1.0
-            src = src if src is not None else WavAudio(run_dir / ev["stem"])
+            src = in_memory(src if src is not None else raw_stem(run_dir, run_dir / ev["stem"]))
             env, first, last = media.stem_envelope(src, bins, gain=gain)
             out["envelopes"][ev["id"]] = env
             if first >= 0:  # the stem's spectrogram as mixed, for its lane (about 30 ms a stem)
@@ -161,6 +163,39 @@ def _stems(run_dir: Path, data: dict[str, Any], dest: Path, out: dict[str, Any],
             _returns(post, out, bins, add_audio)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+#: A stem is read once into memory for its envelope, spectrogram and preview (three passes over the file
+#: otherwise, a third of a run's report build) when it takes at most this: ~20 min of 48 kHz stereo float.
+MEMORY_MAX_BYTES = 1 << 28
+
+
+class _Loaded:
+    """A reader's whole signal, read (and cleaned of NaN and denormals) once."""
+
+    def __init__(self, src: Any) -> None:
+        self.n, self.channels, self.sr = src.n, src.channels, getattr(src, "sr", 48_000)
+        self.audio = src.read(0, src.n)
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        lo, hi = max(0, a), max(0, min(self.n, b))
+        if a >= 0 and b <= self.n:
+            return self.audio[:, a:b]
+        out = np.zeros((self.channels, b - a), np.float32)
+        if hi > lo:
+            out[:, lo - a: hi - a] = self.audio[:, lo:hi]
+        return out
+
+
+def in_memory(src: Any) -> Any:
+    return _Loaded(src) if src.n * src.channels * 4 <= MEMORY_MAX_BYTES else src
+
+
+def raw_stem(run_dir: Path, path: Path) -> Any:
+    """A stem as generated, on the clip's clock when its place is known (a `--stems trimmed` file starts where it
+    sounds), else as the file is."""
+    mix = run_dir / "mix_stereo.wav"
+    return (on_clip_clock(run_dir, path, WavAudio(mix).n) if mix.is_file() else None) or WavAudio(path)
 
 
 def _returns(post: Any, out: dict[str, Any], bins: int, add_audio: Any) -> None:
