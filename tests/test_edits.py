@@ -258,6 +258,11 @@ def test_remove_one_and_move_another_renders_only_the_moved_stem(source, tmp_pat
     assert not [r for r in _trace(out) if r["node"] in ("load_video", "filmscribe.generate", "tot.select")]
     # the mix changed: the removed bed is gone from it
     assert not np.array_equal(sf.read(str(out / "mix_stereo.wav"))[0], sf.read(str(run / "mix_stereo.wav"))[0])
+    # an edits run lists what it wrote, like any run, so a later --force may replace it (and nothing else)
+    assert set(info["files"]) == {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert "stems/" + f"{ids['ball']}.wav" in info["files"]
+    code, _, err = run_cli(monkeypatch, capsys, ["run", str(clip), "--out", str(out), "--edits", str(edits), "--force"])
+    assert code == 0, err
 
 
 def test_an_edited_script_json_in_place_with_resume(source, tmp_path, monkeypatch, capsys):
