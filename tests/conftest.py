@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# One empty user cache per test session: what `foley library fetch` or an earlier run left in ~/.cache (the fetched
+# core recordings, library indexes) must not change what a test hears, and a fresh clone's CI has none of it.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="foley-test-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
