@@ -186,3 +186,22 @@ def test_seated_people_make_no_steps_even_where_the_tracker_sees_walkers():
     assert {e.label for e in out.candidates} == {"footsteps", "rain_heavy", "thunder", "crickets"}
     assert all(len(w) <= MAX_WARNING_CHARS for w in warnings) and len(warnings) == 1 + 3 + 3 + 1 + 1
     assert warnings[-1] == "grounding: kept 1 event: clock_tick"
+
+
+def test_three_hundred_invented_events_give_a_few_lines_and_a_count():
+    """A model that writes 300 knocks nobody asked for: all are held back, and the warnings say so in a handful of
+    lines (three in full, then a count), not one line per event on the console and in run.json."""
+    v = video_info(2.0)
+    ground = Ground.of(v, [], DAY_STREET, SceneContext.model_validate(OUTDOOR_DAY), 0.5)
+    knocks = [_ev(f"k{i}", "door_knock", "fg", 0.005 * i, 0.005 * i + 0.1, onsets_s=[0.005 * i]) for i in range(300)]
+    far = [_ev(f"late{i}", "door_slam", "fg", 40.0 + i, 41.0 + i) for i in range(5)]
+    script = FoleyScript.model_validate({**hallucinated(2.0), "events": [*knocks, *far,
+                                                                        _ev("air", "wind", "bg", 0.0, 2.0)]})
+    out, warnings = enforce(script, ground)
+    assert [e.id for e in out.events if e.origin != "screenplay"] == ["air"]
+    assert len(out.candidates) == 300  # every knock is recorded, none rendered
+    assert len(warnings) <= 12 and all(len(w) <= MAX_WARNING_CHARS for w in warnings), warnings
+    assert "grounding: held back 297 more events the same way (no tracked source, screenplay cue or place bed)" \
+        in warnings
+    assert "grounding: dropped 2 more events the same way (outside the 2.00 s clip)" in warnings
+    assert sum(w.startswith("grounding: held back k") for w in warnings) == 3

@@ -32,6 +32,33 @@ MIN_OVERLAP_S = 0.05
 #: How close a misspelt class name must be to a lexicon class to be read as it (difflib ratio).
 CLOSE_MATCH = 0.85
 _NAMES = sorted(e.name for e in ENTRIES)
+#: Lines per kind of change (one reason, one action) before the rest are counted in one line: a model that writes
+#: 300 unsupported knocks gets three warnings and a count, not 300 lines on the console and in run.json.
+LINES_PER_REASON = 3
+
+
+class _Changes:
+    """The warning lines of one enforce pass, each kind of change (what was done, and why) said in full at most
+    LINES_PER_REASON times; past that, one line counts the rest of that kind, in the place of the first it left out."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+        self.out: list[str | tuple[str, str]] = []  # a line, or the place of a kind's count
+        self.seen: dict[tuple[str, str], int] = {}
+
+    def add(self, line: str, kind: tuple[str, str] | None = None) -> None:
+        if kind is not None:
+            n = self.seen[kind] = self.seen.get(kind, 0) + 1
+            if n == LINES_PER_REASON + 1:
+                self.out.append(kind)
+            if n > LINES_PER_REASON:
+                return
+        self.out.append(f"{self.node}: {line}")
+
+    def lines(self) -> list[str]:
+        return [w if isinstance(w, str) else
+                f"{self.node}: {w[0]} {self.seen[w] - LINES_PER_REASON} more events the same way ({w[1]})"
+                for w in self.out]
 
 
 def nearest_class(label: str) -> str | None:
@@ -73,10 +100,10 @@ def enforce(script: FoleyScript, ground: Ground, *, node: str = "grounding",
     search may still tie a cue to the track that makes it, where an added off-screen copy would double it."""
     ev, h = ground.evidence, ground.heading
     duration = ev.duration
-    warnings: list[str] = []
+    log = _Changes(node)
     scene = h.over(script.scene)
     if (scene.location, scene.time_of_day) != (script.scene.location, script.scene.time_of_day):
-        warnings.append(f"{node}: scene {script.scene.location}/{script.scene.time_of_day} replaced by "
+        log.add(f"scene {script.scene.location}/{script.scene.time_of_day} replaced by "
                         f"{scene.location}/{scene.time_of_day} from {h.text or 'the screenplay'}")
     kept: list[SoundEvent] = []
     held = list(script.candidates)
@@ -84,33 +111,35 @@ def enforce(script: FoleyScript, ground: Ground, *, node: str = "grounding",
     for e in script.events:  # ids are unique: the schema refuses a script that repeats one
         label = nearest_class(e.label)
         if label is None:
-            warnings.append(f"{node}: dropped {e.id}: '{e.label}' is no sound class and none is close")
+            log.add(f"dropped {e.id}: '{e.label}' is no sound class and none is close",
+                    ("dropped", "no sound class is close"))
             continue
         if label != e.label:
-            warnings.append(f"{node}: {e.id}: unknown class '{e.label}' played as {label}")
+            log.add(f"{e.id}: unknown class '{e.label}' played as {label}", (f"played as {label}", f"unknown classes close to {label}"))
             e = e.model_copy(update={"label": label, "params": {**BY_NAME[label].params, **e.params}})
         inside = _clip(e, duration)
         if inside is None:
-            warnings.append(f"{node}: dropped {e.id} ({e.label}): {e.start_s:g}-{e.end_s:g} s is outside the "
-                            f"{duration:.2f} s clip")
+            log.add(f"dropped {e.id} ({e.label}): {e.start_s:g}-{e.end_s:g} s is outside the {duration:.2f} s clip",
+                    ("dropped", f"outside the {duration:.2f} s clip"))
             continue
         e = inside
         track = tracks.get(e.source_track) if e.source_track is not None else None
         if track is not None and min(e.end_s, track.end_s) - max(e.start_s, track.start_s) < MIN_OVERLAP_S and not any(
                 track.start_s <= o <= track.end_s for o in e.onsets_s):
             why = f"tied to track {track.id}, on screen {track.start_s:.2f}-{track.end_s:.2f} s, not at {e.start_s:g} s"
-            warnings.append(f"{node}: held back {e.id} ({e.label}): {why}")
+            log.add(f"held back {e.id} ({e.label}): {why}", ("held back", f"tied to track {track.id} where it is not on screen"))
             held.append(_held(e, why))
             continue
         if problems := ground.event_violations(e):
             why = problems[0].split(": ", 1)[-1]
-            warnings.append(f"{node}: held back {e.id}: {why}")
+            log.add(f"held back {e.id}: {why}", ("held back", why))
             held.append(_held(e, why))
             continue
         if not is_supported(e, ev):
             e = _held(e, "no picture or screenplay support", UNSUPPORTED_CONFIDENCE)
             if e.confidence < ev.min_confidence:
-                warnings.append(f"{node}: held back {e.id} ({e.label}): no tracked source, screenplay cue or place bed")
+                log.add(f"held back {e.id} ({e.label}): no tracked source, screenplay cue or place bed",
+                        ("held back", "no tracked source, screenplay cue or place bed"))
                 held.append(e)
                 continue
         kept.append(e)
@@ -129,12 +158,12 @@ def enforce(script: FoleyScript, ground: Ground, *, node: str = "grounding",
         kept.append(new)
         have.add(family(new.label))
         ids.add(new.id)
-        warnings.append(f"{node}: added {new.id}: the screenplay names it ('{' '.join(cue.sentence.split())[:60]}')")
+        log.add(f"added {new.id}: the screenplay names it ('{' '.join(cue.sentence.split())[:60]}')")
     if lost:  # something went: say what stayed
         names = ", ".join(e.id for e in kept[:6]) + (f" and {len(kept) - 6} more" if len(kept) > 6 else "")
-        warnings.append(f"{node}: kept {len(kept)} event{'' if len(kept) == 1 else 's'}: {names or 'none'}")
+        log.add(f"kept {len(kept)} event{'' if len(kept) == 1 else 's'}: {names or 'none'}")
     out = script.model_copy(update={"scene": scene, "events": kept, "candidates": held})
-    return FoleyScript.model_validate(out.model_dump()), warnings
+    return FoleyScript.model_validate(out.model_dump()), log.lines()
 
 
 def enforce_state(state: dict[str, Any], script: FoleyScript, min_confidence: float, node: str = "grounding",
