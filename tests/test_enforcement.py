@@ -205,3 +205,24 @@ def test_three_hundred_invented_events_give_a_few_lines_and_a_count():
         in warnings
     assert "grounding: dropped 2 more events the same way (outside the 2.00 s clip)" in warnings
     assert sum(w.startswith("grounding: held back k") for w in warnings) == 3
+
+
+def test_two_scene_headings_rule_out_only_what_both_scenes_rule_out():
+    """INT. KITCHEN then EXT. STREET, both DAY: which part of the clip is which scene is not known, so the street's
+    traffic and the kitchen's room tone both stay; crickets, wrong for either DAY scene, are held back; the
+    script's place is not forced to the first scene's."""
+    v = video_info(4.0)
+    play = "INT. KITCHEN - DAY\n\nA kettle sits on the stove.\n\nEXT. STREET - DAY\n\nA car drives past.\n"
+    ground = Ground.of(v, [], play, SceneContext.model_validate(OUTDOOR_DAY), 0.5)
+    script = FoleyScript.model_validate({"duration_s": 4.0, "scene": OUTDOOR_DAY, "events": [
+        _ev("tone", "room_tone", "bg", 0.0, 2.0), _ev("cars", "traffic", "bg", 2.0, 4.0),
+        _ev("crickets", "crickets", "bg", 0.0, 4.0)]})
+    out, warnings = enforce(script, ground, add_cues=False)
+    assert {e.id for e in out.events} == {"tone", "cars"} and [e.id for e in out.candidates] == ["crickets"]
+    assert out.scene.location == "outdoor" and out.scene.time_of_day == "day"
+    assert any("crickets belongs to night/dusk/dawn, but the screenplay's heading says day (INT. KITCHEN - DAY / "
+               "EXT. STREET - DAY)" in w for w in warnings)
+    # one INT. heading alone still rules the street out
+    inside = Ground.of(v, [], "INT. KITCHEN - DAY\n\nA kettle sits on the stove.\n",
+                       SceneContext.model_validate(OUTDOOR_DAY), 0.5)
+    assert "cars" in {e.id for e in enforce(script, inside, add_cues=False)[0].candidates}
