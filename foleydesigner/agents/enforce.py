@@ -175,6 +175,14 @@ def enforce_state(state: dict[str, Any], script: FoleyScript, min_confidence: fl
     return enforce(script, ground, node=node, add_cues=add_cues)
 
 
+def _salvaged(notes: list[str]) -> list[str]:
+    """The writer's salvage notes (agents/salvage.py) as warnings: LINES_PER_REASON in full, then a count."""
+    said = [f"script_writer: {n}" for n in notes if n.startswith("salvaged:")]
+    more = len(said) - LINES_PER_REASON
+    return said[:LINES_PER_REASON] + ([f"script_writer: salvaged: {more} more events changed or dropped the same way"]
+                                      if more > 0 else [])
+
+
 def ground_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """Graph node after the script writer: the writer's script, enforced, is what the search starts from."""
     ctx = runtime.context
@@ -183,7 +191,7 @@ def ground_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         out, warnings = enforce_state(state, script, ctx.min_confidence, node="script_writer", add_cues=False)
         # the writer's own clamp (fit_to_clip) dropped what lay wholly outside the clip: say so once, here
         warnings = [f"script_writer: dropped {n.removesuffix('; dropped')}" for n in script.notes
-                    if n.endswith("clip; dropped")] + warnings
+                    if n.endswith("clip; dropped")] + _salvaged(script.notes) + warnings
         rec["decision"] = {"kept": [e.id for e in out.events], "held": [e.id for e in out.candidates],
                            "changes": warnings}
     return {"script": out.model_dump(), "warnings": warnings}

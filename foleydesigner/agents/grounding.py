@@ -194,7 +194,8 @@ def grounded_ask(ctx: Any, role: str, node: str, messages: list[Any], schema: ty
     from langchain_core.messages import AIMessage, HumanMessage
 
     backend = ctx.llm_for(role)
-    answer = ask(ctx, role, node, messages, schema, tools=tools)
+    keep = _salvager(schema)
+    answer = ask(ctx, role, node, messages, schema, tools=tools, salvage=keep)
     problems = check(answer)
     if not problems:
         return answer, []
@@ -203,13 +204,25 @@ def grounded_ask(ctx: Any, role: str, node: str, messages: list[Any], schema: ty
     reask = P.REASK.format(schema=schema.__name__, violations="\n".join(f"- {p}" for p in problems),
                            facts=ground.describe())
     answer = ask(ctx, role, node, [*messages, AIMessage(answer.model_dump_json()), HumanMessage(reask)], schema,
-                 tools=tools)
+                 tools=tools, salvage=keep)
     problems = check(answer)
     ctx.tracer.write({"node": node, "kind": "grounding", "backend": backend, "violations": problems,
                       "decision": f"still contradicts the facts: {'; '.join(problems)}" if problems else "corrected"})
     if problems:
         log.warning("%s: %s still contradicts the measured facts: %s", node, backend, "; ".join(problems))
     return answer, problems
+
+
+def _salvager(schema: type[T]) -> Callable[[Any], T | None] | None:
+    """For a Foley script, what salvage.py can read of an answer the schema refused twice; None for other schemas."""
+    if schema is not FoleyScript:
+        return None
+    from foleydesigner.agents.salvage import salvage_script
+
+    def keep(args: Any) -> T | None:
+        got = salvage_script(args)
+        return got[0] if got is not None else None  # type: ignore[return-value]
+    return keep
 
 
 def grounding_warning(node: str, backend: str, problems: list[str]) -> str:
