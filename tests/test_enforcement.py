@@ -226,3 +226,26 @@ def test_two_scene_headings_rule_out_only_what_both_scenes_rule_out():
     inside = Ground.of(v, [], "INT. KITCHEN - DAY\n\nA kettle sits on the stove.\n",
                        SceneContext.model_validate(OUTDOOR_DAY), 0.5)
     assert "cars" in {e.id for e in enforce(script, inside, add_cues=False)[0].candidates}
+
+
+def test_a_sound_tied_to_a_track_that_cannot_make_it_is_held_back():
+    """A writer ties a gunshot, an explosion and a dog bark to the passing car's track: a car passing makes an
+    engine sound, so none of them has picture support; the car's own engine (passing or idling) does."""
+    from foleydesigner.agents.evidence import sound_for_track
+
+    v = video_info(4.0)
+    car = linear_track(0, t0=0.0, t1=3.9, x0=0, x1=600, h=90, label="vehicle", motion="moving")
+    car = car.model_copy(update={"evidence": {"area_frac": 0.08, "aspect_w_h": 2.2, "travel_widths": 0.9}})
+    day = SceneContext.model_validate(OUTDOOR_DAY)
+    assert sound_for_track(car, day).label == "engine_passby" and sound_for_track(car, day).confidence >= 0.5
+    ground = Ground.of(v, [car], DAY_STREET, day, 0.5)
+    script = FoleyScript.model_validate({"duration_s": 4.0, "scene": OUTDOOR_DAY, "events": [
+        _ev("car", "engine_passby", "fg", 0.0, 3.9, source_track=0),
+        _ev("idle", "engine_idle", "fg", 0.0, 3.9, source_track=0),
+        _ev("bang", "gunshot", "fg", 0.5, 0.6, onsets_s=[0.5], source_track=0),
+        _ev("boom", "explosion", "fg", 1.0, 1.5, onsets_s=[1.0], source_track=0),
+        _ev("woof", "dog_bark", "fg", 1.2, 1.4, onsets_s=[1.2], source_track=0)]})
+    out, warnings = enforce(script, ground, add_cues=False)
+    assert {e.id for e in out.events} == {"car", "idle"}
+    assert {e.id for e in out.candidates} == {"bang", "boom", "woof"}
+    assert "grounding: held back bang (gunshot): no tracked source, screenplay cue or place bed" in warnings
