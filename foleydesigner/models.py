@@ -90,16 +90,28 @@ def redact_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+#: Key variables this process has read a key from (a role's api_key_env in foley.toml, MY_VLLM_KEY): their values
+#: are scrubbed like the built-in ones, whatever a server echoes back.
+_USED_KEY_ENV: set[str] = set()
+#: Credentials of any HTTP auth scheme, and key headers, as a server's error may echo them.
+_AUTH = re.compile(r"\b(Bearer\s+|Basic\s+|Digest\s+|(?:Token|Bot)\s+(?=[^\s'\",;}]*\d))[A-Za-z0-9._~+/=:-]{6,}", re.I)
+_KEY_HEADER = re.compile(r"\b(authorization|x-api-key|api-key|api_key)(['\"]?\s*[:=]\s*['\"]?)"
+                         r"(?!\*\*\*|(?:Bearer|Basic|Digest|Token|Bot)\b)[^\s'\",;}]{6,}", re.I)
+
+
 def _secrets() -> list[str]:
-    return [v for k in _KEY_ENV.values() if len(v := os.environ.get(k, "")) >= 6]
+    names = sorted({*_KEY_ENV.values(), *_USED_KEY_ENV})
+    return sorted((v for k in names if len(v := os.environ.get(k, "")) >= 6), key=len, reverse=True)
 
 
 def scrub(text: str, extra: Sequence[str] = ()) -> str:
-    """Remove API keys (from the environment, or given) from text bound for an error message or the trace."""
+    """Remove API keys (from the environment, or given) and the credentials of any Authorization scheme from text
+    bound for an error message or the trace."""
     for secret in [*_secrets(), *extra]:
         if secret:
             text = text.replace(secret, "***")
-    return text
+    text = _AUTH.sub(lambda m: f"{m.group(1)}***", text)
+    return _KEY_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
 
 def speaks_openai(provider: str) -> bool:
     """Whether --llm-base-url (an OpenAI-compatible server) fits this provider (test factories take any URL)."""
@@ -215,6 +227,8 @@ def make_chat_model(spec: str, *, base_url: str | None = None, temperature: floa
         raise BackendError(f"{who} needs {pkg} installed: pip install {pkg}{hint}")
     env = api_key_env or _KEY_ENV.get(provider)
     key = os.environ.get(env) if env else None
+    if env:
+        _USED_KEY_ENV.add(env)  # scrub() now hides its value everywhere
     optional = (base_url is not None and api_key_env is None) if key_optional is None else key_optional
     if env and not key and not optional:
         named = f" (named by {key_source})" if key_source else ""

@@ -46,9 +46,10 @@ def _reply(kind: str, model: str, name: str | None, args: dict[str, Any] | str |
 
 
 class FakeLLMServer:
-    def __init__(self, kind: str, answers: dict[str, Any] | None = None, *, status: int | list[int] = 200) -> None:
+    def __init__(self, kind: str, answers: dict[str, Any] | None = None, *, status: int | list[int] = 200,
+                 error: str = "slow down") -> None:
         assert kind in ("openai", "anthropic")
-        self.kind, self.answers = kind, answers or {}
+        self.kind, self.answers, self.error = kind, answers or {}, error  # error: "{auth}" echoes the request's key
         self.statuses = list(status) if isinstance(status, list) else [status]
         self.requests: list[dict[str, Any]] = []  # path, model, tool, headers of every request
         server = self
@@ -61,7 +62,9 @@ class FakeLLMServer:
                                         "headers": {k.lower(): v for k, v in self.headers.items()}})
                 status = server.statuses.pop(0) if len(server.statuses) > 1 else server.statuses[0]
                 if status != 200:
-                    payload: dict[str, Any] = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}
+                    auth = self.headers.get("authorization") or self.headers.get("x-api-key") or ""
+                    message = server.error.format(auth=auth, key=auth.split()[-1] if auth else "")
+                    payload: dict[str, Any] = {"type": "error", "error": {"type": "rate_limit_error", "message": message}}
                     self._send(status, payload, {"retry-after": "0"})
                     return
                 self._send(200, _reply(server.kind, str(body.get("model")), tool, server.answers.get(tool or "")))

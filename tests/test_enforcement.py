@@ -249,3 +249,27 @@ def test_a_sound_tied_to_a_track_that_cannot_make_it_is_held_back():
     assert {e.id for e in out.events} == {"car", "idle"}
     assert {e.id for e in out.candidates} == {"bang", "boom", "woof"}
     assert "grounding: held back bang (gunshot): no tracked source, screenplay cue or place bed" in warnings
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+@pytest.mark.parametrize("fallback", [True, False])
+def test_a_key_from_a_custom_variable_echoed_by_a_401_is_never_written(tmp_path, clip, monkeypatch, fallback):
+    """A role's key read from its own api_key_env (foley.toml), echoed back whole by the server's 401 (as the
+    header and as the bare key): not on the console, not in run.json, trace.jsonl, report.html or OUT.failed."""
+    key = "vllm-local-TOPSECRET-9f8e7d"
+    monkeypatch.setenv("MY_VLLM_KEY", key)
+    out = tmp_path / "run"
+    with FakeLLMServer("openai", status=401, error="Incorrect API key provided: {auth} (key {key})") as server:
+        config = tmp_path / "foley.toml"
+        config.write_text(('fallback = "heuristic"\n' if fallback else "") + '[roles.writer]\nbackend = "openai:qwen"\n'
+                          f'base_url = "{server.url}/v1"\napi_key_env = "MY_VLLM_KEY"\n')
+        r = CliRunner().invoke(cli.app, ["run", str(clip), "--out", str(out), "--config", str(config),
+                                         "--tot-depth", "1"])
+    assert server.requests, r.output
+    assert server.requests[0]["headers"]["authorization"] == f"Bearer {key}"  # it was sent
+    assert r.exit_code == (0 if fallback else 2), r.output
+    assert "401" in r.output and key not in r.output and "TOPSECRET" not in r.output
+    folder = out if fallback else tmp_path / "run.failed"
+    written = [p for p in folder.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".html")]
+    assert any(p.name == "trace.jsonl" for p in written)
+    assert not [p.name for p in written if "TOPSECRET" in p.read_text(errors="replace")]
