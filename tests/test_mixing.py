@@ -268,6 +268,20 @@ def test_llm_plans_that_keep_missing_verification_give_the_last_round_to_the_rul
     assert not any(w.startswith("mix verification failed") for w in out["warnings"])
 
 
+def test_an_llm_expert_whose_parameters_cannot_run_keeps_the_measured_ones(tmp_path, scripted):
+    """Without --fallback too: an expert model that answers parameters out of range twice (a 500 dB fader, an
+    unknown key) does not end the run; the expert runs with its measured parameters and a warning says so."""
+    audio, script, clues = overlap()
+    scripted.model = ScriptedChatModel(responses=[call("ExpertRefinement", {"params": {
+        "hit": {"gain_db": 500.0, "ratio": -3}, "bed": {"bogus": 1, "send_db": 99.0}}})])
+    out = run_mixing(context(tmp_path, llm_roles={"experts": "scripted:x"}), audio, script, clues)
+    said = [w for w in out["warnings"] if w.startswith("mixing.expert.")]
+    assert said and all("could not run, kept the measured ones" in w and len(w) < 300 for w in said)
+    assert out["mix_plan"]["verification"]["rounds"][-1]["passed"]
+    ran = {op["expert"]: op["params"] for op in out["mix_plan"]["plan"]["hit"]}
+    assert -40.0 <= ran["dyn"]["gain_db"] <= 60.0 and ran["dyn"].get("ratio", 4.0) >= 1.0
+
+
 def test_llm_expert_refines_inside_its_ranges(tmp_path, scripted):
     from foleydesigner.agents.mixing import _llm_refine
 

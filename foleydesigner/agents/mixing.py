@@ -305,10 +305,23 @@ def run_expert(task: dict[str, Any], runtime: Any) -> dict[str, Any]:
         used = HEURISTIC
         if backend != HEURISTIC and ops:
             reasons = {sid: next((o.reason for o in plan[sid] if o.expert == name), "") for sid in ops}
-            refined, warnings = with_fallback(ctx, "experts", f"mixing.expert.{name}",
-                                              lambda: _llm_refine(ctx, expert, ops, reasons, scene),
-                                              lambda: ExpertRefinement(params=ops))
-            ops, used = refined.params, HEURISTIC if warnings else backend
+            measured, rejected = ops, []
+
+            def llm() -> ExpertRefinement:  # parameters out of range (after the re-ask) give way to the measured ones
+                try:
+                    return _llm_refine(ctx, expert, measured, reasons, scene)
+                except InvalidAnswer as exc:
+                    if not exc.checked:
+                        raise  # no answer at all: a failed step, for --fallback to decide
+                    reason = exc.reason.removeprefix(f"mixing.expert.{name}: ")
+                    rejected.append(f"mixing.expert.{name}: the LLM's parameters could not run, kept the measured "
+                                    f"ones: {reason if len(reason) <= 140 else reason[:137] + '...'}")
+                    return ExpertRefinement(params=measured)
+
+            refined, warnings = with_fallback(ctx, "experts", f"mixing.expert.{name}", llm,
+                                              lambda: ExpertRefinement(params=measured))
+            ops, used = refined.params, HEURISTIC if warnings or rejected else backend
+            warnings += rejected
         rec["parsed"] = ops
         rec["decision"] = f"{used}: " + "; ".join(f"{s} {json.dumps(p, default=str)}" for s, p in ops.items())
     return {"settings": {name: {"round": r, "ops": ops, "backend": used}}, "warnings": warnings}
