@@ -273,3 +273,19 @@ def test_a_key_from_a_custom_variable_echoed_by_a_401_is_never_written(tmp_path,
     written = [p for p in folder.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".html")]
     assert any(p.name == "trace.jsonl" for p in written)
     assert not [p.name for p in written if "TOPSECRET" in p.read_text(errors="replace")]
+
+
+def test_a_screenplay_sound_no_event_plays_is_added_on_the_track_that_makes_it():
+    """'A car drives past' with the car tracked on screen and no event for it: the added car is the track's
+    (its span, tied to it), not an off-screen guess at the sentence's place in the text."""
+    v = video_info(4.0)
+    car = linear_track(0, t0=0.3, t1=3.6, x0=0, x1=600, h=90, label="vehicle", motion="moving")
+    car = car.model_copy(update={"evidence": {"area_frac": 0.08, "aspect_w_h": 2.2, "travel_widths": 0.9}})
+    ground = Ground.of(v, [car], DAY_STREET, SceneContext.model_validate(OUTDOOR_DAY), 0.5)
+    script = FoleyScript.model_validate({"duration_s": 4.0, "scene": OUTDOOR_DAY,
+                                         "events": [_ev("air", "wind", "bg", 0.0, 4.0)]})
+    out, warnings = enforce(script, ground)
+    (added,) = [e for e in out.events if e.id != "air"]
+    assert (added.label, added.source_track, added.origin) == ("engine_passby", 0, "both")
+    assert (added.start_s, added.end_s) == (round(car.start_s, 3), round(car.end_s, 3)) and added.evidence[0].startswith("screenplay: A car drives")
+    assert warnings == [f"grounding: added {added.id}: the screenplay names it ('A car drives past.')"]

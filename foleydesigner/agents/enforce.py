@@ -19,7 +19,7 @@ import difflib
 from typing import Any
 
 from foleydesigner.agents.grounding import Ground
-from foleydesigner.agents.script_writer import cue_event, family
+from foleydesigner.agents.script_writer import cue_event, family, track_event
 from foleydesigner.agents.tot_rules import is_supported
 from foleydesigner.lexicon import BY_NAME, ENTRIES, find_sounds, lookup
 from foleydesigner.schemas import FoleyScript, SoundEvent, Track, VideoInfo
@@ -93,6 +93,16 @@ def _held(e: SoundEvent, why: str, confidence: float = 0.0) -> SoundEvent:
     return e.model_copy(update={"confidence": min(e.confidence, confidence), "evidence": [*e.evidence, f"held back: {why}"]})
 
 
+def _on_track(cue: Any, ev: Any, voiced: set[int | None]) -> SoundEvent | None:
+    """The screenplay's sound as the tracked mover that makes it, where one does and has no event yet ('A car
+    drives past' with the car on screen): placed and panned by its track, not guessed off-screen."""
+    for track in ev.sounding_tracks():
+        if track.id not in voiced and (e := track_event(track, ev.scene)) is not None \
+                and family(e.label) == family(cue.entry.name):
+            return e.model_copy(update={"origin": "both", "description": cue.sentence})
+    return None
+
+
 def enforce(script: FoleyScript, ground: Ground, *, node: str = "grounding",
             add_cues: bool = True) -> tuple[FoleyScript, list[str]]:
     """The script with every rejected event removed or held in `candidates`, and (add_cues) every screenplay sound
@@ -149,12 +159,12 @@ def enforce(script: FoleyScript, ground: Ground, *, node: str = "grounding",
     for i, cue in enumerate(ev.cues if add_cues else []):
         if family(cue.entry.name) in have:
             continue
-        new = cue_event(cue, cue.entry.name, duration, i)
+        new = _on_track(cue, ev, {e.source_track for e in kept}) or cue_event(cue, cue.entry.name, duration, i)
         n = 2
         while new.id in ids:
             new = new.model_copy(update={"id": f"{cue.entry.name}_{n}"})
             n += 1
-        new = new.model_copy(update={"evidence": [f"screenplay: {cue.sentence}"]})
+        new = new.model_copy(update={"evidence": [f"screenplay: {cue.sentence}", *new.evidence]})
         kept.append(new)
         have.add(family(new.label))
         ids.add(new.id)
