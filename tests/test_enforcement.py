@@ -289,3 +289,13 @@ def test_a_screenplay_sound_no_event_plays_is_added_on_the_track_that_makes_it()
     assert (added.label, added.source_track, added.origin) == ("engine_passby", 0, "both")
     assert (added.start_s, added.end_s) == (round(car.start_s, 3), round(car.end_s, 3)) and added.evidence[0].startswith("screenplay: A car drives")
     assert warnings == [f"grounding: added {added.id}: the screenplay names it ('A car drives past.')"]
+
+
+def test_onsets_outside_their_event_are_left_out():
+    v = video_info(4.0)
+    ground = Ground.of(v, [], None, SceneContext.model_validate(OUTDOOR_DAY), 0.1)
+    script = FoleyScript.model_validate({"duration_s": 4.0, "scene": OUTDOOR_DAY, "events": [
+        _ev("knock", "door_knock", "fg", 0.5, 1.0, onsets_s=[0.2, 0.5, 0.8, 1.5, 3.9])]})
+    out, warnings = enforce(script, ground)
+    assert out.events[0].onsets_s == [0.5, 0.8]
+    assert warnings == ["grounding: knock: left out 3 onsets outside its 0.5-1 s"]

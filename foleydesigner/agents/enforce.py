@@ -133,6 +133,10 @@ def enforce(script: FoleyScript, ground: Ground, *, node: str = "grounding",
                     ("dropped", f"outside the {duration:.2f} s clip"))
             continue
         e = inside
+        if (onsets := [o for o in e.onsets_s if e.start_s - 1e-3 <= o <= e.end_s + 1e-3]) != e.onsets_s:
+            log.add(f"{e.id}: left out {len(e.onsets_s) - len(onsets)} onsets outside its {e.start_s:g}-{e.end_s:g} s",
+                    ("left out onsets of", "outside their event's span"))
+            e = e.model_copy(update={"onsets_s": onsets})  # a hit outside its event would play outside its stem
         track = tracks.get(e.source_track) if e.source_track is not None else None
         if track is not None and min(e.end_s, track.end_s) - max(e.start_s, track.start_s) < MIN_OVERLAP_S and not any(
                 track.start_s <= o <= track.end_s for o in e.onsets_s):
