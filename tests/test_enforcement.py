@@ -299,3 +299,24 @@ def test_onsets_outside_their_event_are_left_out():
     out, warnings = enforce(script, ground)
     assert out.events[0].onsets_s == [0.5, 0.8]
     assert warnings == ["grounding: knock: left out 3 onsets outside its 0.5-1 s"]
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_writer_model_past_max_events_is_cut_to_the_limit_not_a_failed_run(tmp_path, clip):
+    """The screenplay names one knock; the model writes 60, each on the cue. The run does not stop blaming the
+    screenplay: the model's script keeps its bed and the first knocks up to --max-events, the rest held back."""
+    play = tmp_path / "knock.fountain"
+    play.write_text(DAY_STREET + "\nSomeone KNOCKS on the door.\n")
+    knocks = [_ev(f"k{i}", "door_knock", "fg", 0.03 * i, 0.03 * i + 0.1, onsets_s=[0.03 * i]) for i in range(60)]
+    answer = {"duration_s": 2.0, "scene": OUTDOOR_DAY, "events": [*knocks, _ev("air", "wind", "bg", 0.0, 2.0)]}
+    out = tmp_path / "run"
+    with FakeLLMServer("openai", {"FoleyScript": answer}) as server:
+        r = CliRunner().invoke(cli.app, ["run", str(clip), "--script", str(play), "--out", str(out), "--fallback",
+                                         "heuristic", "--llm-role", f"writer=openai:many@{server.url}/v1",
+                                         "--tot-depth", "1", "--max-events", "10"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    script, stems, warnings = _outputs(out)
+    assert len(script.events) <= 10 and len(stems) == len(script.events) and "air" in stems
+    assert sum(e.id.startswith("k") for e in script.candidates) >= 51
+    assert "script_writer: held back 51 of the model's 61 events over --max-events 10 (a stem each): kept the beds " \
+        "and the best-supported sounds" in warnings

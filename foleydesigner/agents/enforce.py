@@ -22,6 +22,7 @@ from foleydesigner.agents.grounding import Ground
 from foleydesigner.agents.script_writer import cue_event, family, track_event
 from foleydesigner.agents.tot_rules import is_supported
 from foleydesigner.lexicon import BY_NAME, ENTRIES, find_sounds, lookup
+from foleydesigner.models import HEURISTIC
 from foleydesigner.schemas import FoleyScript, SoundEvent, Track, VideoInfo
 
 #: Confidence of an event that neither picture nor screenplay supports: below any sensible --min-confidence (0.5 by
@@ -197,6 +198,30 @@ def _salvaged(notes: list[str]) -> list[str]:
                                       if more > 0 else [])
 
 
+def _model_wrote(ctx: Any, state: dict[str, Any]) -> bool:
+    """The script came from the writer model (not the offline rules, nor their fallback): its length is the model's
+    doing, not the screenplay's, so it is cut to --max-events rather than failing the run."""
+    return ctx.llm_for("writer") != HEURISTIC and not any(
+        w.startswith("script_writer: ") and "used the heuristic backend" in w for w in state.get("warnings", []))
+
+
+def cap_events(script: FoleyScript, limit: int, node: str = "script_writer") -> tuple[FoleyScript, list[str]]:
+    """The script with at most `limit` events (--max-events): beds first, then the best-supported sounds, the
+    earliest on a tie; the rest held in `candidates`. For what models wrote: a screenplay's own excess fails the run
+    (limits.check_event_count) with a message that names the screenplay."""
+    if len(script.events) <= limit:
+        return script, []
+    ranked = sorted(range(len(script.events)), key=lambda i: (script.events[i].layer != "bg",
+                                                              -script.events[i].confidence, script.events[i].start_s))
+    keep = set(ranked[:limit])
+    why = f"over --max-events {limit}"
+    kept = [e for i, e in enumerate(script.events) if i in keep]
+    held = [_held(e, why, e.confidence) for i, e in enumerate(script.events) if i not in keep]
+    out = script.model_copy(update={"events": kept, "candidates": [*script.candidates, *held]})
+    return out, [f"{node}: held back {len(held)} of the model's {len(script.events)} events {why} (a stem "
+                 f"each): kept the beds and the best-supported sounds"]
+
+
 def ground_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """Graph node after the script writer: the writer's script, enforced, is what the search starts from."""
     ctx = runtime.context
@@ -206,6 +231,9 @@ def ground_script(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         # the writer's own clamp (fit_to_clip) dropped what lay wholly outside the clip: say so once, here
         warnings = [f"script_writer: dropped {n.removesuffix('; dropped')}" for n in script.notes
                     if n.endswith("clip; dropped")] + _salvaged(script.notes) + warnings
+        if _model_wrote(ctx, state):
+            out, cut = cap_events(out, ctx.max_events)
+            warnings += cut
         rec["decision"] = {"kept": [e.id for e in out.events], "held": [e.id for e in out.candidates],
                            "changes": warnings}
     return {"script": out.model_dump(), "warnings": warnings}
