@@ -320,3 +320,22 @@ def test_a_writer_model_past_max_events_is_cut_to_the_limit_not_a_failed_run(tmp
     assert sum(e.id.startswith("k") for e in script.candidates) >= 51
     assert "script_writer: held back 51 of the model's 61 events over --max-events 10 (a stem each): kept the beds " \
         "and the best-supported sounds" in warnings
+
+
+def test_numbers_that_are_not_finite_never_reach_a_renderer():
+    """A model (or an edit) that gives an azimuth of NaN, an infinite depth or a NaN generator parameter: the
+    schema reads them, the renderer cannot place them. Enforcement leaves them out with a warning; a review edit
+    with them is refused."""
+    from foleydesigner.agents.review import validate_edit
+
+    v = video_info(2.0)
+    ground = Ground.of(v, [], None, SceneContext.model_validate(OUTDOOR_DAY), 0.5)
+    raw = {"duration_s": 2.0, "scene": OUTDOOR_DAY, "events": [
+        {**_ev("air", "wind", "bg", 0.0, 2.0), "azimuth_deg": float("nan"), "depth_m": float("inf"),
+         "params": {"gain": float("nan"), "gust": 0.3}}]}
+    out, warnings = enforce(FoleyScript.model_validate(raw), ground)
+    (air,) = out.events
+    assert air.azimuth_deg is None and air.depth_m is None and air.params == {"gust": 0.3}
+    assert warnings == ["grounding: air: azimuth_deg, depth_m, params.gain not a finite number; left out"]
+    _, errors = validate_edit(raw, raw, 2.0, set())
+    assert errors == ["event air: azimuth_deg, depth_m, params.gain must be a finite number"]

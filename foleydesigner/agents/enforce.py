@@ -16,6 +16,7 @@ Every change is one short warning line for run.json: which event, what it contra
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any
 
 from foleydesigner.agents.grounding import Ground
@@ -90,6 +91,15 @@ def _clip(e: SoundEvent, duration: float) -> SoundEvent | None:
     return e.model_copy(update={"start_s": round(start, 3), "end_s": round(end, 3), "onsets_s": onsets})
 
 
+def not_finite(e: SoundEvent) -> list[str]:
+    """The fields of an event that hold NaN or infinity (the schema lets them through; a renderer cannot place a
+    sound at azimuth NaN)."""
+    def bad(v: Any) -> bool:
+        return isinstance(v, float) and not math.isfinite(v)
+    return [k for k in ("azimuth_deg", "depth_m") if bad(getattr(e, k))] + [
+        f"params.{k}" for k, v in e.params.items() if bad(v)]
+
+
 def _held(e: SoundEvent, why: str, confidence: float = 0.0) -> SoundEvent:
     return e.model_copy(update={"confidence": min(e.confidence, confidence), "evidence": [*e.evidence, f"held back: {why}"]})
 
@@ -134,6 +144,10 @@ def enforce(script: FoleyScript, ground: Ground, *, node: str = "grounding",
                     ("dropped", f"outside the {duration:.2f} s clip"))
             continue
         e = inside
+        if bad := not_finite(e):
+            log.add(f"{e.id}: {', '.join(bad)} not a finite number; left out", ("left out numbers of", "not finite"))
+            e = e.model_copy(update={k: None for k in bad if k in ("azimuth_deg", "depth_m")}
+                             | {"params": {k: v for k, v in e.params.items() if f"params.{k}" not in bad}})
         if (onsets := [o for o in e.onsets_s if e.start_s - 1e-3 <= o <= e.end_s + 1e-3]) != e.onsets_s:
             log.add(f"{e.id}: left out {len(e.onsets_s) - len(onsets)} onsets outside its {e.start_s:g}-{e.end_s:g} s",
                     ("left out onsets of", "outside their event's span"))
