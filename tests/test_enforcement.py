@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -339,3 +340,31 @@ def test_numbers_that_are_not_finite_never_reach_a_renderer():
     assert warnings == ["grounding: air: azimuth_deg, depth_m, params.gain not a finite number; left out"]
     _, errors = validate_edit(raw, raw, 2.0, set())
     assert errors == ["event air: azimuth_deg, depth_m, params.gain must be a finite number"]
+
+
+def test_generator_parameters_a_class_cannot_play_are_left_out_or_clipped():
+    """A model's params the procedural generator refuses ('vehicle': 'spaceship', a number far out of its range)
+    ended the run with a traceback; enforcement leaves them out or clips them, a review edit with them is refused."""
+    from foleydesigner.agents.review import validate_edit
+    from foleydesigner.generation.procedural import param_options, synthesize
+
+    options = param_options("engine_passby")
+    lo, hi = next((k, v) for k, v in options.items() if not isinstance(v[0], str))[1]
+    number = next(k for k, v in options.items() if not isinstance(v[0], str))
+    v = video_info(2.0)
+    ground = Ground.of(v, [], None, SceneContext.model_validate(OUTDOOR_DAY), 0.1)
+    raw = {"duration_s": 2.0, "scene": OUTDOOR_DAY, "events": [
+        _ev("car", "engine_passby", "fg", 0.1, 1.9, params={"vehicle": "spaceship", number: hi * 1e6, "x": 1})]}
+    with pytest.raises(ValueError):
+        synthesize("engine_passby", duration_s=2.0, sr=16000, params={"vehicle": "spaceship"},
+                   rng=np.random.default_rng(0))
+    out, warnings = enforce(FoleyScript.model_validate(raw), ground)
+    (car,) = out.events
+    assert "vehicle" not in car.params and car.params[number] == hi and car.params["x"] == 1
+    assert warnings == [f"grounding: car: params vehicle='spaceship', {number}={hi * 1e6!r} cannot be played; "
+                        "left out or clipped"]
+    played = synthesize("engine_passby", duration_s=2.0, sr=16000, rng=np.random.default_rng(0),
+                        params={k: p for k, p in car.params.items() if k in options})
+    assert np.isfinite(played).all() and np.abs(played).max() > 0
+    _, errors = validate_edit(raw, raw, 2.0, set())
+    assert errors and errors[0].startswith("event car: params vehicle='spaceship'") and lo <= hi

@@ -100,6 +100,40 @@ def not_finite(e: SoundEvent) -> list[str]:
         f"params.{k}" for k, v in e.params.items() if bad(v)]
 
 
+def playable_params(e: SoundEvent) -> tuple[dict[str, Any], list[str]] | None:
+    """The event's generator parameters its sound class can play (a choice it knows, a number clipped to its range),
+    and which were changed; None when nothing was. The procedural generator refuses the others ('vehicle:
+    spaceship'), which ended the run with a traceback."""
+    from foleydesigner.generation.procedural import param_options
+
+    entry = BY_NAME.get(e.label)
+    try:
+        options = param_options(entry.sound_class) if entry is not None else {}
+    except ValueError:
+        return None
+    params, changed = dict(e.params), []
+    for key, value in e.params.items():
+        allowed = options.get(key)
+        if allowed is None:
+            continue  # a key this class does not take: the generator leaves it out
+        if allowed and isinstance(allowed[0], str):
+            if str(value) not in allowed:
+                params.pop(key)
+                changed.append(f"{key}={value!r}")
+            continue
+        try:
+            number = float(value) if not isinstance(value, bool) else math.nan
+        except (TypeError, ValueError):
+            number = math.nan
+        if not math.isfinite(number):
+            params.pop(key)
+            changed.append(f"{key}={value!r}")
+        elif not allowed[0] <= number <= allowed[1]:
+            params[key] = min(max(number, float(allowed[0])), float(allowed[1]))
+            changed.append(f"{key}={value!r}")
+    return (params, changed) if changed else None
+
+
 def _held(e: SoundEvent, why: str, confidence: float = 0.0) -> SoundEvent:
     return e.model_copy(update={"confidence": min(e.confidence, confidence), "evidence": [*e.evidence, f"held back: {why}"]})
 
@@ -148,6 +182,11 @@ def enforce(script: FoleyScript, ground: Ground, *, node: str = "grounding",
             log.add(f"{e.id}: {', '.join(bad)} not a finite number; left out", ("left out numbers of", "not finite"))
             e = e.model_copy(update={k: None for k in bad if k in ("azimuth_deg", "depth_m")}
                              | {"params": {k: v for k, v in e.params.items() if f"params.{k}" not in bad}})
+        if fixed := playable_params(e):
+            params, changed = fixed
+            log.add(f"{e.id}: params {', '.join(changed)} cannot be played; left out or clipped",
+                    ("left out params of", "cannot be played"))
+            e = e.model_copy(update={"params": params})
         if (onsets := [o for o in e.onsets_s if e.start_s - 1e-3 <= o <= e.end_s + 1e-3]) != e.onsets_s:
             log.add(f"{e.id}: left out {len(e.onsets_s) - len(onsets)} onsets outside its {e.start_s:g}-{e.end_s:g} s",
                     ("left out onsets of", "outside their event's span"))
