@@ -13,6 +13,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,20 +42,39 @@ def show_script(console: Console, payload: dict[str, Any]) -> None:
                   "of an edited copy", highlight=False, soft_wrap=True)
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
 def _answer(console: Console) -> str:
-    if sys.stdin.isatty():
+    if _interactive():
         return console.input("review> ")
     return sys.stdin.readline()  # "" at the end of input: accept
 
 
 def read_review(console: Console, payload: dict[str, Any]) -> Any:
-    """The answer the paused run resumes with: None to accept, else the edited script (checked first)."""
+    """The answer the paused run resumes with: None to accept, else the edited script (checked first). In a
+    terminal a bad edit is shown and asked again (the edit made with 'e' stays in the file, for 'e' to fix);
+    without one it stops the run (exit 2), and an edit made in the run's folder is kept in a temp file first."""
     show_script(console, payload)
-    text = _answer(console).strip()
+    while True:
+        text = _answer(console).strip()
+        try:
+            return _resume_with(console, payload, text)
+        except InputError as exc:
+            if not _interactive():
+                raise
+            console.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+            console.print("fix it ('e' opens the edited file again), give another path, or press Enter to accept the "
+                          "script as it was", highlight=False, soft_wrap=True)
+
+
+def _resume_with(console: Console, payload: dict[str, Any], text: str) -> Any:
     if text.lower() in ACCEPT:
         return None
     path = Path(payload["path"])
-    if text.lower() in ("e", "edit"):
+    in_place = text.lower() in ("e", "edit")
+    if in_place:
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
         if not editor:
             raise InputError(f"--review: set $EDITOR to edit in place, or edit {path} and give its path")
@@ -65,14 +85,26 @@ def read_review(console: Console, payload: dict[str, Any]) -> Any:
         raise InputError(f"--review: {path} is not a file; press Enter to accept or give the edited script's path")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        _, errors = validate_edit(data, payload["script"], float(payload["duration_s"]), set(payload["track_ids"]))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"--review: {path} is not a JSON Foley script ({exc})") from None
-    _, errors = validate_edit(data, payload["script"], float(payload["duration_s"]), set(payload["track_ids"]))
+        errors = [f"not a JSON Foley script ({exc})"]
     if errors:
         more = f"; {len(errors) - MAX_ERRORS_SHOWN} more" if len(errors) > MAX_ERRORS_SHOWN else ""
-        raise InputError(f"--review: {path}: {'; '.join(errors[:MAX_ERRORS_SHOWN])}{more}")
+        kept = _keep(path) if in_place and not _interactive() else ""
+        raise InputError(f"--review: {path}: {'; '.join(errors[:MAX_ERRORS_SHOWN])}{more}{kept}")
     console.print(f"review: resuming with the edited script ({len(data.get('events', []))} events)", highlight=False)
     return data
+
+
+def _keep(path: Path) -> str:
+    """A copy of an edit made in the run's folder, which a failed run removes: the person's work is not lost."""
+    try:
+        fd, copy = tempfile.mkstemp(prefix="foley-review-", suffix=".json")
+        with os.fdopen(fd, "wb") as f:
+            f.write(path.read_bytes())
+    except OSError:
+        return ""
+    return f" (your edit is kept in {copy})"
 
 
 def reviewer(console: Console, pause: Callable[[], Any] | None = None,

@@ -230,14 +230,15 @@ def structured_call(model: Any, messages: list[Any], schema: type[T], *, tracer:
                     tools: Sequence[Any] = (), retry: RetryPolicy | None = None, max_tool_rounds: int = 4,
                     max_retries: int | None = None, backoff_s: float | None = None,
                     check: Callable[[T], str | None] | None = None, server: str | None = None,
-                    step_timeout_s: float | None = None) -> T:
+                    step_timeout_s: float | None = None, salvage: Callable[[Any], T | None] | None = None) -> T:
     """Ask for `schema`; re-ask once with the validation error, then fail the node with a clear error.
 
     With `tools`, the model may call them first (they run locally and their results go back to it); it answers
     by calling the schema as a tool. Transient provider errors are retried with `retry` (exponential backoff).
     `check(parsed)` may refuse a well-formed answer (out of range) with the text to re-ask with: that re-ask is
     the same one, so the trace shows attempt 0 refused, then attempt 1. `step_timeout_s` bounds the whole step:
-    no retry starts past it (a request already sent is bounded by its own timeout)."""
+    no retry starts past it (a request already sent is bounded by its own timeout). `salvage(args)` may read what
+    it can of the arguments of a second answer the schema still refuses (agents/salvage.py) instead of failing."""
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
     policy = retry or RetryPolicy()
@@ -247,6 +248,7 @@ def structured_call(model: Any, messages: list[Any], schema: type[T], *, tracer:
     by_name = {getattr(t, "name", ""): t for t in tools}
     runnable = model.bind_tools([*tools, schema]) if tools else _structured(model, schema)
     convo, problems, rounds = list(messages), [], 0
+    args: Any = None  # the arguments of the last answer the schema refused
     deadline = None if step_timeout_s is None else policy.clock() + step_timeout_s
     while len(problems) < 2:
         with tracer.span(node, "llm", backend=backend, inputs=_trace_messages(convo), prompt=_trace_messages(convo),
@@ -265,6 +267,8 @@ def structured_call(model: Any, messages: list[Any], schema: type[T], *, tracer:
                     if refused is None:
                         return parsed  # type: ignore[no-any-return]
                 problem = refused or (str(error) if error is not None else _no_output_reason(raw, schema))
+                args = next((c.get("args") for c in getattr(raw, "tool_calls", None) or []
+                             if c.get("name") == schema.__name__), None) if error is not None else None
                 convo = convo + [HumanMessage(refused or f"Your previous reply was not a valid {schema.__name__}: "
                                               f"{problem}. Reply again with a valid {schema.__name__}.")]
             else:
@@ -279,7 +283,7 @@ def structured_call(model: Any, messages: list[Any], schema: type[T], *, tracer:
                             return parsed
                         problem = refused
                     except ValidationError as exc:
-                        problem = str(exc)
+                        problem, args = str(exc), answer["args"]
                 elif calls and rounds < max_tool_rounds:
                     rounds += 1
                     convo = convo + [raw] + [_run_tool(by_name, c, tracer, node) for c in calls]
@@ -293,6 +297,10 @@ def structured_call(model: Any, messages: list[Any], schema: type[T], *, tracer:
                 convo = convo + [reply] + ([ToolMessage(note, tool_call_id=c["id"]) for c in calls] or [HumanMessage(note)])
             rec["parse_error"] = problem[:1000]
             problems.append(problem)
+    if salvage is not None and refused is None and args is not None and (kept := salvage(args)) is not None:
+        tracer.write({"node": node, "kind": "salvage", "backend": backend, "parsed": kept,
+                      "decision": f"kept what the schema could read of the answer it refused: {problems[-1][:300]}"})
+        return kept
     raise InvalidAnswer(f"{node}: {backend} gave no valid {schema.__name__} after a re-ask ({' '.join(problems[-1].split())[:300]})",
                         checked=refused is not None)
 
@@ -326,14 +334,14 @@ def _run_tool(by_name: dict[str, Any], call: dict[str, Any], tracer: Tracer, nod
 # --- agents' entry points ------------------------------------------------------------------------------------
 
 def ask(ctx: Any, role: str, node: str, messages: list[Any], schema: type[T], *, tools: Sequence[Any] = (),
-        check: Callable[[T], str | None] | None = None) -> T:
+        check: Callable[[T], str | None] | None = None, salvage: Callable[[Any], T | None] | None = None) -> T:
     """One structured call for an agent role, with the role's endpoint, the run's retry policy and tracer.
 
     `check` may refuse a well-formed answer (a parameter out of range): it returns the re-ask text, or None."""
     ep = endpoint_for(ctx, role)
     return structured_call(ep.model(), messages, schema, tracer=ctx.tracer, node=node, backend=ep.backend, tools=tools,
                            retry=getattr(ctx, "llm_retry", None), check=check, server=ep.server(),
-                           step_timeout_s=STEP_TIMEOUTS * ep.timeout_s)
+                           step_timeout_s=STEP_TIMEOUTS * ep.timeout_s, salvage=salvage)
 
 
 def wants_images(ctx: Any, role: str) -> bool:

@@ -3,7 +3,9 @@ APIs for the real SDKs to call it, so a test sees which path each role's client 
 
 `answers` maps a tool (structured-output schema) name to the arguments the model "calls" it with; a request for
 any other tool gets a plain-text refusal. `status` other than 200 answers every request with that error (and
-`retry-after: 0`, which our RetryPolicy honours, so retries cost no time).
+`retry-after: 0`, which our RetryPolicy honours, so retries cost no time); a list of statuses is played in order, one
+per request (the last repeats), so `[500, 200]` is a server that fails once. An answer given as a string is sent as the
+raw tool-call arguments (a model that writes malformed JSON).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def _tool_name(kind: str, body: dict[str, Any]) -> str | None:
     return str(last.get("name") if kind == "anthropic" else last["function"]["name"])
 
 
-def _reply(kind: str, model: str, name: str | None, args: dict[str, Any] | None) -> dict[str, Any]:
+def _reply(kind: str, model: str, name: str | None, args: dict[str, Any] | str | None) -> dict[str, Any]:
     if kind == "anthropic":
         content: list[dict[str, Any]] = ([{"type": "tool_use", "id": "toolu_1", "name": name, "input": args}]
                                          if args is not None else [{"type": "text", "text": "I cannot help with that."}])
@@ -37,16 +39,18 @@ def _reply(kind: str, model: str, name: str | None, args: dict[str, Any] | None)
     message: dict[str, Any] = {"role": "assistant", "content": None if args is not None else "I cannot help with that."}
     if args is not None:
         message["tool_calls"] = [{"id": "call_1", "type": "function",
-                                  "function": {"name": name, "arguments": json.dumps(args)}}]
+                                  "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)}}]
     return {"id": "chatcmpl-1", "object": "chat.completion", "created": 1_700_000_000, "model": model,
             "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if args is not None else "stop"}],
             "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}}
 
 
 class FakeLLMServer:
-    def __init__(self, kind: str, answers: dict[str, dict[str, Any]] | None = None, *, status: int = 200) -> None:
+    def __init__(self, kind: str, answers: dict[str, Any] | None = None, *, status: int | list[int] = 200,
+                 error: str = "slow down") -> None:
         assert kind in ("openai", "anthropic")
-        self.kind, self.answers, self.status = kind, answers or {}, status
+        self.kind, self.answers, self.error = kind, answers or {}, error  # error: "{auth}" echoes the request's key
+        self.statuses = list(status) if isinstance(status, list) else [status]
         self.requests: list[dict[str, Any]] = []  # path, model, tool, headers of every request
         server = self
 
@@ -56,9 +60,12 @@ class FakeLLMServer:
                 tool = _tool_name(server.kind, body)
                 server.requests.append({"path": self.path, "model": body.get("model"), "tool": tool,
                                         "headers": {k.lower(): v for k, v in self.headers.items()}})
-                if server.status != 200:
-                    payload: dict[str, Any] = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}
-                    self._send(server.status, payload, {"retry-after": "0"})
+                status = server.statuses.pop(0) if len(server.statuses) > 1 else server.statuses[0]
+                if status != 200:
+                    auth = self.headers.get("authorization") or self.headers.get("x-api-key") or ""
+                    message = server.error.format(auth=auth, key=auth.split()[-1] if auth else "")
+                    payload: dict[str, Any] = {"type": "error", "error": {"type": "rate_limit_error", "message": message}}
+                    self._send(status, payload, {"retry-after": "0"})
                     return
                 self._send(200, _reply(server.kind, str(body.get("model")), tool, server.answers.get(tool or "")))
 

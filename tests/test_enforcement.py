@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -186,3 +187,184 @@ def test_seated_people_make_no_steps_even_where_the_tracker_sees_walkers():
     assert {e.label for e in out.candidates} == {"footsteps", "rain_heavy", "thunder", "crickets"}
     assert all(len(w) <= MAX_WARNING_CHARS for w in warnings) and len(warnings) == 1 + 3 + 3 + 1 + 1
     assert warnings[-1] == "grounding: kept 1 event: clock_tick"
+
+
+def test_three_hundred_invented_events_give_a_few_lines_and_a_count():
+    """A model that writes 300 knocks nobody asked for: all are held back, and the warnings say so in a handful of
+    lines (three in full, then a count), not one line per event on the console and in run.json."""
+    v = video_info(2.0)
+    ground = Ground.of(v, [], DAY_STREET, SceneContext.model_validate(OUTDOOR_DAY), 0.5)
+    knocks = [_ev(f"k{i}", "door_knock", "fg", 0.005 * i, 0.005 * i + 0.1, onsets_s=[0.005 * i]) for i in range(300)]
+    far = [_ev(f"late{i}", "door_slam", "fg", 40.0 + i, 41.0 + i) for i in range(5)]
+    script = FoleyScript.model_validate({**hallucinated(2.0), "events": [*knocks, *far,
+                                                                        _ev("air", "wind", "bg", 0.0, 2.0)]})
+    out, warnings = enforce(script, ground)
+    assert [e.id for e in out.events if e.origin != "screenplay"] == ["air"]
+    assert len(out.candidates) == 300  # every knock is recorded, none rendered
+    assert len(warnings) <= 12 and all(len(w) <= MAX_WARNING_CHARS for w in warnings), warnings
+    assert "grounding: held back 297 more events the same way (no tracked source, screenplay cue or place bed)" \
+        in warnings
+    assert "grounding: dropped 2 more events the same way (outside the 2.00 s clip)" in warnings
+    assert sum(w.startswith("grounding: held back k") for w in warnings) == 3
+
+
+def test_two_scene_headings_rule_out_only_what_both_scenes_rule_out():
+    """INT. KITCHEN then EXT. STREET, both DAY: which part of the clip is which scene is not known, so the street's
+    traffic and the kitchen's room tone both stay; crickets, wrong for either DAY scene, are held back; the
+    script's place is not forced to the first scene's."""
+    v = video_info(4.0)
+    play = "INT. KITCHEN - DAY\n\nA kettle sits on the stove.\n\nEXT. STREET - DAY\n\nA car drives past.\n"
+    ground = Ground.of(v, [], play, SceneContext.model_validate(OUTDOOR_DAY), 0.5)
+    script = FoleyScript.model_validate({"duration_s": 4.0, "scene": OUTDOOR_DAY, "events": [
+        _ev("tone", "room_tone", "bg", 0.0, 2.0), _ev("cars", "traffic", "bg", 2.0, 4.0),
+        _ev("crickets", "crickets", "bg", 0.0, 4.0)]})
+    out, warnings = enforce(script, ground, add_cues=False)
+    assert {e.id for e in out.events} == {"tone", "cars"} and [e.id for e in out.candidates] == ["crickets"]
+    assert out.scene.location == "outdoor" and out.scene.time_of_day == "day"
+    assert any("crickets belongs to night/dusk/dawn, but the screenplay's heading says day (INT. KITCHEN - DAY / "
+               "EXT. STREET - DAY)" in w for w in warnings)
+    # one INT. heading alone still rules the street out
+    inside = Ground.of(v, [], "INT. KITCHEN - DAY\n\nA kettle sits on the stove.\n",
+                       SceneContext.model_validate(OUTDOOR_DAY), 0.5)
+    assert "cars" in {e.id for e in enforce(script, inside, add_cues=False)[0].candidates}
+
+
+def test_a_sound_tied_to_a_track_that_cannot_make_it_is_held_back():
+    """A writer ties a gunshot, an explosion and a dog bark to the passing car's track: a car passing makes an
+    engine sound, so none of them has picture support; the car's own engine (passing or idling) does."""
+    from foleydesigner.agents.evidence import sound_for_track
+
+    v = video_info(4.0)
+    car = linear_track(0, t0=0.0, t1=3.9, x0=0, x1=600, h=90, label="vehicle", motion="moving")
+    car = car.model_copy(update={"evidence": {"area_frac": 0.08, "aspect_w_h": 2.2, "travel_widths": 0.9}})
+    day = SceneContext.model_validate(OUTDOOR_DAY)
+    assert sound_for_track(car, day).label == "engine_passby" and sound_for_track(car, day).confidence >= 0.5
+    ground = Ground.of(v, [car], DAY_STREET, day, 0.5)
+    script = FoleyScript.model_validate({"duration_s": 4.0, "scene": OUTDOOR_DAY, "events": [
+        _ev("car", "engine_passby", "fg", 0.0, 3.9, source_track=0),
+        _ev("idle", "engine_idle", "fg", 0.0, 3.9, source_track=0),
+        _ev("bang", "gunshot", "fg", 0.5, 0.6, onsets_s=[0.5], source_track=0),
+        _ev("boom", "explosion", "fg", 1.0, 1.5, onsets_s=[1.0], source_track=0),
+        _ev("woof", "dog_bark", "fg", 1.2, 1.4, onsets_s=[1.2], source_track=0)]})
+    out, warnings = enforce(script, ground, add_cues=False)
+    assert {e.id for e in out.events} == {"car", "idle"}
+    assert {e.id for e in out.candidates} == {"bang", "boom", "woof"}
+    assert "grounding: held back bang (gunshot): no tracked source, screenplay cue or place bed" in warnings
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+@pytest.mark.parametrize("fallback", [True, False])
+def test_a_key_from_a_custom_variable_echoed_by_a_401_is_never_written(tmp_path, clip, monkeypatch, fallback):
+    """A role's key read from its own api_key_env (foley.toml), echoed back whole by the server's 401 (as the
+    header and as the bare key): not on the console, not in run.json, trace.jsonl, report.html or OUT.failed."""
+    key = "vllm-local-TOPSECRET-9f8e7d"
+    monkeypatch.setenv("MY_VLLM_KEY", key)
+    out = tmp_path / "run"
+    with FakeLLMServer("openai", status=401, error="Incorrect API key provided: {auth} (key {key})") as server:
+        config = tmp_path / "foley.toml"
+        config.write_text(('fallback = "heuristic"\n' if fallback else "") + '[roles.writer]\nbackend = "openai:qwen"\n'
+                          f'base_url = "{server.url}/v1"\napi_key_env = "MY_VLLM_KEY"\n')
+        r = CliRunner().invoke(cli.app, ["run", str(clip), "--out", str(out), "--config", str(config),
+                                         "--tot-depth", "1"])
+    assert server.requests, r.output
+    assert server.requests[0]["headers"]["authorization"] == f"Bearer {key}"  # it was sent
+    assert r.exit_code == (0 if fallback else 2), r.output
+    assert "401" in r.output and key not in r.output and "TOPSECRET" not in r.output
+    folder = out if fallback else tmp_path / "run.failed"
+    written = [p for p in folder.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".html")]
+    assert any(p.name == "trace.jsonl" for p in written)
+    assert not [p.name for p in written if "TOPSECRET" in p.read_text(errors="replace")]
+
+
+def test_a_screenplay_sound_no_event_plays_is_added_on_the_track_that_makes_it():
+    """'A car drives past' with the car tracked on screen and no event for it: the added car is the track's
+    (its span, tied to it), not an off-screen guess at the sentence's place in the text."""
+    v = video_info(4.0)
+    car = linear_track(0, t0=0.3, t1=3.6, x0=0, x1=600, h=90, label="vehicle", motion="moving")
+    car = car.model_copy(update={"evidence": {"area_frac": 0.08, "aspect_w_h": 2.2, "travel_widths": 0.9}})
+    ground = Ground.of(v, [car], DAY_STREET, SceneContext.model_validate(OUTDOOR_DAY), 0.5)
+    script = FoleyScript.model_validate({"duration_s": 4.0, "scene": OUTDOOR_DAY,
+                                         "events": [_ev("air", "wind", "bg", 0.0, 4.0)]})
+    out, warnings = enforce(script, ground)
+    (added,) = [e for e in out.events if e.id != "air"]
+    assert (added.label, added.source_track, added.origin) == ("engine_passby", 0, "both")
+    assert (added.start_s, added.end_s) == (round(car.start_s, 3), round(car.end_s, 3)) and added.evidence[0].startswith("screenplay: A car drives")
+    assert warnings == [f"grounding: added {added.id}: the screenplay names it ('A car drives past.')"]
+
+
+def test_onsets_outside_their_event_are_left_out():
+    v = video_info(4.0)
+    ground = Ground.of(v, [], None, SceneContext.model_validate(OUTDOOR_DAY), 0.1)
+    script = FoleyScript.model_validate({"duration_s": 4.0, "scene": OUTDOOR_DAY, "events": [
+        _ev("knock", "door_knock", "fg", 0.5, 1.0, onsets_s=[0.2, 0.5, 0.8, 1.5, 3.9])]})
+    out, warnings = enforce(script, ground)
+    assert out.events[0].onsets_s == [0.5, 0.8]
+    assert warnings == ["grounding: knock: left out 3 onsets outside its 0.5-1 s"]
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_writer_model_past_max_events_is_cut_to_the_limit_not_a_failed_run(tmp_path, clip):
+    """The screenplay names one knock; the model writes 60, each on the cue. The run does not stop blaming the
+    screenplay: the model's script keeps its bed and the first knocks up to --max-events, the rest held back."""
+    play = tmp_path / "knock.fountain"
+    play.write_text(DAY_STREET + "\nSomeone KNOCKS on the door.\n")
+    knocks = [_ev(f"k{i}", "door_knock", "fg", 0.03 * i, 0.03 * i + 0.1, onsets_s=[0.03 * i]) for i in range(60)]
+    answer = {"duration_s": 2.0, "scene": OUTDOOR_DAY, "events": [*knocks, _ev("air", "wind", "bg", 0.0, 2.0)]}
+    out = tmp_path / "run"
+    with FakeLLMServer("openai", {"FoleyScript": answer}) as server:
+        r = CliRunner().invoke(cli.app, ["run", str(clip), "--script", str(play), "--out", str(out), "--fallback",
+                                         "heuristic", "--llm-role", f"writer=openai:many@{server.url}/v1",
+                                         "--tot-depth", "1", "--max-events", "10"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    script, stems, warnings = _outputs(out)
+    assert len(script.events) <= 10 and len(stems) == len(script.events) and "air" in stems
+    assert sum(e.id.startswith("k") for e in script.candidates) >= 51
+    assert "script_writer: held back 51 of the model's 61 events over --max-events 10 (a stem each): kept the beds " \
+        "and the best-supported sounds" in warnings
+
+
+def test_numbers_that_are_not_finite_never_reach_a_renderer():
+    """A model (or an edit) that gives an azimuth of NaN, an infinite depth or a NaN generator parameter: the
+    schema reads them, the renderer cannot place them. Enforcement leaves them out with a warning; a review edit
+    with them is refused."""
+    from foleydesigner.agents.review import validate_edit
+
+    v = video_info(2.0)
+    ground = Ground.of(v, [], None, SceneContext.model_validate(OUTDOOR_DAY), 0.5)
+    raw = {"duration_s": 2.0, "scene": OUTDOOR_DAY, "events": [
+        {**_ev("air", "wind", "bg", 0.0, 2.0), "azimuth_deg": float("nan"), "depth_m": float("inf"),
+         "params": {"gain": float("nan"), "gust": 0.3}}]}
+    out, warnings = enforce(FoleyScript.model_validate(raw), ground)
+    (air,) = out.events
+    assert air.azimuth_deg is None and air.depth_m is None and air.params == {"gust": 0.3}
+    assert warnings == ["grounding: air: azimuth_deg, depth_m, params.gain not a finite number; left out"]
+    _, errors = validate_edit(raw, raw, 2.0, set())
+    assert errors == ["event air: azimuth_deg, depth_m, params.gain must be a finite number"]
+
+
+def test_generator_parameters_a_class_cannot_play_are_left_out_or_clipped():
+    """A model's params the procedural generator refuses ('vehicle': 'spaceship', a number far out of its range)
+    ended the run with a traceback; enforcement leaves them out or clips them, a review edit with them is refused."""
+    from foleydesigner.agents.review import validate_edit
+    from foleydesigner.generation.procedural import param_options, synthesize
+
+    options = param_options("engine_passby")
+    lo, hi = next((k, v) for k, v in options.items() if not isinstance(v[0], str))[1]
+    number = next(k for k, v in options.items() if not isinstance(v[0], str))
+    v = video_info(2.0)
+    ground = Ground.of(v, [], None, SceneContext.model_validate(OUTDOOR_DAY), 0.1)
+    raw = {"duration_s": 2.0, "scene": OUTDOOR_DAY, "events": [
+        _ev("car", "engine_passby", "fg", 0.1, 1.9, params={"vehicle": "spaceship", number: hi * 1e6, "x": 1})]}
+    with pytest.raises(ValueError):
+        synthesize("engine_passby", duration_s=2.0, sr=16000, params={"vehicle": "spaceship"},
+                   rng=np.random.default_rng(0))
+    out, warnings = enforce(FoleyScript.model_validate(raw), ground)
+    (car,) = out.events
+    assert "vehicle" not in car.params and car.params[number] == hi and car.params["x"] == 1
+    assert warnings == [f"grounding: car: params vehicle='spaceship', {number}={hi * 1e6!r} cannot be played; "
+                        "left out or clipped"]
+    played = synthesize("engine_passby", duration_s=2.0, sr=16000, rng=np.random.default_rng(0),
+                        params={k: p for k, p in car.params.items() if k in options})
+    assert np.isfinite(played).all() and np.abs(played).max() > 0
+    _, errors = validate_edit(raw, raw, 2.0, set())
+    assert errors and errors[0].startswith("event car: params vehicle='spaceship'") and lo <= hi

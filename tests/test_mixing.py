@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy.signal import butter, sosfilt
 
 from foleydesigner.agents import experts as registry
+from foleydesigner.agents import mixing as M
 from foleydesigner.agents.experts import BaseExpert, ExpertSpec, MixTargets, load_experts, register_expert
 from foleydesigner.agents.mixing import MAX_ROUNDS, analyse, heuristic_plan, validate_plan
 from foleydesigner.errors import BackendError
@@ -250,6 +251,37 @@ def test_an_empty_or_invalid_llm_plan_gives_way_to_the_rules(tmp_path, scripted,
     assert {op["expert"] for ops in out["mix_plan"]["plan"].values() for op in ops} >= {"eq", "dyn"}
 
 
+def test_llm_plans_that_keep_missing_verification_give_the_last_round_to_the_rules(tmp_path, scripted):
+    """A planner whose every plan is in range but absurd (+60 dB on the bed, the keys 24 dB down): after two missed
+    rounds the last one is the rule-based plan, so the delivered mix passes, with one warning naming the miss."""
+    audio, script, clues = overlap()
+    gains = analyse(audio, script, clues).level_gains
+    absurd = {"hit": gains["hit"] - 24.0, "bed": 60.0}
+    scripted.model = ScriptedChatModel(by_tool={"PlanProposal": [call("PlanProposal", _plan(absurd, False))]})
+    out = run_mixing(context(tmp_path, llm_roles={"planner": "scripted:mixer"}), audio, script, clues)
+    v = out["mix_plan"]["verification"]
+    assert [r["passed"] for r in v["rounds"]] == [False, False, True]
+    assert [r["backend"] for r in v["planner_rounds"]] == ["scripted:mixer", "scripted:mixer", "heuristic"]
+    assert v["rounds"][-1]["fg_minus_bg_lu"] > 3.0 > v["rounds"][0]["fg_minus_bg_lu"]  # the keys sit over the bed
+    (warning,) = [w for w in out["warnings"] if w.startswith("mixing.planner")]
+    assert "missed verification in 2 rounds" in warning and "rule-based plan" in warning and len(warning) < 300
+    assert not any(w.startswith("mix verification failed") for w in out["warnings"])
+
+
+def test_an_llm_expert_whose_parameters_cannot_run_keeps_the_measured_ones(tmp_path, scripted):
+    """Without --fallback too: an expert model that answers parameters out of range twice (a 500 dB fader, an
+    unknown key) does not end the run; the expert runs with its measured parameters and a warning says so."""
+    audio, script, clues = overlap()
+    scripted.model = ScriptedChatModel(responses=[call("ExpertRefinement", {"params": {
+        "hit": {"gain_db": 500.0, "ratio": -3}, "bed": {"bogus": 1, "send_db": 99.0}}})])
+    out = run_mixing(context(tmp_path, llm_roles={"experts": "scripted:x"}), audio, script, clues)
+    said = [w for w in out["warnings"] if w.startswith("mixing.expert.")]
+    assert said and all("could not run, kept the measured ones" in w and len(w) < 300 for w in said)
+    assert out["mix_plan"]["verification"]["rounds"][-1]["passed"]
+    ran = {op["expert"]: op["params"] for op in out["mix_plan"]["plan"]["hit"]}
+    assert -40.0 <= ran["dyn"]["gain_db"] <= 60.0 and ran["dyn"].get("ratio", 4.0) >= 1.0
+
+
 def test_llm_expert_refines_inside_its_ranges(tmp_path, scripted):
     from foleydesigner.agents.mixing import _llm_refine
 
@@ -287,7 +319,7 @@ class StereoWidth(BaseExpert):
         return np.stack([mid + side, mid - side])
 
 
-def test_a_registered_expert_is_offered_to_the_planner_and_executed(tmp_path, scripted):
+def test_a_registered_expert_is_offered_to_the_planner_and_executed(tmp_path, scripted, monkeypatch):
     register_expert(StereoWidth)
     try:
         assert list(load_experts()) == ["eq", "dyn", "width", "reverb"]  # channel-strip order
@@ -298,6 +330,7 @@ def test_a_registered_expert_is_offered_to_the_planner_and_executed(tmp_path, sc
         assert "width" in out["verification"]["rounds"][0]["experts"]
         scripted.model = ScriptedChatModel(responses=[call("PlanProposal", {"plan": {"bed": [
             {"expert": "width", "params": {"width": 0.0}, "reason": "mono bed"}]}})])
+        monkeypatch.setattr(M, "MAX_ROUNDS", 1)  # this plan's bed misses its level: one round keeps it the bus's
         run_mixing(context(tmp_path, llm_roles={"planner": "scripted:m"}), audio, script, clues)
         assert '"name": "width"' in scripted.model.calls[0][0].content
         bed = SpillFile.existing(tmp_path / ".internal" / "bus_ambience.f32", 2)

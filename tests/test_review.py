@@ -138,3 +138,40 @@ def test_cli_review_edits_in_the_editor(tmp_path, clip, monkeypatch):
     r = _run(clip, out, "e\n")
     assert r.exit_code == 0, r.output
     assert [e.id for e in FoleyScript.model_validate_json((out / "script.json").read_text()).events] == ["knock", "air"]
+
+
+def test_cli_review_in_a_terminal_asks_again_after_a_bad_edit(tmp_path, clip, monkeypatch):
+    """At a terminal a typo in the edit does not end the run (and lose the edit): the errors are shown and the
+    question asked again; the next answer, a good edit, is rendered."""
+    from foleydesigner import cli_review
+
+    monkeypatch.setattr(cli_review, "_interactive", lambda: True)
+    bad, good = tmp_path / "bad.json", tmp_path / "good.json"
+    bad.write_text(json.dumps({"events": [{**EDIT["events"][1], "label": "Wind"}]}))
+    good.write_text(json.dumps(EDIT))
+    out = tmp_path / "out"
+    r = _run(clip, out, f"{bad}\n{good}\n")
+    assert r.exit_code == 0, r.output
+    assert "'Wind' is not a sound class (did you mean wind?)" in r.output and "press Enter to accept" in r.output
+    assert [e.id for e in FoleyScript.model_validate_json((out / "script.json").read_text()).events] == ["knock", "air"]
+
+
+def test_cli_review_without_a_terminal_keeps_a_bad_in_place_edit(tmp_path, clip, monkeypatch):
+    """Without a terminal a bad edit stops the run (exit 2); an edit made in the run's folder ('e'), which the
+    failed run removes, is kept in a file the error names."""
+    import sys
+
+    editor = tmp_path / "editor.py"
+    editor.write_text("import json, sys\np = sys.argv[1]\ns = json.load(open(p))\n"
+                      "s['events'] = [dict(e, label='Wind') for e in s['events']][:1]\njson.dump(s, open(p, 'w'))\n")
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    r = _run(clip, tmp_path / "out", "e\n")
+    assert r.exit_code == 2
+    error = next(line for line in r.output.splitlines() if line.startswith("error:"))
+    assert "'Wind' is not a sound class" in r.output and "your edit is kept in" in r.output
+    (kept,) = tmp_path.glob("foley-review-*.json")
+    assert json.loads(kept.read_text())["events"][0]["label"] == "Wind" and error.startswith("error: --review:")

@@ -49,6 +49,15 @@ _STILL = re.compile(r"[^.!?\n]*\b(?:nobody|no one|no-one|none of them)\s+(?:gets
 _STEP_FAMILY = "footsteps"
 
 
+def scene_parts(screenplay: str) -> list[Screenplay]:
+    """Each scene of a screenplay (a heading and the action under it) parsed on its own; [] with under two
+    headings (the whole screenplay is then one scene)."""
+    starts = [m.start() for m in _HEADING_LINE.finditer(screenplay)]
+    if len(starts) < 2:
+        return []
+    return [parse_screenplay(screenplay[a:b]) for a, b in zip(starts, [*starts[1:], len(screenplay)], strict=True)]
+
+
 @dataclass(frozen=True)
 class Heading:
     """Where and when the screenplay puts the scene (None where it does not say)."""
@@ -59,14 +68,17 @@ class Heading:
 
     @classmethod
     def of(cls, screenplay: str | None, parsed: Screenplay | None = None) -> Heading:
-        """From the screenplay alone (`parsed` without a default scene, to save parsing it again)."""
+        """From the screenplay alone (`parsed` without a default scene, to save parsing it again). With several
+        scene headings (INT. KITCHEN then EXT. STREET), a place or time holds only where every scene agrees on
+        it: which part of the clip is which scene is not known, so neither scene's sounds are ruled out."""
         if not screenplay:
             return cls()
-        scene = (parsed or parse_screenplay(screenplay)).scene
-        line = _HEADING_LINE.search(screenplay)
-        return cls(None if scene.location == "unknown" else scene.location,
-                   None if scene.time_of_day == "unknown" else scene.time_of_day,
-                   line.group(0).strip() if line else "")
+        scenes = [p.scene for p in scene_parts(screenplay)] or [(parsed or parse_screenplay(screenplay)).scene]
+        places = {s.location for s in scenes} - {"unknown"}
+        times = {s.time_of_day for s in scenes} - {"unknown"}
+        lines = [m.group(0).strip() for m in _HEADING_LINE.finditer(screenplay)]
+        text = " / ".join(lines) if len(lines) <= 3 else f"{lines[0]} and {len(lines) - 1} more headings"
+        return cls(places.pop() if len(places) == 1 else None, times.pop() if len(times) == 1 else None, text)
 
     def says(self, value: str) -> str:
         return f"the screenplay's heading says {value} ({self.text})" if self.text else f"the screenplay says {value}"
@@ -92,6 +104,7 @@ class Ground:
         heading = Heading.of(screenplay, sp)
         scene = heading.over(scene)
         beds = sp.ambience if sp and sp.ambience else ambience_for_place(scene.description)
+        beds = tuple(dict.fromkeys([*beds, *(b for part in scene_parts(screenplay or "") for b in part.ambience)]))
         still = _STILL.search(screenplay or "")
         return cls(heading, Evidence(video, tracks, scene, sp.cues if sp else [], beds, min_confidence),
                    " ".join(still.group(0).split())[:80] if still else "")
@@ -181,7 +194,8 @@ def grounded_ask(ctx: Any, role: str, node: str, messages: list[Any], schema: ty
     from langchain_core.messages import AIMessage, HumanMessage
 
     backend = ctx.llm_for(role)
-    answer = ask(ctx, role, node, messages, schema, tools=tools)
+    keep = _salvager(schema)
+    answer = ask(ctx, role, node, messages, schema, tools=tools, salvage=keep)
     problems = check(answer)
     if not problems:
         return answer, []
@@ -190,13 +204,25 @@ def grounded_ask(ctx: Any, role: str, node: str, messages: list[Any], schema: ty
     reask = P.REASK.format(schema=schema.__name__, violations="\n".join(f"- {p}" for p in problems),
                            facts=ground.describe())
     answer = ask(ctx, role, node, [*messages, AIMessage(answer.model_dump_json()), HumanMessage(reask)], schema,
-                 tools=tools)
+                 tools=tools, salvage=keep)
     problems = check(answer)
     ctx.tracer.write({"node": node, "kind": "grounding", "backend": backend, "violations": problems,
                       "decision": f"still contradicts the facts: {'; '.join(problems)}" if problems else "corrected"})
     if problems:
         log.warning("%s: %s still contradicts the measured facts: %s", node, backend, "; ".join(problems))
     return answer, problems
+
+
+def _salvager(schema: type[T]) -> Callable[[Any], T | None] | None:
+    """For a Foley script, what salvage.py can read of an answer the schema refused twice; None for other schemas."""
+    if schema is not FoleyScript:
+        return None
+    from foleydesigner.agents.salvage import salvage_script
+
+    def keep(args: Any) -> T | None:
+        got = salvage_script(args)
+        return got[0] if got is not None else None  # type: ignore[return-value]
+    return keep
 
 
 def grounding_warning(node: str, backend: str, problems: list[str]) -> str:

@@ -260,8 +260,16 @@ def plan_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                                 f"{reason if len(reason) <= 140 else reason[:137] + '...'}")
                 return PlanProposal(plan=heuristic_plan(scene, experts))
 
-        proposal, warnings = with_fallback(ctx, "planner", "mixing.planner", llm,
-                                           lambda: PlanProposal(plan=heuristic_plan(scene, experts)))
+        earlier = state.get("settings", {}).get(PLANNER_KEY, {}).get("rounds", [])
+        if r == MAX_ROUNDS - 1 and earlier and not any(x["fell_back"] for x in earlier) and backend != HEURISTIC:
+            # every LLM plan so far missed verification (a +60 dB fader is in range, yet a bed then buries the
+            # foreground): the last round is the rules', so what is delivered is the rule-based mix, not the miss
+            proposal, warnings = PlanProposal(plan=heuristic_plan(scene, experts)), [
+                f"mixing.planner: the LLM plans missed verification in {r} rounds ({_short(last['missed'])}), "
+                "the last round used the rule-based plan"]
+        else:
+            proposal, warnings = with_fallback(ctx, "planner", "mixing.planner", llm,
+                                               lambda: PlanProposal(plan=heuristic_plan(scene, experts)))
         warnings += rejected
         problems = validate_plan(proposal.plan, set(scene.features), experts)
         if problems:  # only the heuristic path can get here: an expert's own rule broke its own ranges
@@ -275,6 +283,11 @@ def plan_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
               {"round": r, "backend": used, "fell_back": used != backend}]
     return {"plan": plan, "scene": Held(scene, f"analysis of {len(scene.features)} stems"), "warnings": warnings, "settings": {PLANNER_KEY: {"round": r, "rounds": rounds}},
             "timings": {f"mix.plan[{r}]": time.perf_counter() - t0}}
+
+
+def _short(missed: list[str]) -> str:
+    text = "; ".join(missed)
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def run_expert(task: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -292,10 +305,23 @@ def run_expert(task: dict[str, Any], runtime: Any) -> dict[str, Any]:
         used = HEURISTIC
         if backend != HEURISTIC and ops:
             reasons = {sid: next((o.reason for o in plan[sid] if o.expert == name), "") for sid in ops}
-            refined, warnings = with_fallback(ctx, "experts", f"mixing.expert.{name}",
-                                              lambda: _llm_refine(ctx, expert, ops, reasons, scene),
-                                              lambda: ExpertRefinement(params=ops))
-            ops, used = refined.params, HEURISTIC if warnings else backend
+            measured, rejected = ops, []
+
+            def llm() -> ExpertRefinement:  # parameters out of range (after the re-ask) give way to the measured ones
+                try:
+                    return _llm_refine(ctx, expert, measured, reasons, scene)
+                except InvalidAnswer as exc:
+                    if not exc.checked:
+                        raise  # no answer at all: a failed step, for --fallback to decide
+                    reason = exc.reason.removeprefix(f"mixing.expert.{name}: ")
+                    rejected.append(f"mixing.expert.{name}: the LLM's parameters could not run, kept the measured "
+                                    f"ones: {reason if len(reason) <= 140 else reason[:137] + '...'}")
+                    return ExpertRefinement(params=measured)
+
+            refined, warnings = with_fallback(ctx, "experts", f"mixing.expert.{name}", llm,
+                                              lambda: ExpertRefinement(params=measured))
+            ops, used = refined.params, HEURISTIC if warnings or rejected else backend
+            warnings += rejected
         rec["parsed"] = ops
         rec["decision"] = f"{used}: " + "; ".join(f"{s} {json.dumps(p, default=str)}" for s, p in ops.items())
     return {"settings": {name: {"round": r, "ops": ops, "backend": used}}, "warnings": warnings}

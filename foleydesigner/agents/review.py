@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from foleydesigner.agents.enforce import enforce_state, nearest_class
+from foleydesigner.agents.enforce import enforce_state, nearest_class, not_finite, playable_params
 from foleydesigner.lexicon import BY_NAME
 from foleydesigner.schemas import FoleyScript
 from foleydesigner.tools.export import atomic_write_json
@@ -68,6 +68,11 @@ def validate_edit(answer: Any, original: dict[str, Any], duration_s: float,
             errors.append(f"event {e.id}: {e.start_s:g}-{e.end_s:g} s does not fit the {duration_s:.2f} s clip")
         if any(not e.start_s - 1e-3 <= o <= e.end_s + 1e-3 for o in e.onsets_s):
             errors.append(f"event {e.id}: onsets must lie within {e.start_s:g}-{e.end_s:g} s")
+        if bad := not_finite(e):
+            errors.append(f"event {e.id}: {', '.join(bad)} must be a finite number")
+        elif e.label in BY_NAME and (fixed := playable_params(e)):
+            errors.append(f"event {e.id}: params {', '.join(fixed[1])} cannot be played by {e.label} "
+                          "(foley sounds --json lists its parameters)")
         if e.source_track is not None and e.source_track not in track_ids:
             errors.append(f"event {e.id}: source_track {e.source_track} is no track of this clip "
                           f"({', '.join(map(str, sorted(track_ids))) or 'none'})")

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import networkx as nx
 
-from foleydesigner.agents.enforce import enforce
+from foleydesigner.agents.enforce import cap_events, enforce
 from foleydesigner.agents.evidence import track_summary
 from foleydesigner.agents.grounding import Ground, grounded_ask, grounding_warning
 from foleydesigner.agents.script_writer import gate
@@ -319,6 +319,9 @@ def tot_select(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     best = gate(best, [Track.model_validate(t) for t in state.get("tracks", [])], ctx.min_confidence)
     # what the search brought back that the facts reject is held back like the writer's (agents/enforce.py)
     best, enforced = enforce(best, ground(state, best, ctx.min_confidence), node="tot.select")
+    if ctx.llm_for("writer") != HEURISTIC:  # the model's expansions and the cues added may pass --max-events
+        best, cut = cap_events(best, ctx.max_events, node="tot.select")
+        enforced += cut
     best = best.model_copy(update={"shots": [Shot.model_validate(s) for s in state.get("shots", [])]})
     g.nodes[winner]["script"] = best.model_dump(mode="json")
     path = nx.shortest_path(g, "n0", winner)

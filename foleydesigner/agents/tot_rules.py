@@ -97,8 +97,8 @@ class Evidence:
         """The picture's support for a tied event, measured from its track (0: no such track or no sound)."""
         track = next((t for t in self.tracks if t.id == event.source_track), None)
         sound = sound_for_track(track, self.scene) if track is not None else None
-        if sound is None:
-            return 0.0
+        if sound is None or _kind(sound.label) != _kind(event.label):
+            return 0.0  # a gunshot tied to a passing car: the car makes an engine sound, not that one
         return sound.confidence * (1.0 if family(sound.label) == family(event.label) else 0.5)
 
     def cue_families(self) -> dict[str, str]:
@@ -116,6 +116,14 @@ class Evidence:
     def beds_ok(self) -> frozenset[str]:
         """Beds the place calls for, the space's default, and the neutral ones (room tone, air)."""
         return frozenset({*self.place_beds, ambience_for(self.scene)[0], "room_tone", "wind"})
+
+
+def _kind(label: str) -> str:
+    """What the picture can tell of a track's sound: its family, with the variants motion cannot tell apart taken
+    as one (an engine passing or idling, a hard stop on wood or metal). A tied event of another kind is not the
+    track's sound."""
+    f = family(label)
+    return f.split("_")[0] if f.startswith(("engine_", "impact_")) else f
 
 
 def script_key(script: FoleyScript) -> str:
