@@ -134,18 +134,36 @@ def fetch(cache: Path | None = None, *, deb_dir: Path | None = None) -> dict[str
             subprocess.run(["dpkg-deb", "-x", str(deb), str(x)], check=True, capture_output=True)
             n = 0
             for e in entries:
-                src = x / e.path.lstrip("/")
-                if not src.is_file():
+                data = _member(x, e.path)
+                if data is None:
                     log.warning("core library: %s %s has no %s", pkg, version, e.path)
                     continue
                 dst = fetched_path(e, cache)
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 tmp_dst = dst.with_name(f".{dst.name}.tmp")
-                shutil.copyfile(src, tmp_dst)
+                tmp_dst.write_bytes(data)
                 os.replace(tmp_dst, dst)
                 n += 1
             done[pkg] = n
     return done
+
+
+def _member(root: Path, path: str) -> bytes | None:
+    """A listed file's bytes: `/path/in/package`, or `/path/to/archive.pk3!member` for a file inside a zip archive
+    the package ships (game data such as ufoai-sound packs its sounds in .pk3 zips)."""
+    outer, _, inner = path.partition("!")
+    src = root / outer.lstrip("/")
+    if not src.is_file():
+        return None
+    if not inner:
+        return src.read_bytes()
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(src) as z:
+            return z.read(inner)
+    except (KeyError, zipfile.BadZipFile):
+        return None
 
 
 def _download(pkg: str, version: str, tmp: Path, deb_dir: Path | None) -> Path:
