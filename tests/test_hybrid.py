@@ -181,3 +181,16 @@ def test_your_library_first_then_the_core_then_synthesis(cache: Path, tmp_path: 
     assert walla["library"]["fallback"] == "core" and walla["library"]["choices"][0]["licence"] == "CC0-1.0"
     bark = play("dog_bark")
     assert bark["library"]["fallback"] == "procedural" and bark["sound_class"] == "dog_bark"
+
+
+def test_the_linked_folder_is_named_by_what_it_holds_and_never_rebuilt_under_a_reader(cache: Path,
+                                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    first = core.linked_root()
+    held = sorted(p.relative_to(first).as_posix() for p in first.rglob("*.ogg"))
+    assert held and core.linked_root() == first
+    fewer = [e for e in core.manifest() if e.cls != "birds"]  # another checkout's manifest
+    monkeypatch.setattr(core, "manifest", lambda: fewer)
+    other = core.linked_root()
+    assert other != first and not any(p.startswith("birds/") for p in
+                                      (q.relative_to(other).as_posix() for q in other.rglob("*.ogg")))
+    assert sorted(p.relative_to(first).as_posix() for p in first.rglob("*.ogg")) == held  # untouched

@@ -89,20 +89,28 @@ def missing_fetched(cache: Path | None = None) -> list[Entry]:
 
 
 def linked_root(cache: Path | None = None) -> Path:
-    """The folder of links to every core recording present (rebuilt when the set changed)."""
-    root = (cache or cache_dir()) / "linked"
+    """The folder of links to every core recording present. Named by what it holds, built aside and renamed into
+    place, so processes with another manifest or fetch state (two checkouts, a fetch under way) never rebuild a
+    folder another is reading."""
+    base = (cache or cache_dir()) / "linked"
     want = {e.key: location(e, cache) for e in manifest() if location(e, cache).is_file()}
-    have = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_symlink() or p.is_file()} \
-        if root.is_dir() else set()
-    if have != set(want):
-        shutil.rmtree(root, ignore_errors=True)
-        for key, target in want.items():
-            link = root / key
-            link.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                link.symlink_to(target.resolve())
-            except OSError:  # a file system without links: a copy
-                shutil.copy2(target, link)
+    tag = hashlib.sha1("\n".join(f"{k}={v}" for k, v in sorted(want.items())).encode()).hexdigest()[:12]
+    root = base / tag
+    if root.is_dir():
+        return root
+    base.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=".build-", dir=base))
+    for key, target in want.items():
+        link = build / key
+        link.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            link.symlink_to(target.resolve())
+        except OSError:  # a file system without links: a copy
+            shutil.copy2(target, link)
+    try:
+        os.rename(build, root)
+    except OSError:  # another process put the same folder in place first
+        shutil.rmtree(build, ignore_errors=True)
     return root
 
 
