@@ -62,7 +62,7 @@ def test_offline_a_class_only_fetched_is_synthesised_with_one_notice(cache: Path
         got = gen.generate(GenerationRequest(event=steps, clues=_clues("steps"), duration_s=4.0))
     notices = [r for r in caplog.records if "foley library fetch" in r.getMessage()]
     assert len(notices) == 1  # one line, from the first generator of the process; never a failure
-    assert got.info["library"] == {"source": "procedural", "model": "footsteps", "not_fetched": ["minetest-data"]}
+    assert got.info["library"] == {"source": "procedural", "model": "footsteps", "not_fetched": ["minetest-data", "ufoai-sound"]}
     assert float(np.max(np.abs(got.audio))) > 0.01
 
 
@@ -93,6 +93,7 @@ def test_fetched_footsteps_play_the_scene_surface_one_take_per_onset(cache: Path
     lib = got.info["library"]
     assert lib["source"] == "core" and lib["surface"] == "gravel"
     assert all("gravel" in c["file"] and c["licence"] == "CC-BY-SA-3.0" for c in lib["choices"])
+    assert len({c["package"] for c in lib["choices"]}) == 1  # one walker: one recording set, never two alternating
     heels = [c for c in lib["choices"] if c.get("role") != "toe"]
     toes = [c for c in lib["choices"] if c.get("role") == "toe"]
     assert [c["at_s"] for c in heels] == onsets
@@ -106,6 +107,37 @@ def test_fetched_footsteps_play_the_scene_surface_one_take_per_onset(cache: Path
     # between steps: room air, not digital silence
     gap = x[int(0.9 * SR): int(1.0 * SR)]
     assert 0 < float(np.sqrt(np.mean(gap ** 2)))
+
+
+def test_a_hard_floor_walks_on_one_recording_set_the_one_with_most_takes(cache: Path) -> None:
+    entries = [e for e in core.manifest() if e.cls == "footsteps" and e.surface == "concrete"]
+    per_package = {p: sum(e.package == p for e in entries) for p in {e.package for e in entries}}
+    assert len(per_package) >= 2  # the manifest offers two sets for concrete
+    for i, e in enumerate(entries):
+        path = core.fetched_path(e)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, _step(i, 2500.0), SR, format="OGG", subtype="VORBIS")
+    ev = SoundEvent(id="walk", label="footsteps", description="", layer="fg", start_s=0.0, end_s=8.0,
+                    onsets_s=[0.5 + 0.5 * k for k in range(14)])
+    got = make_generator("hybrid").generate(GenerationRequest(event=ev, clues=_clues("walk", 226), duration_s=9.0,
+                                                              scene=SceneContext(surfaces=["concrete"])))
+    played = {c["package"] for c in got.info["library"]["choices"]}
+    assert played == {max(per_package, key=per_package.__getitem__)}
+    assert len({c["file"] for c in got.info["library"]["choices"]}) >= 4  # round-robin over that set's takes
+
+
+def test_a_listed_file_inside_a_zip_the_package_ships_is_read(tmp_path: Path) -> None:
+    import zipfile
+
+    pk3 = tmp_path / "usr/share/games/x/base/0snd.pk3"
+    pk3.parent.mkdir(parents=True)
+    with zipfile.ZipFile(pk3, "w") as z:
+        z.writestr("sound/footsteps/stone1.ogg", b"OggS-stone")
+    (tmp_path / "usr/share/games/x/plain.ogg").write_bytes(b"OggS-plain")
+    assert core._member(tmp_path, "/usr/share/games/x/base/0snd.pk3!sound/footsteps/stone1.ogg") == b"OggS-stone"
+    assert core._member(tmp_path, "/usr/share/games/x/plain.ogg") == b"OggS-plain"
+    assert core._member(tmp_path, "/usr/share/games/x/base/0snd.pk3!sound/none.ogg") is None
+    assert core._member(tmp_path, "/usr/share/games/x/none.pk3!a.ogg") is None
 
 
 def test_fetch_refuses_a_package_that_is_not_the_pinned_one(cache: Path, tmp_path: Path) -> None:
@@ -149,3 +181,16 @@ def test_your_library_first_then_the_core_then_synthesis(cache: Path, tmp_path: 
     assert walla["library"]["fallback"] == "core" and walla["library"]["choices"][0]["licence"] == "CC0-1.0"
     bark = play("dog_bark")
     assert bark["library"]["fallback"] == "procedural" and bark["sound_class"] == "dog_bark"
+
+
+def test_the_linked_folder_is_named_by_what_it_holds_and_never_rebuilt_under_a_reader(cache: Path,
+                                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    first = core.linked_root()
+    held = sorted(p.relative_to(first).as_posix() for p in first.rglob("*.ogg"))
+    assert held and core.linked_root() == first
+    fewer = [e for e in core.manifest() if e.cls != "birds"]  # another checkout's manifest
+    monkeypatch.setattr(core, "manifest", lambda: fewer)
+    other = core.linked_root()
+    assert other != first and not any(p.startswith("birds/") for p in
+                                      (q.relative_to(other).as_posix() for q in other.rglob("*.ogg")))
+    assert sorted(p.relative_to(first).as_posix() for p in first.rglob("*.ogg")) == held  # untouched

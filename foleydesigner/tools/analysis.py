@@ -38,6 +38,18 @@ ENV_HOP_S = 0.005  # envelope hop of the decay (RT60) and DRR estimates
 CTRL_HOP = 8  # samples per control step of the compressor (0.17 ms): its detector reads peaks at this hop
 
 
+def ride_lu(before: np.ndarray, after: np.ndarray, sr: int = SAMPLE_RATE, *, k_weighted: bool = True) -> float:
+    """The LU a gain change (a duck, a keyed carve) took off a signal: the energy of `after` against `before` over
+    the gating blocks that carry `before` (BS.1770's relative gate, not its -70 LUFS absolute one). Two gated
+    integrations would read a quiet stem that a 3 dB duck takes under the absolute gate as ridden by ~50 LU."""
+    b = loudness_profile(before, sr, k_weighted=k_weighted).blocks
+    a = loudness_profile(after, sr, k_weighted=k_weighted).blocks
+    if b.size == 0 or a.size != b.size or b.max() <= 0:
+        return 0.0
+    kept = b > b.mean() * 10 ** (-10.0 / 10)
+    return float(10 * np.log10(b[kept].sum() / max(float(a[kept].sum()), b[kept].sum() * 1e-12)))
+
+
 def _erb_rate(f: np.ndarray | float) -> np.ndarray | float:
     return 21.4 * np.log10(1 + 0.00437 * np.asarray(f))
 

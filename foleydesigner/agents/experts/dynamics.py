@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from foleydesigner.agents.experts.base import BaseExpert, ExpertOutput, ExpertSpec, MixScene, Plan
 from foleydesigner.schemas import MixOperation
 from foleydesigner.tools import processing as proc
-from foleydesigner.tools.analysis import CTRL_HOP, LoudnessProfile, loudness_profile
+from foleydesigner.tools.analysis import CTRL_HOP, LoudnessProfile, ride_lu
 from foleydesigner.tools.loudness import SILENCE_LUFS
 
 #: Crest factor (peak over RMS, dB) above which a foreground stem's hits are tamed: dense Foley sits at 12–15 dB.
@@ -110,10 +110,11 @@ class DynamicsExpert(BaseExpert):
                 self._refs[ref_key] = (_key_reference_db(scene, fg_ids, ops), [scene.stats.get(s) for s in fg_ids])
             ref = self._refs[ref_key][0]
             for sid, depth in ducks.items():
-                before = _level(out.stems[sid], scene.sr)
+                before = out.stems[sid]
                 out.stems[sid] = proc.duck_under(out.stems[sid], key, depth_db=depth, sr=scene.sr, ref_db=ref)
                 # what the duck took off, so verification judges the fader on the bed as set (see base.ExpertOutput)
-                out.notes.setdefault(sid, {})["ride_lu"] = round(before - _level(out.stems[sid], scene.sr), 2)
+                ride = ride_lu(before, out.stems[sid], scene.sr, k_weighted=False)
+                out.notes.setdefault(sid, {})["ride_lu"] = round(ride, 2)
         return out
 
 
@@ -169,8 +170,3 @@ def _key_reference_db(scene: MixScene, fg_ids: list[str], ops: Mapping[str, dict
         return None
     n = min(e.size for e in envs)
     return float(10 * np.log10(np.sum([e[:n] for e in envs], axis=0).max() + 1e-12))
-
-
-def _level(audio: np.ndarray, sr: int) -> float:
-    """Gated level without K-weighting: reads a broadband gain change (compressor, duck) as BS.1770 would."""
-    return loudness_profile(audio, sr, k_weighted=False).integrated()

@@ -24,8 +24,8 @@ from foleydesigner.tools.analysis import (
     HOP_S,
     activity,
     erb_band_edges,
-    loudness_profile,
     masking_report,
+    ride_lu,
 )
 
 MAX_FILTERS = 6
@@ -187,8 +187,7 @@ class EqExpert(BaseExpert):
                     key = scene.frames(_key_envelope(scene, targets), hop, y.shape[-1])  # whole-clip key, this window
                     keyed = proc.blend_by_envelope(y, carved, key, hop)
                     # a keyed ride, on purpose: verification must not push the fader up to undo it
-                    note["ride_lu"] = round(loudness_profile(y, scene.sr).integrated()
-                                            - loudness_profile(keyed, scene.sr).integrated(), 2)
+                    note["ride_lu"] = round(ride_lu(y, keyed, scene.sr), 2)
                     y = keyed
                 else:
                     y = carved

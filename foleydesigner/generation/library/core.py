@@ -89,20 +89,28 @@ def missing_fetched(cache: Path | None = None) -> list[Entry]:
 
 
 def linked_root(cache: Path | None = None) -> Path:
-    """The folder of links to every core recording present (rebuilt when the set changed)."""
-    root = (cache or cache_dir()) / "linked"
+    """The folder of links to every core recording present. Named by what it holds, built aside and renamed into
+    place, so processes with another manifest or fetch state (two checkouts, a fetch under way) never rebuild a
+    folder another is reading."""
+    base = (cache or cache_dir()) / "linked"
     want = {e.key: location(e, cache) for e in manifest() if location(e, cache).is_file()}
-    have = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_symlink() or p.is_file()} \
-        if root.is_dir() else set()
-    if have != set(want):
-        shutil.rmtree(root, ignore_errors=True)
-        for key, target in want.items():
-            link = root / key
-            link.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                link.symlink_to(target.resolve())
-            except OSError:  # a file system without links: a copy
-                shutil.copy2(target, link)
+    tag = hashlib.sha1("\n".join(f"{k}={v}" for k, v in sorted(want.items())).encode()).hexdigest()[:12]
+    root = base / tag
+    if root.is_dir():
+        return root
+    base.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=".build-", dir=base))
+    for key, target in want.items():
+        link = build / key
+        link.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            link.symlink_to(target.resolve())
+        except OSError:  # a file system without links: a copy
+            shutil.copy2(target, link)
+    try:
+        os.rename(build, root)
+    except OSError:  # another process put the same folder in place first
+        shutil.rmtree(build, ignore_errors=True)
     return root
 
 
@@ -134,18 +142,36 @@ def fetch(cache: Path | None = None, *, deb_dir: Path | None = None) -> dict[str
             subprocess.run(["dpkg-deb", "-x", str(deb), str(x)], check=True, capture_output=True)
             n = 0
             for e in entries:
-                src = x / e.path.lstrip("/")
-                if not src.is_file():
+                data = _member(x, e.path)
+                if data is None:
                     log.warning("core library: %s %s has no %s", pkg, version, e.path)
                     continue
                 dst = fetched_path(e, cache)
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 tmp_dst = dst.with_name(f".{dst.name}.tmp")
-                shutil.copyfile(src, tmp_dst)
+                tmp_dst.write_bytes(data)
                 os.replace(tmp_dst, dst)
                 n += 1
             done[pkg] = n
     return done
+
+
+def _member(root: Path, path: str) -> bytes | None:
+    """A listed file's bytes: `/path/in/package`, or `/path/to/archive.pk3!member` for a file inside a zip archive
+    the package ships (game data such as ufoai-sound packs its sounds in .pk3 zips)."""
+    outer, _, inner = path.partition("!")
+    src = root / outer.lstrip("/")
+    if not src.is_file():
+        return None
+    if not inner:
+        return src.read_bytes()
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(src) as z:
+            return z.read(inner)
+    except (KeyError, zipfile.BadZipFile):
+        return None
 
 
 def _download(pkg: str, version: str, tmp: Path, deb_dir: Path | None) -> Path:
