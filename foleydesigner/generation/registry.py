@@ -24,7 +24,7 @@ BUILTIN: dict[str, tuple[str, str, str]] = {
                "nothing (`foley library fetch` adds the free-licensed recordings)"),
     "procedural": ("foleydesigner.generation.backends:procedural_factory",
                    "physically informed DSP synthesis + ITD/ILD/distance renderer (offline, CPU)", "nothing"),
-    "library": ("foleydesigner.generation.library.backend:library_factory",
+    "library": ("foleydesigner.generation.library.hybrid:library_factory",
                 "your sound-effects library: UCS names and metadata searched per event, hits cut at onsets, beds "
                 "looped, placed by the renderer", "--library DIR (a folder of WAV/FLAC/OGG/MP3)"),
     "dit": ("foleydesigner.generation.backends:dit_factory",

@@ -290,14 +290,3 @@ class LibraryGenerator:
         else:
             audio = src if src.shape[0] == 2 else np.repeat(src[:1], 2, axis=0)
         return GenerationResult(np.ascontiguousarray(audio, dtype=np.float32), sr, info, s0, request.n_samples)
-
-
-def library_factory(**options: Any) -> LibraryGenerator:
-    root = options.get("library")
-    if not root:
-        raise BackendError("--generator library needs --library DIR (a folder of WAV/FLAC/OGG/MP3 recordings)")
-    gen = LibraryGenerator(str(root), binaural=bool(options.get("binaural", False)))
-    from foleydesigner.generation.library.hybrid import HybridGenerator
-
-    gen.second = HybridGenerator(binaural=gen.binaural)
-    return gen

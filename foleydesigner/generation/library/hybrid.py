@@ -190,3 +190,12 @@ class HybridGenerator(LibraryGenerator):
 
 def hybrid_factory(**options: Any) -> HybridGenerator:
     return HybridGenerator(binaural=bool(options.get("binaural", False)))
+
+
+def library_factory(**options: Any) -> LibraryGenerator:
+    root = options.get("library")
+    if not root:
+        raise BackendError("--generator library needs --library DIR (a folder of WAV/FLAC/OGG/MP3 recordings)")
+    gen = LibraryGenerator(str(root), binaural=bool(options.get("binaural", False)))
+    gen.second = HybridGenerator(binaural=gen.binaural)  # the core library's recordings second, synthesis third
+    return gen
