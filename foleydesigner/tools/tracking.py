@@ -25,6 +25,7 @@ from scipy.signal import savgol_filter
 
 from foleydesigner.schemas import Shot, Track, VideoInfo
 from foleydesigner.tools import onsets
+from foleydesigner.tools.detchain import chain_tracks
 from foleydesigner.tools.people import (
     gait_evidence,
 )
@@ -489,6 +490,7 @@ def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: in
         if follower is not None:
             found = credit_detections(found, follower.detections)
             found = merge_people(found, people_tracks(follower.people, info, shots[k], start_id=0, camera=camera_offsets))
+            found += chain_tracks(follower.chains, found, info, shots[k], start_id=len(found), camera=camera_offsets)
         tracks += [t.model_copy(update={"id": len(tracks) + i}) for i, t in enumerate(found)]
     log.info("tracked %d objects in %s", len(tracks), video_path)
     return tracks
