@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from foleydesigner.schemas import Shot, Track, VideoInfo
-from foleydesigner.tools.detchain import LINK_S, DetectionChains, chain_tracks
+from foleydesigner.tools.detchain import DetectionChains, chain_tracks
 from foleydesigner.tools.people import Gait, analyse_gait, body_height, fill_gaps, gait_evidence, gait_motion
 from foleydesigner.tools.pose import L_ANKLE, L_HIP, R_ANKLE, R_HIP, Pose, PoseDetection, PoseModel, Roi
 from foleydesigner.tools.video import Frame
@@ -88,8 +88,8 @@ class PeopleFollower:
         self.active: list[_Person] = []
         self.done: list[_Person] = []
         self.detections: list[tuple[int, np.ndarray, float]] = []  # (frame, hip centre, score) of every detection
-        # Hits nobody's landmarks follow, linked by position (tools/detchain.py); while there are such hits (or
-        # someone was just lost), the detector looks on every landmark frame, so a chain gets its hits.
+        # Hits linked by position (tools/detchain.py); for a moment after someone is lost, or a body is found
+        # that the landmark model cannot fit, the detector looks on every landmark frame, so a chain gets its hits.
         self.chains = DetectionChains()
         self.hot_until = -1.0
         self.seen = 0
@@ -111,7 +111,7 @@ class PeopleFollower:
                 pose = self.model.landmarks(image, Roi(p.roi.cx, p.roi.cy, p.roi.size * 1.6, p.roi.angle))
             if pose is None or not _on_screen(pose, image.shape) or any(_same(pose, _hips(q), q.height_px()) for q in taken):
                 p.lost += 1
-                self.hot_until = fr.t_s + LINK_S
+                self.hot_until = fr.t_s + REACQUIRE_S
                 if p.lost > MAX_LOST:
                     self.active.remove(p)
                     self.done.append(p)
@@ -122,8 +122,8 @@ class PeopleFollower:
             p.roi, p.lost = pose.next_roi, 0
             taken.append(pose)
         first, self.seen = self.seen == 0, self.seen + 1  # whoever is there when a shot opens is looked for at once
-        scheduled = fr.index % self.detect_every == 0
-        if not scheduled and fr.t_s > self.hot_until and not first:
+        scheduled = fr.index % self.detect_every == 0 or first
+        if not scheduled and fr.t_s > self.hot_until:
             return
         for p in self.active:
             p.tries += scheduled
@@ -133,7 +133,6 @@ class PeopleFollower:
             self.chains.add(fr.index, fr.t_s, det.keypoints[0], det.keypoints[1], det.score)
             mine = any(_holds(c, det.keypoints[0], 0.0) for c in claimed)
             if not scheduled:  # the extra looks feed the chains only (tools/detchain.py)
-                self.hot_until = fr.t_s + LINK_S if not (near or mine) else self.hot_until
                 continue
             self.detections.append((fr.index, det.keypoints[0].copy(), det.score))
             if mine:
@@ -141,9 +140,11 @@ class PeopleFollower:
             if near:
                 near[0].hits += 1
                 continue
-            self.hot_until = fr.t_s + LINK_S
             pose = self.model.landmarks_for(image, det)
-            if pose is None or any(_same(pose, _hips(q), q.height_px()) for q in taken):
+            if pose is None:  # a body the landmark model cannot fit: the detector looks again for a while
+                self.hot_until = fr.t_s + REACQUIRE_S
+                continue
+            if any(_same(pose, _hips(q), q.height_px()) for q in taken):
                 continue
             back = [p for p in self.done if p.poses and fr.t_s - p.t_s[-1] <= REACQUIRE_S
                     and float(np.hypot(*(_hips(pose) - p.hip()))) < p.height()]
