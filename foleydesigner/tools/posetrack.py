@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from foleydesigner.schemas import Shot, Track, VideoInfo
-from foleydesigner.tools.detchain import DetectionChains, chain_tracks
+from foleydesigner.tools.detchain import LINK_S, DetectionChains, chain_tracks
 from foleydesigner.tools.people import Gait, analyse_gait, body_height, fill_gaps, gait_evidence, gait_motion
 from foleydesigner.tools.pose import L_ANKLE, L_HIP, R_ANKLE, R_HIP, Pose, PoseDetection, PoseModel, Roi
 from foleydesigner.tools.video import Frame
@@ -111,7 +111,7 @@ class PeopleFollower:
                 pose = self.model.landmarks(image, Roi(p.roi.cx, p.roi.cy, p.roi.size * 1.6, p.roi.angle))
             if pose is None or not _on_screen(pose, image.shape) or any(_same(pose, _hips(q), q.height_px()) for q in taken):
                 p.lost += 1
-                self.hot_until = fr.t_s + REACQUIRE_S
+                self.hot_until = fr.t_s + LINK_S
                 if p.lost > MAX_LOST:
                     self.active.remove(p)
                     self.done.append(p)
@@ -142,7 +142,7 @@ class PeopleFollower:
                 continue
             pose = self.model.landmarks_for(image, det)
             if pose is None:  # a body the landmark model cannot fit: the detector looks again for a while
-                self.hot_until = fr.t_s + REACQUIRE_S
+                self.hot_until = fr.t_s + LINK_S
                 continue
             if any(_same(pose, _hips(q), q.height_px()) for q in taken):
                 continue
