@@ -246,3 +246,20 @@ def test_a_person_is_followed_under_a_panning_camera_without_invented_steps(fram
     assert xs[-1] - xs[0] == pytest.approx(-3.0 * (tracks[0].frames[-1] - tracks[0].frames[0]), abs=6.0)
     assert tracks[0].onsets_s == [] and tracks[0].motion != "walking"  # the pan is not his walking
     assert tracks[0].evidence["pose_frames"] >= 18
+
+
+def test_hands_against_the_body_are_handling_candidates_never_rendered() -> None:
+    from foleydesigner.agents.script_writer import gate
+    from foleydesigner.schemas import FoleyScript, SceneContext
+
+    frames = list(range(0, 50, 2))
+    walker = Track(id=4, label="person", motion="static", frames=frames, t_s=[f / 25 for f in frames],
+                   boxes=[(100.0, 50.0, 40.0, 120.0)] * len(frames), frame_width=640, frame_height=360,
+                   evidence={"person_hits": 3.0, "person_tries": 3.0, "pose_frames": 12.0, "hand_moves": 2.0})
+    quiet = walker.model_copy(update={"id": 5, "evidence": walker.evidence | {"hand_moves": 0.0}})
+    script = FoleyScript(duration_s=2.0, scene=SceneContext(location="indoor"), events=[])
+    once = gate(script, [walker, quiet], 0.55)
+    assert once.events == []
+    assert [(c.label, c.source_track) for c in once.candidates] == [("cloth_rustle", 4)]
+    assert once.candidates[0].confidence < 0.2 and once.candidates[0].start_s == 0.0
+    assert len(gate(once, [walker, quiet], 0.55).candidates) == 1  # gated again (the search's winner): not twice
