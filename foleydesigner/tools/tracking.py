@@ -59,9 +59,10 @@ _POSE_FPS = 8.0
 #: detector's own threshold, 0.5, passes a 22 px ball seen up close at 0.55-0.6; the demo clip's 50-75 px
 #: walkers score 0.5-0.95, most often above 0.6).
 _VOTE_SCORE = 0.6
-#: Landmark frames after which a still shot's person is known (seated or not, 4 s at the detector's pace); then
-#: they are looked at again every _RECHECK_S only.
-_POSE_SAMPLES, _RECHECK_S = 10, 2.0
+#: Landmark frames after which a still shot's person is known (seated or not, 3.2 s at the detector's pace; as
+#: many as make a person certain, agents/evidence.py POSE_CLEAR_FRAMES); then they are looked at again every
+#: _RECHECK_S only.
+_POSE_SAMPLES, _RECHECK_S = 8, 2.0
 #: Smaller than this (source pixels tall), nobody can be told from a blob.
 _MIN_PERSON_PX = 24
 _MIN_AREA_FRAC = 2.5e-4  # smallest blob, as a fraction of the analysis frame (~20 px at 384x216)
