@@ -195,8 +195,12 @@ def main() -> None:
                 run_s, media_s, picture_s = run_s + elapsed, media_s + info.duration_s, picture_s + stages["load_video"]
                 notes[clip["name"]] = f"{elapsed / info.duration_s:.2f}× real time"
             except FoleyError as exc:  # delivery can fail on codecs the containers refuse; spotting still counts
-                script = spot_only(path, out.with_name(f"{clip['name']}.spot"), SWEEP[0])
-                notes[clip["name"]] = "" if not args.full else f"spotting only: {str(exc)[:60]}"
+                spot_dir = out.with_name(f"{clip['name']}.spot")
+                script = spot_only(path, spot_dir, SWEEP[0])
+                (spot_dir / "script.json").write_text(json.dumps(script))  # re-scored without a re-run
+                notes[clip["name"]] = f"{time.perf_counter() - t0:.0f} s" if not args.full else notes.get(clip["name"], "")
+                if args.full:
+                    notes[clip["name"]] = f"spotting only: {str(exc)[:60]}"
             scripts[clip["name"]] = script
     sweep = []
     for tau in SWEEP:

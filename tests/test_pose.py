@@ -246,3 +246,38 @@ def test_a_person_is_followed_under_a_panning_camera_without_invented_steps(fram
     assert xs[-1] - xs[0] == pytest.approx(-3.0 * (tracks[0].frames[-1] - tracks[0].frames[0]), abs=6.0)
     assert tracks[0].onsets_s == [] and tracks[0].motion != "walking"  # the pan is not his walking
     assert tracks[0].evidence["pose_frames"] >= 18
+
+
+def test_hands_against_the_body_are_handling_candidates_never_rendered() -> None:
+    from foleydesigner.agents.script_writer import gate
+    from foleydesigner.schemas import FoleyScript, SceneContext
+
+    frames = list(range(0, 50, 2))
+    walker = Track(id=4, label="person", motion="static", frames=frames, t_s=[f / 25 for f in frames],
+                   boxes=[(100.0, 50.0, 40.0, 120.0)] * len(frames), frame_width=640, frame_height=360,
+                   evidence={"person_hits": 3.0, "person_tries": 3.0, "pose_frames": 12.0, "hand_moves": 2.0})
+    quiet = walker.model_copy(update={"id": 5, "evidence": walker.evidence | {"hand_moves": 0.0}})
+    script = FoleyScript(duration_s=2.0, scene=SceneContext(location="indoor"), events=[])
+    once = gate(script, [walker, quiet], 0.55)
+    assert once.events == []
+    assert [(c.label, c.source_track) for c in once.candidates] == [("cloth_rustle", 4)]
+    assert once.candidates[0].confidence < 0.2 and once.candidates[0].start_s == 0.0
+    assert len(gate(once, [walker, quiet], 0.55).candidates) == 1  # gated again (the search's winner): not twice
+
+
+def test_person_depth_from_the_feet_on_the_ground_holds_through_a_short_box() -> None:
+    # a walker approaching over 4 s, 12 m → 4 m, seen by a camera 1.6 m up (horizon at row 150)
+    n, fps, f = 100, 25.0, 640 / 2 / math.tan(math.radians(30))
+    depth = np.linspace(12.0, 4.0, n)
+    feet, tall = 150.0 + f * 1.6 / depth, f * 1.7 / depth
+    shown = tall.copy()
+    shown[50:56] *= 0.5  # a parked car hides the upper body: the box is half as tall, the feet are where they were
+    boxes = [(300.0, y - h, h / 3, float(h)) for y, h in zip(feet, shown, strict=True)]
+    track = Track(id=0, label="person", motion="walking", frames=list(range(n)), t_s=[i / fps for i in range(n)],
+                  boxes=boxes, frame_width=640, frame_height=360)
+    info = VideoInfo(path="x.mp4", width=640, height=360, fps=fps, n_frames=n, duration_s=n / fps, codec="h264",
+                     container="mp4")
+    ev = SoundEvent(id="steps", label="footsteps", layer="fg", start_s=0.0, end_s=3.96, source_track=0)
+    d = np.asarray(clues_for_track(ev, track, info).depth_m)[:n]
+    assert np.abs(d[45:60] / depth[45:60] - 1.0).max() < 0.1  # the occlusion moves nothing
+    assert abs(d[5] / depth[5] - 1.0) < 0.1 and abs(d[-5] / depth[-5] - 1.0) < 0.1

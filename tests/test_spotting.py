@@ -235,3 +235,16 @@ def test_a_fast_jump_in_a_still_shot_is_not_a_cut() -> None:
             img[top:bottom, 120:190] = body[top - y:bottom - y]
         frames.append(img)
     assert len(_detect(frames)) == 1
+
+
+def test_a_slow_drift_is_still_but_drifting_and_scaling_together_is_a_travelling_camera() -> None:
+    from foleydesigner.tools.camera import FrameMotion
+
+    n = 90  # 3.6 s at 25 fps
+    drift = [FrameMotion(0.0008, 0.0, 1.0, 0.9) for _ in range(n)]  # 7 % of the width in all, no scale change
+    dolly = [FrameMotion(0.0008, 0.0, 1.0004, 0.9) for _ in range(n)]  # the same drift, 3.7 % closer
+    sway = [FrameMotion(0.0008 * (-1) ** i, 0.0, 1.0004 ** (-1) ** i, 0.9) for i in range(n)]  # back and forth
+    assert classify_camera(drift)[0] == "static"
+    kind, facts = classify_camera(dolly)
+    assert kind == "pan" and facts["zoom"] > 1.03 and facts["travel"] > 0.05
+    assert classify_camera(sway)[0] == "static"

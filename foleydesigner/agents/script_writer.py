@@ -266,7 +266,31 @@ def gate(script: FoleyScript, tracks: list[Track], min_confidence: float) -> Fol
                                      "start_s": round(start, 3), "end_s": round(max(start, end), 3),
                                      "onsets_s": [o for o in e.onsets_s if start - 1e-6 <= o <= end + 1e-6]})
         (kept if e.confidence >= min_confidence else held).append(e)
-    return script.model_copy(update={"events": kept, "candidates": held})
+    return script.model_copy(update={"events": kept, "candidates": held + handling_candidates(tracks, kept + held)})
+
+
+#: Confidence of a hand moving fast against the body as a sound: a wrist's move alone does not show that a coat
+#: rustled or an object was handled, so it is recorded (below any threshold the benchmark sweeps), never rendered.
+HANDLING_CONFIDENCE = 0.15
+
+
+def handling_candidates(tracks: list[Track], events: list[SoundEvent]) -> list[SoundEvent]:
+    """A cloth/handling candidate for each person whose landmarks show hands moving against the body
+    (`hand_moves`, tools/people.py), unless the script already has one on that track."""
+    have = {(e.source_track, e.label) for e in events}
+    out = []
+    for t in tracks:
+        moves = t.evidence.get("hand_moves", 0.0)
+        if t.label != "person" or moves < 1 or (t.id, "cloth_rustle") in have:
+            continue
+        entry = BY_NAME["cloth_rustle"]
+        out.append(SoundEvent(id=f"cloth_rustle_t{t.id}", label="cloth_rustle", layer="fg", start_s=round(t.start_s, 3),
+                              end_s=round(t.end_s, 3), source_track=t.id, intensity=0.3, params=dict(entry.params),
+                              origin="video", description=f"hands move against the body {moves:.0f} times (track {t.id})",
+                              confidence=HANDLING_CONFIDENCE,
+                              evidence=[f"{moves:.0f} fast wrist moves against the body from the landmarks",
+                                        "no contact with an object seen: recorded, not rendered (a screenplay line naming it is)"]))
+    return out
 
 
 #: Times are written rounded to the millisecond; an onset that rounding moved just outside its span is still inside.

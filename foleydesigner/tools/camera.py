@@ -28,6 +28,10 @@ STATIC_SHAKE = 0.0015
 PAN_CONSISTENCY, PAN_TRAVEL = 0.6, 0.15
 #: A zoom changes the image scale by at least this factor over the shot, steadily (as consistent as a pan).
 ZOOM_FACTOR = 1.08
+#: A camera that drifts (this many frame widths) and scales (by this factor) at once, both steadily, travels
+#: through the scene: the parallax of near and far things moves the background against itself, which the drift
+#: taken out of a still shot's tracks (a translation) cannot remove, so such a shot is no still shot.
+DOLLY_TRAVEL, DOLLY_ZOOM, DOLLY_CONSISTENCY = 0.05, 1.02, 0.9
 _MAX_CORNERS = 150
 #: The background vote: a lattice of LATTICE points across the width, kept where the picture has texture (corner
 #: strength at least CORNER_FLOOR of the frame's best, so flat sky or black does not vote with noise), grouped in
@@ -143,6 +147,9 @@ def classify_camera(motions: list[FrameMotion]) -> tuple[CameraKind, dict[str, f
         return "zoom", facts
     if net >= PAN_TRAVEL and consistency >= PAN_CONSISTENCY:
         return "pan", facts
+    if (net >= DOLLY_TRAVEL and consistency >= DOLLY_CONSISTENCY and zoom >= DOLLY_ZOOM
+            and zoom_consistency >= DOLLY_CONSISTENCY):
+        return "pan", facts  # drifting and scaling steadily together: the camera travels (a dolly, a crane)
     if shake >= STATIC_SHAKE:
         return "handheld", facts
     return "static", facts

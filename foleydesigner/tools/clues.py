@@ -48,6 +48,31 @@ def _limit_rate(log_d: np.ndarray, t: np.ndarray, rate_m_s: float) -> np.ndarray
     return np.log(np.maximum((fwd + bwd) / 2, 1e-3))
 
 
+def _ground_depths(boxes: np.ndarray, frame_height: int, f: float, body_m: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Depth from the feet on a ground plane, and where it holds (feet in frame). A body of height H standing at
+    depth d has its feet y_h + f·C/d down the picture and is f·H/d tall (C: the camera's height, y_h: the
+    horizon), so over a track the feet's row is a line in the box height, y = y_h + (C/H)·h: fitted over the
+    frames whose feet are in frame, it gives the horizon and the camera's height, and each frame's depth is then
+    read from its feet's row, f·C/(y − y_h), which an occlusion that shortens the box for a frame does not move.
+    None when the fit does not hold: too little spread in depth (a walker crossing at one distance), a camera
+    lower than 0.3 or higher than 30 body heights, a horizon below the feet, or a poor line."""
+    y, h = boxes[:, 1] + boxes[:, 3], boxes[:, 3]
+    seen = (y < 0.99 * frame_height) & (boxes[:, 1] > 0.01 * frame_height)
+    if seen.sum() < 8 or np.ptp(y[seen]) < 0.08 * frame_height:
+        return None
+    k, y_h = np.polyfit(h[seen], y[seen], 1)
+    res = np.abs(y[seen] - y_h - k * h[seen])
+    good = res <= max(3.0 * float(np.median(res)), 1.0)  # frames whose box was cut short (an occlusion) fit badly
+    if good.sum() >= 8:
+        k, y_h = np.polyfit(h[seen][good], y[seen][good], 1)
+    yy = y[seen][good] if good.sum() >= 8 else y[seen]
+    fit = y_h + k * (h[seen][good] if good.sum() >= 8 else h[seen])
+    r2 = 1.0 - float(np.sum((yy - fit) ** 2)) / max(float(np.sum((yy - yy.mean()) ** 2)), 1e-9)
+    if not (0.3 <= k <= 30.0) or r2 < 0.6 or y_h >= float(y[seen].min()):
+        return None
+    return f * k * body_m / np.maximum(y - y_h, 1.0), seen
+
+
 def _grounded_depths(track: Track, boxes: np.ndarray, hfov_deg: float) -> np.ndarray:
     """Depth per keyframe for a grounded track (a person): the size cue from a running median of the box height
     (a walker's box swings with every step, a merge halves it for a frame), capped where a body would be too
@@ -59,6 +84,10 @@ def _grounded_depths(track: Track, boxes: np.ndarray, hfov_deg: float) -> np.nda
     d = np.array([geometric_depth_m((b[0], b[1], b[2], hh), label=track.label, frame_width=track.frame_width,
                                     frame_height=track.frame_height, hfov_deg=hfov_deg) for b, hh in zip(boxes, h, strict=True)])
     f = focal_length_px(track.frame_width, hfov_deg)
+    ground = _ground_depths(boxes, track.frame_height, f, real_height_m(track.label))
+    if ground is not None:  # where the feet stand on the ground, their image row gives the depth
+        dg, seen = ground
+        d = np.where(seen, dg, d)
     d = np.minimum(d, f * real_height_m(track.label) / MIN_PERSON_PX)
     rate = MAX_DEPTH_RATE_M_S.get(track.label)
     return np.exp(_limit_rate(np.log(d), tt, rate)) if rate else d

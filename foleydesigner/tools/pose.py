@@ -210,8 +210,9 @@ class PoseModel:
                                       px[4:].reshape(4, 2)))
         return dets
 
-    def landmarks(self, image_bgr: np.ndarray, roi: Roi) -> Pose | None:
-        """The 33 landmarks of the person in the ROI, or None when the model says nobody is there."""
+    def landmarks(self, image_bgr: np.ndarray, roi: Roi, min_presence: float = MIN_PRESENCE) -> Pose | None:
+        """The 33 landmarks of the person in the ROI, or None when the model says nobody is there (presence below
+        min_presence)."""
         m = roi.matrix(LMK_SIZE)
         crop = cv2.warpAffine(image_bgr, m, (LMK_SIZE, LMK_SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_CONSTANT)
@@ -223,7 +224,7 @@ class PoseModel:
         self.calls, self.seconds = self.calls + 1, self.seconds + time.perf_counter() - t0
         flag = float(self._lmk.get_tensor(out_flag).reshape(-1)[0])
         score = flag if 0.0 <= flag <= 1.0 else 1.0 / (1.0 + math.exp(-flag))
-        if score < MIN_PRESENCE:
+        if score < min_presence:
             return None
         raw = self._lmk.get_tensor(out_lmk).reshape(39, 5).astype(np.float64)
         xy = np.column_stack([raw[:, :2], np.ones(39)]) @ m.T  # crop pixels → source pixels

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from foleydesigner.schemas import Shot, Track, VideoInfo
+from foleydesigner.tools.detchain import LINK_S, DetectionChains, chain_tracks
 from foleydesigner.tools.people import Gait, analyse_gait, body_height, fill_gaps, gait_evidence, gait_motion
 from foleydesigner.tools.pose import L_ANKLE, L_HIP, R_ANKLE, R_HIP, Pose, PoseDetection, PoseModel, Roi
 from foleydesigner.tools.video import Frame
@@ -87,6 +88,11 @@ class PeopleFollower:
         self.active: list[_Person] = []
         self.done: list[_Person] = []
         self.detections: list[tuple[int, np.ndarray, float]] = []  # (frame, hip centre, score) of every detection
+        # Hits linked by position (tools/detchain.py); for a moment after someone is lost, or a body is found
+        # that the landmark model cannot fit, the detector looks on every landmark frame, so a chain gets its hits.
+        self.chains = DetectionChains()
+        self.hot_until = -1.0
+        self.seen = 0
 
     @property
     def people(self) -> list[_Person]:
@@ -105,6 +111,7 @@ class PeopleFollower:
                 pose = self.model.landmarks(image, Roi(p.roi.cx, p.roi.cy, p.roi.size * 1.6, p.roi.angle))
             if pose is None or not _on_screen(pose, image.shape) or any(_same(pose, _hips(q), q.height_px()) for q in taken):
                 p.lost += 1
+                self.hot_until = fr.t_s + LINK_S
                 if p.lost > MAX_LOST:
                     self.active.remove(p)
                     self.done.append(p)
@@ -114,21 +121,30 @@ class PeopleFollower:
             p.poses.append(pose)
             p.roi, p.lost = pose.next_roi, 0
             taken.append(pose)
-        if fr.index % self.detect_every:
+        first, self.seen = self.seen == 0, self.seen + 1  # whoever is there when a shot opens is looked for at once
+        scheduled = fr.index % self.detect_every == 0 or first
+        if not scheduled and fr.t_s > self.hot_until:
             return
         for p in self.active:
-            p.tries += 1
+            p.tries += scheduled
         for det in _detect_frame(image, self.model):
-            self.detections.append((fr.index, det.keypoints[0].copy(), det.score))
             near = [p for p in self.active
                     if p.poses and float(np.hypot(*(det.keypoints[0] - p.hip()))) < SAME_PERSON * p.height()]
+            self.chains.add(fr.index, fr.t_s, det.keypoints[0], det.keypoints[1], det.score)
+            mine = any(_holds(c, det.keypoints[0], 0.0) for c in claimed)
+            if not scheduled:  # the extra looks feed the chains only (tools/detchain.py)
+                continue
+            self.detections.append((fr.index, det.keypoints[0].copy(), det.score))
+            if mine:
+                continue
             if near:
                 near[0].hits += 1
                 continue
-            if any(_holds(c, det.keypoints[0], 0.0) for c in claimed):
-                continue
             pose = self.model.landmarks_for(image, det)
-            if pose is None or any(_same(pose, _hips(q), q.height_px()) for q in taken):
+            if pose is None:  # a body the landmark model cannot fit: the detector looks again for a while
+                self.hot_until = fr.t_s + LINK_S
+                continue
+            if any(_same(pose, _hips(q), q.height_px()) for q in taken):
                 continue
             back = [p for p in self.done if p.poses and fr.t_s - p.t_s[-1] <= REACQUIRE_S
                     and float(np.hypot(*(_hips(pose) - p.hip()))) < p.height()]
@@ -156,7 +172,11 @@ def follow_people(frames: Iterable[Frame], model: PoseModel, detect_every: int) 
 def track_people(frames: Iterable[Frame], info: VideoInfo, shot: Shot, model: PoseModel, rates: tuple[int, int], *,
                  start_id: int, camera: np.ndarray | None = None) -> list[Track]:
     """Person tracks of one shot from pose alone (boxes from the landmarks, footfalls from the feet)."""
-    return people_tracks(follow_people(frames, model, rates[1]), info, shot, start_id=start_id, camera=camera)
+    follower = PeopleFollower(model, rates[1])
+    for fr in frames:
+        follower.step(fr)
+    tracks = people_tracks(follower.people, info, shot, start_id=start_id, camera=camera)
+    return tracks + chain_tracks(follower.chains, tracks, info, shot, start_id=start_id + len(tracks), camera=camera)
 
 
 def people_tracks(people: list[_Person], info: VideoInfo, shot: Shot, *, start_id: int,

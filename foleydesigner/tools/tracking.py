@@ -25,6 +25,7 @@ from scipy.signal import savgol_filter
 
 from foleydesigner.schemas import Shot, Track, VideoInfo
 from foleydesigner.tools import onsets
+from foleydesigner.tools.detchain import chain_tracks
 from foleydesigner.tools.people import (
     gait_evidence,
 )
@@ -58,9 +59,10 @@ _POSE_FPS = 8.0
 #: detector's own threshold, 0.5, passes a 22 px ball seen up close at 0.55-0.6; the demo clip's 50-75 px
 #: walkers score 0.5-0.95, most often above 0.6).
 _VOTE_SCORE = 0.6
-#: Landmark frames after which a still shot's person is known (seated or not, 4 s at the detector's pace); then
-#: they are looked at again every _RECHECK_S only.
-_POSE_SAMPLES, _RECHECK_S = 10, 2.0
+#: Landmark frames after which a still shot's person is known (seated or not, 3.2 s at the detector's pace; as
+#: many as make a person certain, agents/evidence.py POSE_CLEAR_FRAMES); then they are looked at again every
+#: _RECHECK_S only.
+_POSE_SAMPLES, _RECHECK_S = 8, 2.0
 #: Smaller than this (source pixels tall), nobody can be told from a blob.
 _MIN_PERSON_PX = 24
 _MIN_AREA_FRAC = 2.5e-4  # smallest blob, as a fraction of the analysis frame (~20 px at 384x216)
@@ -489,6 +491,7 @@ def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: in
         if follower is not None:
             found = credit_detections(found, follower.detections)
             found = merge_people(found, people_tracks(follower.people, info, shots[k], start_id=0, camera=camera_offsets))
+            found += chain_tracks(follower.chains, found, info, shots[k], start_id=len(found), camera=camera_offsets)
         tracks += [t.model_copy(update={"id": len(tracks) + i}) for i, t in enumerate(found)]
     log.info("tracked %d objects in %s", len(tracks), video_path)
     return tracks
