@@ -10,9 +10,10 @@ import pytest
 
 from foleydesigner.agents.filmscribe import heuristic_scribe, scribe
 from foleydesigner.agents.grounding import Ground, Heading
-from foleydesigner.agents.script_writer import heuristic_write, track_event, write_script
+from foleydesigner.agents.script_writer import heuristic_write, track_event
 from foleydesigner.agents.tot import _llm_candidates, rank, score_script
 from foleydesigner.agents.tot_rules import Evidence
+from foleydesigner.agents.writer import write_script
 from foleydesigner.schemas import FoleyScript, SceneContext, SceneScript, SoundEvent, TotTree
 from tests.fakes import (
     ScriptedChatModel,

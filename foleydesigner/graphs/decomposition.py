@@ -10,8 +10,8 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 
 from foleydesigner.agents.enforce import ground_script
-from foleydesigner.agents.script_writer import write_foley_script
 from foleydesigner.agents.tot import route_tot, tot_expand, tot_prune, tot_root, tot_score, tot_select
+from foleydesigner.agents.writer import write_foley_script
 from foleydesigner.context import RunContext
 from foleydesigner.graphs.filmscribe import build_filmscribe_graph
 from foleydesigner.stages import check_script
