@@ -25,18 +25,17 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.fft import dct
-from scipy.signal import resample_poly, stft
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent))
+
+from foleydesigner.eval.mfcc import BAND, mfcc_stats, mono_at  # noqa: E402  (one home for the figure)
+
 SOURCES = ROOT / "realism_sources.tsv"
-SR = 11_025
-_BAND = (30.0, 5500.0)
 
 
 def fetch(cache: Path) -> list[tuple[Path, str, str]]:
@@ -54,43 +53,6 @@ def fetch(cache: Path) -> list[tuple[Path, str, str]]:
     for pkg, path, cls in rows:
         out.append((cache / pkg / path.lstrip("/"), cls.strip(), pkg))
     return out
-
-
-def mono_at(audio: np.ndarray, sr: int, to: int = SR) -> np.ndarray:
-    x = np.asarray(audio, np.float64)
-    x = x.mean(axis=0) if x.ndim == 2 else x
-    if sr != to:
-        f = Fraction(to, sr).limit_denominator(1000)
-        x = resample_poly(x, f.numerator, f.denominator)
-    return x
-
-
-def _mel_matrix(n_fft: int, n_mels: int = 40) -> np.ndarray:
-    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731  (O'Shaughnessy's mel scale)
-    hz = lambda m: 700.0 * (10.0 ** (m / 2595.0) - 1.0)  # noqa: E731
-    edges = hz(np.linspace(mel(_BAND[0]), mel(_BAND[1]), n_mels + 2))
-    freqs = np.linspace(0, SR / 2, n_fft // 2 + 1)
-    w = np.zeros((n_mels, freqs.size))
-    for i in range(n_mels):
-        lo, mid, hi = edges[i:i + 3]
-        w[i] = np.clip(np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)), 0, None)
-    return w
-
-
-_MEL = _mel_matrix(512)
-
-
-def mfcc_stats(x: np.ndarray) -> np.ndarray:
-    """Mean and standard deviation of MFCC 1–12 over the frames that sound: within 40 dB of the loudest, the
-    activity range `foley eval` uses too (a recording's room floor is not the sound)."""
-    _, _, z = stft(x, SR, nperseg=512, noverlap=384)
-    power = np.abs(z) ** 2
-    logmel = np.log(_MEL @ power + 1e-10)
-    c = dct(logmel, type=2, axis=0, norm="ortho")[1:13]
-    energy = 10 * np.log10(power.sum(axis=0) + 1e-20)
-    keep = energy >= energy.max() - 40.0
-    c = c[:, keep] if keep.sum() >= 2 else c
-    return np.concatenate([c.mean(axis=1), c.std(axis=1)])
 
 
 def signatures(audio: np.ndarray, sr: int) -> dict[str, float]:
@@ -172,7 +134,7 @@ def main() -> None:
     mu, sd = allv.mean(axis=0), allv.std(axis=0) + 1e-9
     z = lambda v: (v - mu) / sd  # noqa: E731
 
-    print(f"{len(real)} real recordings, {len(classes)} classes; MFCC statistics on {_BAND[0]:.0f}–{_BAND[1]:.0f} Hz\n")
+    print(f"{len(real)} real recordings, {len(classes)} classes; MFCC statistics on {BAND[0]:.0f}–{BAND[1]:.0f} Hz\n")
     head = (f"{'class':14} {'n':>2} {'proc↔real':>9} {'real↔real':>9} {'NN ok':>5} | {'<-90dB':>6} {'atk ms':>6} "
             f"{'period':>6} {'cent Hz':>7} {'tail dB':>7} | real median: {'<-90dB':>6} {'atk ms':>6} {'period':>6} "
             f"{'cent Hz':>7} {'tail dB':>7}")

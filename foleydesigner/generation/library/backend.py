@@ -283,10 +283,16 @@ class LibraryGenerator:
                                                "query": event_query(ev)[0], "fallback": played},
                     "warnings": [msg]}
             return GenerationResult(result.audio, result.sample_rate, info, result.offset, result.n_total)
-        src, s0, placed, info = got
-        sr = request.sample_rate
-        if placed:
-            audio = place_source(src, request.clues, s0 / sr, sr, binaural=self.binaural)
-        else:
-            audio = src if src.shape[0] == 2 else np.repeat(src[:1], 2, axis=0)
-        return GenerationResult(np.ascontiguousarray(audio, dtype=np.float32), sr, info, s0, request.n_samples)
+        return placed_result(request, *got, binaural=self.binaural)
+
+
+def placed_result(request: GenerationRequest, src: np.ndarray, s0: int, placed: bool, info: dict[str, Any], *,
+                  binaural: bool = False) -> GenerationResult:
+    """A recording's source signal as the stem: moved along the event's clues by the spatial renderer when it is
+    placed, else played as recorded (a stereo bed, or a mono one on both sides)."""
+    sr = request.sample_rate
+    if placed:
+        audio = place_source(src, request.clues, s0 / sr, sr, binaural=binaural)
+    else:
+        audio = src if src.shape[0] == 2 else np.repeat(src[:1], 2, axis=0)
+    return GenerationResult(np.ascontiguousarray(audio, dtype=np.float32), sr, info, s0, request.n_samples)

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from foleydesigner.errors import BackendError
-from foleydesigner.generation.backends import clip_times, event_rng, place_source
+from foleydesigner.generation.backends import clip_times, event_rng
 from foleydesigner.generation.base import GenerationRequest, GenerationResult
 from foleydesigner.generation.library import core
-from foleydesigner.generation.library.backend import INTENSITY_RANGE_DB, LibraryGenerator
+from foleydesigner.generation.library.backend import INTENSITY_RANGE_DB, LibraryGenerator, placed_result
 from foleydesigner.generation.library.index import Match
 
 log = logging.getLogger(__name__)
@@ -179,13 +179,7 @@ class HybridGenerator(LibraryGenerator):
             if waiting:
                 info["library"]["not_fetched"] = waiting
             return GenerationResult(result.audio, result.sample_rate, info, result.offset, result.n_total)
-        src, s0, placed, info = got
-        sr = request.sample_rate
-        if placed:
-            audio = place_source(src, request.clues, s0 / sr, sr, binaural=self.binaural)
-        else:
-            audio = src if src.shape[0] == 2 else np.repeat(src[:1], 2, axis=0)
-        return GenerationResult(np.ascontiguousarray(audio, dtype=np.float32), sr, info, s0, request.n_samples)
+        return placed_result(request, *got, binaural=self.binaural)
 
 
 def hybrid_factory(**options: Any) -> HybridGenerator:
