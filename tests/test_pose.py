@@ -281,3 +281,15 @@ def test_person_depth_from_the_feet_on_the_ground_holds_through_a_short_box() ->
     d = np.asarray(clues_for_track(ev, track, info).depth_m)[:n]
     assert np.abs(d[45:60] / depth[45:60] - 1.0).max() < 0.1  # the occlusion moves nothing
     assert abs(d[5] / depth[5] - 1.0) < 0.1 and abs(d[-5] / depth[-5] - 1.0) < 0.1
+
+
+def test_loading_the_pose_models_prints_nothing_on_the_console(capfd):
+    """TFLite's C++ logger wrote 'INFO: Created TensorFlow Lite XNNPACK delegate for CPU.' into every run's output."""
+    import sys
+
+    from foleydesigner.tools.pose import PoseModel
+
+    PoseModel()
+    print("after", file=sys.stderr)  # fd 2 is back where it was
+    out, err = capfd.readouterr()
+    assert "XNNPACK" not in err and "INFO" not in err and "after" in err

@@ -14,10 +14,14 @@ clockwise on screen, y down); an upright person has angle 0.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
+import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,6 +158,25 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / (a[2] * a[3] + b[:, 2] * b[:, 3] - inter + 1e-12)
 
 
+@contextlib.contextmanager
+def _native_stderr_quiet() -> Iterator[None]:
+    """Point the process's fd 2 at /dev/null for a moment: native libraries log there past Python's logging, and
+    a user's console should carry the run's own lines only. Python-level errors still raise as usual."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 (a daemon): nothing to quiet
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class PoseModel:
     """The two BlazePose networks, loaded once per process, one CPU thread each (the pipeline's budget)."""
 
@@ -167,10 +190,11 @@ class PoseModel:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:
             raise BackendError("people perception needs ai-edge-litert: pip install 'ai-edge-litert==2.3.0'") from exc
-        self._det = Interpreter(model_path=str(root / DETECTOR_FILE), num_threads=threads)
-        self._lmk = Interpreter(model_path=str(root / LANDMARK_FILE), num_threads=threads)
-        for it in (self._det, self._lmk):
-            it.allocate_tensors()
+        with _native_stderr_quiet():  # TFLite's C++ logger prints "INFO: Created … XNNPACK delegate" on fd 2
+            self._det = Interpreter(model_path=str(root / DETECTOR_FILE), num_threads=threads)
+            self._lmk = Interpreter(model_path=str(root / LANDMARK_FILE), num_threads=threads)
+            for it in (self._det, self._lmk):
+                it.allocate_tensors()
         outs = {tuple(d["shape"]): d["index"] for d in self._det.get_output_details()}
         self._det_io = (self._det.get_input_details()[0]["index"], outs[(1, 2254, 12)], outs[(1, 2254, 1)])
         outs = {tuple(d["shape"]): d["index"] for d in self._lmk.get_output_details()}
