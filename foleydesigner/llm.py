@@ -30,10 +30,10 @@ from foleydesigner.models import (  # noqa: F401  (re-exported: agents and tests
     provider_url,
     redact_url,
     register_chat_model_factory,
-    scrub,
     speaks_openai,
     unregister_chat_model_factory,
 )
+from foleydesigner.redaction import scrub
 from foleydesigner.trace import Tracer, digest
 
 log = logging.getLogger(__name__)

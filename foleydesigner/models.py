@@ -19,14 +19,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from foleydesigner.errors import BackendError
-from foleydesigner.redaction import add_secret, add_secret_env, add_url_credentials
-from foleydesigner.redaction import scrub as _scrub
+from foleydesigner.redaction import add_secret, add_secret_env, add_url_credentials, scrub
 
 HEURISTIC = "heuristic"
 #: Agent roles that can each get their own LLM backend (`--llm-ROLE provider:model`); context.py re-exports them.
@@ -91,11 +90,6 @@ def redact_url(url: str | None) -> str | None:
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
-
-def scrub(text: str, extra: Sequence[str] = ()) -> str:
-    """Remove credentials (every key variable in use, URL credentials, any Authorization value, or those given)
-    from text bound for an error message or the trace: redaction.scrub, the one scrubber."""
-    return _scrub(text, extra)
 
 
 def speaks_openai(provider: str) -> bool:

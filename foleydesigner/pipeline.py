@@ -146,7 +146,7 @@ def _played(state: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _run_info(ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start: float) -> RunInfo:
+def run_info(ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start: float) -> RunInfo:
     """run.json: versions, every role's backend and endpoint, timings, warnings, tokens and cost."""
     from foleydesigner.llm import endpoints, redact_url, usage_for
 
@@ -173,15 +173,11 @@ def _run_info(ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start:
     return info
 
 
-#: The public name: an edits run (edit_run.py) writes its run.json the same way.
-run_info = _run_info
-
-
 def _keep_failed(exc: BaseException, ctx: RunContext, state: dict[str, Any], video: VideoInfo, t_start: float,
                  staging: Path, out: Path, done: set[str], order: list[str]) -> None:
     """OUT.failed/ for a run that failed after its graph started; the error message then says where it is."""
     error = scrub(f"{exc.__class__.__name__}: {exc}")  # as the trace recorded it
-    info = _run_info(ctx, state, video, t_start)
+    info = run_info(ctx, state, video, t_start)
     info.outputs = {"trace": "trace.jsonl", "run": "run.json", "state": "state.json",
                     **({"tot_tree": "tot_tree.json"} if (staging / "tot_tree.json").is_file() else {})}
     info.error, info.failed_stage = scrub(str(exc)), failed_stage(done, order)
@@ -232,7 +228,7 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
             started = True
             resumed_after = _stream_checkpointed(graph, inputs, ctx, on_node, state, on_review)
         shutil.rmtree(staging / RESUME_DIR, ignore_errors=True)
-        info = _run_info(ctx, state, video, t_start)
+        info = run_info(ctx, state, video, t_start)
         info.key = dict(key)
         if is_failed_run(failed_dir(out)) and not force:
             info.warnings.append(f"{failed_dir(out)} holds an earlier failed run's trace; --force removes it")

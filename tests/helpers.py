@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,3 +61,16 @@ def ball_track(tid: int, *, t0: float, t1: float, x0: float, x1: float, hits: li
     boxes = [(float(x - size / 2), float(y - size), size, size) for x, y in zip(xs, ys, strict=True)]
     return Track(id=tid, label="ball", motion="bouncing", frames=[int(round(v * fps)) for v in t], t_s=t.round(4).tolist(),
                  boxes=boxes, onsets_s=hits, frame_width=width, frame_height=height)
+
+
+def page_json(page: Path) -> dict:
+    """The data blob a report.html carries (its `report-data` script element), parsed."""
+    m = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page.read_text(), re.S)
+    assert m
+    return json.loads(m.group(1))
+
+
+def copy_run(run: Path, dest: Path) -> Path:
+    """A copy of a finished run without its report, for a test to change and report on again."""
+    shutil.copytree(run, dest, ignore=shutil.ignore_patterns("report*"))
+    return dest

@@ -20,6 +20,7 @@ from foleydesigner.cli import app
 from foleydesigner.report import write_index, write_report, write_report_safe
 from foleydesigner.report.browser import file_url, missing_reason, open_chromium
 from foleydesigner.report.collect import active_spans
+from tests.helpers import page_json
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +29,6 @@ def demo(tmp_path_factory) -> Path:
     res = CliRunner().invoke(app, ["demo", "--out", str(out)])
     assert res.exit_code == 0, res.output
     return out
-
-
-def page_json(page: Path) -> dict:
-    m = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page.read_text(), re.S)
-    assert m
-    return json.loads(m.group(1))
 
 
 def test_demo_writes_a_small_report_with_every_event(demo):

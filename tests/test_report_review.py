@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -16,17 +15,12 @@ from typer.testing import CliRunner
 from foleydesigner.cli import app
 from foleydesigner.report import write_index, write_report
 from foleydesigner.report.browser import file_url, missing_reason, open_chromium
+from tests.helpers import copy_run, page_json
 
 PAYLOADS = ("</script><script>alert(1)</script>", "<!--<script>", "<!--")
 DEMO_CLIP = Path(__file__).resolve().parents[1] / "foleydesigner" / "data" / "demo_vtest.mp4"
 browser = pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1", "::1"])  # selenium talks to chromedriver on localhost only
-
-
-def page_json(page: Path) -> dict:
-    m = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page.read_text(), re.S)
-    assert m
-    return json.loads(m.group(1))
 
 
 def msmpeg4(src: Path, dst: Path, container: str) -> None:
@@ -62,11 +56,6 @@ def avi_run(tmp_path_factory) -> Path:
     res = CliRunner().invoke(app, ["run", str(clip), "--out", str(out), "--deliver", "binaural,foa,7.1.4"])
     assert res.exit_code == 0, res.output
     return out
-
-
-def copy_run(demo: Path, dest: Path) -> Path:
-    shutil.copytree(demo, dest, ignore=shutil.ignore_patterns("report*"))
-    return dest
 
 
 # ---- data and files -------------------------------------------------------------------------------------------------

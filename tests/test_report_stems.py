@@ -4,8 +4,6 @@ report's reuse of the mixer's own processed stems when a run leaves them in its 
 from __future__ import annotations
 
 import json
-import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ from typer.testing import CliRunner
 from foleydesigner.cli import app
 from foleydesigner.report import write_report
 from foleydesigner.tools.stems import deliver_stem
+from tests.helpers import copy_run, page_json
 
 
 @pytest.fixture(scope="module")
@@ -23,17 +22,6 @@ def demo(tmp_path_factory) -> Path:
     res = CliRunner().invoke(app, ["demo", "--out", str(out)])
     assert res.exit_code == 0, res.output
     return out
-
-
-def page_json(page: Path) -> dict:
-    m = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page.read_text(), re.S)
-    assert m
-    return json.loads(m.group(1))
-
-
-def copy_run(demo: Path, dest: Path) -> Path:
-    shutil.copytree(demo, dest, ignore=shutil.ignore_patterns("report*"))
-    return dest
 
 
 def _close(a: list[int], b: list[int]) -> float:
