@@ -14,7 +14,8 @@ from scipy.signal import butter, sosfilt
 from foleydesigner.agents import experts as registry
 from foleydesigner.agents import mixing as M
 from foleydesigner.agents.experts import BaseExpert, ExpertSpec, MixTargets, load_experts, register_expert
-from foleydesigner.agents.mixing import MAX_ROUNDS, analyse, heuristic_plan, validate_plan
+from foleydesigner.agents.mixing import MAX_ROUNDS
+from foleydesigner.agents.mixplan import analyse, heuristic_plan, validate_plan
 from foleydesigner.errors import BackendError
 from foleydesigner.graphs.mixing import run_mixing
 from foleydesigner.llm import RetryPolicy, register_chat_model_factory, unregister_chat_model_factory
@@ -283,7 +284,7 @@ def test_an_llm_expert_whose_parameters_cannot_run_keeps_the_measured_ones(tmp_p
 
 
 def test_llm_expert_refines_inside_its_ranges(tmp_path, scripted):
-    from foleydesigner.agents.mixing import _llm_refine
+    from foleydesigner.agents.mixplan import llm_refine
 
     audio, script, clues = overlap()
     scene = analyse(audio, script, clues)
@@ -291,7 +292,7 @@ def test_llm_expert_refines_inside_its_ranges(tmp_path, scripted):
         call("ExpertRefinement", {"params": {"hit": {"send_db": 40.0}}}),  # out of range: re-asked
         call("ExpertRefinement", {"params": {"hit": {"send_db": -20.0}, "ghost": {}}, "note": "keep the keys dry"})])
     ctx = context(tmp_path, llm_roles={"experts": "scripted:x"})
-    out = _llm_refine(ctx, load_experts()["reverb"], {"hit": {"send_db": -9.0}}, {"hit": "2 m in a room"}, scene)
+    out = llm_refine(ctx, load_experts()["reverb"], {"hit": {"send_db": -9.0}}, {"hit": "2 m in a room"}, scene)
     assert out.params == {"hit": {"send_db": -20.0}} and out.note == "keep the keys dry"  # no stem added
     assert "cannot run" in scripted.model.calls[1][-1].content
     assert '"send_db"' in scripted.model.calls[0][0].content  # the expert's capability is its system prompt
@@ -388,7 +389,7 @@ def test_one_layer_or_a_silent_stem_still_mixes(tmp_path):
 
 def test_traced_node_inputs_carry_references_not_the_analysis(tmp_path):
     """What LangSmith would upload per mixing node: its inputs, serialised as its client does. The analysis and
-    the stems stay in memory behind a reference (agents/mixing.Held)."""
+    the stems stay in memory behind a reference (agents/mixplan.Held)."""
     from langchain_core.callbacks import BaseCallbackHandler
     from langsmith._internal._serde import dumps_json
 

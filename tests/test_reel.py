@@ -286,7 +286,7 @@ def test_a_beds_only_reel_is_mastered_by_the_runs_rule(tmp_path: Path) -> None:
 
 
 def test_the_reel_make_up_gain_is_capped_like_a_run(tmp_path: Path) -> None:
-    from foleydesigner.agents.mixing import MAX_MAKEUP_DB
+    from foleydesigner.agents.mastering import MAX_MAKEUP_DB
 
     shots, dirs = _beds_only(tmp_path, 0.003)  # runs around -60 LUFS: the beds' target is ~29 LU away
     before = integrated_lufs(sf.read(dirs["001_amb"] / "mix_stereo.wav", always_2d=True)[0].T)

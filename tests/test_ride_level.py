@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from foleydesigner.agents.experts import load_experts
-from foleydesigner.agents.mixing import _layer_ride, analyse
+from foleydesigner.agents.mastering import layer_ride
+from foleydesigner.agents.mixplan import analyse
 from foleydesigner.tools.analysis import loudness_profile, ride_lu
 from tests.test_mixing import SR, overlap
 
@@ -37,4 +38,4 @@ def test_duck_on_a_bed_at_the_gate_declares_at_most_its_depth():
     ride = out.notes["bed"]["ride_lu"]
     assert 0.0 < ride <= 3.0 + 0.05
     # and a layer of a loud bed plus that quiet one is ridden by no more than the depth either
-    assert _layer_ride([1.0, 10 ** (-34 / 10)], [1.0, ride]) <= 3.0
+    assert layer_ride([1.0, 10 ** (-34 / 10)], [1.0, ride]) <= 3.0

@@ -1,6 +1,7 @@
 """Multi-agent refinement and mixing (paper §4): Foley Analysis → Mixing Planner → experts → Verify → master.
 
-The node functions of the mixing subgraph (graphs/mixing.py wires them). Analysis measures every stem once;
+The node functions of the mixing subgraph (graphs/mixing.py wires them; the analysis and plans are in
+agents/mixplan.py, the master's targets and the as-run plan in agents/mastering.py). Analysis measures every stem once;
 the planner (heuristic rules from each expert's `propose`, or an LLM that reads the experts' declared
 capabilities) writes Π = {(stem, O)} with a reason per operation, validated against the experts' parameter
 ranges before anything runs; the experts configure in parallel (LangGraph Send) and process in channel-strip
@@ -17,199 +18,45 @@ from typing import Any
 
 import numpy as np
 
-from foleydesigner.agents.experts import BaseExpert, MixScene, MixTargets, capabilities, load_experts, planned
-from foleydesigner.context import RunContext
-from foleydesigner.edits import gain_offset_db
-from foleydesigner.llm import HEURISTIC, InvalidAnswer, ask, with_fallback
-from foleydesigner.prompts import mixing as P
-from foleydesigner.schemas import (
-    EventClues,
-    ExpertRefinement,
-    FoleyScript,
-    MixOperation,
-    MixPlan,
-    PlanProposal,
-    SoundEvent,
+from foleydesigner.agents.experts import BaseExpert, MixScene, capabilities, load_experts, planned
+from foleydesigner.agents.mastering import (
+    MAX_MAKEUP_DB,
+    as_run,
+    layer_ride,
+    masking_with,
+    master_target,
+    rides_of,
 )
+from foleydesigner.agents.mixplan import (
+    PLANNER_KEY,
+    Held,
+    analyse,
+    as_sources,
+    heuristic_plan,
+    llm_plan,
+    llm_refine,
+    unheld,
+    validate_plan,
+)
+from foleydesigner.context import RunContext
+from foleydesigner.llm import HEURISTIC, InvalidAnswer, with_fallback
+from foleydesigner.schemas import EventClues, ExpertRefinement, FoleyScript, MixPlan, PlanProposal
 from foleydesigner.tools import processing as proc
-from foleydesigner.tools.analysis import band_centres_hz, masking_report, measure, stem_features
+from foleydesigner.tools.analysis import band_centres_hz, masking_report, measure
 from foleydesigner.tools.export import WavWriter
 from foleydesigner.tools.loudness import SILENCE_LUFS
-from foleydesigner.tools.streams import (
-    PREROLL_S,
-    WINDOW_S,
-    ArrayAudio,
-    AudioSource,
-    SpillFile,
-    WavAudio,
-    aligned,
-    spans,
-)
+from foleydesigner.tools.streams import PREROLL_S, AudioSource, SpillFile, WavAudio, aligned, spans
 from foleydesigner.tools.upmix import route_bus
-from foleydesigner.units import SAMPLE_RATE
 
 BUSES = ("front", "ambience", "rear")  # the upmix's input buses, spilled as .internal/bus_<name>.f32
 MAX_ROUNDS = 3  # the first plan and at most two re-plans: each round re-renders every stem
 INTERNAL = ".internal"  # the run's scratch folder (stages.INTERNAL); the upmix reads the buses from it
-_FG_REF_INTENSITY, _BG_REF_INTENSITY = 0.7, 0.45  # intensity that sits exactly on the layer target
-DEFAULT_TARGETS = MixTargets()
-#: Where plan_mix keeps which backend planned each round, in the `settings` channel beside the experts' (no expert
-#: name starts with "@"): mix_plan.json must name the planner that ran, not the one asked for.
-PLANNER_KEY = "@planner"
 
-
-class Held:
-    """A heavy in-memory object (the whole-clip analysis, the stem sources) kept in the mixing state behind a small
-    face. A tracer (LangSmith) serialises node inputs: it gets `to_dict()`, a reference, never the arrays (the
-    analysis alone is ~17 MB for the demo, and every node of the subgraph sees it). The subgraph is never
-    checkpointed, so nothing else serialises it; deepcopy (a tracer's copy of inputs) shares the object."""
-
-    __slots__ = ("value", "what")
-
-    def __init__(self, value: Any, what: str) -> None:
-        self.value, self.what = value, what
-
-    def to_dict(self) -> dict[str, str]:
-        return {"held_in_memory": self.what}
-
-    def __repr__(self) -> str:
-        return f"<{self.what}>"
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Held:
-        return self
-
-
-def unheld(x: Any) -> Any:
-    return x.value if isinstance(x, Held) else x
 
 
 def _ctx(runtime: Any) -> RunContext:
     return runtime.context  # type: ignore[no-any-return]
 
-
-def level_gains(layer_lufs: Mapping[str, float], events: Mapping[str, SoundEvent], *,
-                targets: MixTargets = DEFAULT_TARGETS) -> dict[str, float]:
-    """Fader move (dB) per stem that brings each layer *as a group* to its target, ±3 dB by intensity.
-
-    `layer_lufs` is each layer's integrated loudness (its stems summed). Levelling the layer rather than each
-    stem keeps the distance cues the renderer put between a near and a far source (paper §2's depth); a silent
-    layer gets no move.
-    """
-    gains: dict[str, float] = {}
-    for layer, target, ref in (("fg", targets.fg_lufs, _FG_REF_INTENSITY), ("bg", targets.bg_lufs, _BG_REF_INTENSITY)):
-        ids = [s for s in events if events[s].layer == layer]
-        lufs = layer_lufs.get(layer, SILENCE_LUFS)
-        if not ids or lufs <= SILENCE_LUFS:
-            continue
-        for s in ids:
-            gains[s] = float(np.clip(target - lufs + 6.0 * (events[s].intensity - ref) + gain_offset_db(events[s]),
-                                     -40.0, 60.0))  # + a reviewer's fader offset (edits.py `set gain_db`)
-    return gains
-
-
-def _sources(audio: Mapping[str, Any]) -> dict[str, AudioSource]:
-    return {sid: a if hasattr(a, "read") else ArrayAudio(a) for sid, a in audio.items()}
-
-
-def analyse(audio: Mapping[str, Any], script: FoleyScript, clues: dict[str, EventClues], *,
-            sr: int = SAMPLE_RATE, targets: MixTargets = DEFAULT_TARGETS, window_s: float = WINDOW_S) -> MixScene:
-    """Foley Analysis: f = [f_sem, f_spec, f_rev, f_loud] per stem, masking, the scene's space, the layer balance.
-
-    `audio` maps stem ids to arrays or AudioSources (tools/streams.py); they are measured in one windowed pass.
-    """
-    sources = _sources(audio)
-    events = {e.id: e for e in script.events if e.id in sources}
-    stats, layer_profiles = measure(sources, groups={sid: events[sid].layer for sid in sources}, sr=sr,
-                                    window_s=window_s)
-    meta = {sid: (events[sid].label, events[sid].layer) for sid in sources}
-    features = {f.event_id: f for f in stem_features(stats, meta)}
-    depths = {sid: float(np.median(clues[sid].depth_m)) for sid in sources if sid in clues}
-    layer_lufs = {layer: p.integrated() for layer, p in layer_profiles.items()}
-    return MixScene(sr=sr, scene=script.scene, events=events, features=features,
-                    bands={sid: st.bands for sid, st in stats.items()},
-                    profiles={sid: st.profile for sid, st in stats.items()}, depths=depths,
-                    space=proc.room_space(script.scene), level_gains=level_gains(layer_lufs, events, targets=targets),
-                    targets=targets, stats=stats)
-
-
-def heuristic_plan(scene: MixScene, experts: dict[str, BaseExpert]) -> dict[str, list[MixOperation]]:
-    """The offline planner: every expert's own rule (`propose`), in channel-strip order, on the measurements."""
-    plan: dict[str, list[MixOperation]] = {sid: [] for sid in scene.features}
-    for expert in experts.values():
-        for sid, op in expert.propose(scene, plan).items():
-            if sid in plan:
-                plan[sid].append(op)
-    return plan
-
-
-def validate_plan(plan: dict[str, list[MixOperation]], stem_ids: set[str], experts: dict[str, BaseExpert]) -> list[str]:
-    """Why a plan may not run (unknown stem or expert, an expert twice on a stem, a parameter out of range)."""
-    problems = []
-    for sid, ops in plan.items():
-        if sid not in stem_ids:
-            problems.append(f"unknown stem '{sid}' (stems: {', '.join(sorted(stem_ids))})")
-        names = [op.expert for op in ops]
-        problems += [f"{sid}: expert '{n}' used twice" for n in sorted({n for n in names if names.count(n) > 1})]
-        for op in ops:
-            if op.expert not in experts:
-                problems.append(f"{sid}: unknown expert '{op.expert}' (available: {', '.join(experts)})")
-            else:
-                problems += [f"{sid}: {op.expert}.{p}" for p in experts[op.expert].spec.check(op.params)]
-    return problems
-
-
-def _features_text(scene: MixScene, ids: list[str] | None = None) -> str:
-    ids = ids or list(scene.features)
-    return "\n".join(scene.features[s].model_dump_json(exclude={"short_term_lufs"}) for s in ids)
-
-
-def _llm_plan(ctx: RunContext, scene: MixScene, experts: dict[str, BaseExpert], last: dict[str, Any] | None) -> PlanProposal:
-    from langchain_core.messages import HumanMessage, SystemMessage
-
-    t = scene.targets
-    feedback = P.PLANNER_FEEDBACK.format(round=last["round"], verification=json.dumps(last, default=str),
-                                         missed="; ".join(last["missed"])) if last else ""
-    messages = [SystemMessage(P.PLANNER_SYSTEM.format(experts=json.dumps(capabilities(experts)),
-                                                      scene=scene.scene.model_dump_json(),
-                                                      space=json.dumps(scene.space.as_dict()))),
-                HumanMessage(P.PLANNER_USER.format(fg_lufs=t.fg_lufs, bg_lufs=t.bg_lufs, masking_limit_db=t.masking_limit_db,
-                                                   target_lufs=ctx.target_lufs, true_peak=ctx.true_peak_dbtp,
-                                                   level_gains=json.dumps({s: round(g, 1) for s, g in scene.level_gains.items()}),
-                                                   features=_features_text(scene), feedback=feedback))]
-
-    def check(proposal: PlanProposal) -> str | None:  # a plan that cannot run goes back once, in the same call
-        problems = validate_plan(proposal.plan, set(scene.features), experts)
-        if not problems and scene.features and not any(proposal.plan.values()):
-            problems = ["the plan has no operation for any stem: every stem needs at least its level set"]
-        return (P.PLAN_INVALID.format(problems="; ".join(problems)) + f"\nYour plan was: {proposal.model_dump_json()}"
-                if problems else None)
-
-    return ask(ctx, "planner", "mixing.planner", messages, PlanProposal, check=check)
-
-
-def _llm_refine(ctx: RunContext, expert: BaseExpert, ops: dict[str, dict[str, Any]], reasons: dict[str, str],
-                scene: MixScene) -> ExpertRefinement:
-    from langchain_core.messages import HumanMessage, SystemMessage
-
-    node = f"mixing.expert.{expert.spec.name}"
-    messages = [SystemMessage(P.EXPERT_SYSTEM.format(name=expert.spec.name, capability=json.dumps(expert.spec.capability()))),
-                HumanMessage(P.EXPERT_USER.format(scene=scene.scene.model_dump_json(), space=json.dumps(scene.space.as_dict()),
-                                                  reasons=json.dumps(reasons), params=json.dumps(ops, default=str),
-                                                  features=_features_text(scene, list(ops))))]
-
-    def merged(out: ExpertRefinement) -> dict[str, dict[str, Any]]:  # only the stems it was given, each as refined
-        return {sid: out.params.get(sid, p) for sid, p in ops.items()}
-
-    def check(out: ExpertRefinement) -> str | None:
-        problems = [f"{sid}: {p}" for sid, params in merged(out).items() for p in expert.spec.check(params)]
-        return (f"These parameters cannot run: {'; '.join(problems)}. Call ExpertRefinement again with every stem's "
-                "parameters inside the ranges." if problems else None)
-
-    out = ask(ctx, "experts", node, messages, ExpertRefinement, check=check)
-    return ExpertRefinement(params=merged(out), note=out.note)
-
-
-# --- nodes ------------------------------------------------------------------------------------------------------
 
 def load_stems(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """The unprocessed stems as sources (given arrays, or stems/<id>.wav read window by window); NaN and
@@ -217,7 +64,7 @@ def load_stems(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     ctx = _ctx(runtime)
     started = time.perf_counter()
     given = unheld(state.get("audio"))
-    sources = _sources(given) if given else {s["event_id"]: WavAudio(ctx.work_dir / s["path"])
+    sources = as_sources(given) if given else {s["event_id"]: WavAudio(ctx.work_dir / s["path"])
                                              for s in sorted(state["stems"], key=lambda s: s["event_id"])}
     out = {"sources": Held(dict(sorted(sources.items())), f"{len(sources)} stem sources"), "started": started}
     return {**out, "audio": Held(given, f"{len(given)} stems in memory")} if given else out  # not in later inputs
@@ -251,7 +98,7 @@ def plan_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
 
         def llm() -> PlanProposal:  # an empty or invalid plan (after its re-ask) gives way to the rules, always
             try:
-                return _llm_plan(ctx, scene, experts, last)
+                return llm_plan(ctx, scene, experts, last)
             except InvalidAnswer as exc:
                 if not exc.checked:
                     raise  # no plan at all (a refusal, broken JSON): a failed step, for --fallback to decide
@@ -309,7 +156,7 @@ def run_expert(task: dict[str, Any], runtime: Any) -> dict[str, Any]:
 
             def llm() -> ExpertRefinement:  # parameters out of range (after the re-ask) give way to the measured ones
                 try:
-                    return _llm_refine(ctx, expert, measured, reasons, scene)
+                    return llm_refine(ctx, expert, measured, reasons, scene)
                 except InvalidAnswer as exc:
                     if not exc.checked:
                         raise  # no answer at all: a failed step, for --fallback to decide
@@ -418,12 +265,12 @@ def verify_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         masks = masking_report(bands, layers)
         ret_bands = [measured[f"return:{k}"].bands for k in state.get("returns", {})]
         fg_ids, bg_ids = scene.ids("fg"), scene.ids("bg")
-        rides = _rides(state.get("notes", {}))
+        rides = rides_of(state.get("notes", {}))
         level, ridden = {}, {}
         for layer, ids in (("fg", fg_ids), ("bg", bg_ids)):
             if ids:
                 level[layer] = layer_profiles[layer].integrated()
-                ridden[layer] = _layer_ride([measured[s].mean_square for s in ids], [rides.get(s, 0.0) for s in ids])
+                ridden[layer] = layer_ride([measured[s].mean_square for s in ids], [rides.get(s, 0.0) for s in ids])
         target = {"fg": t.fg_lufs, "bg": t.bg_lufs}
         # Keyed rides (ducking, a keyed carve) take a layer down under the foreground on purpose: the fader is
         # judged on the level before them, or verification would fight the experts by pushing the fader up.
@@ -436,7 +283,7 @@ def verify_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                   if m > t.masking_limit_db]
         missed += [f"{k} layer {level[k] + ridden[k]:.1f} LUFS before keyed rides, target {target[k]:.0f} "
                    f"±{t.level_tolerance_lu:.0f}" for k, e in error.items() if abs(e) > t.level_tolerance_lu]
-        with_returns = {s: round(_masking_with(bands, s, [bands[b] for b in bg_ids] + ret_bands), 2) for s in fg_ids}
+        with_returns = {s: round(masking_with(bands, s, [bands[b] for b in bg_ids] + ret_bands), 2) for s in fg_ids}
         faded = {s: scene.bands[s] + float(planned(plan, s, "dyn", "gain_db", 0.0)) for s in scene.bands}
         at_fader = masking_report(faded, layers)  # what EQ and ducking had to fix, once the faders were set
         result = {"round": r, "fg_masked_by_bg_db": fg_mask, "fg_masked_by_bg_and_reverb_db": with_returns,
@@ -451,77 +298,6 @@ def verify_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
             f"{k} {v:.1f} LUFS" for k, v in level.items()) + ")"
     return {"rounds": [result], "round": r + 1, "timings": {f"mix.verify[{r}]": time.perf_counter() - t0}}
 
-
-def _rides(notes: dict[str, Any]) -> dict[str, float]:
-    """Per stem, the LU its experts took it down on purpose under the foreground (`ride_lu` in their notes)."""
-    out: dict[str, float] = {}
-    for expert_notes in notes.values():
-        for sid, n in expert_notes.items():
-            if isinstance(n, dict) and "ride_lu" in n:
-                out[sid] = out.get(sid, 0.0) + float(n["ride_lu"])
-    return out
-
-
-def _layer_ride(power: list[float], rides: list[float]) -> float:
-    """A layer's ride in LU: its stems' rides weighted by their power in the layer."""
-    p = np.asarray(power, dtype=np.float64)
-    if not any(rides) or p.sum() <= 0:
-        return 0.0
-    return float(10 * np.log10(np.sum(p * 10 ** (np.asarray(rides) / 10)) / p.sum()))
-
-
-def _masking_with(bands: dict[str, np.ndarray], sid: str, maskers: list[np.ndarray]) -> float:
-    from foleydesigner.tools.analysis import combined_db, masking_db
-
-    return masking_db(bands[sid], combined_db(maskers, bands[sid]))
-
-
-#: The most the master may raise a mix. A re-recording mixer brings a quiet mix up a few dB, never a noise floor
-#: by 15: past this the stems themselves are wrong, and the warning says so.
-MAX_MAKEUP_DB = 10.0
-
-
-def master_target(target_lufs: float, scene: MixScene) -> tuple[float, list[str]]:
-    """The loudness the master aims at. With foreground sounds, the delivery target. Without any (an ambience-only
-    scene), the beds' reference level: where they sit under a foreground mastered to the target (the planner's
-    fg/bg spacing), so room tone is not normalised up to programme loudness."""
-    return layered_target(target_lufs, has_fg=bool(scene.ids("fg")), has_bg=bool(scene.ids("bg")), targets=scene.targets)
-
-
-def layered_target(target_lufs: float, *, has_fg: bool, has_bg: bool,
-                   targets: MixTargets = DEFAULT_TARGETS) -> tuple[float, list[str]]:
-    """master_target's rule from what a programme holds (a run's scene, or a conformed reel of runs)."""
-    if has_fg or not has_bg:
-        return target_lufs, []
-    t = targets
-    ref = target_lufs - (t.fg_lufs - t.bg_lufs)
-    return ref, [f"no foreground sounds: the beds are delivered at their reference level, {ref:.0f} LUFS "
-                 f"({t.fg_lufs - t.bg_lufs:.0f} LU under the {target_lufs:.0f} LUFS target), not normalised up to it"]
-
-
-def as_run(state: dict[str, Any]) -> tuple[dict[str, list[MixOperation]], dict[str, Any]]:
-    """The last round's plan with each operation's parameters as its expert ran them (configured from measurements,
-    refined by an LLM), and who decided: the planner that ran each round (after any fallback), each expert's
-    backend, and, where an expert changed what the planner asked for, both values."""
-    last = int(state.get("round", 1)) - 1
-    settings = state.get("settings", {})
-    ran = {name: st for name, st in settings.items() if not name.startswith("@") and st.get("round") == last}
-    plan: dict[str, list[MixOperation]] = {}
-    changed: dict[str, dict[str, Any]] = {}
-    for sid, ops in state["plan"].items():
-        plan[sid] = []
-        for op in ops:
-            params = ran.get(op.expert, {}).get("ops", {}).get(sid, op.params)
-            plan[sid].append(op.model_copy(update={"params": dict(params)}))
-            if params != op.params:
-                changed.setdefault(sid, {})[op.expert] = {"planned": dict(op.params), "ran": dict(params),
-                                                          "by": ran[op.expert].get("backend", HEURISTIC)}
-    rounds = settings.get(PLANNER_KEY, {}).get("rounds", [])
-    planner = rounds[-1]["backend"] if rounds else HEURISTIC
-    records = {"planner": planner, "planner_fell_back": any(r["fell_back"] for r in rounds), "planner_rounds": rounds,
-               "experts_backend": {name: st.get("backend", HEURISTIC) for name, st in ran.items()},
-               "refined": changed}
-    return plan, records
 
 
 def master_mix(state: dict[str, Any], runtime: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ The bed is not cut: consecutive shots' beds meet in an equal-power (sin/cos) cro
 reaches past its shot into the crossfade by reflection (its own texture, played backwards from the edit), so no
 handles are needed. Shots whose scene is unknown share one when they come from the same source clip.
 
-The reel is then mastered once, as one programme, by the rule and caps a run masters by (agents/mixing:
+The reel is then mastered once, as one programme, by the rule and caps a run masters by (agents/mastering:
 layered_target, MAX_MAKEUP_DB; tools/processing.master_source, window by window): the target, or, for a reel
 of beds only, the beds' reference level under it. The 5.1 is the BS.775 upmix of the same two parts
 (foreground → front bus, bed → ambience bus), mastered to what the stereo reached.
@@ -204,7 +204,7 @@ def _render_parts(placed: list[_Placed], n: int, window: int, scratch: Path) -> 
 
 @dataclass(frozen=True)
 class _Master:
-    """How the reel is mastered: the runs' rule (agents/mixing.layered_target) on what the whole reel holds."""
+    """How the reel is mastered: the runs' rule (agents/mastering.layered_target) on what the whole reel holds."""
 
     target_lufs: float  # what the master aims at: the delivery target, or the beds' level in a beds-only reel
     ceiling_dbtp: float
@@ -216,7 +216,8 @@ def _master_rule(placed: list[_Placed], target_lufs: float) -> _Master:
     of beds only sits where beds sit under a foreground (8 LU under by default), as each of its runs did. The
     fg/bg spacing and the true-peak ceiling are the runs' own (their mix_plan.json), else the defaults."""
     from foleydesigner.agents.experts import MixTargets
-    from foleydesigner.agents.mixing import DEFAULT_TARGETS, layered_target
+    from foleydesigner.agents.mastering import layered_target
+    from foleydesigner.agents.mixplan import DEFAULT_TARGETS
 
     targets, ceiling = DEFAULT_TARGETS, TRUE_PEAK_DBTP
     for p in placed:
@@ -245,7 +246,7 @@ def _mixes(fg: SpillFile, bed: SpillFile, folder: Path, rule: _Master, window: i
 
     As in a run (agents/mixing.master_mix, stages.upmix_surround): the stereo's make-up gain is capped at
     MAX_MAKEUP_DB, and the 5.1 aims at what the stereo reached, so both deliveries agree."""
-    from foleydesigner.agents.mixing import MAX_MAKEUP_DB
+    from foleydesigner.agents.mastering import MAX_MAKEUP_DB
 
     n = fg.n
     pad = aligned(PREROLL_S)

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from foleydesigner.agents.experts import load_experts
-from foleydesigner.agents.mixing import analyse, render_mix
+from foleydesigner.agents.mixing import render_mix
+from foleydesigner.agents.mixplan import analyse
 from foleydesigner.schemas import EventClues, FoleyScript
 from foleydesigner.tools.processing import db_to_gain
 from foleydesigner.tools.stems import STEM_FORMATS, time_reference
