@@ -92,9 +92,14 @@ def test_two_threads_give_the_landmarks_one_thread_gives(frame30: np.ndarray) ->
     assert p1 is not None and p2 is not None and np.array_equal(p1.landmarks, p2.landmarks)
 
 
-def test_default_threads_stay_within_the_cores_allowed() -> None:
+def test_default_threads_stay_within_the_cores_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     n = P.default_threads()
     assert 1 <= n <= P.POSE_THREADS and n <= len(os.sched_getaffinity(0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # a batch worker's budget (Ray sets it per task)
+    assert P.default_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "bogus")  # unreadable: the cores decide
+    assert P.default_threads() == n
 
 
 def test_no_person_on_an_empty_picture() -> None:

@@ -184,11 +184,15 @@ POSE_THREADS = 2
 
 
 def default_threads() -> int:
-    """POSE_THREADS, or fewer when this process may use fewer cores (a pinned batch worker)."""
+    """POSE_THREADS, or fewer when this process may use fewer cores: pinned to them, or given a thread budget the
+    usual way (OMP_NUM_THREADS: Ray sets it to a task's CPUs, so `foley batch` workers run pose on one each)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # no affinity call on this platform
         cores = os.cpu_count() or 1
+    budget = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if budget.isdigit() and int(budget) > 0:
+        cores = min(cores, int(budget))
     return max(1, min(POSE_THREADS, cores))
 
 
