@@ -4,6 +4,7 @@ landmark sequences, footsteps placed at the feet, person depth within what a bod
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,27 @@ def test_pose_finds_a_walker_on_the_demo_frame(frame30: np.ndarray) -> None:
     assert 480 <= x + w / 2 <= 560 and 100 <= h <= 170 and 360 <= y + h <= 400  # feet near row 380
     nxt = model.landmarks(frame30, pose.next_roi)  # the next frame's ROI still holds the same body
     assert nxt is not None and np.abs(nxt.landmarks[:, :2] - lm[:, :2]).max() < 12
+
+
+def test_two_threads_give_the_landmarks_one_thread_gives(frame30: np.ndarray) -> None:
+    """The pipeline runs pose on 2 threads for speed: the numbers must not depend on it (XNNPACK splits each
+    layer's work, it does not reorder the sums)."""
+    one, two = P.PoseModel(threads=1), P.PoseModel(threads=2)
+    d1, d2 = one.detect(frame30, (300, 192, 300, 300)), two.detect(frame30, (300, 192, 300, 300))
+    assert len(d1) == len(d2) >= 1
+    assert np.array_equal(d1[0].keypoints, d2[0].keypoints)
+    p1, p2 = one.landmarks_for(frame30, d1[0]), two.landmarks_for(frame30, d2[0])
+    assert p1 is not None and p2 is not None and np.array_equal(p1.landmarks, p2.landmarks)
+
+
+def test_default_threads_stay_within_the_cores_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    n = P.default_threads()
+    assert 1 <= n <= P.POSE_THREADS and n <= len(os.sched_getaffinity(0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # a batch worker's budget (Ray sets it per task)
+    assert P.default_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "bogus")  # unreadable: the cores decide
+    assert P.default_threads() == n
 
 
 def test_no_person_on_an_empty_picture() -> None:
