@@ -21,6 +21,7 @@ from foleydesigner.generation.procedural.dsp import (
     upsample,
     white,
 )
+from foleydesigner.generation.procedural.realism import reverb
 from foleydesigner.generation.procedural.registry import Ctx, band_limited, register
 
 #: Ring cadences, (on s, off s) pairs: North American 2 s on / 4 s off; UK double ring 0.4/0.2/0.4/2.0.
@@ -88,7 +89,10 @@ def siren(ctx: Ctx) -> np.ndarray:
         s = (t * 3.0) % 1.0
     f = lo + (hi - lo) * s
     tone = lookup(harmonic_table(_harmonics(hi, sr, 1.5, odd_only=True, limit=15)), sweep_phase(upsample(f, n, sr), sr))
-    return filt(tone, sr, ("hp", 400.0, 2), ("peak", 2000.0, 1.2, 4.0), ("lp", 5000.0, 2)).astype(F32, copy=False)
+    y = filt(tone, sr, ("hp", 400.0, 2), ("peak", 2000.0, 1.2, 4.0), ("lp", 5000.0, 2))
+    # A siren is heard in a street: its facades return the sweep for a second or two (a street canyon's T60 is
+    # ≈ 1–2 s), so each moment carries the pitches just past, as a recorded siren's smeared spectrogram shows.
+    return reverb(rng, sr, y.astype(F32, copy=False), 1.5, 0.6, lp_hz=4000.0, hp_hz=200.0, predelay_s=0.03)[:n]
 
 
 @register("car_horn", description="a car horn: two electric horns a third apart, harsh and buzzy",
@@ -117,7 +121,7 @@ def car_horn(ctx: Ctx) -> np.ndarray:
 
 
 @register("electric_hum", description="mains hum and transformer buzz (fluorescent lights, amplifiers)",
-          kind="continuous", layer="bg", params={"mains_hz": 50.0, "buzz": 0.2}, centroid=(100, 700),
+          kind="continuous", layer="bg", params={"mains_hz": 50.0, "buzz": 0.2}, centroid=(100, 1200),
           ranges={"mains_hz": (45.0, 65.0), "buzz": (0.0, 1.0)},
           synonyms=("hum", "mains hum", "buzz", "electrical hum", "transformer hum", "fluorescent buzz"))
 def electric_hum(ctx: Ctx) -> np.ndarray:
@@ -126,12 +130,15 @@ def electric_hum(ctx: Ctx) -> np.ndarray:
     buzz = ctx.f("buzz")
     # Magnetostriction flexes the core twice per cycle: the hum lives at 2·f_mains and its harmonics;
     # core saturation adds odd harmonics (buzz).
-    amps = _harmonics(fm, sr, 1.3, limit=30)
+    # The series runs on to ≈ 5 kHz: recorded hum has no wall at 1.5 kHz (where a 30-harmonic cap put one).
+    amps = _harmonics(fm, sr, 1.3, limit=int(5000.0 / fm))
     amps = [a * (1.0 if k % 2 == 0 else 0.15 + buzz) for k, a in enumerate(amps, start=1)]
     amps[0] = 0.3
     tone = steady_tone(harmonic_table(amps), fm, n, sr, rng.random())
     wobble = upsample(1.0 + 0.05 * smooth_noise(rng, ctrl_len(n, sr), 2.0), n, sr)
-    return (tone * wobble).astype(F32, copy=False)
+    # The hiss of the room and the recording chain under it, as under every recorded hum.
+    hiss = filt(white(rng, n), sr, ("lp", 8000.0, 1)) * F32(0.003 * float(np.std(tone)))
+    return (tone * wobble + hiss).astype(F32, copy=False)
 
 
 @register("room_tone", description="the quiet air of an interior: ventilation rumble and soft air hiss",
