@@ -15,7 +15,7 @@ SR = 48_000
 #: The classes whose excitation or source the recordings now supply.
 REBUILT = ("impact_wood", "impact_metal", "impact_glass", "glass_clink", "cutlery", "coins", "ball_bounce", "punch",
            "door_knock", "door_slam", "door_close", "car_door", "clock_tick", "applause", "crowd_murmur", "waves",
-           "cloth_rustle", "paper_rustle", "rain_light", "rain_heavy", "rain_on_window")
+           "cloth_rustle", "paper_rustle")
 
 
 def _clear() -> None:

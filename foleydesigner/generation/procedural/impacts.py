@@ -245,10 +245,13 @@ def ball_bounce(ctx: Ctx, v: float) -> np.ndarray:
     snap = burst(rng, int(0.01 * sr), sr, 0.001, ("bp", 500.0, 5000.0, 2)) if snap is None else snap
     force[: snap.size] += 0.15 * snap
     f_cav = 2.08 * 343.0 / (2.0 * math.pi * radius) * rng.uniform(0.98, 1.02)
-    # The shell/air cavity "ping" plus the floor's own low thump under the contact.
+    # The floor's and the ball's low thump carries the bounce; the shell/air cavity "ping" rings under it. A
+    # rubber contact of τ ms passes little above 0.6/τ (≈ 75 Hz for a basketball), so the ping is not the equal of
+    # the thump (normalising each to its own peak made the ping dominate): it sits ≈ 10 dB under it, its
+    # resonance gain winning back part of what the soft contact loses.
     ping = filt(force, sr, ("reson", f_cav, q))
     thump = filt(force, sr, ("reson", 120.0, 1.5))
-    y = (ping / max(float(np.abs(ping).max()), 1e-9) + 0.7 * thump / max(float(np.abs(thump).max()), 1e-9))
+    y = (0.3 * ping / max(float(np.abs(ping).max()), 1e-9) + thump / max(float(np.abs(thump).max()), 1e-9))
     y[: snap.size] += 0.3 * snap
     # Balls bounce in halls and courts: hard parallel walls, T60 ≈ 1.2 s (a sports hall's mid-band figure is
     # 1.5–2 s, a school gym's ≈ 1–1.5 s), its tail ≈ 1.5 dB under the direct sound at a few metres.

@@ -121,7 +121,7 @@ def car_horn(ctx: Ctx) -> np.ndarray:
 
 
 @register("electric_hum", description="mains hum and transformer buzz (fluorescent lights, amplifiers)",
-          kind="continuous", layer="bg", params={"mains_hz": 50.0, "buzz": 0.2}, centroid=(100, 1200),
+          kind="continuous", layer="bg", params={"mains_hz": 50.0, "buzz": 0.2}, centroid=(100, 2500),
           ranges={"mains_hz": (45.0, 65.0), "buzz": (0.0, 1.0)},
           synonyms=("hum", "mains hum", "buzz", "electrical hum", "transformer hum", "fluorescent buzz"))
 def electric_hum(ctx: Ctx) -> np.ndarray:
@@ -130,15 +130,20 @@ def electric_hum(ctx: Ctx) -> np.ndarray:
     buzz = ctx.f("buzz")
     # Magnetostriction flexes the core twice per cycle: the hum lives at 2·f_mains and its harmonics;
     # core saturation adds odd harmonics (buzz).
-    # The series runs on to ≈ 5 kHz: recorded hum has no wall at 1.5 kHz (where a 30-harmonic cap put one).
-    amps = _harmonics(fm, sr, 1.3, limit=int(5000.0 / fm))
+    amps = _harmonics(fm, sr, 1.3, limit=30)
     amps = [a * (1.0 if k % 2 == 0 else 0.15 + buzz) for k, a in enumerate(amps, start=1)]
     amps[0] = 0.3
     tone = steady_tone(harmonic_table(amps), fm, n, sr, rng.random())
     wobble = upsample(1.0 + 0.05 * smooth_noise(rng, ctrl_len(n, sr), 2.0), n, sr)
-    # The hiss of the room and the recording chain under it, as under every recorded hum.
-    hiss = filt(white(rng, n), sr, ("lp", 8000.0, 1)) * F32(0.003 * float(np.std(tone)))
-    return (tone * wobble + hiss).astype(F32, copy=False)
+    # A recorded hum is not a clean comb: a gas discharge (fluorescent tube, neon) re-ignites every half cycle and
+    # a loose lamination or fitting buzzes, both broadband noise pulsing at 2·f_mains, strongest at a few hundred
+    # hertz and falling above (as a real neon hum's spectrogram shows: hum lines over a noisy 100 Hz–1 kHz body
+    # that reaches several kHz, its magnitude-weighted centroid ≈ 2 kHz). Its level follows `buzz`: ≈ −4 dB
+    # under the lines at the default 0.2.
+    pulse = np.abs(np.sin(np.pi * fm * np.arange(n) / sr + rng.random() * np.pi)).astype(F32) ** 2
+    noise = filt(white(rng, n) * pulse, sr, ("hp", 80.0, 2), ("peak", 300.0, 0.8, 6.0), ("lp", 1000.0, 2))
+    noise *= F32((0.2 + 2.0 * buzz) * float(np.std(tone)) / (float(np.std(noise)) + 1e-12))
+    return ((tone + noise) * wobble).astype(F32, copy=False)
 
 
 @register("room_tone", description="the quiet air of an interior: ventilation rumble and soft air hiss",

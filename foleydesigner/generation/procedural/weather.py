@@ -29,7 +29,6 @@ from foleydesigner.generation.procedural.dsp import (
     white,
 )
 from foleydesigner.generation.procedural.realism import reverb
-from foleydesigner.generation.procedural.recorded import grains
 from foleydesigner.generation.procedural.registry import Ctx, register, single
 from foleydesigner.generation.procedural.water import bubble_table, scatter
 
@@ -51,10 +50,7 @@ def _drops(ctx: Ctx, rate_hz: float, hiss: float, *stages: Stage) -> np.ndarray:
     amps = pareto_amps(rng, t.size, 1.5, 10.0) * (gain * drift[ch.astype(np.int64), idx]).astype(F32)
     pos = (t * sr).astype(np.int64) + n * ch
     if hiss > 0.0:
-        # The hiss of the drops too many and too small to hear one by one: grains of real falling water (spray
-        # and splashes, `recorded`), white noise where none ships.
-        real = grains(rng, sr, "water", n, grain_s=0.05, rate_hz=100.0, channels=2)
-        x = white(rng, (2, n)) if real is None else real
+        x = white(rng, (2, n))
         x *= F32(hiss)
     else:
         x = np.full((2, n), 1e-20, F32)  # keeps IIR states out of subnormal range between sparse drops
@@ -122,8 +118,7 @@ def rain_on_window(ctx: Ctx) -> np.ndarray:
                       ("peak", 3300.0, 6.0, 12.0), ("peak", 4800.0, 5.0, 6.0), ("lp", 6000.0), source=unit)
     r = lowrate(sr, 1500.0)
     m = n // r + 2
-    real = grains(rng, sr // r, "water", m, grain_s=0.05, rate_hz=100.0, channels=2)  # the rain outside
-    outside = filt(white(rng, (2, m)) if real is None else real, sr // r, ("lp", 900.0, 2), ("hp", 100.0))
+    outside = filt(white(rng, (2, m)), sr // r, ("lp", 900.0, 2), ("hp", 100.0))
     y = stretch(outside, r, n)
     y *= F32(0.02 / max(float(outside.std()), 1e-9))
     tap_level = 0.5 * float(np.abs(panes.rows).max())
