@@ -121,7 +121,7 @@ def car_horn(ctx: Ctx) -> np.ndarray:
 
 
 @register("electric_hum", description="mains hum and transformer buzz (fluorescent lights, amplifiers)",
-          kind="continuous", layer="bg", params={"mains_hz": 50.0, "buzz": 0.2}, centroid=(100, 2500),
+          kind="continuous", layer="bg", params={"mains_hz": 50.0, "buzz": 0.2}, centroid=(100, 700),
           ranges={"mains_hz": (45.0, 65.0), "buzz": (0.0, 1.0)},
           synonyms=("hum", "mains hum", "buzz", "electrical hum", "transformer hum", "fluorescent buzz"))
 def electric_hum(ctx: Ctx) -> np.ndarray:
@@ -135,15 +135,7 @@ def electric_hum(ctx: Ctx) -> np.ndarray:
     amps[0] = 0.3
     tone = steady_tone(harmonic_table(amps), fm, n, sr, rng.random())
     wobble = upsample(1.0 + 0.05 * smooth_noise(rng, ctrl_len(n, sr), 2.0), n, sr)
-    # A recorded hum is not a clean comb: a gas discharge (fluorescent tube, neon) re-ignites every half cycle and
-    # a loose lamination or fitting buzzes, both broadband noise pulsing at 2·f_mains, strongest at a few hundred
-    # hertz and falling above (as a real neon hum's spectrogram shows: hum lines over a noisy 100 Hz–1 kHz body
-    # that reaches several kHz, its magnitude-weighted centroid ≈ 2 kHz). Its level follows `buzz`: ≈ −4 dB
-    # under the lines at the default 0.2.
-    pulse = np.abs(np.sin(np.pi * fm * np.arange(n) / sr + rng.random() * np.pi)).astype(F32) ** 2
-    noise = filt(white(rng, n) * pulse, sr, ("hp", 80.0, 2), ("peak", 300.0, 0.8, 6.0), ("lp", 1000.0, 2))
-    noise *= F32((0.2 + 2.0 * buzz) * float(np.std(tone)) / (float(np.std(noise)) + 1e-12))
-    return ((tone + noise) * wobble).astype(F32, copy=False)
+    return (tone * wobble).astype(F32, copy=False)
 
 
 @register("room_tone", description="the quiet air of an interior: ventilation rumble and soft air hiss",
