@@ -73,3 +73,21 @@ def test_rebuilt_classes_use_the_recordings_and_fall_back_without_them(name: str
         _clear()
     assert np.isfinite(bare).all() and float(np.max(np.abs(bare))) > 0.1
     assert real.shape == bare.shape and not np.allclose(real, bare, atol=1e-3)  # the recordings are heard
+
+
+def test_reverb_tail_decays_at_its_t60_with_the_asked_energy() -> None:
+    from foleydesigner.generation.procedural.realism import reverb
+
+    dry = np.zeros(SR // 10, np.float32)
+    dry[0] = 1.0
+    out = reverb(np.random.default_rng(0), SR, dry, 1.2, 0.5, predelay_s=0.01)
+    assert out.shape == (dry.size + int(1.2 * SR) + int(0.01 * SR),)
+    tail = out[1:].astype(np.float64)  # the dry impulse is sample 0 alone
+    # Energy ratio wet/dry as asked (the tail is the wet part once the impulse has passed).
+    assert float(np.sum(tail ** 2)) == pytest.approx(0.25, rel=0.1)
+    # Level falls 60 dB in T60: fit the slope of the 50 ms-frame energy between 0.1 s and 0.6 s.
+    frames = np.sum(out[: int(1.1 * SR)].astype(np.float64).reshape(-1, SR // 20) ** 2, axis=1)
+    t = np.arange(frames.size) * 0.05
+    keep = (t >= 0.1) & (t <= 0.6)
+    slope = np.polyfit(t[keep], 10 * np.log10(frames[keep]), 1)[0]  # dB per second
+    assert 60.0 / -slope == pytest.approx(1.2, rel=0.15)

@@ -10,6 +10,9 @@ Measured against real recordings (benchmarks/realism.py), synthetic hits gave th
   becomes a narrow noise band, ≈ ±150 Hz) and adds a broadband contact click (the first milliseconds of a real
   impact reach far above the modes).
 - rings cut off mid-decay: a hit whose buffer ends above −80 dB re its peak fades out over its last 30 %.
+- no space around them: `reverb` lays the late field of the place a class is heard in (a hall, a street, open
+  terrain) under the models that name one.
+Where a real contact recording ships (`recorded`), the contact click is a real attack instead of a noise burst.
 """
 
 from __future__ import annotations
