@@ -14,7 +14,7 @@ from foleydesigner.generation.procedural import recorded
 SR = 48_000
 #: The classes whose excitation or source the recordings now supply.
 REBUILT = ("impact_wood", "impact_metal", "impact_glass", "glass_clink", "cutlery", "coins", "ball_bounce", "punch",
-           "door_knock", "door_slam", "door_close", "car_door", "clock_tick", "applause", "crowd_murmur", "waves",
+           "door_knock", "door_slam", "door_close", "car_door", "clock_tick", "applause", "crowd_murmur",
            "cloth_rustle", "paper_rustle")
 
 

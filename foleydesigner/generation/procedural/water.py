@@ -23,7 +23,6 @@ from foleydesigner.generation.procedural.dsp import (
     upsample,
     white,
 )
-from foleydesigner.generation.procedural.recorded import grains
 from foleydesigner.generation.procedural.registry import Ctx, register, regular, single
 
 
@@ -110,11 +109,7 @@ def waves(ctx: Ctx) -> np.ndarray:
     r = lowrate(sr, 5000.0)
     fs = sr // r
     m = n // r + 2
-    # The breaking water itself: grains of real falling water (a breaker is a short waterfall: bubbles
-    # entrained and bursting), Gaussian noise where no recording ships; the surf's spectral shape on top.
-    real = grains(rng, fs, "water", m, grain_s=0.08, rate_hz=80.0, channels=2)
-    noise = filt(white(rng, (2, m)) if real is None else real, fs, ("hp", 60.0), ("peak", 500.0, 0.7, 6.0),
-                 ("lp", 4000.0))
+    noise = filt(white(rng, (2, m)), fs, ("hp", 60.0), ("peak", 500.0, 0.7, 6.0), ("lp", 4000.0))
     fizz = np.diff(noise, axis=-1)  # first difference: +6 dB/oct, the foam's hiss
     fizz *= ctrl_at(0.08 * wash, m, fs, sr)[:, 1:]
     noise *= ctrl_at(crash + 0.08, m, fs, sr)
