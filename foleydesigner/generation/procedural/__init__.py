@@ -4,7 +4,8 @@ Families: `impacts`, `doors`, `steps` (modal synthesis of struck objects and rhy
 machinery in `modal`), `handling` (cloth, paper), `weather` and `water` (filtered/granular noise: drops,
 bubbles, turbulence), `blasts` (gunshot, explosion, fire), `engines` (source–filter: firing/blade pulses
 through resonances), `voices` (barks and walla through formants, birds, insects, applause) and `signals`
-(phones, sirens, horns, hum, room tone, whooshes). Shared DSP lives in `dsp`, the registry in `registry`.
+(phones, sirens, horns, hum, room tone, whooshes). Shared DSP lives in `dsp`, the registry in `registry`;
+`recorded` supplies real attacks and grains from the committed CC0/PD core as excitation where one fits.
 Every call is deterministic in its `rng`; 60 s of any class renders in ≈ 0.005–0.13 s on one core. A steady
 bed longer than LOOP_S is laid from one looped texture, so its cost stops growing with its length.
 """

@@ -30,6 +30,7 @@ from foleydesigner.generation.procedural.modal import (
     plate_ratios,
     t60s,
 )
+from foleydesigner.generation.procedural.recorded import struck, transient
 from foleydesigner.generation.procedural.registry import Ctx, band_limited, register, single
 
 #: Door leaves: (material, panel thickness m, T60 cap s). A hollow-core door is two 3 mm skins → low, boomy.
@@ -51,7 +52,11 @@ def latch(rng: np.random.Generator, sr: int, v: float, f1: float = 2600.0) -> np
     fr = f1 * np.array(BAR[:4]) * (1.0 + 0.03 * rng.standard_normal(4))
     # A blunt steel-on-steel blow (≈ 0.1 ms contact) barely reaches the 3rd/4th bar modes (7–23 kHz).
     y = modes(fr, [0.08, 0.05, 0.03, 0.02], v * np.array([1.0, 0.3, 0.08, 0.03]), int(0.12 * sr), sr)
-    y += 0.4 * v * burst(rng, y.size, sr, 0.0005, ("bp", 1500.0, 7000.0, 2))
+    tick = transient(rng, sr, "tick", 0.01)  # a real small steel contact (a clock's escapement) where one ships
+    if tick is None:
+        y += 0.4 * v * burst(rng, y.size, sr, 0.0005, ("bp", 1500.0, 7000.0, 2))
+    else:
+        y[: tick.size] += 0.4 * v * tick
     return y
 
 
@@ -83,6 +88,10 @@ def door_knock(ctx: Ctx, v: float) -> np.ndarray:
     # A knuckle is soft: ≈ 3 ms contact, so energy sits in the panel's low modes; a bony click rides on top.
     # Each rap lands on a different spot of the leaf: wide modal-weight variation.
     y = b.hit(ctx.rng, v, hertz_tau(MATERIALS["wood"].tau, v, 4.0), spread=0.9, detune=0.01)[: int(0.4 * ctx.sr)]
+    # A real wooden contact's attack drives the leaf (knuckle bone on wood) where one ships.
+    real = struck(ctx, y, "crack", 0.15)
+    if real is not None:
+        return real
     tick = burst(ctx.rng, int(0.01 * ctx.sr), ctx.sr, 0.0015, ("bp", 1200.0, 4000.0, 2))
     place(y, tick, 0, 0.15 * v * float(np.abs(y).max()) / max(v, 1e-3))
     return y
@@ -99,6 +108,8 @@ def door_slam(ctx: Ctx, v: float) -> np.ndarray:
     # Leaf edge hits the frame wood-on-wood: hard, short contact excites the whole panel.
     y = np.zeros(n, F32)
     panel = b.hit(rng, v, hertz_tau(MATERIALS["wood"].tau, v, 1.5))[:n]
+    real = struck(ctx, panel, "slam", 0.3)  # a real door's blow on its frame drives the leaf, where one ships
+    panel = panel if real is None else real
     y[: panel.size] += panel / max(float(np.abs(panel).max()), 1e-9) * v
     y += 0.9 * room_boom(rng, sr, n, v)
     place(y, latch(rng, sr, 0.35 * v), int(0.004 * sr))
@@ -125,8 +136,11 @@ def door_close(ctx: Ctx, v: float) -> np.ndarray:
     b = bank(ctx, "door", lambda: door_panel(ctx, ctx.s("door")))
     panel = b.hit(rng, v, hertz_tau(MATERIALS["wood"].tau, v, 6.0))
     place(y, panel / max(float(np.abs(panel).max()), 1e-9), gap, 1.0 * v)
-    # Edge meeting frame and stop: a short wooden contact slap across the mids (the panel's modes sit below).
-    slap = burst(rng, int(0.15 * sr), sr, 0.012, ("bp", 300.0, 2500.0, 2))
+    # Edge meeting frame and stop: a short contact slap across the mids (the panel's modes sit below): a real
+    # door's blow on its frame where one ships.
+    real = transient(rng, sr, "slam", 0.06)
+    slap = (filt(real, sr, ("bp", 300.0, 2500.0, 2)) if real is not None else
+            burst(rng, int(0.15 * sr), sr, 0.012, ("bp", 300.0, 2500.0, 2)))
     place(y, slap / max(float(np.abs(slap).max()), 1e-9), gap, 0.6 * v)
     place(y, room_boom(rng, sr, n - gap, 0.25 * v), gap)
     return y
@@ -190,6 +204,10 @@ def car_door(ctx: Ctx, v: float) -> np.ndarray:
     force = np.zeros(n, F32)
     p = half_sine(0.015 * v ** -0.2 * rng.uniform(0.85, 1.15), sr)
     force[: p.size] = p * v
+    # The seals' blow carries a real door's contact on it (its attack, where one ships): not a smooth pulse.
+    real = transient(rng, sr, "slam", 0.03)
+    if real is not None:
+        force[: real.size] += 0.1 * v * real
     # The door skin's lowest mode shifts with how the seals seat (±8 %).
     y = filt(force, sr, ("reson", 95.0 * rng.uniform(0.92, 1.08), 2.0), ("peak", 300.0, 1.0, 6.0)) * F32(4.0)
     y += room_boom(rng, sr, n, 0.8 * v, 45.0)

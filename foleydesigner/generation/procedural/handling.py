@@ -1,4 +1,8 @@
-"""Handling noise: cloth and paper moved by hands and bodies (friction noise + buckling micro-impulses)."""
+"""Handling noise: cloth and paper moved by hands and bodies (friction noise + buckling micro-impulses).
+
+The friction noise is granular: grains of a real crackling recording (a burning fuse: dense, broadband,
+power-law crackle, the same statistics as fibres and sheets slipping; `recorded`), white noise where none ships.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,14 @@ from foleydesigner.generation.procedural.dsp import (
     upsample,
     white,
 )
+from foleydesigner.generation.procedural.recorded import grains
 from foleydesigner.generation.procedural.registry import Ctx, register
+
+
+def _friction(ctx: Ctx) -> np.ndarray:
+    """Unit-RMS friction noise for ctx.n samples: real crackle grains (20 ms, ≈ 5 overlapping), else white."""
+    real = grains(ctx.rng, ctx.sr, "crackle", ctx.n, grain_s=0.02, rate_hz=250.0)
+    return white(ctx.rng, ctx.n) if real is None else real[0]
 
 
 def gestures(ctx: Ctx, rate_hz: float, min_s: float, max_s: float) -> np.ndarray:
@@ -49,7 +60,7 @@ def cloth_rustle(ctx: Ctx) -> np.ndarray:
     env = gestures(ctx, ctx.f("activity"), 0.25, 0.9)
     env_a = upsample(env, n, sr)
     # Fibres rubbing: friction noise whose level follows the sliding speed…
-    rub = filt(white(rng, n) * env_a, sr, ("bp", band[0], band[1], 2))
+    rub = filt(_friction(ctx) * env_a, sr, ("bp", band[0], band[1], 2))
     # …and weave/fold buckling: sparse clicks, more of them when moving fast.
     times = poisson_times(rng, crinkle_hz * 2.0, n / sr)
     pos = (times * sr).astype(np.int64)
@@ -73,7 +84,7 @@ def paper_rustle(ctx: Ctx) -> np.ndarray:
     pos = (times * sr).astype(np.int64)
     keep = rng.random(pos.size) < (env_a[np.minimum(pos, n - 1)] / max(float(env.max()), 1e-9)) ** 2
     clicks = impulses(n, pos[keep], pareto_amps(rng, int(keep.sum()), 1.3, 40.0).astype(np.float64))
-    slide = white(rng, n) * env_a * 0.15
+    slide = _friction(ctx) * env_a * 0.15
     y = filt(clicks + slide, sr, ("hp", 1200.0, 2), ("peak", 4000.0, 0.8, 4.0), ("lp", 8000.0, 2))
     # The sheet flapping moves air: a low swish made at low rate.
     r = lowrate(sr, 800.0)

@@ -1,4 +1,9 @@
-"""Struck objects (wood, metal, glass, bells, cutlery, coins, balls, bodies) by modal synthesis; see `modal`."""
+"""Struck objects (wood, metal, glass, bells, cutlery, coins, balls, bodies) by modal synthesis; see `modal`.
+
+Where a real recording of a like contact ships (`recorded`), its attack drives the modes instead of a synthetic
+click: a wood crack for wood, a clock's steel tick for metal, glass, coins and cutlery. Without one, the
+synthetic contact below is the fallback.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,14 @@ import math
 
 import numpy as np
 
-from foleydesigner.generation.procedural.dsp import F32, burst, filt, half_sine, modes, place
+from foleydesigner.generation.procedural.dsp import (
+    F32,
+    burst,
+    filt,
+    half_sine,
+    modes,
+    place,
+)
 from foleydesigner.generation.procedural.modal import (
     BAR,
     MATERIALS,
@@ -23,6 +35,8 @@ from foleydesigner.generation.procedural.modal import (
     ring_ratios,
     t60s,
 )
+from foleydesigner.generation.procedural.realism import reverb
+from foleydesigner.generation.procedural.recorded import struck, transient
 from foleydesigner.generation.procedural.registry import Ctx, register, regular
 
 G = 9.81
@@ -41,6 +55,9 @@ def impact_wood(ctx: Ctx, v: float) -> np.ndarray:
     soft = 1.0 if ctx.s("striker") == "hard" else 6.0
     tau = hertz_tau(MATERIALS["wood"].tau, v, soft)
     y = b.hit(ctx.rng, v, tau)
+    real = struck(ctx, y, "crack", 0.25 / soft)
+    if real is not None:
+        return real
     place(y, click(ctx.rng, ctx.sr, v / soft, 0.002, 800.0, 6000.0), 0, 0.25 * float(np.abs(y).max()) / max(v, 1e-3))
     return y
 
@@ -69,6 +86,9 @@ def impact_metal(ctx: Ctx, v: float) -> np.ndarray:
         peak = float(np.abs(y).max())
         hf = dense_modes(ctx.rng, y.size, ctx.sr, [(1500.0, 4000.0, 1.2, 0.25), (4000.0, 9000.0, 0.6, 0.15)])
         y += hf * (peak * float(contact_weight(np.array([3000.0]), tau)[0]))
+    real = struck(ctx, y, "tick", 0.2)
+    if real is not None:
+        return real
     place(y, click(ctx.rng, ctx.sr, v, 0.0015, 2000.0, 12000.0), 0, 0.2 * float(np.abs(y).max()) / max(v, 1e-3))
     return y
 
@@ -90,6 +110,9 @@ def impact_glass(ctx: Ctx, v: float) -> np.ndarray:
 
     b = bank(ctx, "glass", make)
     y = b.hit(ctx.rng, v, hertz_tau(MATERIALS["glass"].tau, v))
+    real = struck(ctx, y, "tick", 0.3)
+    if real is not None:
+        return real
     place(y, click(ctx.rng, ctx.sr, v, 0.001, 3000.0, 14000.0), 0, 0.3 * float(np.abs(y).max()) / max(v, 1e-3))
     return y
 
@@ -115,6 +138,9 @@ def glass_clink(ctx: Ctx, v: float) -> np.ndarray:
     amps = np.array([1.0, 0.5, 0.35, 0.2, 0.1])
     y = a.hit(ctx.rng, v, tau, amps, 0.3)
     place(y, b.hit(ctx.rng, v, tau, amps, 0.3), 0, 0.8)
+    real = struck(ctx, y, "tick", 0.15, 0.006)  # a light touch: only the attack's first milliseconds
+    if real is not None:
+        return real
     place(y, click(ctx.rng, ctx.sr, v, 0.0006, 4000.0, 15000.0), 0, 0.15 * float(np.abs(y).max()) / max(v, 1e-3))
     return y
 
@@ -167,7 +193,11 @@ def punch(ctx: Ctx, v: float) -> np.ndarray:
     thud = filt(force, sr, ("reson", 90.0 * rng.uniform(0.9, 1.1), 2.0), ("peak", 220.0, 1.5, 8.0),
                 ("lp", 1200.0, 2))
     face = ctx.s("target") == "face"
-    slap = burst(rng, int(0.05 * sr), sr, 0.006 if face else 0.01, ("bp", 700.0, 4000.0 if face else 2500.0, 2))
+    # The skin slap: a real contact's attack (a sharp crack on a face, a heavy door-on-frame blow on a torso),
+    # band-limited as flesh passes it; a decaying noise burst where none ships.
+    real = transient(rng, sr, "crack" if face else "slam", 0.03)
+    slap = (filt(real, sr, ("bp", 700.0, 4000.0 if face else 2500.0, 2)) if real is not None else
+            burst(rng, int(0.05 * sr), sr, 0.006 if face else 0.01, ("bp", 700.0, 4000.0 if face else 2500.0, 2)))
     y = thud.astype(F32, copy=False) * (0.6 if face else 1.0)
     y[: slap.size] += (0.9 if face else 0.5) * v ** 1.5 * slap * float(np.abs(thud).max()) / max(
         float(np.abs(slap).max()), 1e-9)
@@ -207,14 +237,25 @@ def ball_bounce(ctx: Ctx, v: float) -> np.ndarray:
     n = int(0.25 * sr)
     force = np.zeros(n, F32)
     pulse = half_sine(tau * v ** -0.2, sr)
-    force[: pulse.size] = pulse * v
+    force[: pulse.size] = pulse / float(pulse.max())
+    # The floor's surface answers the ball with its own snap: a real wooden contact where one ships (the floor of
+    # a court or hall is wood), a noise burst otherwise. It rides on the smooth rubber contact and drives the same
+    # resonators, so the ping starts with a real attack's micro-structure.
+    snap = transient(rng, sr, "crack", 0.01)
+    snap = burst(rng, int(0.01 * sr), sr, 0.001, ("bp", 500.0, 5000.0, 2)) if snap is None else snap
+    force[: snap.size] += 0.15 * snap
     f_cav = 2.08 * 343.0 / (2.0 * math.pi * radius) * rng.uniform(0.98, 1.02)
-    # The shell/air cavity "ping" plus the floor's own low thump under the contact.
+    # The floor's and the ball's low thump carries the bounce; the shell/air cavity "ping" rings under it. A
+    # rubber contact of τ ms passes little above 0.6/τ (≈ 75 Hz for a basketball), so the ping is not the equal of
+    # the thump (normalising each to its own peak made the ping dominate): it sits ≈ 10 dB under it, its
+    # resonance gain winning back part of what the soft contact loses.
     ping = filt(force, sr, ("reson", f_cav, q))
     thump = filt(force, sr, ("reson", 120.0, 1.5))
-    y = (ping / max(float(np.abs(ping).max()), 1e-9) + 0.7 * thump / max(float(np.abs(thump).max()), 1e-9)) * v
-    y += 0.1 * v * burst(rng, n, sr, 0.001, ("bp", 500.0, 5000.0, 2))  # rubber/floor contact slap
-    return y.astype(F32, copy=False)
+    y = (0.3 * ping / max(float(np.abs(ping).max()), 1e-9) + thump / max(float(np.abs(thump).max()), 1e-9))
+    y[: snap.size] += 0.3 * snap
+    # Balls bounce in halls and courts: hard parallel walls, T60 ≈ 1.2 s (a sports hall's mid-band figure is
+    # 1.5–2 s, a school gym's ≈ 1–1.5 s), its tail ≈ 1.5 dB under the direct sound at a few metres.
+    return v * reverb(rng, sr, y.astype(F32, copy=False), 1.2, 0.7)
 
 
 # ---- bell ----------------------------------------------------------------------------------------------------
@@ -280,7 +321,8 @@ def cutlery(ctx: Ctx, v: float) -> np.ndarray:
         place(y, k, int(rng.uniform(0.0, 0.04) * sr) * (j > 0))
     p = plate.hit(rng, 0.5 * v, 0.3e-3)
     place(y, p / max(float(np.abs(p).max()), 1e-9) * 0.5 * v, 0)
-    return y
+    real = struck(ctx, y, "tick", 0.2)  # each utensil's contact: a real small steel tick
+    return y if real is None else real
 
 
 def _coin_drop(ctx: Ctx, t0: float, t1: float) -> list[tuple[float, float]]:
@@ -310,6 +352,12 @@ def coins(ctx: Ctx, v: float) -> np.ndarray:
     f1 = 4500.0 * (0.024 / d) ** 2  # a 24 mm, 1.75 mm thick cupronickel coin rings near 4.5 kHz
     b = bank(ctx, "coin", lambda: object_modes(ctx, "metal", np.array([1.0, 1.73, 2.33, 3.91, 4.11]), f1, 0.01))
     y = b.hit(ctx.rng, v, 0.1e-3, np.array([1.0, 0.8, 0.6, 0.4, 0.3]), 0.8)[: int(0.8 * ctx.sr)]
+    real = struck(ctx, y, "tick", 0.0, 0.004)  # the coin's own edge tick through its modes…
+    if real is not None:  # …and the table under it: a wood crack's first milliseconds
+        table = transient(ctx.rng, ctx.sr, "crack", 0.01)
+        if table is not None:
+            real[: table.size] += 0.3 * v * table * float(np.abs(real).max()) / max(v, 1e-3)
+        return real
     table = burst(ctx.rng, int(0.02 * ctx.sr), ctx.sr, 0.004, ("bp", 800.0, 6000.0, 2)) * (0.3 * v)
     y[: table.size] += table * float(np.abs(y).max()) / max(v, 1e-3)
     return y

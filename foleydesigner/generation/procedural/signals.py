@@ -21,6 +21,7 @@ from foleydesigner.generation.procedural.dsp import (
     upsample,
     white,
 )
+from foleydesigner.generation.procedural.realism import reverb
 from foleydesigner.generation.procedural.registry import Ctx, band_limited, register
 
 #: Ring cadences, (on s, off s) pairs: North American 2 s on / 4 s off; UK double ring 0.4/0.2/0.4/2.0.
@@ -88,7 +89,10 @@ def siren(ctx: Ctx) -> np.ndarray:
         s = (t * 3.0) % 1.0
     f = lo + (hi - lo) * s
     tone = lookup(harmonic_table(_harmonics(hi, sr, 1.5, odd_only=True, limit=15)), sweep_phase(upsample(f, n, sr), sr))
-    return filt(tone, sr, ("hp", 400.0, 2), ("peak", 2000.0, 1.2, 4.0), ("lp", 5000.0, 2)).astype(F32, copy=False)
+    y = filt(tone, sr, ("hp", 400.0, 2), ("peak", 2000.0, 1.2, 4.0), ("lp", 5000.0, 2))
+    # A siren is heard in a street: its facades return the sweep for a second or two (a street canyon's T60 is
+    # ≈ 1–2 s), so each moment carries the pitches just past, as a recorded siren's smeared spectrogram shows.
+    return reverb(rng, sr, y.astype(F32, copy=False), 1.5, 0.6, lp_hz=4000.0, hp_hz=200.0, predelay_s=0.03)[:n]
 
 
 @register("car_horn", description="a car horn: two electric horns a third apart, harsh and buzzy",

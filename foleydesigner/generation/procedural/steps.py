@@ -30,6 +30,7 @@ from foleydesigner.generation.procedural.modal import (
     plate_ratios,
     t60s,
 )
+from foleydesigner.generation.procedural.recorded import excite, transient
 from foleydesigner.generation.procedural.registry import Ctx, register, regular
 
 SURFACES = ("concrete", "wood", "gravel", "grass", "snow", "metal")
@@ -271,5 +272,12 @@ def clock_tick(ctx: Ctx, v: float) -> np.ndarray:
     ctx.cache["k"] = k + 1
     f = (3800.0, 4300.0)[k % 2] * rng.uniform(0.97, 1.03)
     y = modes(f * np.array([1.0, 1.5, 2.2]), [0.02, 0.015, 0.01], v * np.array([1.0, 0.7, 0.4]), n, sr)
+    # A real escapement's tick, where one ships, replaces the pallet's three modes and drives the case.
+    real = transient(rng, sr, "tick", 0.03)
+    if real is not None:
+        y = np.zeros(n, F32)
+        y[: real.size] = v * real
+        place(y, excite(case.hit(rng, v, 0.3e-3), real), 0, 0.35 * v)
+        return y
     place(y, case.hit(rng, v, 0.3e-3), 0, 0.35)
     return y

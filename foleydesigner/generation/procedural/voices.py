@@ -26,6 +26,7 @@ from foleydesigner.generation.procedural.dsp import (
     stretch,
     white,
 )
+from foleydesigner.generation.procedural.recorded import grains, transient
 from foleydesigner.generation.procedural.registry import Ctx, register
 
 C_AIR = 343.0
@@ -103,7 +104,10 @@ def crowd_murmur(ctx: Ctx) -> np.ndarray:
     # The band is not fixed (a fixed one is what gave synthetic walla away): the room's talk shifts between
     # vowels and consonants, so a darker and a brighter version of the same babble are crossfaded by a slow
     # random control (≈ 0.3 s), and the sibilants' hiss (3–5 kHz) comes and goes with the brighter one.
-    source = white(rng, (2, m))
+    # The babble's source: grains of a real room's walla (voices' own micro-structure: pitch, syllables,
+    # breaths) where one ships, white noise otherwise; the long-term speech spectrum is then shaped on top.
+    real = grains(rng, low_sr, "walla", m, grain_s=0.3, rate_hz=12.0, channels=2)
+    source = white(rng, (2, m)) if real is None else real
     dark = filt(source, low_sr, ("hp", 70.0, 2), ("peak", 300.0, 0.7, 8.0), ("lp", 1500.0, 2))
     bright = filt(source, low_sr, ("hp", 200.0, 2), ("peak", 1000.0, 0.8, 6.0), ("lp", 4500.0, 2))
     mix = ctrl_at(1.0 / (1.0 + np.exp(-1.5 * smooth_noise(rng, k, 0.3, (2,)))), m, low_sr, sr)
@@ -282,13 +286,16 @@ def applause(ctx: Ctx) -> np.ndarray:
         level = rng.uniform(0.3, 1.0)
         # Repp (1987): a clap's spectrum peaks at 1–2.5 kHz depending on hand configuration (air cavity).
         m = int(0.016 * sr)
-        grains = [spot_grain(filt(white(rng, m) * np.exp(-ramp(m) / (0.004 * sr)).astype(F32, copy=False), sr,
-                           ("reson", rng.uniform(900.0, 2500.0), 3.0), ("hp", 300.0, 1), ("lp", 6000.0, 2)), where)
-                  for _ in range(3)]
+        # The palms' contact: a real sharp contact's attack where one ships (hand flesh on flesh is a short
+        # crack), a decaying noise burst otherwise, through the cupped hands' air cavity.
+        hits = [transient(rng, sr, "crack", 0.016) for _ in range(3)]
+        sounds = [spot_grain(filt(white(rng, m) * np.exp(-ramp(m) / (0.004 * sr)).astype(F32, copy=False)
+                                 if h is None else h, sr, ("reson", rng.uniform(900.0, 2500.0), 3.0),
+                                 ("hp", 300.0, 1), ("lp", 6000.0, 2)), where) for h in hits]
         rate = rng.uniform(3.5, 5.0)  # unsynchronised applause ≈ 4 claps/s (Néda et al. 2000)
         count = int(n / sr * rate) + 2
         claps = rng.uniform(0.0, 0.3) + np.cumsum(rng.uniform(0.9, 1.1, count) / rate) - 1.0 / rate
         for t, k, g in zip((claps[claps < n / sr] * sr).astype(np.int64), rng.integers(0, 3, count),
                            level * rng.uniform(0.6, 1.0, count), strict=False):
-            place(y, grains[k], int(t), float(g))
+            place(y, sounds[k], int(t), float(g))
     return y

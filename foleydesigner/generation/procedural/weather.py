@@ -28,6 +28,7 @@ from foleydesigner.generation.procedural.dsp import (
     stretch,
     white,
 )
+from foleydesigner.generation.procedural.realism import reverb
 from foleydesigner.generation.procedural.registry import Ctx, register, single
 from foleydesigner.generation.procedural.water import bubble_table, scatter
 
@@ -214,7 +215,10 @@ def thunder(ctx: Ctx, v: float) -> np.ndarray:
         band = float(np.clip(180.0 * math.sqrt(2000.0 / float(np.median(path_m[group]))), 50.0, 300.0))
         band *= float(rng.uniform(0.8, 1.25))
         rolled += filt(part, low_sr, ("hp", 25.0, 1), ("reson", band, 0.5), ("lp", corner, 2))
-    y = rolled
+    # Thunder reaches a listener kilometres away scattered by terrain, buildings and turbulent air: every
+    # arrival is followed by echoes for seconds, which is what makes a recorded roll continuous where the bare
+    # arrivals clicked (a valley's or a town's outdoor T60 is of the order of 2–4 s).
+    y = reverb(rng, low_sr, rolled.astype(F32), 3.0, 1.2, lp_hz=0.4 * low_sr, hp_hz=25.0, predelay_s=0.05)[:, :m]
     y[:, : int(0.04 * low_sr)] *= 1.0 + 2.0 * (d < 1500.0)  # the crack of a close strike
     tail = filt(white(rng, (2, m)), low_sr, ("lp", 120.0, 2)) * decay(m, length / 4.0, low_sr) * 0.05 * float(
         np.abs(y).max())
