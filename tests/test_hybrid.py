@@ -140,6 +140,36 @@ def test_a_listed_file_inside_a_zip_the_package_ships_is_read(tmp_path: Path) ->
     assert core._member(tmp_path, "/usr/share/games/x/none.pk3!a.ogg") is None
 
 
+def test_a_listed_sample_of_an_openttd_catalogue_is_read(tmp_path: Path) -> None:
+    import io
+    import struct
+
+    waves = []
+    for f0 in (220.0, 440.0):
+        buf = io.BytesIO()
+        sf.write(buf, np.sin(2 * np.pi * f0 * np.arange(4800) / SR).astype(np.float32), SR, format="WAV")
+        waves.append(buf.getvalue())
+    names = [b"First sample\0", b"Second\0"]
+    table = 8 * len(waves)
+    body, offsets = b"", []
+    for name, wav in zip(names, waves, strict=True):
+        offsets.append((table + len(body), 1 + len(name) + len(wav)))
+        body += bytes([len(name)]) + name + wav
+    head = b"".join(struct.pack("<II", (off | 0x80000000) if i == 0 else off, size)
+                    for i, (off, size) in enumerate(offsets))
+    cat = tmp_path / "usr/share/games/openttd/sfx.cat"
+    cat.parent.mkdir(parents=True)
+    cat.write_bytes(head + body)
+    got = core._member(tmp_path, "/usr/share/games/openttd/sfx.cat!01-second.wav")
+    assert got == waves[1]
+    x, sr = sf.read(io.BytesIO(got))
+    assert sr == SR and np.argmax(np.abs(np.fft.rfft(x))) == pytest.approx(440.0 * x.size / SR, abs=1)
+    assert core._member(tmp_path, "/usr/share/games/openttd/sfx.cat!02-none.wav") is None
+    e = core.Entry("bell", "", "fetch", "01-second.wav", "pkg", "1", "/usr/share/games/openttd/sfx.cat!01-second.wav",
+                   "CC0-1.0", "x")
+    assert e.key == "bell/any/pkg__01-second.wav"  # linked under the sample's own name, which the index reads
+
+
 def test_fetch_refuses_a_package_that_is_not_the_pinned_one(cache: Path, tmp_path: Path) -> None:
     debs = tmp_path / "debs"
     debs.mkdir()
