@@ -13,6 +13,7 @@ pipeline writes into script.json and run.json.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,22 +35,34 @@ SURFACE_FALLBACK = {"concrete": ("concrete", "wood", "metal"), "wood": ("wood", 
                     "metal": ("metal", "concrete")}
 _noticed: set[str] = set()
 #: A step is two contacts: the heel, then the ball of the foot 90–120 ms later and about 9 dB softer (as the
-#: procedural footsteps model them). The core's footstep takes are single contacts, so a take plays the heel and
-#: another take the toe; the aiSFX judge hears single hard contacts in a row as hooves, heel-toe pairs as steps.
+#: procedural footsteps model them). The core's footstep takes are whole steps: their spectrograms show the heel and
+#: the ball of the foot 60–90 ms apart inside each take (ufoai stone/tile/wood, minetest hard/wood). Laying a second
+#: take as the toe gave four contacts a step, a gait no walker has, so a step plays one take. HEEL_TOE lays a toe
+#: take after each heel take, for a library whose takes are single contacts.
 TOE_GAP_S = (0.09, 0.12)
 TOE_DB = -9.0
-#: whether a step lays a toe take after the heel take (see the README's realism section for what the judge heard)
-HEEL_TOE = True
+HEEL_TOE = False
 
 
 def one_walker(recordings: list[Any]) -> list[Any]:
-    """A walk is one shoe on one floor through one microphone: a surface's steps come from one recording set (the
-    package with the most takes on it; linked names are `<class>/<surface>/<package>__<file>`), never two sets
-    alternating step by step."""
+    """A walk is one shoe on one floor through one microphone: a surface's steps come from one recording set, never
+    two alternating step by step. A set is a package's takes of one name (linked names are
+    `<class>/<surface>/<package>__<name><n>.<ext>`: ufoai's stone1–4 and tile1–4 are two floors). A set named after
+    the surface plays first (grass: the grass takes, not the dirt ones filed with them), then the one with the most
+    takes; ties: the first by name."""
     sets: dict[str, list[Any]] = {}
     for r in recordings:
-        sets.setdefault(Path(r.path).name.split("__", 1)[0], []).append(r)
-    return max(sorted(sets.items()), key=lambda kv: len(kv[1]))[1] if sets else recordings
+        pkg, _, name = Path(r.path).name.partition("__")
+        stem = re.sub(r"[\d._-]+$", "", Path(name).stem)
+        sets.setdefault(f"{pkg}__{stem}", []).append(r)
+    if not sets:
+        return recordings
+
+    def rank(item: tuple[str, list[Any]]) -> tuple[bool, int]:
+        surface = item[1][0].path.split("/")[1] if item[1][0].path.count("/") >= 2 else ""
+        return bool(surface) and surface in item[0].split("__", 1)[1], len(item[1])
+
+    return max(sorted(sets.items()), key=rank)[1]
 
 
 def scene_surface(request: GenerationRequest) -> str:
