@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 SURFACE_FALLBACK = {"concrete": ("concrete", "wood", "metal"), "wood": ("wood", "concrete"),
                     "gravel": ("gravel", "grass", "snow"), "grass": ("grass", "gravel"), "snow": ("snow", "gravel"),
                     "metal": ("metal", "concrete")}
+#: the names a surface's takes go by, most literal first: a set so named walks that surface (concrete: UFO:AI's
+#: paving "stone" steps, clean heel and ball of the foot, before Minetest's gritty generic "hard" ones)
+SURFACE_NAMES = {"concrete": ("concrete", "pavement", "asphalt", "stone", "tile", "hard"), "wood": ("wood",),
+                 "gravel": ("gravel",), "grass": ("grass",), "snow": ("snow",), "metal": ("metal",)}
 _noticed: set[str] = set()
 #: A step is two contacts: the heel, then the ball of the foot 90–120 ms later and about 9 dB softer (as the
 #: procedural footsteps model them). The core's footstep takes are whole steps: their spectrograms show the heel and
@@ -47,9 +51,9 @@ HEEL_TOE = False
 def one_walker(recordings: list[Any]) -> list[Any]:
     """A walk is one shoe on one floor through one microphone: a surface's steps come from one recording set, never
     two alternating step by step. A set is a package's takes of one name (linked names are
-    `<class>/<surface>/<package>__<name><n>.<ext>`: ufoai's stone1–4 and tile1–4 are two floors). A set named after
-    the surface plays first (grass: the grass takes, not the dirt ones filed with them), then the one with the most
-    takes; ties: the first by name."""
+    `<class>/<surface>/<package>__<name><n>.<ext>`: ufoai's stone1–4 and tile1–4 are two floors). The set whose name
+    is the most literal for the surface plays (SURFACE_NAMES; grass: the grass takes, not the dirt ones filed with
+    them), then the one with the most takes; ties: the first by name."""
     sets: dict[str, list[Any]] = {}
     for r in recordings:
         pkg, _, name = Path(r.path).name.partition("__")
@@ -58,9 +62,12 @@ def one_walker(recordings: list[Any]) -> list[Any]:
     if not sets:
         return recordings
 
-    def rank(item: tuple[str, list[Any]]) -> tuple[bool, int]:
-        surface = item[1][0].path.split("/")[1] if item[1][0].path.count("/") >= 2 else ""
-        return bool(surface) and surface in item[0].split("__", 1)[1], len(item[1])
+    def rank(item: tuple[str, list[Any]]) -> tuple[int, int]:
+        parts = item[1][0].path.split("/")
+        names = SURFACE_NAMES.get(parts[1], (parts[1],)) if len(parts) > 2 else ()
+        stem = item[0].split("__", 1)[1].lower()
+        literal = next((len(names) - i for i, n in enumerate(names) if n in stem), 0)
+        return literal, len(item[1])
 
     return max(sorted(sets.items()), key=rank)[1]
 
