@@ -139,6 +139,25 @@ def test_a_floor_walks_on_one_recording_set_named_for_it_else_the_one_with_most_
     assert all("grass" in name(c["path"]).lower() for c in grass)
 
 
+def test_a_dropped_ball_without_onsets_bounces_ever_shorter_and_softer(cache: Path) -> None:
+    for i, e in enumerate(e for e in core.manifest() if e.cls == "ball_bounce"):
+        path = core.fetched_path(e)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, _step(i, 400.0), SR, format="OGG", subtype="VORBIS")
+    ev = SoundEvent(id="ball", label="ball_bounce", description="", layer="fg", start_s=0.2, end_s=4.0,
+                    params={"ball": "basketball", "motion": "drop", "height_m": 1.2})
+    got = make_generator("hybrid").generate(GenerationRequest(event=ev, clues=_clues("ball"), duration_s=4.0))
+    at = [c["at_s"] for c in got.info["library"]["choices"]]
+    assert len(at) >= 4 and at[0] == pytest.approx(0.2, abs=0.01)
+    gaps = np.diff(at)
+    assert np.all(np.diff(gaps) < 0)  # each flight shorter than the last
+    assert gaps[0] == pytest.approx(2 * 0.76 * np.sqrt(2 * 9.81 * 1.2) / 9.81, rel=0.1)  # e·v0 up and down again
+    x = np.abs(got.full()).max(axis=0)
+    peaks = [float(x[int(t * SR): int(t * SR) + int(0.05 * SR)].max()) for t in at[:4]]
+    # each bounce 20·log10(0.76) ≈ 2.4 dB softer than the last, under ±2.5 dB of take-to-take level variation
+    assert 20 * np.log10(peaks[3] / peaks[0]) < -2.0 and 20 * np.log10(peaks[2] / peaks[0]) < 0.0
+
+
 def test_a_listed_file_inside_a_zip_the_package_ships_is_read(tmp_path: Path) -> None:
     import zipfile
 
