@@ -45,7 +45,7 @@ class Entry:
     @property
     def key(self) -> str:
         """Its name in the linked folder: `<class>/<surface or any>/<package>__<file>`."""
-        return f"{self.cls}/{self.surface or 'any'}/{self.package}__{Path(self.path).name}"
+        return f"{self.cls}/{self.surface or 'any'}/{self.package}__{Path(self.path.rpartition('!')[2]).name}"
 
 
 def data_dir() -> Path:
@@ -158,13 +158,16 @@ def fetch(cache: Path | None = None, *, deb_dir: Path | None = None) -> dict[str
 
 def _member(root: Path, path: str) -> bytes | None:
     """A listed file's bytes: `/path/in/package`, or `/path/to/archive.pk3!member` for a file inside a zip archive
-    the package ships (game data such as ufoai-sound packs its sounds in .pk3 zips)."""
+    the package ships (game data such as ufoai-sound packs its sounds in .pk3 zips), or
+    `/path/to/sounds.cat!N-name.wav` for sample N of an OpenTTD sample catalogue (openttd-opensfx)."""
     outer, _, inner = path.partition("!")
     src = root / outer.lstrip("/")
     if not src.is_file():
         return None
     if not inner:
         return src.read_bytes()
+    if outer.endswith(".cat"):
+        return catalogue_sample(src.read_bytes(), int(inner.split("-", 1)[0]))
     import zipfile
 
     try:
@@ -172,6 +175,24 @@ def _member(root: Path, path: str) -> bytes | None:
             return z.read(inner)
     except (KeyError, zipfile.BadZipFile):
         return None
+
+
+def catalogue_sample(cat: bytes, n: int) -> bytes | None:
+    """Sample n of an OpenTTD sample catalogue: a table of (offset, size) little-endian uint32 pairs (the first
+    offset ÷ 8 is the count), each sample a length byte, its name, then a RIFF WAVE file."""
+    import struct
+
+    if len(cat) < 8:
+        return None
+    count = (struct.unpack_from("<I", cat, 0)[0] & 0x7FFFFFFF) // 8
+    if not 0 <= n < count or 8 * n + 8 > len(cat):
+        return None
+    off, size = struct.unpack_from("<II", cat, 8 * n)
+    off &= 0x7FFFFFFF
+    if off >= len(cat) or off + size > len(cat):
+        return None
+    data = cat[off + 1 + cat[off]: off + size]
+    return data if data[:4] == b"RIFF" else None
 
 
 def _download(pkg: str, version: str, tmp: Path, deb_dir: Path | None) -> Path:

@@ -13,6 +13,7 @@ pipeline writes into script.json and run.json.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,24 +33,43 @@ log = logging.getLogger(__name__)
 SURFACE_FALLBACK = {"concrete": ("concrete", "wood", "metal"), "wood": ("wood", "concrete"),
                     "gravel": ("gravel", "grass", "snow"), "grass": ("grass", "gravel"), "snow": ("snow", "gravel"),
                     "metal": ("metal", "concrete")}
+#: the names a surface's takes go by, most literal first: a set so named walks that surface (concrete: UFO:AI's
+#: paving "stone" steps, clean heel and ball of the foot, before Minetest's gritty generic "hard" ones)
+SURFACE_NAMES = {"concrete": ("concrete", "pavement", "asphalt", "stone", "tile", "hard"), "wood": ("wood",),
+                 "gravel": ("gravel",), "grass": ("grass",), "snow": ("snow",), "metal": ("metal",)}
 _noticed: set[str] = set()
 #: A step is two contacts: the heel, then the ball of the foot 90–120 ms later and about 9 dB softer (as the
-#: procedural footsteps model them). The core's footstep takes are single contacts, so a take plays the heel and
-#: another take the toe; the aiSFX judge hears single hard contacts in a row as hooves, heel-toe pairs as steps.
+#: procedural footsteps model them). The core's footstep takes are whole steps: their spectrograms show the heel and
+#: the ball of the foot 60–90 ms apart inside each take (ufoai stone/tile/wood, minetest hard/wood). Laying a second
+#: take as the toe gave four contacts a step, a gait no walker has, so a step plays one take. HEEL_TOE lays a toe
+#: take after each heel take, for a library whose takes are single contacts.
 TOE_GAP_S = (0.09, 0.12)
 TOE_DB = -9.0
-#: whether a step lays a toe take after the heel take (see the README's realism section for what the judge heard)
-HEEL_TOE = True
+HEEL_TOE = False
 
 
 def one_walker(recordings: list[Any]) -> list[Any]:
-    """A walk is one shoe on one floor through one microphone: a surface's steps come from one recording set (the
-    package with the most takes on it; linked names are `<class>/<surface>/<package>__<file>`), never two sets
-    alternating step by step."""
+    """A walk is one shoe on one floor through one microphone: a surface's steps come from one recording set, never
+    two alternating step by step. A set is a package's takes of one name (linked names are
+    `<class>/<surface>/<package>__<name><n>.<ext>`: ufoai's stone1–4 and tile1–4 are two floors). The set whose name
+    is the most literal for the surface plays (SURFACE_NAMES; grass: the grass takes, not the dirt ones filed with
+    them), then the one with the most takes; ties: the first by name."""
     sets: dict[str, list[Any]] = {}
     for r in recordings:
-        sets.setdefault(Path(r.path).name.split("__", 1)[0], []).append(r)
-    return max(sorted(sets.items()), key=lambda kv: len(kv[1]))[1] if sets else recordings
+        pkg, _, name = Path(r.path).name.partition("__")
+        stem = re.sub(r"[\d._-]+$", "", Path(name).stem)
+        sets.setdefault(f"{pkg}__{stem}", []).append(r)
+    if not sets:
+        return recordings
+
+    def rank(item: tuple[str, list[Any]]) -> tuple[int, int]:
+        parts = item[1][0].path.split("/")
+        names = SURFACE_NAMES.get(parts[1], (parts[1],)) if len(parts) > 2 else ()
+        stem = item[0].split("__", 1)[1].lower()
+        literal = next((len(names) - i for i, n in enumerate(names) if n in stem), 0)
+        return literal, len(item[1])
+
+    return max(sorted(sets.items()), key=rank)[1]
 
 
 def scene_surface(request: GenerationRequest) -> str:
@@ -90,17 +110,61 @@ class HybridGenerator(LibraryGenerator):
         return [Match(r, 1.0) for r in mine]
 
     def _onsets(self, request: GenerationRequest, cls: str) -> list[float]:
-        """Hit times of an impulsive event with no visual onsets: a walking pace (or the class's rate) over its
-        span, else one hit at its start."""
+        """Hit times of an impulsive event (see _pattern)."""
+        return [t for t, _ in self._pattern(request, cls)]
+
+    def _pattern(self, request: GenerationRequest, cls: str) -> list[tuple[float, float]]:
+        """(time, accent) of each hit: the visual onsets (accent 1); without them the class's natural pattern as the
+        procedural model lays it (a dropped ball's ever shorter, softer bounces, a walking pace, a single slam),
+        accent = the hit's speed over the first's; else the class's rate over the span, else one hit at its start."""
         from foleydesigner.generation.procedural import CLASSES
 
         start, end, onsets = clip_times(request.event, request.duration_s)
         if onsets:
-            return onsets
+            return [(t, 1.0) for t in onsets]
+        try:
+            from foleydesigner.generation.procedural.registry import MODELS, Ctx
+
+            model = MODELS[cls]
+            if model.pattern is not None:
+                params = {**model.sound.params, **request.event.params}
+                ctx = Ctx(request.sample_rate, request.n_samples, request.event.intensity, params,
+                          event_rng(request.seed, request.event.id + "/pattern"), 1)
+                hits = [(float(t), float(a)) for t, a in model.pattern(ctx, start, end)
+                        if 0.0 <= t < request.duration_s]
+                if hits:
+                    return hits
+        except (KeyError, AttributeError, TypeError, ValueError) as e:  # a model without a usable pattern
+            log.debug("core library: no natural pattern for %s (%s)", cls, e)
         rate = request.event.params.get("rate_hz", CLASSES[cls].params.get("rate_hz"))
         if isinstance(rate, (int, float)) and rate > 0 and end - start > 1.0 / rate:
-            return [float(t) for t in np.arange(start + 0.05, end, 1.0 / float(rate))]
-        return [start]
+            return [(float(t), 1.0) for t in np.arange(start + 0.05, end, 1.0 / float(rate))]
+        return [(start, 1.0)]
+
+    def _accented(self, request: GenerationRequest, hits: list[tuple[float, float]], start: float, end: float,
+                  matches: list[Match], rng: np.random.Generator, query: str) -> tuple[np.ndarray, int, Any]:
+        """The takes laid on the hits, each at its accent's level (20·log10 of its speed ratio; one take per hit,
+        round-robin over the matches)."""
+        if all(abs(a - 1.0) < 1e-6 for _, a in hits):
+            return self._hits(request, [t for t, _ in hits], start, end, matches, rng, query)
+        parts, plan = [], None
+        for k, (t, accent) in enumerate(hits):
+            db = 20.0 * np.log10(max(accent, 0.03))
+            ev = request.event.model_copy(
+                update={"intensity": max(0.0, request.event.intensity + db / INTENSITY_RANGE_DB)})
+            turn = matches[k % len(matches):] + matches[:k % len(matches)]
+            src, s0, p = self._hits(replace(request, event=ev), [t], start, end, turn, rng, query)
+            parts.append((src, s0))
+            if plan is None:
+                plan = p
+            else:
+                plan.choices += p.choices
+        a = min(s0 for _, s0 in parts)
+        b = max(s0 + src.shape[1] for src, s0 in parts)
+        out = np.zeros((max(src.shape[0] for src, _ in parts), b - a), np.float32)
+        for src, s0 in parts:
+            out[:, s0 - a: s0 - a + src.shape[1]] += src
+        return out, a, plan
 
     def _toes(self, request: GenerationRequest, onsets: list[float], start: float, end: float, matches: list[Match],
               rng: np.random.Generator, query: str, src: np.ndarray, s0: int, plan: Any) -> tuple[np.ndarray, int]:
@@ -151,8 +215,9 @@ class HybridGenerator(LibraryGenerator):
         start, end, _ = clip_times(ev, request.duration_s)
         query = f"core library: {cls}" + (f" on {surface}" if surface else "")
         if CLASSES[cls].kind == "impulsive":
-            onsets = self._onsets(request, cls)
-            src, s0, plan = self._hits(request, onsets, start, end, matches, rng, query)
+            hits = self._pattern(request, cls)
+            onsets = [t for t, _ in hits]
+            src, s0, plan = self._accented(request, hits, start, end, matches, rng, query)
             if cls == "footsteps" and HEEL_TOE:
                 src, s0 = self._toes(request, onsets, start, end, matches, rng, query, src, s0, plan)
             src = self._with_air(src, s0, onsets, end, request, rng)
