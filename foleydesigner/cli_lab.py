@@ -30,7 +30,7 @@ def backends(as_json: Annotated[bool, typer.Option("--json", help="machine-reada
                                                     "the server URL, with /v1"),
                 "ROLE=PROVIDER:MODEL@URL": ("one role on its own server (--llm-role, or [roles.ROLE] in foley.toml)",
                                             "the server URL")},
-        "vision": {"opencv": ("MOG2 motion segmentation, HOG people, tracking, geometric depth (default)", "nothing"),
+        "vision": {"opencv": ("MOG2 motion segmentation, BlazePose people and feet, tracking, geometric depth (default)", "nothing"),
                    "transformers": ("OpenCV tracks relabelled by a zero-shot detector, depths from a depth model",
                                     "--vision-model-dir with detector/ and depth/ (transformers + torch)"),
                    "vlm": ("OpenCV tracks labelled by a vision LLM looking at keyframes", "a vision-capable --llm")},

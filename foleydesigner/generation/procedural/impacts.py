@@ -35,7 +35,6 @@ from foleydesigner.generation.procedural.modal import (
     ring_ratios,
     t60s,
 )
-from foleydesigner.generation.procedural.realism import reverb
 from foleydesigner.generation.procedural.recorded import struck, transient
 from foleydesigner.generation.procedural.registry import Ctx, register, regular
 
@@ -253,9 +252,9 @@ def ball_bounce(ctx: Ctx, v: float) -> np.ndarray:
     thump = filt(force, sr, ("reson", 120.0, 1.5))
     y = (0.3 * ping / max(float(np.abs(ping).max()), 1e-9) + thump / max(float(np.abs(thump).max()), 1e-9))
     y[: snap.size] += 0.3 * snap
-    # Balls bounce in halls and courts: hard parallel walls, T60 ≈ 1.2 s (a sports hall's mid-band figure is
-    # 1.5–2 s, a school gym's ≈ 1–1.5 s), its tail ≈ 1.5 dB under the direct sound at a few metres.
-    return v * reverb(rng, sr, y.astype(F32, copy=False), 1.2, 0.7)
+    # Dry: the room a ball bounces in is the scene's, laid by the mixer's reverb expert (a hall baked into the
+    # source would follow the ball into a garden).
+    return (v * y).astype(F32, copy=False)
 
 
 # ---- bell ----------------------------------------------------------------------------------------------------
