@@ -15,7 +15,7 @@ from foleydesigner.agents.tot_rules import Evidence, computed_scores, facts
 from foleydesigner.bench.spotting import score_clip
 from foleydesigner.schemas import FoleyScript, SceneContext, Shot, SoundEvent
 from foleydesigner.tools.camera import MotionEstimator, classify_camera
-from foleydesigner.tools.picture import _scene, _sky_fraction, _Stats
+from foleydesigner.tools.picture import _green_fraction, _night_sky_fraction, _scene, _sky_fraction, _Stats
 from foleydesigner.tools.shots import ShotDetector, split_at_cuts
 from tests.helpers import ball_track, context, linear_track, video_info
 
@@ -89,6 +89,28 @@ def test_sky_needs_a_detailed_world_under_it() -> None:
     for name, img in (("sky", sky), ("wall", wall)):
         frac[name] = _sky_fraction(cv2.cvtColor(img, cv2.COLOR_BGR2HSV), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
     assert frac["sky"] > 0.8 and frac["wall"] == 0.0
+
+
+def test_night_sky_over_lit_windows_is_a_night_exterior_and_teal_windows_are_not_leaves() -> None:
+    city = np.zeros((108, 192, 3), np.uint8)
+    city[:40] = (70, 25, 20)  # BGR: a dark navy night sky over ...
+    city[40:] = RNG.integers(0, 60, (68, 192, 3), dtype=np.uint8)  # ... dark towers ...
+    for row in range(44, 108, 4):
+        city[row:row + 2, ::3] = (200, 210, 40)  # ... with rows of lit teal windows
+    room = np.zeros((108, 192, 3), np.uint8)
+    room[:40] = (60, 22, 18)  # a dark blue wall, and below it a dim, textured room with no lights
+    room[40:] = RNG.integers(0, 60, (68, 192, 3), dtype=np.uint8)
+    lawn = np.zeros((108, 192, 3), np.uint8)
+    lawn[:] = (40, 160, 90)  # BGR: a yellow-green lawn
+    hsv = {n: cv2.cvtColor(i, cv2.COLOR_BGR2HSV) for n, i in (("city", city), ("room", room), ("lawn", lawn))}
+    grey = {n: cv2.cvtColor(i, cv2.COLOR_BGR2GRAY) for n, i in (("city", city), ("room", room))}
+    assert _night_sky_fraction(hsv["city"], grey["city"]) > 0.8
+    assert _night_sky_fraction(hsv["room"], grey["room"]) == 0.0
+    windows = cv2.cvtColor(np.full((8, 8, 3), (200, 210, 40), np.uint8), cv2.COLOR_BGR2HSV)
+    assert _green_fraction(hsv["lawn"]) == 1.0 and _green_fraction(windows) == 0.0
+    night_street = _scene(_Stats(sky=[0.0] * 10, night_sky=[0.4] * 10, green=[0.0] * 10, luma=[95.0] * 10,
+                                 face=[0.0] * 10), [])
+    assert (night_street.location, night_street.time_of_day, night_street.description) == ("outdoor", "night", "street")
 
 
 def test_scene_from_picture_statistics() -> None:
