@@ -15,7 +15,14 @@ from foleydesigner.agents.tot_rules import Evidence, computed_scores, facts
 from foleydesigner.bench.spotting import score_clip
 from foleydesigner.schemas import FoleyScript, SceneContext, Shot, SoundEvent
 from foleydesigner.tools.camera import MotionEstimator, classify_camera
-from foleydesigner.tools.picture import _green_fraction, _night_sky_fraction, _scene, _sky_fraction, _Stats
+from foleydesigner.tools.picture import (
+    _green_fraction,
+    _night_sky_fraction,
+    _scene,
+    _sky_fraction,
+    _sky_fractions,
+    _Stats,
+)
 from foleydesigner.tools.shots import ShotDetector, split_at_cuts
 from tests.helpers import ball_track, context, linear_track, video_info
 
@@ -89,6 +96,25 @@ def test_sky_needs_a_detailed_world_under_it() -> None:
     for name, img in (("sky", sky), ("wall", wall)):
         frac[name] = _sky_fraction(cv2.cvtColor(img, cv2.COLOR_BGR2HSV), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
     assert frac["sky"] > 0.8 and frac["wall"] == 0.0
+
+
+def test_a_pale_blue_sky_is_open_air_with_no_ground_under_it_but_a_blue_screen_is_not() -> None:
+    def frame(top: tuple[int, int, int]) -> np.ndarray:
+        img = np.zeros((108, 192, 3), np.uint8)
+        img[:70] = top  # BGR, smooth ...
+        img[70:] = (200, 205, 210)  # ... over a smooth pale body rising into frame: no detailed ground anywhere
+        return img
+    looks = {}
+    for name, top in (("sky", (235, 200, 170)), ("screen", (230, 120, 20)), ("wall", (200, 200, 200))):
+        img = frame(top)
+        looks[name] = _sky_fractions(cv2.cvtColor(img, cv2.COLOR_BGR2HSV), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+    assert looks["sky"][0] == 0.0 and looks["sky"][1] > 0.8  # no ground detail: the old rule alone says nothing
+    assert looks["screen"][1] == 0.0 and looks["wall"][1] == 0.0
+    up = _scene(_Stats(sky=[0.0] * 10, blue_sky=[0.5] * 10, green=[0.0] * 10, luma=[180.0] * 10, face=[0.0] * 10), [])
+    assert (up.location, up.time_of_day) == ("outdoor", "day")
+    interview = _scene(_Stats(sky=[0.0] * 10, blue_sky=[0.5] * 10, green=[0.0] * 10, luma=[180.0] * 10,
+                              face=[0.05] * 10), [])
+    assert interview.location == "unknown"  # a face against sky: a car window or an exterior
 
 
 def test_night_sky_over_lit_windows_is_a_night_exterior_and_teal_windows_are_not_leaves() -> None:

@@ -6,6 +6,8 @@ statistics with the models OpenCV ships, and only when the evidence is clear; ot
 
 - **sky**: the top of the frame holds a bright, smooth region (blue, or white when over-exposed), clearly
   brighter than the bottom of the frame — a white wall is as bright at the bottom as at the top;
+- **open sky**: a smooth, bright region of sky blue (pale to mid saturation: a blue screen is far more
+  saturated) touching the top of the frame is sky even with no ground under it (a low angle on the sky);
 - **night sky**: the top of the frame holds a smooth, dark, saturated blue region over a detailed, lit world (a
   city's windows, street lights); a dark room is dark all over, with no lights far brighter than its top;
 - **vegetation**: saturated yellow-greens (grass, leaves) over a fair share of the frame; cyan and teal (lit
@@ -45,6 +47,9 @@ GREEN_FRAC = 0.12
 #: Vegetation hues, OpenCV's 0-180 scale: 60-150 degrees. Foliage and grass sit at 60-110 degrees (30-55 here on
 #: the project's real clips); lit office windows and glass sit at 170-180 degrees (84-90), and are not leaves.
 GREEN_HUE = (30, 75)
+#: An open sky: the top region's pixels at least this share sky-blue (OpenCV hue 95-130), its median saturation
+#: within BLUE_SKY_SAT (0-255): a pale or mid blue sky, not a saturated blue screen behind an interview.
+BLUE_SKY_SHARE, BLUE_SKY_HUE, BLUE_SKY_SAT = 0.8, (95, 130), (20, 150)
 #: A night sky: value at most NIGHT_SKY_V (0-255) and blue hue (OpenCV 95-140, 190-280 degrees); the world below
 #: must hold lights at least NIGHT_LIGHTS brighter than the sky (90th percentile of the rest of the frame).
 NIGHT_SKY_V, NIGHT_SKY_HUE, NIGHT_LIGHTS = 90, (95, 140), 60.0
@@ -58,6 +63,7 @@ NIGHT_LUMA = 45.0
 class _Stats:
     sky: list[float] = field(default_factory=list)
     night_sky: list[float] = field(default_factory=list)
+    blue_sky: list[float] = field(default_factory=list)
     green: list[float] = field(default_factory=list)
     luma: list[float] = field(default_factory=list)
     face: list[float] = field(default_factory=list)  # largest face area / frame area, 0 when none
@@ -82,22 +88,30 @@ class PictureAnalysis:
 
 
 def _sky_fraction(hsv: np.ndarray, grey: np.ndarray) -> float:
-    """Share of the top third covered by a smooth, bright region touching the top edge, over a detailed world.
+    return _sky_fractions(hsv, grey)[0]
+
+
+def _sky_fractions(hsv: np.ndarray, grey: np.ndarray) -> tuple[float, float]:
+    """(sky, open sky). Sky: the share of the top third covered by a smooth, bright region touching the top edge,
+    over a detailed world. Open sky: that region's share when it is sky blue, whatever lies under it.
 
     A plain wall behind a close-up is as smooth and bright, but then the whole frame is smooth: an exterior
     below a sky is full of detail (Laplacian energy of buildings, foliage, ground).
     """
-    v = hsv[..., 2]
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
     lap = np.abs(cv2.Laplacian(cv2.GaussianBlur(grey, (3, 3), 0), cv2.CV_32F, ksize=3))
     rows = grey.shape[0]
-    if float(lap[rows // 3:].mean()) < SKY_GROUND_DETAIL:
-        return 0.0
     mask = ((lap < 8.0) & (v >= max(110.0, float(np.median(v))))).astype(np.uint8)
     n, labels = cv2.connectedComponents(mask, connectivity=4)
     top_ids = [i for i in np.unique(labels[0]) if i != 0]
     if not top_ids:
-        return 0.0
-    return float(np.isin(labels[: rows // 3], top_ids).mean())
+        return 0.0, 0.0
+    region = np.isin(labels, top_ids)
+    share = float(region[: rows // 3].mean())
+    hue, sat = h[region], s[region]
+    blue = float(((hue >= BLUE_SKY_HUE[0]) & (hue <= BLUE_SKY_HUE[1])).mean())
+    open_sky = share if blue >= BLUE_SKY_SHARE and BLUE_SKY_SAT[0] <= float(np.median(sat)) <= BLUE_SKY_SAT[1] else 0.0
+    return (share if float(lap[rows // 3:].mean()) >= SKY_GROUND_DETAIL else 0.0), open_sky
 
 
 def _night_sky_fraction(hsv: np.ndarray, grey: np.ndarray) -> float:
@@ -136,14 +150,16 @@ def _scene(st: _Stats, shots: list[Shot]) -> SceneContext:
     n = max(1, len(st.sky))
     sky = float(np.mean(np.asarray(st.sky) >= SKY_FRAC)) if st.sky else 0.0
     night_sky = float(np.mean(np.asarray(st.night_sky) >= SKY_FRAC)) if st.night_sky else 0.0
+    open_sky = float(np.mean(np.asarray(st.blue_sky) >= SKY_FRAC)) if st.blue_sky else 0.0
     green = float(np.mean(st.green)) if st.green else 0.0
     luma = float(np.mean(st.luma)) if st.luma else 128.0
     faces = float(np.mean(np.asarray(st.face) > 0)) if st.face else 0.0
     closeup = float(np.mean(np.asarray(st.face) >= CLOSEUP_FACE)) if st.face else 0.0
-    ev: dict[str, Any] = {"sky_samples": round(sky, 3), "night_sky_samples": round(night_sky, 3), "vegetation": round(green, 3), "mean_luma": round(luma, 1),
+    ev: dict[str, Any] = {"sky_samples": round(sky, 3), "open_sky_samples": round(open_sky, 3),
+                          "night_sky_samples": round(night_sky, 3), "vegetation": round(green, 3), "mean_luma": round(luma, 1),
                           "face_samples": round(faces, 3), "closeup_samples": round(closeup, 3),
                           "samples": n, "source": "picture"}
-    if closeup >= 0.5 and sky >= SKY_SAMPLES:
+    if closeup >= 0.5 and max(sky, open_sky) >= SKY_SAMPLES:
         # A face in front of bright sky: a car window, or a street behind an interview; the picture cannot say.
         ev["reason"] = "close-up faces against sky or a window: a vehicle, or an exterior; left unknown"
         return SceneContext(evidence=ev)
@@ -156,6 +172,11 @@ def _scene(st: _Stats, shots: list[Shot]) -> SceneContext:
         ev["reason"] = f"{seen} seen; {place}"
         return SceneContext(description=place, location="outdoor", room_size="open",
                             time_of_day="night" if night else "day", evidence=ev)
+    if open_sky >= SKY_SAMPLES:
+        # A low angle on the sky: open air, no ground to say street or park (the bed is air alone).
+        ev["reason"] = "a blue sky fills the top of the frame; no ground seen"
+        return SceneContext(description="open sky", location="outdoor", room_size="open",
+                            time_of_day="night" if luma < NIGHT_LUMA else "day", evidence=ev)
     if luma < NIGHT_LUMA or closeup >= 0.5 or faces >= 0.5:
         ev["reason"] = "no sky or vegetation; " + ("dark and lit by lamps" if luma < NIGHT_LUMA else "faces at close range")
         return SceneContext(description="interior", location="indoor", room_size="medium", evidence=ev)
@@ -180,7 +201,9 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
             hsv = cv2.cvtColor(fr.image, cv2.COLOR_BGR2HSV)
             st.luma.append(float(grey.mean()))
             if grey.mean() >= 20.0:  # black frames (fades) say nothing about the place
-                st.sky.append(_sky_fraction(hsv, grey))
+                sky, open_sky = _sky_fractions(hsv, grey)
+                st.sky.append(sky)
+                st.blue_sky.append(open_sky)
                 st.night_sky.append(_night_sky_fraction(hsv, grey))
                 st.green.append(_green_fraction(hsv))
                 st.face.append(_largest_face(grey, cascade))
