@@ -282,6 +282,27 @@ def test_a_locked_off_street_with_traffic_is_static_and_has_no_cuts() -> None:
     assert len(_detect(frames)) == 1
 
 
+def test_figures_running_across_a_plain_backdrop_leave_the_camera_still() -> None:
+    """A cartoon void: all the texture is on two figures that lurch about; RANSAC alone follows them."""
+    figure = cv2.resize(RNG.integers(0, 255, (6, 4, 3), dtype=np.uint8), (16, 24), interpolation=cv2.INTER_NEAREST)
+    frames = []
+    for i in range(40):
+        img = np.full((108, 192, 3), 205, np.uint8)  # a flat grey-white void
+        for k, (x0, y0) in enumerate(((40, 60), (120, 55))):
+            x, y = x0 + int(6 * i * (1 if k else -0.5)) % 150, y0 + int(8 * np.sin(i / 2.0))
+            x = min(max(x, 0), 192 - 16)
+            img[y:y + 24, x:x + 16] = figure
+        frames.append(img)
+    est = MotionEstimator()
+    kind, facts = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames])
+    assert kind == "static", facts
+    # the same figures over a textured world: the world votes, and a pan of it is still a pan
+    world = cv2.resize(RNG.integers(0, 255, (27, 60, 3), dtype=np.uint8), (480, 108), interpolation=cv2.INTER_LINEAR)
+    panned = [world[:, 3 * i:3 * i + 192].copy() for i in range(40)]
+    est = MotionEstimator()
+    assert classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in panned])[0] == "pan"
+
+
 def test_a_fast_jump_in_a_still_shot_is_not_a_cut() -> None:
     """Someone close to the lens leaps: for two frames a large part of the picture changes, most of it does not."""
     still = _view(SCENE_A, 150)
