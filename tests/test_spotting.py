@@ -15,7 +15,14 @@ from foleydesigner.agents.tot_rules import Evidence, computed_scores, facts
 from foleydesigner.bench.spotting import score_clip
 from foleydesigner.schemas import FoleyScript, SceneContext, Shot, SoundEvent
 from foleydesigner.tools.camera import MotionEstimator, classify_camera
-from foleydesigner.tools.picture import _scene, _sky_fraction, _Stats
+from foleydesigner.tools.picture import (
+    _green_fraction,
+    _night_sky_fraction,
+    _scene,
+    _sky_fraction,
+    _sky_fractions,
+    _Stats,
+)
 from foleydesigner.tools.shots import ShotDetector, split_at_cuts
 from tests.helpers import ball_track, context, linear_track, video_info
 
@@ -91,6 +98,47 @@ def test_sky_needs_a_detailed_world_under_it() -> None:
     assert frac["sky"] > 0.8 and frac["wall"] == 0.0
 
 
+def test_a_pale_blue_sky_is_open_air_with_no_ground_under_it_but_a_blue_screen_is_not() -> None:
+    def frame(top: tuple[int, int, int]) -> np.ndarray:
+        img = np.zeros((108, 192, 3), np.uint8)
+        img[:70] = top  # BGR, smooth ...
+        img[70:] = (200, 205, 210)  # ... over a smooth pale body rising into frame: no detailed ground anywhere
+        return img
+    looks = {}
+    for name, top in (("sky", (235, 200, 170)), ("screen", (230, 120, 20)), ("wall", (200, 200, 200))):
+        img = frame(top)
+        looks[name] = _sky_fractions(cv2.cvtColor(img, cv2.COLOR_BGR2HSV), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+    assert looks["sky"][0] == 0.0 and looks["sky"][1] > 0.8  # no ground detail: the old rule alone says nothing
+    assert looks["screen"][1] == 0.0 and looks["wall"][1] == 0.0
+    up = _scene(_Stats(sky=[0.0] * 10, blue_sky=[0.5] * 10, green=[0.0] * 10, luma=[180.0] * 10, face=[0.0] * 10), [])
+    assert (up.location, up.time_of_day) == ("outdoor", "day")
+    interview = _scene(_Stats(sky=[0.0] * 10, blue_sky=[0.5] * 10, green=[0.0] * 10, luma=[180.0] * 10,
+                              face=[0.05] * 10), [])
+    assert interview.location == "unknown"  # a face against sky: a car window or an exterior
+
+
+def test_night_sky_over_lit_windows_is_a_night_exterior_and_teal_windows_are_not_leaves() -> None:
+    city = np.zeros((108, 192, 3), np.uint8)
+    city[:40] = (70, 25, 20)  # BGR: a dark navy night sky over ...
+    city[40:] = RNG.integers(0, 60, (68, 192, 3), dtype=np.uint8)  # ... dark towers ...
+    for row in range(44, 108, 4):
+        city[row:row + 2, ::3] = (200, 210, 40)  # ... with rows of lit teal windows
+    room = np.zeros((108, 192, 3), np.uint8)
+    room[:40] = (60, 22, 18)  # a dark blue wall, and below it a dim, textured room with no lights
+    room[40:] = RNG.integers(0, 60, (68, 192, 3), dtype=np.uint8)
+    lawn = np.zeros((108, 192, 3), np.uint8)
+    lawn[:] = (40, 160, 90)  # BGR: a yellow-green lawn
+    hsv = {n: cv2.cvtColor(i, cv2.COLOR_BGR2HSV) for n, i in (("city", city), ("room", room), ("lawn", lawn))}
+    grey = {n: cv2.cvtColor(i, cv2.COLOR_BGR2GRAY) for n, i in (("city", city), ("room", room))}
+    assert _night_sky_fraction(hsv["city"], grey["city"]) > 0.8
+    assert _night_sky_fraction(hsv["room"], grey["room"]) == 0.0
+    windows = cv2.cvtColor(np.full((8, 8, 3), (200, 210, 40), np.uint8), cv2.COLOR_BGR2HSV)
+    assert _green_fraction(hsv["lawn"]) == 1.0 and _green_fraction(windows) == 0.0
+    night_street = _scene(_Stats(sky=[0.0] * 10, night_sky=[0.4] * 10, green=[0.0] * 10, luma=[95.0] * 10,
+                                 face=[0.0] * 10), [])
+    assert (night_street.location, night_street.time_of_day, night_street.description) == ("outdoor", "night", "street")
+
+
 def test_scene_from_picture_statistics() -> None:
     ext = _scene(_Stats(sky=[0.3] * 10, green=[0.02] * 10, luma=[120.0] * 10, face=[0.0] * 10), [])
     assert (ext.location, ext.time_of_day, ext.description) == ("outdoor", "day", "street")
@@ -120,6 +168,19 @@ def test_footsteps_need_a_walker_who_goes_somewhere() -> None:
     flat = ball.model_copy(update={"boxes": [(b[0], 200.0, b[2], b[3]) for b in ball.boxes]})  # no flight
     assert sound_for_track(ball, scene).confidence > 0.8  # type: ignore[union-attr]
     assert sound_for_track(flat, scene).confidence == 0.0  # type: ignore[union-attr]
+
+
+def test_a_person_the_detector_keeps_finding_walks_though_the_box_bobs_weakly() -> None:
+    scene = SceneContext(location="outdoor")
+    base = _walker(0, t0=0.0, t1=3.0, x0=60, x1=560)
+    weak_bob = {**base.evidence, "gait_strength": 0.2, "travel_heights": 1.8, "person_hits": 5.0, "person_tries": 5.0}
+    sure = base.model_copy(update={"evidence": weak_bob})
+    rarely = base.model_copy(update={"evidence": {**weak_bob, "person_hits": 2.0, "person_tries": 14.0}})
+    sways = base.model_copy(update={"evidence": {**weak_bob, "travel_heights": 0.6}})
+    conf = {name: sound_for_track(t, scene).confidence for name, t in  # type: ignore[union-attr]
+            (("sure", sure), ("rarely", rarely), ("sways", sways))}
+    # 0.2 / 0.45 of a clear gait alone; a person found 5 of 5 times crossing 1.8 body heights keeps 0.8 of it
+    assert conf["sure"] == pytest.approx(0.8) and conf["rarely"] < 0.5 and conf["sways"] < 0.5
 
 
 def test_gate_holds_weak_events_and_a_screenplay_lifts_only_half_strong_ones() -> None:
@@ -219,6 +280,27 @@ def test_a_locked_off_street_with_traffic_is_static_and_has_no_cuts() -> None:
     kind, facts = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames])
     assert kind == "static", facts
     assert len(_detect(frames)) == 1
+
+
+def test_figures_running_across_a_plain_backdrop_leave_the_camera_still() -> None:
+    """A cartoon void: all the texture is on two figures that lurch about; RANSAC alone follows them."""
+    figure = cv2.resize(RNG.integers(0, 255, (6, 4, 3), dtype=np.uint8), (16, 24), interpolation=cv2.INTER_NEAREST)
+    frames = []
+    for i in range(40):
+        img = np.full((108, 192, 3), 205, np.uint8)  # a flat grey-white void
+        for k, (x0, y0) in enumerate(((40, 60), (120, 55))):
+            x, y = x0 + int(6 * i * (1 if k else -0.5)) % 150, y0 + int(8 * np.sin(i / 2.0))
+            x = min(max(x, 0), 192 - 16)
+            img[y:y + 24, x:x + 16] = figure
+        frames.append(img)
+    est = MotionEstimator()
+    kind, facts = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames])
+    assert kind == "static", facts
+    # the same figures over a textured world: the world votes, and a pan of it is still a pan
+    world = cv2.resize(RNG.integers(0, 255, (27, 60, 3), dtype=np.uint8), (480, 108), interpolation=cv2.INTER_LINEAR)
+    panned = [world[:, 3 * i:3 * i + 192].copy() for i in range(40)]
+    est = MotionEstimator()
+    assert classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in panned])[0] == "pan"
 
 
 def test_a_fast_jump_in_a_still_shot_is_not_a_cut() -> None:

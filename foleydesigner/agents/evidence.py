@@ -147,6 +147,17 @@ POSE_CLEAR_FRAMES = 8
 POSE_ALTERNATION = 0.6
 
 
+#: A person the detectors keep finding (landmarks on POSE_CLEAR_FRAMES, or the body detector on at least half
+#: its tries) who travels this many body heights is walking whatever the box's bob says; the weight the weak
+#: periodicity then keeps at least (the feet still weigh).
+SURE_WALK_TRAVEL, SURE_WALK_STRIDE = 1.5, 0.8
+
+
+def _clearly_a_person(ev: dict[str, float]) -> bool:
+    hits, tries = ev.get("person_hits", 0.0), ev.get("person_tries", 0.0)
+    return ev.get("pose_frames", 0.0) >= POSE_CLEAR_FRAMES or (hits >= 2 and hits >= 0.5 * tries)
+
+
 def person_evidence(track: Track) -> tuple[float, list[str]]:
     """How sure we are it is a person: a pose model's landmarks followed frame after frame, and the pose
     detector's votes (or a detector backend's label)."""
@@ -260,7 +271,12 @@ def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
         duration = max(track.end_s - track.start_s, 1e-3)
         grow = abs(math.log(max(ev.get("growth", 1.0), 1e-3)))
         moved = max(travel, 2.0 * grow * (1.0 - _ramp(grow / duration - GROWTH_RATE[0], GROWTH_RATE[1] - GROWTH_RATE[0])))
-        conf = max(person, 0.3) * _ramp(moved, WALK_TRAVEL) * _ramp(gait, GAIT_CLEAR) * (0.4 + 0.6 * feet)
+        stride = _ramp(gait, GAIT_CLEAR)
+        if _clearly_a_person(ev) and moved >= SURE_WALK_TRAVEL:
+            # A body the detectors keep finding, crossing ground with its feet in frame, walks: a small or
+            # half-hidden walker's box bobs too little for a clear periodicity, and that weighs less here.
+            stride = max(stride, SURE_WALK_STRIDE)
+        conf = max(person, 0.3) * _ramp(moved, WALK_TRAVEL) * stride * (0.4 + 0.6 * feet)
         why += [f"travels {travel:.2f} body heights, grows ×{ev.get('growth', 1.0):.2f}", f"gait periodicity {gait:.2f}", f"feet in frame {feet:.0%}"]
         label = "running_footsteps" if len(steps) / duration > 2.5 else "footsteps"
         return TrackSound(label, steps, {"surface": surface}, confidence=round(conf, 3), evidence=tuple(why))

@@ -6,7 +6,12 @@ statistics with the models OpenCV ships, and only when the evidence is clear; ot
 
 - **sky**: the top of the frame holds a bright, smooth region (blue, or white when over-exposed), clearly
   brighter than the bottom of the frame — a white wall is as bright at the bottom as at the top;
-- **vegetation**: saturated greens (grass, leaves) over a fair share of the frame;
+- **open sky**: a smooth, bright region of sky blue (pale to mid saturation: a blue screen is far more
+  saturated) touching the top of the frame is sky even with no ground under it (a low angle on the sky);
+- **night sky**: the top of the frame holds a smooth, dark, saturated blue region over a detailed, lit world (a
+  city's windows, street lights); a dark room is dark all over, with no lights far brighter than its top;
+- **vegetation**: saturated yellow-greens (grass, leaves) over a fair share of the frame; cyan and teal (lit
+  office windows, glass, signage) are not leaves;
 - **faces**: OpenCV's Haar frontal-face cascade; a face filling the frame is dialogue coverage;
 - a close-up face against sky is left unknown: a car window and a street behind an interview look alike here;
 - **light**: mean luma for day/night outdoors.
@@ -39,6 +44,15 @@ SKY_FRAC, SKY_SAMPLES = 0.1, 0.3
 SKY_GROUND_DETAIL = 20.0
 #: Vegetation share of the frame (mean over samples) that makes an exterior.
 GREEN_FRAC = 0.12
+#: Vegetation hues, OpenCV's 0-180 scale: 60-150 degrees. Foliage and grass sit at 60-110 degrees (30-55 here on
+#: the project's real clips); lit office windows and glass sit at 170-180 degrees (84-90), and are not leaves.
+GREEN_HUE = (30, 75)
+#: An open sky: the top region's pixels at least this share sky-blue (OpenCV hue 95-130), its median saturation
+#: within BLUE_SKY_SAT (0-255): a pale or mid blue sky, not a saturated blue screen behind an interview.
+BLUE_SKY_SHARE, BLUE_SKY_HUE, BLUE_SKY_SAT = 0.8, (95, 130), (20, 150)
+#: A night sky: value at most NIGHT_SKY_V (0-255) and blue hue (OpenCV 95-140, 190-280 degrees); the world below
+#: must hold lights at least NIGHT_LIGHTS brighter than the sky (90th percentile of the rest of the frame).
+NIGHT_SKY_V, NIGHT_SKY_HUE, NIGHT_LIGHTS = 90, (95, 140), 60.0
 #: A face at least this share of the frame area is a close-up (dialogue coverage).
 CLOSEUP_FACE = 0.02
 #: Exterior mean luma (0–255) below which it is night (a dusk street sits around 60–80).
@@ -48,6 +62,8 @@ NIGHT_LUMA = 45.0
 @dataclass
 class _Stats:
     sky: list[float] = field(default_factory=list)
+    night_sky: list[float] = field(default_factory=list)
+    blue_sky: list[float] = field(default_factory=list)
     green: list[float] = field(default_factory=list)
     luma: list[float] = field(default_factory=list)
     face: list[float] = field(default_factory=list)  # largest face area / frame area, 0 when none
@@ -72,27 +88,56 @@ class PictureAnalysis:
 
 
 def _sky_fraction(hsv: np.ndarray, grey: np.ndarray) -> float:
-    """Share of the top third covered by a smooth, bright region touching the top edge, over a detailed world.
+    return _sky_fractions(hsv, grey)[0]
+
+
+def _sky_fractions(hsv: np.ndarray, grey: np.ndarray) -> tuple[float, float]:
+    """(sky, open sky). Sky: the share of the top third covered by a smooth, bright region touching the top edge,
+    over a detailed world. Open sky: that region's share when it is sky blue, whatever lies under it.
 
     A plain wall behind a close-up is as smooth and bright, but then the whole frame is smooth: an exterior
     below a sky is full of detail (Laplacian energy of buildings, foliage, ground).
     """
-    v = hsv[..., 2]
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
     lap = np.abs(cv2.Laplacian(cv2.GaussianBlur(grey, (3, 3), 0), cv2.CV_32F, ksize=3))
     rows = grey.shape[0]
-    if float(lap[rows // 3:].mean()) < SKY_GROUND_DETAIL:
-        return 0.0
     mask = ((lap < 8.0) & (v >= max(110.0, float(np.median(v))))).astype(np.uint8)
     n, labels = cv2.connectedComponents(mask, connectivity=4)
     top_ids = [i for i in np.unique(labels[0]) if i != 0]
     if not top_ids:
+        return 0.0, 0.0
+    region = np.isin(labels, top_ids)
+    share = float(region[: rows // 3].mean())
+    hue, sat = h[region], s[region]
+    blue = float(((hue >= BLUE_SKY_HUE[0]) & (hue <= BLUE_SKY_HUE[1])).mean())
+    open_sky = share if blue >= BLUE_SKY_SHARE and BLUE_SKY_SAT[0] <= float(np.median(sat)) <= BLUE_SKY_SAT[1] else 0.0
+    return (share if float(lap[rows // 3:].mean()) >= SKY_GROUND_DETAIL else 0.0), open_sky
+
+
+def _night_sky_fraction(hsv: np.ndarray, grey: np.ndarray) -> float:
+    """Share of the top third covered by a smooth, dark blue region touching the top edge, over a detailed world
+    lit far brighter than it (windows, street lights). A dark interior fails: it is dark below as well."""
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    lap = np.abs(cv2.Laplacian(cv2.GaussianBlur(grey, (3, 3), 0), cv2.CV_32F, ksize=3))
+    rows = grey.shape[0]
+    if float(lap[rows // 3:].mean()) < SKY_GROUND_DETAIL:
         return 0.0
-    return float(np.isin(labels[: rows // 3], top_ids).mean())
+    mask = ((lap < 8.0) & (v < NIGHT_SKY_V) & (v >= 8) & (h >= NIGHT_SKY_HUE[0]) & (h <= NIGHT_SKY_HUE[1])
+            & (s >= 40)).astype(np.uint8)
+    n, labels = cv2.connectedComponents(mask, connectivity=4)
+    top_ids = [i for i in np.unique(labels[0]) if i != 0]
+    if not top_ids:
+        return 0.0
+    region = np.isin(labels, top_ids)
+    rest = grey[~region]
+    if rest.size == 0 or float(np.percentile(rest, 90)) < float(grey[region].mean()) + NIGHT_LIGHTS:
+        return 0.0
+    return float(region[: rows // 3].mean())
 
 
 def _green_fraction(hsv: np.ndarray) -> float:
     h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    return float(((h >= 30) & (h <= 90) & (s >= 60) & (v >= 40)).mean())
+    return float(((h >= GREEN_HUE[0]) & (h <= GREEN_HUE[1]) & (s >= 60) & (v >= 40)).mean())
 
 
 def _largest_face(grey: np.ndarray, cascade: cv2.CascadeClassifier) -> float:
@@ -104,24 +149,34 @@ def _largest_face(grey: np.ndarray, cascade: cv2.CascadeClassifier) -> float:
 def _scene(st: _Stats, shots: list[Shot]) -> SceneContext:
     n = max(1, len(st.sky))
     sky = float(np.mean(np.asarray(st.sky) >= SKY_FRAC)) if st.sky else 0.0
+    night_sky = float(np.mean(np.asarray(st.night_sky) >= SKY_FRAC)) if st.night_sky else 0.0
+    open_sky = float(np.mean(np.asarray(st.blue_sky) >= SKY_FRAC)) if st.blue_sky else 0.0
     green = float(np.mean(st.green)) if st.green else 0.0
     luma = float(np.mean(st.luma)) if st.luma else 128.0
     faces = float(np.mean(np.asarray(st.face) > 0)) if st.face else 0.0
     closeup = float(np.mean(np.asarray(st.face) >= CLOSEUP_FACE)) if st.face else 0.0
-    ev: dict[str, Any] = {"sky_samples": round(sky, 3), "vegetation": round(green, 3), "mean_luma": round(luma, 1),
+    ev: dict[str, Any] = {"sky_samples": round(sky, 3), "open_sky_samples": round(open_sky, 3),
+                          "night_sky_samples": round(night_sky, 3), "vegetation": round(green, 3), "mean_luma": round(luma, 1),
                           "face_samples": round(faces, 3), "closeup_samples": round(closeup, 3),
                           "samples": n, "source": "picture"}
-    if closeup >= 0.5 and sky >= SKY_SAMPLES:
+    if closeup >= 0.5 and max(sky, open_sky) >= SKY_SAMPLES:
         # A face in front of bright sky: a car window, or a street behind an interview; the picture cannot say.
         ev["reason"] = "close-up faces against sky or a window: a vehicle, or an exterior; left unknown"
         return SceneContext(evidence=ev)
-    if sky >= SKY_SAMPLES or green >= GREEN_FRAC:
-        night = luma < NIGHT_LUMA
+    if sky >= SKY_SAMPLES or green >= GREEN_FRAC or night_sky >= SKY_SAMPLES:
+        # Lit windows lift a night street's mean luma to a day's: a night sky over them says night all the same.
+        night = luma < NIGHT_LUMA or (night_sky >= SKY_SAMPLES and sky < SKY_SAMPLES)
         urban = green < 0.05
         place = "street" if urban else "park"
-        ev["reason"] = ("sky" if sky >= SKY_SAMPLES else "vegetation") + f" seen; {place}"
+        seen = "sky" if sky >= SKY_SAMPLES else "night sky" if night_sky >= SKY_SAMPLES else "vegetation"
+        ev["reason"] = f"{seen} seen; {place}"
         return SceneContext(description=place, location="outdoor", room_size="open",
                             time_of_day="night" if night else "day", evidence=ev)
+    if open_sky >= SKY_SAMPLES:
+        # A low angle on the sky: open air, no ground to say street or park (the bed is air alone).
+        ev["reason"] = "a blue sky fills the top of the frame; no ground seen"
+        return SceneContext(description="open sky", location="outdoor", room_size="open",
+                            time_of_day="night" if luma < NIGHT_LUMA else "day", evidence=ev)
     if luma < NIGHT_LUMA or closeup >= 0.5 or faces >= 0.5:
         ev["reason"] = "no sky or vegetation; " + ("dark and lit by lamps" if luma < NIGHT_LUMA else "faces at close range")
         return SceneContext(description="interior", location="indoor", room_size="medium", evidence=ev)
@@ -146,7 +201,10 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
             hsv = cv2.cvtColor(fr.image, cv2.COLOR_BGR2HSV)
             st.luma.append(float(grey.mean()))
             if grey.mean() >= 20.0:  # black frames (fades) say nothing about the place
-                st.sky.append(_sky_fraction(hsv, grey))
+                sky, open_sky = _sky_fractions(hsv, grey)
+                st.sky.append(sky)
+                st.blue_sky.append(open_sky)
+                st.night_sky.append(_night_sky_fraction(hsv, grey))
                 st.green.append(_green_fraction(hsv))
                 st.face.append(_largest_face(grey, cascade))
     if not motions:
