@@ -118,3 +118,20 @@ def test_mfcc_benchmark_leaves_shipped_files_out_of_its_references() -> None:
     walla = ("supertuxkart-data", "/usr/share/games/supertuxkart/data/sfx/lenautile_restaurant.ogg")
     assert walla in {(r[0], r[1]) for r in rows} and walla not in {(r[0], r[1]) for r in kept}
     assert len(rows) - len(kept) == sum((r[0], r[1]) in shipped for r in rows) > 0
+
+
+@pytest.mark.parametrize(("label", "packages"), [
+    ("impact_glass", {"openclonk-data"}),
+    ("coins", {"gcompris-qt-data"}),
+    ("door_open", {"gcompris-qt-data", "minetest-data"}),
+    ("explosion", {"endless-sky-data", "supertuxkart-data", "minetest-data"}),
+])
+def test_offline_newly_committed_classes_play_recordings(cache: Path, label: str, packages: set[str]) -> None:
+    gen = make_generator("hybrid")
+    ev = SoundEvent(id="e", label=label, description="", layer="fg", start_s=0.2, end_s=3.5, onsets_s=[0.5, 2.0])
+    got = gen.generate(GenerationRequest(event=ev, clues=_clues("e"), duration_s=4.0))
+    lib = got.info["library"]
+    assert lib["source"] == "core"
+    assert {c["package"] for c in lib["choices"]} <= packages
+    assert all(c["licence"] in ("CC0-1.0", "public-domain") for c in lib["choices"])
+    assert float(np.max(np.abs(got.full()))) > 0.05
