@@ -5,8 +5,9 @@
 
 Real recordings come from Debian's game data packages at benchmark time: `apt-get download` then `dpkg-deb -x`
 into the cache (default ~/.cache/foleydesigner/realism); benchmarks/realism_sources.tsv lists package, path and
-class, and no audio is committed. Everything is compared on a common band, 30–5500 Hz (a fifth of the real files
-are 11–22 kHz), after resampling to 11025 Hz.
+class, and no audio is committed. A listed file the project ships (a committed core recording, same package and
+path) is left out. Everything is compared on a common band, 30–5500 Hz (a fifth of the real files are 11–22 kHz),
+after resampling to 11025 Hz.
 
 Per class it prints: the cosine distance between MFCC statistics (mean and standard deviation of MFCC 1–12 over
 frames, z-scored over all files) procedural↔real next to real↔real (same class), whether the render's nearest
@@ -38,9 +39,23 @@ from foleydesigner.eval.mfcc import BAND, mfcc_stats, mono_at  # noqa: E402  (on
 SOURCES = ROOT / "realism_sources.tsv"
 
 
+def references(rows: list[list[str]]) -> list[list[str]]:
+    """The listed (package, path, class) rows less those the project ships: a file of the committed core library
+    (same package and path, `data/core/MANIFEST.tsv`) would be scored against a copy of itself."""
+    from foleydesigner.generation.library.core import manifest
+
+    shipped = {(e.package, e.path) for e in manifest() if e.source == "committed"}
+    kept = [r for r in rows if (r[0].strip(), r[1].strip()) not in shipped]
+    if len(kept) < len(rows):
+        print(f"left out {len(rows) - len(kept)} reference(s) the project ships (committed core library)",
+              file=sys.stderr)
+    return kept
+
+
 def fetch(cache: Path) -> list[tuple[Path, str, str]]:
     """(file, class, package) of every listed recording, downloading and extracting packages not yet cached."""
-    rows = [line.split("\t") for line in SOURCES.read_text().splitlines() if line and not line.startswith("#")]
+    rows = references([line.split("\t") for line in SOURCES.read_text().splitlines()
+                       if line and not line.startswith("#")])
     out = []
     for pkg in sorted({r[0] for r in rows}):
         target = cache / pkg

@@ -44,8 +44,12 @@ class Entry:
 
     @property
     def key(self) -> str:
-        """Its name in the linked folder: `<class>/<surface or any>/<package>__<file>`."""
-        return f"{self.cls}/{self.surface or 'any'}/{self.package}__{Path(self.path.rpartition('!')[2]).name}"
+        """Its name in the linked folder: `<class>/<surface or any>/<package>__<file>`, with the suffix of the file
+        that plays (a committed take is re-encoded, e.g. an .ogg in the package ships as .flac)."""
+        name = Path(self.path.rpartition('!')[2]).name
+        if self.source == "committed":
+            name = Path(name).stem + Path(self.file).suffix
+        return f"{self.cls}/{self.surface or 'any'}/{self.package}__{name}"
 
 
 def data_dir() -> Path:
