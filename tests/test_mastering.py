@@ -12,6 +12,8 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from foleydesigner.agents import mixing as M
+from foleydesigner.agents.mastering import MAX_MAKEUP_DB
+from foleydesigner.agents.mixplan import DEFAULT_TARGETS
 from foleydesigner.bench.synthetic import make_clip
 from foleydesigner.cli import app
 from foleydesigner.pipeline import run_foley
@@ -28,7 +30,7 @@ def test_make_up_gain_is_capped():
     lufs0 = integrated_lufs(quiet)
     _, measured = master(quiet, target_lufs=-24.0, ceiling_dbtp=-2.0)
     assert measured["gain_db"] > 20  # uncapped, noise is pushed up to programme loudness
-    capped = M.MAX_MAKEUP_DB
+    capped = MAX_MAKEUP_DB
     out: list[np.ndarray] = []
     m = master_source(ArrayAudio(quiet), lambda a, b: out.append(b), target_lufs=-24.0, ceiling_dbtp=-2.0,
                       max_gain_db=capped, window=quiet.shape[1])
@@ -50,7 +52,7 @@ def ambience(tmp_path_factory) -> tuple[Path, dict]:
 def test_ambience_only_scene_is_delivered_at_reference_level(ambience):
     d, state = ambience
     assert all(e["layer"] == "bg" for e in state["script"]["events"])
-    t = M.DEFAULT_TARGETS
+    t = DEFAULT_TARGETS
     ref = -24.0 - (t.fg_lufs - t.bg_lufs)  # the beds under a foreground at the -24 LUFS target: -32
     stereo, _ = sf.read(d / "o" / "mix_stereo.wav", always_2d=True)
     surround, _ = sf.read(d / "o" / "mix_5_1.wav", always_2d=True)
