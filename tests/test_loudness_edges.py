@@ -90,3 +90,24 @@ def test_ebu_tech_3341_case_6_five_channels():
     assert integrated_lufs(five) == pytest.approx(-23.0, abs=0.05)
     six = np.insert(five, 3, t, axis=0)  # as 5.1 with a full-scale LFE: BS.1770 leaves the LFE out
     assert integrated_lufs(six) == pytest.approx(-23.0, abs=0.05)
+
+
+@pytest.mark.parametrize("kind", ["noise", "square", "spike", "silence"])
+def test_oversampled_peak_equals_the_full_envelopes_maximum(kind):
+    """The bounded search skips pieces but must land on exactly the value the full 4x pass gives, in any range."""
+    from foleydesigner.tools.loudness import oversampled_envelope, oversampled_peak
+
+    rng = np.random.default_rng(7)
+    x = (0.2 * rng.standard_normal((2, 50_000))).astype(np.float32)
+    if kind == "square":  # alternating full-scale samples: the largest overshoot between samples
+        x = np.where(np.arange(50_000) % 2, 0.9, -0.9)[None, :].repeat(2, 0).astype(np.float32)
+    elif kind == "spike":
+        x[1, 31_234] = 1.7
+    elif kind == "silence":
+        x[:] = 0.0
+    env = oversampled_envelope(x)
+    for a, b in ((0, 50_000), (31_000, 31_300), (4095, 4097), (49_999, 50_000), (10, 10)):
+        want = float(env[a:b].max()) if b > a else 0.0
+        assert oversampled_peak(x, a, b) == want
+    if kind == "square":
+        assert oversampled_peak(x) > 1.0  # the intersample peak is above every sample

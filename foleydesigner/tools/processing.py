@@ -16,7 +16,7 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import butter, lfilter, oaconvolve, sosfilt
 
 from foleydesigner.schemas import SceneContext
-from foleydesigner.tools.loudness import SILENCE_LUFS, LoudnessMeter, oversampled_envelope
+from foleydesigner.tools.loudness import SILENCE_LUFS, LoudnessMeter, oversampled_envelope, oversampled_peak
 from foleydesigner.tools.streams import WINDOW_S, ArrayAudio, AudioSource, SpillFile, aligned, spans
 from foleydesigner.units import SAMPLE_RATE
 
@@ -362,7 +362,7 @@ def master_source(src: AudioSource, write: Callable[[int, np.ndarray], None], *,
             y = limited(gain, lo, hi) if lufs0 > SILENCE_LUFS else src.read(lo, hi)
             write(a, y[:, a - lo: b - lo])
             if b > a:  # the true peak of what was written, oversampled with the neighbours it sits between
-                peak = max(peak, float(oversampled_envelope(y)[a - lo: b - lo].max()))
+                peak = max(peak, oversampled_peak(y, a - lo, b - lo))
     finally:
         if env_file is not None:
             env_file.remove()
