@@ -76,16 +76,26 @@ def test_linked_names_keep_the_suffix_of_the_file_that_plays(cache: Path) -> Non
 
 def test_offline_wind_is_a_committed_recording_bed(cache: Path) -> None:
     gen = make_generator("hybrid")
-    ev = SoundEvent(id="wind", label="wind", description="", layer="bg", start_s=0.0, end_s=6.0)
-    got = gen.generate(GenerationRequest(event=ev, clues=_clues("wind", 151, source="scene"), duration_s=6.0))
+    ev = SoundEvent(id="wind", label="wind", description="", layer="bg", start_s=0.0, end_s=3.0)
+    got = gen.generate(GenerationRequest(event=ev, clues=_clues("wind", 76, source="scene"), duration_s=3.0))
     lib = got.info["library"]
     assert lib["source"] == "core" and lib["mode"] == "bed"
     assert {c["package"] for c in lib["choices"]} == {"trigger-rally-data"}
     assert all(c["licence"] == "CC0-1.0" for c in lib["choices"])
     x = got.full().mean(axis=0)
-    # a 3.5 s take looped over 6 s: sound all the way through, no digital silence at the loop point
-    frames = x[: 6 * SR].reshape(-1, SR // 10)
+    frames = x[: 3 * SR].reshape(-1, SR // 10)  # sound all the way through: no digital silence
     assert float(np.min(np.sqrt(np.mean(frames ** 2, axis=1)))) > 1e-4
+
+
+def test_a_bed_longer_than_a_short_take_is_synthesised_not_looped(cache: Path) -> None:
+    """The committed wind take lasts 3.5 s: looped under 12 s its gusts would come back every 3.5 s, so the bed is
+    synthesised (hybrid.MIN_LOOP_S), and says so."""
+    gen = make_generator("hybrid")
+    ev = SoundEvent(id="wind", label="wind", description="", layer="bg", start_s=0.0, end_s=12.0)
+    got = gen.generate(GenerationRequest(event=ev, clues=_clues("wind", 301, source="scene"), duration_s=12.0))
+    assert got.info["library"]["source"] == "procedural" and got.info["library"]["model"] == "wind"
+    x = got.full().mean(axis=0)
+    assert float(np.sqrt(np.mean(x[: 12 * SR] ** 2))) > 1e-4
 
 
 def test_offline_metal_hits_play_committed_takes_on_their_onsets(cache: Path) -> None:

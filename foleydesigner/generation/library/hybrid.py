@@ -46,6 +46,9 @@ _noticed: set[str] = set()
 TOE_GAP_S = (0.09, 0.12)
 TOE_DB = -9.0
 HEEL_TOE = False
+#: A bed longer than its take loops the take; a take shorter than this repeats audibly (a gust every 3.5 s), so a
+#: longer bed is synthesised instead (an ambience editor loops tens of seconds, never a few).
+MIN_LOOP_S = 8.0
 
 
 def one_walker(recordings: list[Any]) -> list[Any]:
@@ -209,10 +212,12 @@ class HybridGenerator(LibraryGenerator):
             return None
         surface = scene_surface(request) if cls == "footsteps" else None
         matches = self.core_matches(cls, surface)
+        start, end, _ = clip_times(ev, request.duration_s)
+        if CLASSES[cls].kind != "impulsive":
+            matches = [m for m in matches if m.recording.duration_s >= min(end - start, MIN_LOOP_S)]
         if not matches:
             return None
         rng = event_rng(request.seed, ev.id)
-        start, end, _ = clip_times(ev, request.duration_s)
         query = f"core library: {cls}" + (f" on {surface}" if surface else "")
         if CLASSES[cls].kind == "impulsive":
             hits = self._pattern(request, cls)
