@@ -330,3 +330,41 @@ def test_a_slow_drift_is_still_but_drifting_and_scaling_together_is_a_travelling
     kind, facts = classify_camera(dolly)
     assert kind == "pan" and facts["zoom"] > 1.03 and facts["travel"] > 0.05
     assert classify_camera(sway)[0] == "static"
+
+
+def _dusk_street(n: int = 60, width: int = 192, height: int = 108) -> list[np.ndarray]:
+    """A street from above at dusk: smooth asphalt whose only texture is the painted lane marks, and busy traffic
+    both ways (two lanes each, +3 and -5 px a frame) whose high-contrast cars hold most of the textured cells."""
+    rng = np.random.default_rng(11)
+    road = np.full((height, width, 3), 70, np.uint8)
+    for y in (20, 46, 72, 98):
+        for x in range(4, width, 24):
+            road[y:y + 2, x:x + 10] = 220  # dashed lane marks, still
+    cw, ch = 28, 18
+    frames = []
+    for i in range(n):
+        img = road.copy()
+        for lane, (y, v) in enumerate(((6, 3), (31, 3), (57, -5), (83, -5))):
+            for k in range(4):
+                x = int((k * (width + cw) / 4 + 37 * lane + v * i) % (width + cw)) - cw
+                car = np.full((ch, cw, 3), 30 + 50 * k, np.uint8)
+                car[2:-2, 4:-4] = (200, 200 - 50 * k, 60 + 40 * lane)  # windows and roof: corners all round
+                a, b = max(x, 0), min(x + cw, width)
+                if b > a:
+                    img[y:y + ch, a:b] = car[:, a - x:b - x]
+        frames.append(np.clip(img + rng.normal(0, 1.0, img.shape), 0, 255).astype(np.uint8))
+    return frames
+
+
+def test_a_still_camera_over_two_way_traffic_that_outnumbers_the_road_is_static() -> None:
+    frames = _dusk_street()
+    est = MotionEstimator()
+    kind, facts = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames])
+    assert kind == "static", facts
+    assert facts["still_frames"] >= 0.5
+    # the same street panned across (every mark moves one way) is still a pan
+    wide = np.concatenate([frames[0]] * 3, axis=1)
+    panned = [np.ascontiguousarray(wide[:, 2 * i:2 * i + 192]) for i in range(60)]
+    est = MotionEstimator()
+    kind, facts = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in panned])
+    assert kind == "pan", facts
