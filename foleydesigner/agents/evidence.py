@@ -126,6 +126,10 @@ WALK_TRAVEL = 1.0
 GAIT_CLEAR = 0.45
 #: A vehicle: wider than tall by this, at least this share of the frame, crossing this share of the width.
 VEHICLE_ASPECT, VEHICLE_AREA, VEHICLE_TRAVEL = 1.4, 0.004, 0.3
+#: A moving thing at the frame edge more than this share of the time, crossing little of it, reaches into the frame
+#: (the coin clip's pen: 85 % at the edge, 17 % of the width; the overhead street's cars in the edge lanes: 100 %,
+#: 110-120 % of the width).
+REACH_EDGE = 0.5
 #: A vehicle's side is at most about this many times as long as tall (a car 2.8, a bus 3.5); twice that, no vehicle.
 VEHICLE_LONGEST = 4.0
 #: How fast (ln of the box-size ratio per second) a walker can grow by walking at the camera: 1.4 m/s is 0.4/s
@@ -292,6 +296,12 @@ def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
         if track.motion == "static":
             return TrackSound("engine_idle", [], {}, 0.7, round(conf * 0.8, 3), tuple(why))
         conf *= _ramp(across, VEHICLE_TRAVEL)
+        # Held at the frame's edge most of the time without crossing the frame, it reaches in from outside it
+        # (a pen or a hand pushing something, a branch): a car at the edge of the picture drives across it.
+        reach = _ramp(edge - REACH_EDGE, 1.0 - REACH_EDGE) * (1.0 - _ramp(across, 2 * VEHICLE_TRAVEL))
+        if reach > 0:
+            conf *= 1.0 - reach
+            why.append(f"at the frame edge {edge:.0%} of the time")
         return TrackSound("engine_passby", [], {}, 0.7, round(conf, 3), tuple(why))
     if track.motion == "bouncing" or (track.label == "ball" and onsets):
         area, aspect = ev.get("area_frac", 0.0), ev.get("aspect_w_h", 1.0)
