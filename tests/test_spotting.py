@@ -22,6 +22,7 @@ from foleydesigner.tools.picture import (
     _sky_fraction,
     _sky_fractions,
     _Stats,
+    _surf,
 )
 from foleydesigner.tools.shots import ShotDetector, split_at_cuts
 from tests.helpers import ball_track, context, linear_track, video_info
@@ -368,3 +369,33 @@ def test_a_still_camera_over_two_way_traffic_that_outnumbers_the_road_is_static(
     est = MotionEstimator()
     kind, facts = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in panned])
     assert kind == "pan", facts
+
+
+def _hsv_grey(bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV), cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+
+
+def test_breaking_waves_make_a_beach_and_clouds_do_not() -> None:
+    """Sea below a strip of sky, white foam in horizontal lines: surf. A blue sky with round white clouds over
+    the same frame, and a white wall, are not."""
+    rng = np.random.default_rng(5)
+    sea = np.zeros((108, 192, 3), np.uint8)
+    sea[:] = (170, 140, 60)  # BGR: a sea blue (hue ~98)
+    sea[:20] = (230, 200, 170)  # a pale sky strip at the top
+    for y in range(34, 100, 11):
+        sea[y:y + 2, :] = 245  # breaking waves: thin white lines across the frame
+    sea = np.clip(sea + rng.normal(0, 3, sea.shape), 0, 255).astype(np.uint8)
+    assert _surf(*_hsv_grey(sea)) == 1.0
+    clouds = np.zeros_like(sea)
+    clouds[:] = (200, 150, 80)
+    for x, y in ((40, 50), (110, 70), (160, 40)):
+        cv2.circle(clouds, (x, y), 9, (250, 250, 250), -1)
+    assert _surf(*_hsv_grey(clouds)) == 0.0
+    assert _surf(*_hsv_grey(np.full_like(sea, 235))) == 0.0
+    # a clip whose samples show surf is a beach (its beds: waves, wind), ahead of the sky's "street"
+    beach = _scene(_Stats(sky=[0.5] * 10, blue_sky=[0.5] * 10, green=[0.0] * 10, luma=[140.0] * 10, face=[0.0] * 10,
+                          surf=[1.0] * 10), [])
+    assert (beach.location, beach.description) == ("outdoor", "beach")
+    street = _scene(_Stats(sky=[0.5] * 10, blue_sky=[0.5] * 10, green=[0.0] * 10, luma=[140.0] * 10, face=[0.0] * 10,
+                           surf=[0.0] * 10), [])
+    assert street.description == "street"
