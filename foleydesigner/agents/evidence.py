@@ -124,6 +124,9 @@ def cadence_onsets(track: Track) -> list[float]:
 WALK_TRAVEL = 1.0
 #: Gait periodicity (tools/onsets.GaitEstimate.strength) at which the step signal is beyond doubt.
 GAIT_CLEAR = 0.45
+#: A walker's box is at most this many times as wide as tall (walkers on the real clips: 0.3-2.0, cartoon runners
+#: with limbs flung out included); from this plus one on, no walker (the overhead street's "person" on a car: 4.2).
+WALKER_WIDEST = 2.5
 #: A vehicle: wider than tall by this, at least this share of the frame, crossing this share of the width.
 VEHICLE_ASPECT, VEHICLE_AREA, VEHICLE_TRAVEL = 1.4, 0.004, 0.3
 #: A moving thing at the frame edge more than this share of the time, crossing little of it, reaches into the frame
@@ -281,6 +284,12 @@ def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
             # half-hidden walker's box bobs too little for a clear periodicity, and that weighs less here.
             stride = max(stride, SURE_WALK_STRIDE)
         conf = max(person, 0.3) * _ramp(moved, WALK_TRAVEL) * stride * (0.4 + 0.6 * feet)
+        # A walker's box is upright, or about square seen from overhead; far wider than tall it is a body lying
+        # down or none at all (a car from above that the body detector took for a person).
+        wide = ev.get("aspect_w_h", 0.5)
+        if wide > WALKER_WIDEST:
+            conf *= 1.0 - _ramp(wide - WALKER_WIDEST, 1.0)
+            why.append(f"box {wide:.1f}× as wide as tall")
         why += [f"travels {travel:.2f} body heights, grows ×{ev.get('growth', 1.0):.2f}", f"gait periodicity {gait:.2f}", f"feet in frame {feet:.0%}"]
         label = "running_footsteps" if len(steps) / duration > 2.5 else "footsteps"
         return TrackSound(label, steps, {"surface": surface}, confidence=round(conf, 3), evidence=tuple(why))
