@@ -369,35 +369,3 @@ def test_generator_parameters_a_class_cannot_play_are_left_out_or_clipped():
     _, errors = validate_edit(raw, raw, 2.0, set())
     assert errors and errors[0].startswith("event car: params vehicle='spaceship'") and lo <= hi
 
-
-def test_a_shape_held_at_the_frame_edge_that_barely_crosses_is_no_car():
-    """A pen reaching in from the edge to push a coin is wide and moves like a small far car, but it stays at the
-    edge and crosses a sixth of the frame; a car in the edge lane also touches the edge throughout, and crosses."""
-    from foleydesigner.agents.evidence import sound_for_track
-
-    unknown = SceneContext()
-    pen = linear_track(1, t0=1.5, t1=2.8, x0=560, x1=455, h=30, label="vehicle", motion="moving")
-    pen = pen.model_copy(update={"evidence": {"area_frac": 0.015, "aspect_w_h": 1.6, "travel_widths": 0.17, "at_edge": 0.85}})
-    car = pen.model_copy(update={"evidence": {"area_frac": 0.019, "aspect_w_h": 3.2, "travel_widths": 1.1, "at_edge": 1.0}})
-    held = sound_for_track(pen, unknown)
-    assert held.label == "engine_passby" and held.confidence < 0.3
-    assert any("frame edge" in w for w in held.evidence)
-    assert sound_for_track(car, unknown).confidence >= 0.9
-    whole = pen.model_copy(update={"evidence": {**pen.evidence, "at_edge": 0.0}})
-    assert sound_for_track(whole, unknown).confidence > 0.5  # the same shape, whole in frame: a small far car
-
-
-def test_a_person_box_four_times_as_wide_as_tall_does_not_walk():
-    """A body detector's "person" on a car seen from above: found every time, crossing with a gait-like bob, but
-    its box is 4× as wide as tall; the same track with an upright box keeps its steps."""
-    from foleydesigner.agents.evidence import sound_for_track
-
-    street = SceneContext.model_validate(OUTDOOR_DAY)
-    walker = linear_track(2, t0=0.0, t1=3.0, x0=100, x1=400, h=120, label="person", motion="walking", onsets=[0.4, 0.9, 1.4, 1.9, 2.4])
-    walker = walker.model_copy(update={"evidence": {"person_hits": 5.0, "person_tries": 5.0, "bottom_seen": 1.0,
-                                                     "gait_strength": 0.45, "travel_heights": 2.5, "aspect_w_h": 0.4}})
-    upright = sound_for_track(walker, street)
-    assert upright.label == "footsteps" and upright.confidence >= 0.55
-    car = walker.model_copy(update={"evidence": {**walker.evidence, "aspect_w_h": 4.2}})
-    flat = sound_for_track(car, street)
-    assert flat.confidence < 0.1 and any("as wide as tall" in w for w in flat.evidence)
