@@ -368,3 +368,4 @@ def test_generator_parameters_a_class_cannot_play_are_left_out_or_clipped():
     assert np.isfinite(played).all() and np.abs(played).max() > 0
     _, errors = validate_edit(raw, raw, 2.0, set())
     assert errors and errors[0].startswith("event car: params vehicle='spaceship'") and lo <= hi
+

@@ -330,3 +330,4 @@ def test_a_slow_drift_is_still_but_drifting_and_scaling_together_is_a_travelling
     kind, facts = classify_camera(dolly)
     assert kind == "pan" and facts["zoom"] > 1.03 and facts["travel"] > 0.05
     assert classify_camera(sway)[0] == "static"
+

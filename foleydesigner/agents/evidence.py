@@ -124,8 +124,15 @@ def cadence_onsets(track: Track) -> list[float]:
 WALK_TRAVEL = 1.0
 #: Gait periodicity (tools/onsets.GaitEstimate.strength) at which the step signal is beyond doubt.
 GAIT_CLEAR = 0.45
+#: A walker's box is at most this many times as wide as tall (walkers on the real clips: 0.3-2.0, cartoon runners
+#: with limbs flung out included); from this plus one on, no walker (the overhead street's "person" on a car: 4.2).
+WALKER_WIDEST = 2.5
 #: A vehicle: wider than tall by this, at least this share of the frame, crossing this share of the width.
 VEHICLE_ASPECT, VEHICLE_AREA, VEHICLE_TRAVEL = 1.4, 0.004, 0.3
+#: A moving thing at the frame edge more than this share of the time, crossing little of it, reaches into the frame
+#: (the coin clip's pen: 85 % at the edge, 17 % of the width; the overhead street's cars in the edge lanes: 100 %,
+#: 110-120 % of the width).
+REACH_EDGE = 0.5
 #: A vehicle's side is at most about this many times as long as tall (a car 2.8, a bus 3.5); twice that, no vehicle.
 VEHICLE_LONGEST = 4.0
 #: How fast (ln of the box-size ratio per second) a walker can grow by walking at the camera: 1.4 m/s is 0.4/s
@@ -277,6 +284,12 @@ def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
             # half-hidden walker's box bobs too little for a clear periodicity, and that weighs less here.
             stride = max(stride, SURE_WALK_STRIDE)
         conf = max(person, 0.3) * _ramp(moved, WALK_TRAVEL) * stride * (0.4 + 0.6 * feet)
+        # A walker's box is upright, or about square seen from overhead; far wider than tall it is a body lying
+        # down or none at all (a car from above that the body detector took for a person).
+        wide = ev.get("aspect_w_h", 0.5)
+        if wide > WALKER_WIDEST:
+            conf *= 1.0 - _ramp(wide - WALKER_WIDEST, 1.0)
+            why.append(f"box {wide:.1f}× as wide as tall")
         why += [f"travels {travel:.2f} body heights, grows ×{ev.get('growth', 1.0):.2f}", f"gait periodicity {gait:.2f}", f"feet in frame {feet:.0%}"]
         label = "running_footsteps" if len(steps) / duration > 2.5 else "footsteps"
         return TrackSound(label, steps, {"surface": surface}, confidence=round(conf, 3), evidence=tuple(why))
@@ -292,6 +305,12 @@ def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
         if track.motion == "static":
             return TrackSound("engine_idle", [], {}, 0.7, round(conf * 0.8, 3), tuple(why))
         conf *= _ramp(across, VEHICLE_TRAVEL)
+        # Held at the frame's edge most of the time without crossing the frame, it reaches in from outside it
+        # (a pen or a hand pushing something, a branch): a car at the edge of the picture drives across it.
+        reach = _ramp(edge - REACH_EDGE, 1.0 - REACH_EDGE) * (1.0 - _ramp(across, 2 * VEHICLE_TRAVEL))
+        if reach > 0:
+            conf *= 1.0 - reach
+            why.append(f"at the frame edge {edge:.0%} of the time")
         return TrackSound("engine_passby", [], {}, 0.7, round(conf, 3), tuple(why))
     if track.motion == "bouncing" or (track.label == "ball" and onsets):
         area, aspect = ev.get("area_frac", 0.0), ev.get("aspect_w_h", 1.0)

@@ -49,6 +49,13 @@ STILL_DRIFT_PX, STILL_SCALE = 0.1, 0.003
 #: talking heads 0.13-0.22, exteriors and rooms 0.26-0.86 in most frames): the frame measures no camera move
 #: (classify_camera then reads the shot from the frames that do, and a shot with none is still).
 FLAT_BACKDROP = 0.1
+#: Traffic both ways under a still camera: at least this share of the voting cells (and two) hold still while
+#: others cross each other (the overhead street of the real-clip benchmark: 4-7 of 10 cells still, the cars'
+#: cells +2.5 and -4.7 px a frame in the same grid column).
+CROSSING_STILL_SHARE = 0.25
+#: A shot whose frames the background vote finds exactly still at least this often (and at least LOCKED_SPREAD of
+#: its first and of its last third) is locked off, whatever RANSAC made of the rest (the overhead street: 0.7).
+LOCKED_SHARE, LOCKED_SPREAD = 0.5, 0.3
 #: cv2.cornerMinEigenVal (block 5) of sensor noise σ = 3 levels stays under this at its 99th percentile.
 NOISE_EIG = 2e-4
 
@@ -94,10 +101,13 @@ class MotionEstimator:
         lattice, owner, textured = _cell_corners(prev)
         if textured < FLAT_BACKDROP:
             return FrameMotion(0.0, 0.0, 1.0, 0.0)  # only the subject has texture: its motion is not the camera's
-        if len(lattice) and abs(scale - 1.0) < STILL_SCALE:  # a zoom moves the edges, not the centre: no vote
+        if len(lattice):
             # A small window, so a road point beside a car follows the road, not the car's edges.
             moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, grey, lattice, None, winSize=(7, 7), maxLevel=2)
-            if _background_still(lattice, moved, status.ravel() == 1, owner):
+            ok = status.ravel() == 1
+            # A zoom moves the edges, not the centre: the majority vote waits for a scale RANSAC calls unchanged.
+            if ((abs(scale - 1.0) < STILL_SCALE and _background_still(lattice, moved, ok, owner))
+                    or _crossing_traffic(lattice, moved, ok, owner)):
                 return FrameMotion(0.0, 0.0, 1.0, 1.0)
         w = grey.shape[1]
         # Translation of the frame centre (not of the origin), so a zoom about the centre reads as no shift.
@@ -137,6 +147,32 @@ def _background_still(pts: np.ndarray, nxt: np.ndarray, ok: np.ndarray, owner: n
     return float(np.hypot(*np.median(still, axis=0))) < STILL_DRIFT_PX
 
 
+def _crossing_traffic(pts: np.ndarray, nxt: np.ndarray, ok: np.ndarray, owner: np.ndarray) -> bool:
+    """Some textured cells hold exactly still while, in one column of the grid, cells move opposite ways across
+    it (or, in one row, opposite ways up and down): traffic in both directions under a locked-off camera, even
+    when the cars outnumber the road's texture. A pan or a sway moves every cell one way; a tracking shot's
+    moving background agrees with itself; a zoom moves all of one column the same way across (each column lies
+    on one side of the centre). Only a roll about the lens axis would mimic it, and it leaves no cell still."""
+    if not len(pts):
+        return False
+    flow = (nxt - pts).reshape(-1, 2)
+    cells = {int(c): np.median(flow[(owner == c) & ok], axis=0) for c in np.unique(owner)
+             if np.count_nonzero((owner == c) & ok) >= 3}
+    still = [v for v in cells.values() if float(np.hypot(*v)) < STILL_PX]
+    if len(cells) < MIN_CELLS or len(still) < max(2, CROSSING_STILL_SHARE * len(cells)):
+        return False
+    if float(np.hypot(*np.median(still, axis=0))) >= STILL_DRIFT_PX:
+        return False
+    moving = [(c, v) for c, v in cells.items() if float(np.hypot(*v)) >= STILL_PX]
+    for i, (c1, v1) in enumerate(moving):
+        for c2, v2 in moving[i + 1:]:
+            if c1 // GRID[1] == c2 // GRID[1] and v1[0] * v2[0] < 0 and min(abs(v1[0]), abs(v2[0])) >= STILL_PX:
+                return True
+            if c1 % GRID[1] == c2 % GRID[1] and v1[1] * v2[1] < 0 and min(abs(v1[1]), abs(v2[1])) >= STILL_PX:
+                return True
+    return False
+
+
 def classify_camera(motions: list[FrameMotion]) -> tuple[CameraKind, dict[str, float]]:
     """What the camera does over one shot, with the measurements behind the decision."""
     if len(motions) < 3:
@@ -153,6 +189,14 @@ def classify_camera(motions: list[FrameMotion]) -> tuple[CameraKind, dict[str, f
     facts = {"shake": round(shake, 5), "travel": round(net, 4), "consistency": round(consistency, 3),
              "zoom": round(zoom, 4),
              "zoom_consistency": round(zoom_consistency, 3)}
+    # A camera the background vote found exactly still on most frames, early and late in the shot alike, is
+    # locked off: its other frames measured the traffic crossing it (a pan that starts mid-shot leaves its end
+    # unvoted, and stays a pan).
+    held = np.array([m == STILL for m in motions[1:]], float)
+    third = max(1, len(held) // 3)
+    facts["still_frames"] = round(float(held.mean()), 3)
+    if held.mean() >= LOCKED_SHARE and min(held[:third].mean(), held[-third:].mean()) >= LOCKED_SPREAD:
+        return "static", facts
     if zoom >= ZOOM_FACTOR and zoom_consistency >= PAN_CONSISTENCY:
         return "zoom", facts
     if net >= PAN_TRAVEL and consistency >= PAN_CONSISTENCY:

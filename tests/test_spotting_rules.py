@@ -1,0 +1,112 @@
+"""Spotting rules the real-clip benchmark's overhead street, beach and coin clips called for: a still camera over
+two-way traffic, surf making a beach, a shape reaching in from the frame edge, a "person" box too wide to walk."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from foleydesigner.agents.evidence import sound_for_track
+from foleydesigner.schemas import SceneContext
+from foleydesigner.tools.camera import MotionEstimator, classify_camera
+from foleydesigner.tools.picture import _scene, _Stats, _surf
+from tests.helpers import linear_track
+
+OUTDOOR_DAY = {"description": "street", "location": "outdoor", "room_size": "open", "time_of_day": "day"}
+
+
+def _dusk_street(n: int = 60, width: int = 192, height: int = 108) -> list[np.ndarray]:
+    """A street from above at dusk: smooth asphalt whose only texture is the painted lane marks, and busy traffic
+    both ways (two lanes each, +3 and -5 px a frame) whose high-contrast cars hold most of the textured cells."""
+    rng = np.random.default_rng(11)
+    road = np.full((height, width, 3), 70, np.uint8)
+    for y in (20, 46, 72, 98):
+        for x in range(4, width, 24):
+            road[y:y + 2, x:x + 10] = 220  # dashed lane marks, still
+    cw, ch = 28, 18
+    frames = []
+    for i in range(n):
+        img = road.copy()
+        for lane, (y, v) in enumerate(((6, 3), (31, 3), (57, -5), (83, -5))):
+            for k in range(4):
+                x = int((k * (width + cw) / 4 + 37 * lane + v * i) % (width + cw)) - cw
+                car = np.full((ch, cw, 3), 30 + 50 * k, np.uint8)
+                car[2:-2, 4:-4] = (200, 200 - 50 * k, 60 + 40 * lane)  # windows and roof: corners all round
+                a, b = max(x, 0), min(x + cw, width)
+                if b > a:
+                    img[y:y + ch, a:b] = car[:, a - x:b - x]
+        frames.append(np.clip(img + rng.normal(0, 1.0, img.shape), 0, 255).astype(np.uint8))
+    return frames
+
+
+def test_a_still_camera_over_two_way_traffic_that_outnumbers_the_road_is_static() -> None:
+    frames = _dusk_street()
+    est = MotionEstimator()
+    kind, facts = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames])
+    assert kind == "static", facts
+    assert facts["still_frames"] >= 0.5
+    # the same street panned across (every mark moves one way) is still a pan
+    wide = np.concatenate([frames[0]] * 3, axis=1)
+    panned = [np.ascontiguousarray(wide[:, 2 * i:2 * i + 192]) for i in range(60)]
+    est = MotionEstimator()
+    kind, facts = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in panned])
+    assert kind == "pan", facts
+
+
+def _hsv_grey(bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV), cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+
+
+def test_breaking_waves_make_a_beach_and_clouds_do_not() -> None:
+    """Sea below a strip of sky, white foam in horizontal lines: surf. A blue sky with round white clouds over
+    the same frame, and a white wall, are not."""
+    rng = np.random.default_rng(5)
+    sea = np.zeros((108, 192, 3), np.uint8)
+    sea[:] = (170, 140, 60)  # BGR: a sea blue (hue ~98)
+    sea[:20] = (230, 200, 170)  # a pale sky strip at the top
+    for y in range(34, 100, 11):
+        sea[y:y + 2, :] = 245  # breaking waves: thin white lines across the frame
+    sea = np.clip(sea + rng.normal(0, 3, sea.shape), 0, 255).astype(np.uint8)
+    assert _surf(*_hsv_grey(sea)) == 1.0
+    clouds = np.zeros_like(sea)
+    clouds[:] = (200, 150, 80)
+    for x, y in ((40, 50), (110, 70), (160, 40)):
+        cv2.circle(clouds, (x, y), 9, (250, 250, 250), -1)
+    assert _surf(*_hsv_grey(clouds)) == 0.0
+    assert _surf(*_hsv_grey(np.full_like(sea, 235))) == 0.0
+    # a clip whose samples show surf is a beach (its beds: waves, wind), ahead of the sky's "street"
+    beach = _scene(_Stats(sky=[0.5] * 10, blue_sky=[0.5] * 10, green=[0.0] * 10, luma=[140.0] * 10, face=[0.0] * 10,
+                          surf=[1.0] * 10), [])
+    assert (beach.location, beach.description) == ("outdoor", "beach")
+    street = _scene(_Stats(sky=[0.5] * 10, blue_sky=[0.5] * 10, green=[0.0] * 10, luma=[140.0] * 10, face=[0.0] * 10,
+                           surf=[0.0] * 10), [])
+    assert street.description == "street"
+
+
+def test_a_shape_held_at_the_frame_edge_that_barely_crosses_is_no_car():
+    """A pen reaching in from the edge to push a coin is wide and moves like a small far car, but it stays at the
+    edge and crosses a sixth of the frame; a car in the edge lane also touches the edge throughout, and crosses."""
+    unknown = SceneContext()
+    pen = linear_track(1, t0=1.5, t1=2.8, x0=560, x1=455, h=30, label="vehicle", motion="moving")
+    pen = pen.model_copy(update={"evidence": {"area_frac": 0.015, "aspect_w_h": 1.6, "travel_widths": 0.17, "at_edge": 0.85}})
+    car = pen.model_copy(update={"evidence": {"area_frac": 0.019, "aspect_w_h": 3.2, "travel_widths": 1.1, "at_edge": 1.0}})
+    held = sound_for_track(pen, unknown)
+    assert held.label == "engine_passby" and held.confidence < 0.3
+    assert any("frame edge" in w for w in held.evidence)
+    assert sound_for_track(car, unknown).confidence >= 0.9
+    whole = pen.model_copy(update={"evidence": {**pen.evidence, "at_edge": 0.0}})
+    assert sound_for_track(whole, unknown).confidence > 0.5  # the same shape, whole in frame: a small far car
+
+
+def test_a_person_box_four_times_as_wide_as_tall_does_not_walk():
+    """A body detector's "person" on a car seen from above: found every time, crossing with a gait-like bob, but
+    its box is 4× as wide as tall; the same track with an upright box keeps its steps."""
+    street = SceneContext.model_validate(OUTDOOR_DAY)
+    walker = linear_track(2, t0=0.0, t1=3.0, x0=100, x1=400, h=120, label="person", motion="walking", onsets=[0.4, 0.9, 1.4, 1.9, 2.4])
+    walker = walker.model_copy(update={"evidence": {"person_hits": 5.0, "person_tries": 5.0, "bottom_seen": 1.0,
+                                                     "gait_strength": 0.45, "travel_heights": 2.5, "aspect_w_h": 0.4}})
+    upright = sound_for_track(walker, street)
+    assert upright.label == "footsteps" and upright.confidence >= 0.55
+    car = walker.model_copy(update={"evidence": {**walker.evidence, "aspect_w_h": 4.2}})
+    flat = sound_for_track(car, street)
+    assert flat.confidence < 0.1 and any("as wide as tall" in w for w in flat.evidence)
