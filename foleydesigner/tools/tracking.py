@@ -4,7 +4,7 @@ MOG2 background subtraction primed with a median of the opening seconds (objects
 foreground at once) → blobs → Kalman + Hungarian; a blob swallowing several tracks (people passing) is
 resolved by masked template matching; the BlazePose detector (tools/pose.py) labels persons and splits people
 walking together, and its landmarks follow each person's feet (footfalls: tools/people.py); tracklets split by
-occlusions are linked offline (motion, size, colour). Motion class and onsets: tools/onsets.py. Shots whose
+occlusions are linked offline (motion, size, colour; tools/tracklets.py holds the tracklet and the linking). Motion class and onsets: tools/onsets.py. Shots whose
 camera moves are not background-subtracted: people there are found and followed by pose alone.
 """
 
@@ -15,13 +15,11 @@ import itertools
 import logging
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from scipy.signal import savgol_filter
 
 from foleydesigner.schemas import Shot, Track, VideoInfo
 from foleydesigner.tools import onsets
@@ -29,7 +27,7 @@ from foleydesigner.tools.detchain import chain_tracks
 from foleydesigner.tools.people import (
     gait_evidence,
 )
-from foleydesigner.tools.pose import PoseModel, Roi, pose_available, shared_model
+from foleydesigner.tools.pose import PoseModel, pose_available, shared_model
 from foleydesigner.tools.posetrack import (
     PeopleFollower,
     credit_detections,
@@ -39,6 +37,17 @@ from foleydesigner.tools.posetrack import (
     people_tracks,
     track_people,
 )
+from foleydesigner.tools.tracklets import (
+    Kalman,
+    Tracklet,
+    View,
+    centre,
+    grow,
+    inside,
+    link,
+    overlaps,
+    smooth,
+)
 from foleydesigner.tools.video import Frame, iter_frames
 
 log = logging.getLogger(__name__)
@@ -47,7 +56,6 @@ _BG_SAMPLES = 15  # frames whose median primes the background (odd: a true media
 _PRIME_S = 8.0  # ... spread over the opening seconds (one decode pass; a few tens of MB at 384 px)
 _BG_MEMORY_S = 20.0  # MOG2 forgets at this time scale: a person pausing a few seconds stays foreground
 _COAST_S = 0.4  # keep predicting an unseen track this long online; longer gaps are linked offline
-_LINK_GAP_S = 1.2  # longest occlusion bridged by offline linking
 _DETECT_EVERY_S = 0.4  # pose detector on candidate regions only, a few times per second (~5-9 ms per crop)
 #: Under a moving camera the landmarks are all there is: each person's are read this often (8-10 a second once
 #: rounded to whole frames), which real footage needs to see every foot strike (at 5 a second the demo clip's
@@ -67,107 +75,6 @@ _POSE_SAMPLES, _RECHECK_S = 8, 2.0
 _MIN_PERSON_PX = 24
 _MIN_AREA_FRAC = 2.5e-4  # smallest blob, as a fraction of the analysis frame (~20 px at 384x216)
 _MAX_AREA_FRAC = 0.25  # a "track" whose box covers more of the frame than this is the picture changing
-View = tuple[np.ndarray, np.ndarray]  # (analysis frame, foreground mask)
-
-
-def _centre(b: np.ndarray) -> np.ndarray:
-    return np.array([b[0] + b[2] / 2, b[1] + b[3] / 2, b[2], b[3]], float)
-
-
-def _inside(a: np.ndarray, b: np.ndarray, iou: bool = False) -> float:
-    """Fraction of box a's area that lies inside box b (or, with iou=True, intersection over union)."""
-    i = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])) * max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return i / (a[2] * a[3] + (b[2] * b[3] - i if iou else 0.0) + 1e-9)
-
-
-def _overlaps(a: np.ndarray, b: np.ndarray, iou: bool = False) -> np.ndarray:
-    """_inside for every pair: (len(a), len(b)) fractions of each box of a inside each box of b (or IoU)."""
-    a, b = np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4)
-    ix = np.clip(np.minimum(a[:, None, 0] + a[:, None, 2], b[None, :, 0] + b[None, :, 2])
-                 - np.maximum(a[:, None, 0], b[None, :, 0]), 0.0, None)
-    iy = np.clip(np.minimum(a[:, None, 1] + a[:, None, 3], b[None, :, 1] + b[None, :, 3])
-                 - np.maximum(a[:, None, 1], b[None, :, 1]), 0.0, None)
-    inter = ix * iy
-    area_a, area_b = (a[:, 2] * a[:, 3])[:, None], (b[:, 2] * b[:, 3])[None, :]
-    return inter / (area_a + (area_b - inter if iou else 0.0) + 1e-9)
-
-
-def _grow(b: np.ndarray, frac: float) -> np.ndarray:
-    return np.array([b[0] - frac * b[2], b[1] - frac * b[3], b[2] * (1 + 2 * frac), b[3] * (1 + 2 * frac)])
-
-
-def _crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
-    x, y, w, h = (int(round(v)) for v in box)
-    return image[max(0, y):y + h, max(0, x):x + w]
-
-
-class _Kalman:
-    """Constant velocity on the centre, random walk on the size: a walker's width swings with every step,
-    so extrapolating a size velocity through a merge would shrink or inflate the prediction."""
-
-    _F, _H = np.eye(6) + np.eye(6, k=4), np.eye(4, 6)
-
-    def __init__(self, box: np.ndarray) -> None:
-        self.x = np.r_[_centre(box), 0.0, 0.0]
-        self.P = np.diag([1, 1, 1, 1, 4, 4]) ** 2 * 0.05 * max(box[3], 4.0) ** 2
-
-    def predict(self) -> np.ndarray:
-        q = (0.03 * max(self.x[3], 4.0)) ** 2  # noise scales with size, so near and far objects behave alike
-        self.x = self._F @ self.x
-        self.P = self._F @ self.P @ self._F.T + np.diag([q, q, 4 * q, 4 * q, 2 * q, 2 * q])
-        c = self.x[:4]
-        return np.array([c[0] - c[2] / 2, c[1] - c[3] / 2, max(c[2], 1.0), max(c[3], 1.0)])
-
-    def update(self, box: np.ndarray) -> None:
-        r = (0.05 * max(self.x[3], 4.0)) ** 2
-        K = self.P @ self._H.T @ np.linalg.inv(self._H @ self.P @ self._H.T + np.eye(4) * r)
-        self.x = self.x + K @ (_centre(box) - self._H @ self.x)
-        self.P = (np.eye(6) - K @ self._H) @ self.P
-
-
-@dataclass(eq=False)  # identity semantics: tracklets hold arrays and are compared by object
-class _Tracklet:
-    id: int
-    kf: _Kalman
-    frames: list[int] = field(default_factory=list)
-    boxes: list[np.ndarray] = field(default_factory=list)
-    solo: list[bool] = field(default_factory=list)  # a blob of its own (not placed inside a merged blob)
-    misses: int = 0
-    blind: int = 0  # consecutive frames placed by prediction only, inside a merged blob
-    hist: np.ndarray | None = None
-    templ: View | None = None
-    person_hits: int = 0  # person detections (the pose detector; named for the HOG detector it replaced)
-    person_tries: int = 0
-    pred: np.ndarray = field(default_factory=lambda: np.zeros(4))
-    poses: dict[int, np.ndarray] = field(default_factory=dict)  # frame -> (33, 5) landmarks, source pixels
-    roi: Roi | None = None  # where this person's landmarks are looked for next
-    roi_frame: int = -1
-
-    def add(self, frame: int, box: np.ndarray, view: View | None, measured: bool = True) -> None:
-        if measured:
-            self.kf.update(box)
-        self.frames.append(frame)
-        self.boxes.append(box)
-        self.solo.append(view is not None)
-        self.misses, self.blind = 0, 0 if measured else self.blind + 1
-        if view is not None:
-            self.set_template(view, box)
-            crop, m = _crop(view[0], box), _crop(view[1], box)
-            if len(self.frames) % 5 == 1 and m.sum() >= 10:  # hue-saturation histogram for offline linking
-                h = cv2.calcHist([cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)], [0, 1], m, [12, 6], [0, 180, 0, 256])
-                h = cv2.normalize(h, h).flatten()
-                self.hist = h if self.hist is None else 0.8 * self.hist + 0.2 * h
-
-    def set_template(self, view: View, box: np.ndarray) -> None:
-        """Appearance = colour patch + its foreground mask: matching only the object's own pixels keeps a
-        dark coat from matching dark background, and the other person in a merge from matching at all."""
-        patch, m = _crop(view[0], box), _crop(view[1], box)
-        if m.sum() >= 8:
-            self.templ = (patch.copy(), np.repeat(m[:, :, None], 3, axis=2))
-
-    @property
-    def confirmed(self) -> bool:
-        return len(self.frames) >= 3 or self.person_hits >= 2
 
 
 def _prime_background(frames: list[np.ndarray]) -> cv2.BackgroundSubtractorMOG2:
@@ -202,8 +109,8 @@ class _Tracker:
         self.fps = fps
         self.min_area, self.max_coast = min_area, max(1, int(round(_COAST_S * fps)))
         self.max_area = min_area / _MIN_AREA_FRAC * _MAX_AREA_FRAC
-        self.active: list[_Tracklet] = []
-        self.done: list[_Tracklet] = []
+        self.active: list[Tracklet] = []
+        self.done: list[Tracklet] = []
         self.next_id = 0
         self.view: View | None = None
         self.times: dict[int, float] = {}
@@ -221,7 +128,7 @@ class _Tracker:
             v = np.array([math.hypot(tr.kf.x[4], tr.kf.x[5]) for tr in self.active])[:, None]
             s = np.sqrt(p[:, 2] * p[:, 3])[:, None]
             dist = np.hypot(*((d[None, :, :2] + d[None, :, 2:] / 2) - (p[:, None, :2] + p[:, None, 2:] / 2)).transpose(2, 0, 1))
-            iou = _overlaps(p, d, iou=True)
+            iou = overlaps(p, d, iou=True)
             ratio = (d[:, 2] * d[:, 3])[None, :] / (p[:, 2] * p[:, 3])[:, None]
             # Gate widens with speed: a ball reversing at a bounce lands ~2 frame-steps from its prediction.
             gated = ((iou > 0.05) | (dist < 0.8 * s + 2.0 * v)) & (ratio > 0.25) & (ratio < 4.0)
@@ -238,7 +145,7 @@ class _Tracker:
             # resolve: matching templates inside it costs seconds and finds nothing worth a sound.
             hidden = [] if d[2] * d[3] > self.max_area else [
                 u for u in conf if u.id not in taken and u.templ is not None
-                and _inside(u.pred, d) >= 0.5 and u.blind < 3 * self.max_coast]
+                and inside(u.pred, d) >= 0.5 and u.blind < 3 * self.max_coast]
             if not hidden:
                 tr.add(frame, d, view)
                 continue
@@ -254,18 +161,18 @@ class _Tracker:
             tr.misses += int(tr.frames[-1] != frame)
         used = {j for _, j in pairs}
         seen = [tr.boxes[-1] for tr in conf if tr.frames[-1] == frame]
-        inside_seen = _overlaps(np.array(dets), np.array(seen)).max(axis=1) if dets and seen else np.zeros(len(dets))
+        inside_seen = overlaps(np.array(dets), np.array(seen)).max(axis=1) if dets and seen else np.zeros(len(dets))
         for j, d in enumerate(dets):
             # A leftover piece inside an object just updated is part of it (or hidden behind it): no new track.
             if j not in used and d[2] * d[3] >= self.min_area and inside_seen[j] < 0.6:
-                self.active.append(_Tracklet(self.next_id, _Kalman(d)))
+                self.active.append(Tracklet(self.next_id, Kalman(d)))
                 self.active[-1].add(frame, d, view)
                 self.next_id += 1
         gone = [tr for tr in self.active if tr.misses > (self.max_coast if tr.confirmed else 1)]
         self.done += gone
         self.active = [tr for tr in self.active if tr not in gone]
 
-    def _locate(self, image: np.ndarray, tr: _Tracklet) -> tuple[np.ndarray, bool]:
+    def _locate(self, image: np.ndarray, tr: Tracklet) -> tuple[np.ndarray, bool]:
         """Best masked-template match near the prediction, or (prediction, False) when hidden behind another."""
         p = tr.pred
         assert tr.templ is not None
@@ -301,7 +208,7 @@ class _Tracker:
                 continue
             if tr.roi is not None and frame - tr.roi_frame <= 3 * pose_gap:
                 pose = model.landmarks(image, tr.roi)
-                if pose is not None and _inside(np.array(pose.box()), _grow(box, 0.3)) >= 0.5:
+                if pose is not None and inside(np.array(pose.box()), grow(box, 0.3)) >= 0.5:
                     tr.poses[frame], tr.roi, tr.roi_frame = pose.landmarks, pose.next_roi, frame
                     continue
                 tr.roi = None
@@ -318,8 +225,8 @@ class _Tracker:
                 continue
             for k, (pbox, pose) in enumerate(people):  # the nearest keeps the track, the others start new ones
                 p = np.asarray(pbox) * scale
-                part = tr if k == 0 else _Tracklet(self.next_id, _Kalman(p), [tr.frames[-1]], [p], [True])
-                part.kf.x = np.r_[_centre(p), tr.kf.x[4:]]  # people walking together share the group's velocity
+                part = tr if k == 0 else Tracklet(self.next_id, Kalman(p), [tr.frames[-1]], [p], [True])
+                part.kf.x = np.r_[centre(p), tr.kf.x[4:]]  # people walking together share the group's velocity
                 part.set_template(self.view, p)
                 if pose is not None:
                     part.poses[frame], part.roi, part.roi_frame = pose.landmarks, pose.next_roi, frame
@@ -331,12 +238,12 @@ class _Tracker:
             log.debug("split track %d into %d people by pose", tr.id, len(people))
 
 
-def _join_fragments(dets: list[np.ndarray], conf: list[_Tracklet]) -> list[np.ndarray]:
+def _join_fragments(dets: list[np.ndarray], conf: list[Tracklet]) -> list[np.ndarray]:
     """Pieces of one object (torso, legs) lying in its prediction alone, and not too big together, unite."""
     owner: dict[int, list[int]] = {}
     if not dets or not conf:
         return dets
-    frac = _overlaps(np.array(dets), np.array([_grow(tr.pred, 0.15) for tr in conf]))
+    frac = overlaps(np.array(dets), np.array([grow(tr.pred, 0.15) for tr in conf]))
     for j in range(len(dets)):
         near = np.flatnonzero(frac[j] > 0)
         if len(near) == 1 and frac[j, near[0]] >= 0.7:
@@ -348,58 +255,6 @@ def _join_fragments(dets: list[np.ndarray], conf: list[_Tracklet]) -> list[np.nd
             out.append(np.r_[lo, hi - lo])
             gone.update(js)
     return out + [d for j, d in enumerate(dets) if j not in gone]
-
-
-def _anchor(tr: _Tracklet, at_end: bool, fps: float) -> tuple[int, np.ndarray, np.ndarray, float]:
-    """(frame, centre, velocity px/frame, height) at a tracklet's end (start), from whole views only."""
-    k = max(3, int(round(fps)))
-    frames, boxes = (tr.frames[-k:], tr.boxes[-k:]) if at_end else (tr.frames[:k], tr.boxes[:k])
-    h = float(np.median([b[3] for b in boxes]))
-    good = [i for i, b in enumerate(boxes) if b[3] >= 0.8 * h] or list(range(len(boxes)))
-    f = np.asarray([frames[i] for i in good], float)
-    c = np.array([_centre(boxes[i])[:2] for i in good])
-    v = np.array([np.polyfit(f, c[:, i], 1)[0] for i in range(2)]) if len(f) >= 2 else np.zeros(2)
-    return (frames[good[-1]], c[-1], v, h) if at_end else (frames[good[0]], c[0], v, h)
-
-
-def _link(tracklets: list[_Tracklet], fps: float) -> list[list[_Tracklet]]:
-    """Chain tracklets across occlusions ≤ _LINK_GAP_S: positions extrapolated both ways must meet, sizes
-    agree within 40 % and colour histograms match; cheapest links first, each end used once."""
-    gap_max = max(2, int(round(_LINK_GAP_S * fps)))
-    ends = {tr.id: _anchor(tr, True, fps) for tr in tracklets}
-    starts = {tr.id: _anchor(tr, False, fps) for tr in tracklets}
-    cands = []
-    for a, b in itertools.permutations(tracklets, 2):
-        (fa, ca, va, ha), (fb, cb, vb, hb) = ends[a.id], starts[b.id]
-        if not 1 <= b.frames[0] - a.frames[-1] <= gap_max or not 0.7 < hb / ha < 1.4:
-            continue
-        g = fb - fa
-        err = (np.linalg.norm(ca + va * g - cb) + np.linalg.norm(cb - vb * g - ca)) / 2
-        # Tolerance: half a body plus drift over the gap, plus a velocity change (a bounce) of one frame.
-        e = err / (ha * (0.5 + 0.6 * g / fps) + max(np.linalg.norm(va), np.linalg.norm(vb)))
-        hd = 0.4 if a.hist is None or b.hist is None else cv2.compareHist(a.hist, b.hist, cv2.HISTCMP_BHATTACHARYYA)
-        if e < 1.0 and hd < 0.6:
-            cands.append((e + hd, a.id, b.id))
-    nxt, prv = dict[int, int](), dict[int, int]()
-    for _, ia, ib in sorted(cands):
-        if ia not in nxt and ib not in prv:
-            nxt[ia], prv[ib] = ib, ia
-    by_id, chains = {tr.id: tr for tr in tracklets}, []
-    for tr in (tr for tr in tracklets if tr.id not in prv):
-        chains.append([tr])
-        while chains[-1][-1].id in nxt:
-            chains[-1].append(by_id[nxt[chains[-1][-1].id]])
-    return chains
-
-
-def _smooth(boxes: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarray:
-    """Savitzky–Golay on centre and size within each contiguous run: removes blob-edge jitter, keeps turns."""
-    win = max(5, 2 * int(round(0.1 * fps)) + 1)
-    c = np.column_stack([boxes[:, :2] + boxes[:, 2:] / 2, boxes[:, 2:]])
-    for run in np.split(np.arange(len(frames)), np.flatnonzero(np.diff(frames) > 1) + 1):
-        if len(run) >= win:
-            c[run] = savgol_filter(c[run], win, 2, axis=0)
-    return np.column_stack([c[:, :2] - c[:, 2:] / 2, c[:, 2:]])
 
 
 def _shot_of(shots: list[Shot]) -> Callable[[int], int]:
@@ -432,7 +287,7 @@ def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int],
     return tracker, follower
 
 
-def _evidence(chain: list[_Tracklet], boxes: np.ndarray, info: VideoInfo, shot: Shot,
+def _evidence(chain: list[Tracklet], boxes: np.ndarray, info: VideoInfo, shot: Shot,
               camera: np.ndarray | None) -> dict[str, float]:
     """What the detectors and the boxes say about one track, for the spotting rules (agents/evidence.py).
     Travel is the object's own: the camera's offset over the same frames is taken out."""
@@ -502,7 +357,7 @@ def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, 
     """Link a shot's tracklets, drop the ones that are no object, describe the rest."""
     sx, sy = scale
     tracks: list[Track] = []
-    for chain in sorted(_link([tr for tr in tracker.done + tracker.active if tr.confirmed], info.fps), key=lambda c: c[0].frames[0]):
+    for chain in sorted(link([tr for tr in tracker.done + tracker.active if tr.confirmed], info.fps), key=lambda c: c[0].frames[0]):
         frames = np.array([f for tr in chain for f in tr.frames])
         times = [tracker.times[f] for f in frames]
         boxes = np.array([b for tr in chain for b in tr.boxes]) * [sx, sy, sx, sy]
@@ -542,7 +397,7 @@ def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, 
             if gait.state == "seated":  # a seated person's feet shuffle; they do not walk
                 motion, steps = "static", []
         tracks.append(Track(id=tid, label=desc.label, motion=motion, frames=frames.tolist(), t_s=times,
-                            boxes=[tuple(float(v) for v in b) for b in _smooth(boxes, frames, info.fps)],
+                            boxes=[tuple(float(v) for v in b) for b in smooth(boxes, frames, info.fps)],
                             onsets_s=steps, frame_width=info.width, frame_height=info.height,
                             shot=shot.index, evidence=evidence))
     return tracks
