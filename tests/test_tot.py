@@ -9,7 +9,8 @@ import pytest
 from foleydesigner.agents.filmscribe import heuristic_scribe
 from foleydesigner.agents.script_writer import heuristic_write, track_event
 from foleydesigner.agents.tot import tot_settings
-from foleydesigner.agents.tot_rules import Evidence, apply_edits, computed_scores, facts, propose
+from foleydesigner.agents.tot_operators import propose
+from foleydesigner.agents.tot_rules import Evidence, apply_edits, computed_scores, facts
 from foleydesigner.errors import FoleyError
 from foleydesigner.graphs.decomposition import build_decomposition_graph
 from foleydesigner.llm import register_chat_model_factory, unregister_chat_model_factory

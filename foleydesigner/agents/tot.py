@@ -19,7 +19,8 @@ from foleydesigner.agents.enforce import cap_events, enforce
 from foleydesigner.agents.evidence import track_summary
 from foleydesigner.agents.grounding import Ground, grounded_ask, grounding_warning
 from foleydesigner.agents.script_writer import gate
-from foleydesigner.agents.tot_rules import Evidence, apply_edits, computed_scores, facts, propose, script_key
+from foleydesigner.agents.tot_operators import propose
+from foleydesigner.agents.tot_rules import Evidence, apply_edits, computed_scores, facts, script_key
 from foleydesigner.context import RunContext
 from foleydesigner.errors import FoleyError
 from foleydesigner.lexicon import ENTRIES, ambience_for_place
