@@ -4,8 +4,9 @@ MOG2 background subtraction primed with a median of the opening seconds (objects
 foreground at once) → blobs → Kalman + Hungarian; a blob swallowing several tracks (people passing) is
 resolved by masked template matching; the BlazePose detector (tools/pose.py) labels persons and splits people
 walking together, and its landmarks follow each person's feet (footfalls: tools/people.py); tracklets split by
-occlusions are linked offline (motion, size, colour; tools/tracklets.py holds the tracklet and the linking). Motion class and onsets: tools/onsets.py. Shots whose
-camera moves are not background-subtracted: people there are found and followed by pose alone.
+occlusions are linked offline (motion, size, colour; the tracklet and the linking: tools/tracklets.py). Motion
+class and onsets: tools/onsets.py. Shots whose camera moves are not background-subtracted: people there are found
+and followed by pose alone.
 """
 
 from __future__ import annotations
