@@ -34,3 +34,14 @@ def scripted():
     register_chat_model_factory("scripted", lambda name, **kw: holder["model"])
     yield lambda model: holder.__setitem__("model", model) or model
     unregister_chat_model_factory("scripted")
+
+
+@pytest.fixture()
+def core_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty user cache of this test's own, and the hybrid generator's once-only notices reset: where
+    `foley library fetch` would put the core recordings (nothing is fetched there)."""
+    from foleydesigner.generation.library import hybrid
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(hybrid, "_noticed", set())
+    return tmp_path / "cache" / "foleydesigner" / "core"

@@ -12,12 +12,28 @@ from typing import Any
 import numpy as np
 
 from foleydesigner.context import RunContext
-from foleydesigner.schemas import Track, VideoInfo
+from foleydesigner.schemas import EventClues, Track, VideoInfo
 
 
 def video_info(duration_s: float = 4.0, fps: float = 25.0, width: int = 640, height: int = 360) -> VideoInfo:
     return VideoInfo(path="clip.mp4", width=width, height=height, fps=fps, n_frames=int(round(duration_s * fps)),
                      duration_s=duration_s, codec="h264", container="mp4")
+
+
+def camera_of(frames: list[np.ndarray]) -> tuple[str, dict[str, float]]:
+    """The camera's kind and facts for BGR frames, measured as the picture pass does (tools/camera.py)."""
+    import cv2
+
+    from foleydesigner.tools.camera import MotionEstimator, classify_camera
+
+    est = MotionEstimator()
+    return classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames])
+
+
+def still_clues(eid: str, n: int = 101, source: str = "track") -> EventClues:
+    """Clues of a source held straight ahead at 2 m for n frames at 25 fps."""
+    return EventClues(event_id=eid, fps=25, t_s=[i / 25 for i in range(n)], depth_m=[2.0] * n,
+                      azimuth_deg=[0.0] * n, activation=[1] * n, source=source)  # type: ignore[arg-type]
 
 
 def linear_track(tid: int, *, t0: float, t1: float, x0: float, x1: float, fps: float = 25.0, label: str = "person",

@@ -14,24 +14,13 @@ import soundfile as sf
 
 from foleydesigner.eval.realism_judge import read_references
 from foleydesigner.generation.base import GenerationRequest
-from foleydesigner.generation.library import core, hybrid
+from foleydesigner.generation.library import core
 from foleydesigner.generation.registry import make_generator
-from foleydesigner.schemas import EventClues, SoundEvent
+from foleydesigner.schemas import SoundEvent
+from tests.helpers import still_clues
 
 SR = 48_000
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture()
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(hybrid, "_noticed", set())
-    return tmp_path / "cache" / "foleydesigner" / "core"
-
-
-def _clues(eid: str, n: int = 101, source: str = "track") -> EventClues:
-    return EventClues(event_id=eid, fps=25, t_s=[i / 25 for i in range(n)], depth_m=[2.0] * n,
-                      azimuth_deg=[0.0] * n, activation=[1] * n, source=source)  # type: ignore[arg-type]
 
 
 def _committed() -> list[core.Entry]:
@@ -65,7 +54,7 @@ def test_committed_classes_cover_more_than_the_demo_set() -> None:
         assert len(by_cls.get(cls, ())) >= n, cls
 
 
-def test_linked_names_keep_the_suffix_of_the_file_that_plays(cache: Path) -> None:
+def test_linked_names_keep_the_suffix_of_the_file_that_plays(core_cache: Path) -> None:
     root = core.linked_root()
     for e in _committed():
         assert Path(e.key).suffix == Path(e.file).suffix
@@ -74,10 +63,10 @@ def test_linked_names_keep_the_suffix_of_the_file_that_plays(cache: Path) -> Non
         assert sf.info(str(link)).frames > 0
 
 
-def test_offline_wind_is_a_committed_recording_bed(cache: Path) -> None:
+def test_offline_wind_is_a_committed_recording_bed(core_cache: Path) -> None:
     gen = make_generator("hybrid")
     ev = SoundEvent(id="wind", label="wind", description="", layer="bg", start_s=0.0, end_s=3.0)
-    got = gen.generate(GenerationRequest(event=ev, clues=_clues("wind", 76, source="scene"), duration_s=3.0))
+    got = gen.generate(GenerationRequest(event=ev, clues=still_clues("wind", 76, source="scene"), duration_s=3.0))
     lib = got.info["library"]
     assert lib["source"] == "core" and lib["mode"] == "bed"
     assert {c["package"] for c in lib["choices"]} == {"trigger-rally-data"}
@@ -87,23 +76,23 @@ def test_offline_wind_is_a_committed_recording_bed(cache: Path) -> None:
     assert float(np.min(np.sqrt(np.mean(frames ** 2, axis=1)))) > 1e-4
 
 
-def test_a_bed_longer_than_a_short_take_is_synthesised_not_looped(cache: Path) -> None:
+def test_a_bed_longer_than_a_short_take_is_synthesised_not_looped(core_cache: Path) -> None:
     """The committed wind take lasts 3.5 s: looped under 12 s its gusts would come back every 3.5 s, so the bed is
     synthesised (hybrid.MIN_LOOP_S), and says so."""
     gen = make_generator("hybrid")
     ev = SoundEvent(id="wind", label="wind", description="", layer="bg", start_s=0.0, end_s=12.0)
-    got = gen.generate(GenerationRequest(event=ev, clues=_clues("wind", 301, source="scene"), duration_s=12.0))
+    got = gen.generate(GenerationRequest(event=ev, clues=still_clues("wind", 301, source="scene"), duration_s=12.0))
     assert got.info["library"]["source"] == "procedural" and got.info["library"]["model"] == "wind"
     x = got.full().mean(axis=0)
     assert float(np.sqrt(np.mean(x[: 12 * SR] ** 2))) > 1e-4
 
 
-def test_offline_metal_hits_play_committed_takes_on_their_onsets(cache: Path) -> None:
+def test_offline_metal_hits_play_committed_takes_on_their_onsets(core_cache: Path) -> None:
     gen = make_generator("hybrid")
     onsets = [0.5, 1.3, 2.1]
     ev = SoundEvent(id="clang", label="impact_metal", description="", layer="fg", start_s=0.4, end_s=3.0,
                     onsets_s=onsets)
-    got = gen.generate(GenerationRequest(event=ev, clues=_clues("clang"), duration_s=4.0))
+    got = gen.generate(GenerationRequest(event=ev, clues=still_clues("clang"), duration_s=4.0))
     lib = got.info["library"]
     assert lib["source"] == "core"
     assert {c["package"] for c in lib["choices"]} == {"openclonk-data"}
@@ -136,10 +125,10 @@ def test_mfcc_benchmark_leaves_shipped_files_out_of_its_references() -> None:
     ("door_open", {"gcompris-qt-data", "minetest-data"}),
     ("explosion", {"endless-sky-data", "supertuxkart-data", "minetest-data"}),
 ])
-def test_offline_newly_committed_classes_play_recordings(cache: Path, label: str, packages: set[str]) -> None:
+def test_offline_newly_committed_classes_play_recordings(core_cache: Path, label: str, packages: set[str]) -> None:
     gen = make_generator("hybrid")
     ev = SoundEvent(id="e", label=label, description="", layer="fg", start_s=0.2, end_s=3.5, onsets_s=[0.5, 2.0])
-    got = gen.generate(GenerationRequest(event=ev, clues=_clues("e"), duration_s=4.0))
+    got = gen.generate(GenerationRequest(event=ev, clues=still_clues("e"), duration_s=4.0))
     lib = got.info["library"]
     assert lib["source"] == "core"
     assert {c["package"] for c in lib["choices"]} <= packages

@@ -11,23 +11,12 @@ import soundfile as sf
 
 from foleydesigner.errors import BackendError
 from foleydesigner.generation.base import GenerationRequest
-from foleydesigner.generation.library import core, hybrid
+from foleydesigner.generation.library import core
 from foleydesigner.generation.registry import make_generator
-from foleydesigner.schemas import EventClues, SceneContext, SoundEvent
+from foleydesigner.schemas import SceneContext, SoundEvent
+from tests.helpers import still_clues
 
 SR = 48_000
-
-
-@pytest.fixture()
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(hybrid, "_noticed", set())
-    return tmp_path / "cache" / "foleydesigner" / "core"
-
-
-def _clues(eid: str, n: int = 101, source: str = "track") -> EventClues:
-    return EventClues(event_id=eid, fps=25, t_s=[i / 25 for i in range(n)], depth_m=[2.0] * n,
-                      azimuth_deg=[0.0] * n, activation=[1] * n, source=source)  # type: ignore[arg-type]
 
 
 def _step(seed: int, f0: float) -> np.ndarray:
@@ -53,13 +42,13 @@ def test_manifest_names_a_licence_and_source_for_every_file_and_commits_only_cc0
         assert sum(e.cls == cls for e in entries) >= 3, cls
 
 
-def test_offline_a_class_only_fetched_is_synthesised_with_one_notice(cache: Path, caplog) -> None:
+def test_offline_a_class_only_fetched_is_synthesised_with_one_notice(core_cache: Path, caplog) -> None:
     with caplog.at_level(logging.WARNING):
         make_generator("hybrid")
         gen = make_generator("hybrid")
         steps = SoundEvent(id="steps", label="footsteps", description="", layer="fg", start_s=0.2, end_s=3.0,
                            onsets_s=[0.5, 1.0, 1.5])
-        got = gen.generate(GenerationRequest(event=steps, clues=_clues("steps"), duration_s=4.0))
+        got = gen.generate(GenerationRequest(event=steps, clues=still_clues("steps"), duration_s=4.0))
     notices = [r for r in caplog.records if "foley library fetch" in r.getMessage()]
     assert len(notices) == 1  # one line, from the first generator of the process; never a failure
     waiting = sorted({e.package for e in core.manifest() if e.cls == "footsteps" and e.source == "fetch"})
@@ -68,10 +57,10 @@ def test_offline_a_class_only_fetched_is_synthesised_with_one_notice(cache: Path
     assert float(np.max(np.abs(got.audio))) > 0.01
 
 
-def test_a_committed_recording_plays_with_its_provenance(cache: Path) -> None:
+def test_a_committed_recording_plays_with_its_provenance(core_cache: Path) -> None:
     gen = make_generator("hybrid")
     walla = SoundEvent(id="walla", label="crowd_murmur", description="", layer="bg", start_s=0.0, end_s=4.0)
-    got = gen.generate(GenerationRequest(event=walla, clues=_clues("walla", source="scene"), duration_s=4.0))
+    got = gen.generate(GenerationRequest(event=walla, clues=still_clues("walla", source="scene"), duration_s=4.0))
     lib = got.info["library"]
     assert lib["source"] == "core" and lib["mode"] == "bed"
     (choice,) = lib["choices"]
@@ -80,7 +69,7 @@ def test_a_committed_recording_plays_with_its_provenance(cache: Path) -> None:
     assert rms > 1e-3
 
 
-def test_fetched_footsteps_play_the_scene_surface_one_take_per_onset(cache: Path) -> None:
+def test_fetched_footsteps_play_the_scene_surface_one_take_per_onset(core_cache: Path) -> None:
     entries = [e for e in core.manifest() if e.cls == "footsteps"]
     for i, e in enumerate(entries):  # stand-ins at the fetched places: gravel low, everything else high
         path = core.fetched_path(e)
@@ -90,7 +79,7 @@ def test_fetched_footsteps_play_the_scene_surface_one_take_per_onset(cache: Path
     onsets = [0.5, 1.1, 1.7, 2.3]
     ev = SoundEvent(id="walk", label="footsteps", description="", layer="fg", start_s=0.4, end_s=3.0,
                     onsets_s=onsets)
-    got = gen.generate(GenerationRequest(event=ev, clues=_clues("walk"), duration_s=4.0,
+    got = gen.generate(GenerationRequest(event=ev, clues=still_clues("walk"), duration_s=4.0,
                                          scene=SceneContext(surfaces=["gravel"])))
     lib = got.info["library"]
     assert lib["source"] == "core" and lib["surface"] == "gravel"
@@ -108,7 +97,7 @@ def test_fetched_footsteps_play_the_scene_surface_one_take_per_onset(cache: Path
     assert 0 < float(np.sqrt(np.mean(gap ** 2)))
 
 
-def test_a_floor_walks_on_one_recording_set_named_for_it_else_the_one_with_most_takes(cache: Path) -> None:
+def test_a_floor_walks_on_one_recording_set_named_for_it_else_the_one_with_most_takes(core_cache: Path) -> None:
     import re
 
     entries = [e for e in core.manifest() if e.cls == "footsteps"]
@@ -121,7 +110,7 @@ def test_a_floor_walks_on_one_recording_set_named_for_it_else_the_one_with_most_
     def walk(surface: str) -> list[dict]:
         ev = SoundEvent(id="walk", label="footsteps", description="", layer="fg", start_s=0.0, end_s=8.0,
                         onsets_s=[0.5 + 0.5 * k for k in range(14)])
-        return gen.generate(GenerationRequest(event=ev, clues=_clues("walk", 226), duration_s=9.0,
+        return gen.generate(GenerationRequest(event=ev, clues=still_clues("walk", 226), duration_s=9.0,
                                               scene=SceneContext(surfaces=[surface]))).info["library"]["choices"]
 
     def name(path: str) -> str:
@@ -139,14 +128,14 @@ def test_a_floor_walks_on_one_recording_set_named_for_it_else_the_one_with_most_
     assert all("grass" in name(c["path"]).lower() for c in grass)
 
 
-def test_a_dropped_ball_without_onsets_bounces_ever_shorter_and_softer(cache: Path) -> None:
+def test_a_dropped_ball_without_onsets_bounces_ever_shorter_and_softer(core_cache: Path) -> None:
     for i, e in enumerate(e for e in core.manifest() if e.cls == "ball_bounce"):
         path = core.fetched_path(e)
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, _step(i, 400.0), SR, format="OGG", subtype="VORBIS")
     ev = SoundEvent(id="ball", label="ball_bounce", description="", layer="fg", start_s=0.2, end_s=4.0,
                     params={"ball": "basketball", "motion": "drop", "height_m": 1.2})
-    got = make_generator("hybrid").generate(GenerationRequest(event=ev, clues=_clues("ball"), duration_s=4.0))
+    got = make_generator("hybrid").generate(GenerationRequest(event=ev, clues=still_clues("ball"), duration_s=4.0))
     at = [c["at_s"] for c in got.info["library"]["choices"]]
     assert len(at) >= 4 and at[0] == pytest.approx(0.2, abs=0.01)
     gaps = np.diff(at)
@@ -202,7 +191,7 @@ def test_a_listed_sample_of_an_openttd_catalogue_is_read(tmp_path: Path) -> None
     assert e.key == "bell/any/pkg__01-second.wav"  # linked under the sample's own name, which the index reads
 
 
-def test_fetch_refuses_a_package_that_is_not_the_pinned_one(cache: Path, tmp_path: Path) -> None:
+def test_fetch_refuses_a_package_that_is_not_the_pinned_one(core_cache: Path, tmp_path: Path) -> None:
     debs = tmp_path / "debs"
     debs.mkdir()
     for pkg in core.pinned():
@@ -212,7 +201,7 @@ def test_fetch_refuses_a_package_that_is_not_the_pinned_one(cache: Path, tmp_pat
     assert core.missing_fetched()  # nothing half-written
 
 
-def test_sounds_render_writes_every_class_the_way_run_does(cache: Path, tmp_path: Path) -> None:
+def test_sounds_render_writes_every_class_the_way_run_does(core_cache: Path, tmp_path: Path) -> None:
     from foleydesigner.generation.examples import render_classes
     from foleydesigner.generation.procedural import CLASSES
 
@@ -228,7 +217,7 @@ def test_sounds_render_writes_every_class_the_way_run_does(cache: Path, tmp_path
     assert len(CLASSES) >= 50
 
 
-def test_your_library_first_then_the_core_then_synthesis(cache: Path, tmp_path: Path) -> None:
+def test_your_library_first_then_the_core_then_synthesis(core_cache: Path, tmp_path: Path) -> None:
     mine = tmp_path / "sfx"
     mine.mkdir()
     sf.write(mine / "DOORWood_Door Slam Heavy_FDT_TestLib.wav", np.tile(_step(0, 200.0), 2)[:, None], SR)
@@ -236,7 +225,7 @@ def test_your_library_first_then_the_core_then_synthesis(cache: Path, tmp_path: 
 
     def play(label: str, layer: str = "fg", source: str = "track") -> dict:
         ev = SoundEvent(id=label, label=label, description="", layer=layer, start_s=0.5, end_s=3.0, onsets_s=[0.5])
-        return gen.generate(GenerationRequest(event=ev, clues=_clues(label, source=source), duration_s=4.0)).info
+        return gen.generate(GenerationRequest(event=ev, clues=still_clues(label, source=source), duration_s=4.0)).info
 
     assert play("door_slam")["library"]["choices"][0]["file"].startswith("DOORWood")  # yours
     walla = play("crowd_murmur", "bg", "scene")
@@ -245,7 +234,7 @@ def test_your_library_first_then_the_core_then_synthesis(cache: Path, tmp_path: 
     assert bark["library"]["fallback"] == "procedural" and bark["sound_class"] == "dog_bark"
 
 
-def test_the_linked_folder_is_named_by_what_it_holds_and_never_rebuilt_under_a_reader(cache: Path,
+def test_the_linked_folder_is_named_by_what_it_holds_and_never_rebuilt_under_a_reader(core_cache: Path,
                                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     first = core.linked_root()
     held = sorted(p.relative_to(first).as_posix() for p in first.rglob("*.ogg"))

@@ -14,7 +14,7 @@ from foleydesigner.agents.script_writer import bed_event, gate, track_event
 from foleydesigner.agents.tot_rules import Evidence, computed_scores, facts
 from foleydesigner.bench.spotting import score_clip
 from foleydesigner.schemas import FoleyScript, SceneContext, Shot, SoundEvent
-from foleydesigner.tools.camera import MotionEstimator, classify_camera
+from foleydesigner.tools.camera import classify_camera
 from foleydesigner.tools.picture import (
     _green_fraction,
     _night_sky_fraction,
@@ -24,7 +24,7 @@ from foleydesigner.tools.picture import (
     _Stats,
 )
 from foleydesigner.tools.shots import ShotDetector, split_at_cuts
-from tests.helpers import ball_track, context, linear_track, video_info
+from tests.helpers import ball_track, camera_of, context, linear_track, video_info
 
 DEMO = Path(__file__).resolve().parents[1] / "foleydesigner" / "data" / "demo_vtest.mp4"
 RNG = np.random.default_rng(7)
@@ -70,8 +70,7 @@ def test_pans_shake_and_zooms_are_no_cuts_and_are_classified() -> None:
     still = [_view(SCENE_A, 150) for _ in range(40)]
     kinds = {}
     for name, frames in (("pan", pan), ("shake", shake), ("zoom", zoom), ("still", still)):
-        est = MotionEstimator()
-        kinds[name] = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames])[0]
+        kinds[name] = camera_of(frames)[0]
     assert kinds == {"pan": "pan", "shake": "handheld", "zoom": "zoom", "still": "static"}
 
 
@@ -276,8 +275,7 @@ def _traffic(n: int = 40, width: int = 160, height: int = 90) -> list[np.ndarray
 
 def test_a_locked_off_street_with_traffic_is_static_and_has_no_cuts() -> None:
     frames = _traffic()
-    est = MotionEstimator()
-    kind, facts = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames])
+    kind, facts = camera_of(frames)
     assert kind == "static", facts
     assert len(_detect(frames)) == 1
 
@@ -293,14 +291,12 @@ def test_figures_running_across_a_plain_backdrop_leave_the_camera_still() -> Non
             x = min(max(x, 0), 192 - 16)
             img[y:y + 24, x:x + 16] = figure
         frames.append(img)
-    est = MotionEstimator()
-    kind, facts = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames])
+    kind, facts = camera_of(frames)
     assert kind == "static", facts
     # the same figures over a textured world: the world votes, and a pan of it is still a pan
     world = cv2.resize(RNG.integers(0, 255, (27, 60, 3), dtype=np.uint8), (480, 108), interpolation=cv2.INTER_LINEAR)
     panned = [world[:, 3 * i:3 * i + 192].copy() for i in range(40)]
-    est = MotionEstimator()
-    assert classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in panned])[0] == "pan"
+    assert camera_of(panned)[0] == "pan"
 
 
 def test_a_fast_jump_in_a_still_shot_is_not_a_cut() -> None:

@@ -8,9 +8,8 @@ import numpy as np
 
 from foleydesigner.agents.evidence import sound_for_track
 from foleydesigner.schemas import SceneContext
-from foleydesigner.tools.camera import MotionEstimator, classify_camera
 from foleydesigner.tools.picture import _scene, _Stats, _surf
-from tests.helpers import linear_track
+from tests.helpers import camera_of, linear_track
 
 OUTDOOR_DAY = {"description": "street", "location": "outdoor", "room_size": "open", "time_of_day": "day"}
 
@@ -41,15 +40,13 @@ def _dusk_street(n: int = 60, width: int = 192, height: int = 108) -> list[np.nd
 
 def test_a_still_camera_over_two_way_traffic_that_outnumbers_the_road_is_static() -> None:
     frames = _dusk_street()
-    est = MotionEstimator()
-    kind, facts = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in frames])
+    kind, facts = camera_of(frames)
     assert kind == "static", facts
     assert facts["still_frames"] >= 0.5
     # the same street panned across (every mark moves one way) is still a pan
     wide = np.concatenate([frames[0]] * 3, axis=1)
     panned = [np.ascontiguousarray(wide[:, 2 * i:2 * i + 192]) for i in range(60)]
-    est = MotionEstimator()
-    kind, facts = classify_camera([est.update(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)) for f in panned])
+    kind, facts = camera_of(panned)
     assert kind == "pan", facts
 
 
