@@ -244,7 +244,7 @@ def true_peak_dbfs(audio: np.ndarray, sr: int = SAMPLE_RATE) -> float:
     if np.size(audio) == 0:
         return -math.inf
     a = np.asarray(audio)
-    peak = float(np.max(np.abs(a))) if sr >= 96_000 else float(oversampled_envelope(a).max())
+    peak = float(np.max(np.abs(a))) if sr >= 96_000 else oversampled_peak(a)
     return 20.0 * math.log10(peak) if peak > 0 else -math.inf
 
 
