@@ -38,14 +38,9 @@ SURFACE_FALLBACK = {"concrete": ("concrete", "wood", "metal"), "wood": ("wood", 
 SURFACE_NAMES = {"concrete": ("concrete", "pavement", "asphalt", "stone", "tile", "hard"), "wood": ("wood",),
                  "gravel": ("gravel",), "grass": ("grass",), "snow": ("snow",), "metal": ("metal",)}
 _noticed: set[str] = set()
-#: A step is two contacts: the heel, then the ball of the foot 90–120 ms later and about 9 dB softer (as the
-#: procedural footsteps model them). The core's footstep takes are whole steps: their spectrograms show the heel and
-#: the ball of the foot 60–90 ms apart inside each take (ufoai stone/tile/wood, minetest hard/wood). Laying a second
-#: take as the toe gave four contacts a step, a gait no walker has, so a step plays one take. HEEL_TOE lays a toe
-#: take after each heel take, for a library whose takes are single contacts.
-TOE_GAP_S = (0.09, 0.12)
-TOE_DB = -9.0
-HEEL_TOE = False
+#: A step is one take: the core's footstep takes are whole steps, their spectrograms show the heel and the ball of
+#: the foot 60–90 ms apart inside each take (ufoai stone/tile/wood, minetest hard/wood); laying a second take as the
+#: toe gave four contacts a step, a gait no walker has.
 #: A bed longer than its take loops the take; a take shorter than this repeats audibly (a gust every 3.5 s), so a
 #: longer bed is synthesised instead (an ambience editor loops tens of seconds, never a few).
 MIN_LOOP_S = 8.0
@@ -112,10 +107,6 @@ class HybridGenerator(LibraryGenerator):
             mine = one_walker(mine)
         return [Match(r, 1.0) for r in mine]
 
-    def _onsets(self, request: GenerationRequest, cls: str) -> list[float]:
-        """Hit times of an impulsive event (see _pattern)."""
-        return [t for t, _ in self._pattern(request, cls)]
-
     def _pattern(self, request: GenerationRequest, cls: str) -> list[tuple[float, float]]:
         """(time, accent) of each hit: the visual onsets (accent 1); without them the class's natural pattern as the
         procedural model lays it (a dropped ball's ever shorter, softer bounces, a walking pace, a single slam),
@@ -169,25 +160,6 @@ class HybridGenerator(LibraryGenerator):
             out[:, s0 - a: s0 - a + src.shape[1]] += src
         return out, a, plan
 
-    def _toes(self, request: GenerationRequest, onsets: list[float], start: float, end: float, matches: list[Match],
-              rng: np.random.Generator, query: str, src: np.ndarray, s0: int, plan: Any) -> tuple[np.ndarray, int]:
-        """The heels' source with a toe contact laid after each (TOE_GAP_S, TOE_DB); its takes join the plan."""
-        toes = [o + float(rng.uniform(*TOE_GAP_S)) for o in onsets]
-        toes = [t for t in toes if t < request.duration_s]
-        if not toes:
-            return src, s0
-        softer = request.event.model_copy(
-            update={"intensity": max(0.0, request.event.intensity + TOE_DB / INTENSITY_RANGE_DB)})
-        toe_src, t0, toe_plan = self._hits(replace(request, event=softer), toes, start, end, matches, rng, query)
-        a, b = min(s0, t0), max(s0 + src.shape[1], t0 + toe_src.shape[1])
-        out = np.zeros((max(src.shape[0], toe_src.shape[0]), b - a), np.float32)
-        out[:, s0 - a: s0 - a + src.shape[1]] += src
-        out[:, t0 - a: t0 - a + toe_src.shape[1]] += toe_src
-        for c in toe_plan.choices:
-            c.role = "toe"
-        plan.choices += toe_plan.choices
-        return out, a
-
     @staticmethod
     def _with_air(src: np.ndarray, s0: int, onsets: list[float], end: float, request: GenerationRequest,
                   rng: np.random.Generator) -> np.ndarray:
@@ -223,8 +195,6 @@ class HybridGenerator(LibraryGenerator):
             hits = self._pattern(request, cls)
             onsets = [t for t, _ in hits]
             src, s0, plan = self._accented(request, hits, start, end, matches, rng, query)
-            if cls == "footsteps" and HEEL_TOE:
-                src, s0 = self._toes(request, onsets, start, end, matches, rng, query, src, s0, plan)
             src = self._with_air(src, s0, onsets, end, request, rng)
         else:
             src, s0, plan = self._bed(request, start, end, matches, rng, query)
