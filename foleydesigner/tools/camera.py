@@ -104,10 +104,9 @@ class MotionEstimator:
         if len(lattice):
             # A small window, so a road point beside a car follows the road, not the car's edges.
             moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, grey, lattice, None, winSize=(7, 7), maxLevel=2)
-            ok = status.ravel() == 1
+            cells = _cell_flows(lattice, moved, status.ravel() == 1, owner)
             # A zoom moves the edges, not the centre: the majority vote waits for a scale RANSAC calls unchanged.
-            if ((abs(scale - 1.0) < STILL_SCALE and _background_still(lattice, moved, ok, owner))
-                    or _crossing_traffic(lattice, moved, ok, owner)):
+            if (abs(scale - 1.0) < STILL_SCALE and _background_still(cells)) or _crossing_traffic(cells):
                 return FrameMotion(0.0, 0.0, 1.0, 1.0)
         w = grey.shape[1]
         # Translation of the frame centre (not of the origin), so a zoom about the centre reads as no shift.
@@ -134,34 +133,34 @@ def _cell_corners(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return np.stack([xs, ys], axis=1).astype(np.float32).reshape(-1, 1, 2), owner, share
 
 
-def _background_still(pts: np.ndarray, nxt: np.ndarray, ok: np.ndarray, owner: np.ndarray) -> bool:
-    """Most textured cells hold still, and together they do not drift (a slow pan or a hand-held sway moves
-    every cell a little the same way): the camera holds still, and what moves is in front of it."""
-    if not len(pts):
-        return False
+def _cell_flows(pts: np.ndarray, nxt: np.ndarray, ok: np.ndarray, owner: np.ndarray) -> dict[int, np.ndarray]:
+    """The median flow (px a frame) of each GRID cell with at least 3 tracked lattice points."""
     flow = (nxt - pts).reshape(-1, 2)
-    cells = [np.median(flow[(owner == c) & ok], axis=0) for c in np.unique(owner) if np.count_nonzero((owner == c) & ok) >= 3]
-    still = [v for v in cells if float(np.hypot(*v)) < STILL_PX]
-    if len(cells) < MIN_CELLS or len(still) < STILL_SHARE * len(cells):
+    return {int(c): np.median(flow[(owner == c) & ok], axis=0) for c in np.unique(owner)
+            if np.count_nonzero((owner == c) & ok) >= 3}
+
+
+def _held(cells: dict[int, np.ndarray], need: float) -> bool:
+    """Enough cells vote (MIN_CELLS), at least `need` of them hold still, and together they do not drift."""
+    still = [v for v in cells.values() if float(np.hypot(*v)) < STILL_PX]
+    if len(cells) < MIN_CELLS or len(still) < need:
         return False
     return float(np.hypot(*np.median(still, axis=0))) < STILL_DRIFT_PX
 
 
-def _crossing_traffic(pts: np.ndarray, nxt: np.ndarray, ok: np.ndarray, owner: np.ndarray) -> bool:
+def _background_still(cells: dict[int, np.ndarray]) -> bool:
+    """Most textured cells hold still, and together they do not drift (a slow pan or a hand-held sway moves
+    every cell a little the same way): the camera holds still, and what moves is in front of it."""
+    return _held(cells, STILL_SHARE * len(cells))
+
+
+def _crossing_traffic(cells: dict[int, np.ndarray]) -> bool:
     """Some textured cells hold exactly still while, in one column of the grid, cells move opposite ways across
     it (or, in one row, opposite ways up and down): traffic in both directions under a locked-off camera, even
     when the cars outnumber the road's texture. A pan or a sway moves every cell one way; a tracking shot's
     moving background agrees with itself; a zoom moves all of one column the same way across (each column lies
     on one side of the centre). Only a roll about the lens axis would mimic it, and it leaves no cell still."""
-    if not len(pts):
-        return False
-    flow = (nxt - pts).reshape(-1, 2)
-    cells = {int(c): np.median(flow[(owner == c) & ok], axis=0) for c in np.unique(owner)
-             if np.count_nonzero((owner == c) & ok) >= 3}
-    still = [v for v in cells.values() if float(np.hypot(*v)) < STILL_PX]
-    if len(cells) < MIN_CELLS or len(still) < max(2, CROSSING_STILL_SHARE * len(cells)):
-        return False
-    if float(np.hypot(*np.median(still, axis=0))) >= STILL_DRIFT_PX:
+    if not _held(cells, max(2, CROSSING_STILL_SHARE * len(cells))):
         return False
     moving = [(c, v) for c, v in cells.items() if float(np.hypot(*v)) >= STILL_PX]
     for i, (c1, v1) in enumerate(moving):
