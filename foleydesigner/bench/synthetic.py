@@ -13,13 +13,13 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from foleydesigner.bench.drawing import Prim, draw_prims, noise_field, prims_extent, write_mp4
 from foleydesigner.tools.depth import real_height_m
 from foleydesigner.units import azimuth_from_x, focal_length_px
 
@@ -30,8 +30,6 @@ CAMERA_HEIGHT_M = 1.5
 GRAVITY_M_S2 = 9.81
 WALK_SPEED_M_S = 1.4  # typical adult walking speed
 DUTY_FACTOR = 0.6  # fraction of a stride each foot is on the ground (normal walking ~0.6)
-_SHIFT = 4  # OpenCV sub-pixel drawing: coordinates × 16
-Prim = tuple[Any, ...]
 
 
 @dataclass
@@ -225,53 +223,13 @@ class _Walker:
         return prims
 
 
-def _draw(img: np.ndarray, prims: list[Prim], offset: tuple[float, float] = (0, 0), mask: bool = False) -> None:
-    def p(pt: tuple[float, float]) -> tuple[int, int]:
-        return int(round((pt[0] + offset[0]) * 16)), int(round((pt[1] + offset[1]) * 16))
-
-    aa = cv2.LINE_8 if mask else cv2.LINE_AA
-    for prim in prims:
-        colour = 255 if mask else prim[-1]
-        if prim[0] == "poly":
-            cv2.fillPoly(img, [np.array([p(q) for q in prim[1]], np.int32)], colour, aa, _SHIFT)
-        elif prim[0] == "circle":
-            cv2.circle(img, p(prim[1]), int(round(prim[2] * 16)), colour, -1, aa, _SHIFT)
-        else:
-            cv2.line(img, p(prim[1]), p(prim[2]), colour, max(1, int(round(prim[3]))), aa, _SHIFT)
-
-
-def _extent(prims: list[Prim]) -> list[float]:
-    """Exact box (x, y, w, h) of the drawn primitives (thick lines have round caps), not pixel-rounded."""
-    xs: list[float] = []
-    ys: list[float] = []
-    for prim in prims:
-        if prim[0] == "poly":
-            pts, r = prim[1], 0.0
-        elif prim[0] == "circle":
-            pts, r = [prim[1]], prim[2]
-        else:
-            pts, r = [prim[1], prim[2]], max(1, int(round(prim[3]))) / 2
-        xs += [q[0] + d for q in pts for d in (-r, r)]
-        ys += [q[1] + d for q in pts for d in (-r, r)]
-    return [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
-
-
-def _noise_field(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """Multi-scale value noise in [-1, 1] (grass/asphalt-like texture at several grain sizes)."""
-    out = np.zeros((h, w), np.float32)
-    for cell, amp in ((2, 0.35), (8, 0.35), (32, 0.3)):
-        small = rng.uniform(-1, 1, (max(2, h // cell), max(2, w // cell))).astype(np.float32)
-        out += amp * cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-    return out
-
-
 def _background(cam: _Camera, rng: np.random.Generator) -> np.ndarray:
     h, w, hz = cam.h, cam.w, int(cam.horizon)
     img = np.zeros((h, w, 3), np.float32)
     rows = np.linspace(0, 1, hz)[:, None, None]
     img[:hz] = (200, 170, 140) + rows * np.array([20, 20, 10])  # sky, BGR
     ground = np.array(rng.uniform([60, 90, 70], [110, 140, 120]), np.float32)
-    img[hz:] = ground + 40 * _noise_field(rng, h - hz, w)[..., None]
+    img[hz:] = ground + 40 * noise_field(rng, h - hz, w)[..., None]
     x = 0
     while x < w:  # a row of buildings with windows along the horizon
         bw, bh = int(rng.uniform(0.08, 0.2) * w), int(rng.uniform(0.1, 0.3) * h)
@@ -283,26 +241,8 @@ def _background(cam: _Camera, rng: np.random.Generator) -> np.ndarray:
     for _ in range(3):  # kerb / road markings converging on the vanishing point
         xb = rng.uniform(-0.5, 1.5) * w
         cv2.line(img, (w // 2, hz), (int(xb), h), (170, 170, 170), max(1, w // 300), cv2.LINE_AA)
-    img += 6 * _noise_field(rng, h, w)[..., None]
+    img += 6 * noise_field(rng, h, w)[..., None]
     return img
-
-
-def _write_mp4(frames: Iterator[np.ndarray], out_path: Path, fps: float) -> None:
-    """Encode frames as they are rendered (H.264, yuv420p), so a long clip never sits in memory."""
-    import av
-
-    rate = Fraction(fps).limit_denominator(1001)
-    with av.open(str(out_path), mode="w") as container:
-        stream = None
-        for img in frames:
-            if stream is None:
-                stream = container.add_stream("libx264", rate=rate)
-                stream.width, stream.height, stream.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
-                stream.options = {"crf": "16", "preset": "veryfast"}  # low enough that sensor noise survives coding
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode() if stream is not None else []:
-            container.mux(packet)
 
 
 def _scene(kind: str, cam: _Camera, dur: float, rng: np.random.Generator) -> tuple[list[Any], list[Prim]]:
@@ -358,7 +298,7 @@ def make_clip(kind: str, out_path: str | Path, *, width: int = 640, height: int 
     n = max(1, int(round(duration_s * fps)))
     truth = [SyntheticObject(i, a.kind, a.label, real_height_m(a.label)) for i, a in enumerate(actors)]
     occ_mask = np.zeros((height, width), np.uint8)
-    _draw(occ_mask, occluders, mask=True)
+    draw_prims(occ_mask, occluders, mask=True)
     pad = (width // 2, height // 2)  # masks on a padded canvas count the pixels outside the frame too
     total = [1] * len(actors)
 
@@ -370,16 +310,16 @@ def make_clip(kind: str, out_path: str | Path, *, width: int = 640, height: int 
             masks = {}
             for k in order:
                 prims = actors[k].prims(t)
-                _draw(img, prims)
+                draw_prims(img, prims)
                 big = np.zeros((2 * height, 2 * width), np.uint8)
-                _draw(big, prims, offset=pad, mask=True)
+                draw_prims(big, prims, offset=pad, mask=True)
                 masks[k] = big[pad[1]:pad[1] + height, pad[0]:pad[0] + width]
                 o = truth[k]
-                o.boxes.append(_extent(prims))
+                o.boxes.append(prims_extent(prims))
                 o.azimuth_deg.append(azimuth_from_x(o.boxes[-1][0] + o.boxes[-1][2] / 2, width, hfov_deg))
                 o.depth_m.append(actors[k].depth(t))
                 total[k] = max(1, int(np.count_nonzero(big)))
-            _draw(img, occluders)
+            draw_prims(img, occluders)
             cover = occ_mask.copy()
             for k in reversed(order):  # nearest first: what is in front hides what is behind
                 truth[k].visible.append(int(np.count_nonzero(masks[k] & ~cover) >= 0.5 * total[k]))
@@ -387,7 +327,7 @@ def make_clip(kind: str, out_path: str | Path, *, width: int = 640, height: int 
             noisy = img + rng.normal(0, 3.0, img.shape).astype(np.float32)  # sensor noise, σ 3 levels
             yield np.clip(noisy, 0, 255).astype(np.uint8)
 
-    _write_mp4(render(), out, fps)
+    write_mp4(render(), out, fps)
     for o, a in zip(truth, actors, strict=True):
         times = a.heel_strikes(duration_s) if isinstance(a, _Walker) else getattr(a, "contacts", [])
         o.onset_kind = "footstep" if isinstance(a, _Walker) else ("bounce" if isinstance(a, _Ball) else None)
