@@ -108,16 +108,16 @@ def _load(path: str, sr: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def _new_hits(path: str, onsets: tuple[float, ...]) -> list[float]:
+def _new_hits(path: str, onsets: tuple[float, ...], sr: int = 16_000) -> list[float]:
     """The onsets of a file that start a new hit: the first, then each where the 20 ms before it lie
     TAKE_DECAYED_DB under the loudest moment of the hit that is ringing and whose own first 100 ms reach within
     TAKE_DECAYED_DB of the file's loudest (a crumble deep in a blast's tail is not a hit of its own; 10 ms RMS
     frames)."""
     if len(onsets) < 2:
         return list(onsets)
-    audio = _load(path, 16_000)
+    audio = _load(path, sr)  # at the rate its takes are cut at: the same cached read
     mono = audio.mean(axis=0)
-    hop = 160
+    hop = sr // 100
     n = mono.size // hop
     if n == 0:
         return list(onsets)
@@ -177,13 +177,15 @@ class LibraryGenerator:
 
     # ---- hits -----------------------------------------------------------------------------------------------
 
-    def _takes(self, matches: list[Match]) -> list[tuple[Match, float, float]]:
+    def _takes(self, matches: list[Match], sr: int | None = None) -> list[tuple[Match, float, float]]:
         """(match, onset s, end s) of every take of the files: onset to the next onset where the sound has died
-        down (TAKE_DECAYED_DB) or the file's end; an onset inside a still-ringing sound is that sound's."""
+        down (TAKE_DECAYED_DB; read at `sr`) or the file's end; an onset inside a still-ringing sound is that
+        sound's. Without `sr`, every onset (whether a file has a take at all: no file is read)."""
         takes = []
         for m in matches:
             rec = m.recording
-            onsets = _new_hits(str(self.library.file(m.recording)), tuple(rec.onsets_s)) or [0.0]
+            onsets = (list(rec.onsets_s) if sr is None or len(rec.onsets_s) < 2
+                      else _new_hits(str(self.library.file(m.recording)), tuple(rec.onsets_s), sr)) or [0.0]
             for i, o in enumerate(onsets):
                 end = min(onsets[i + 1] if i + 1 < len(onsets) else rec.duration_s, o + TAKE_MAX_S)
                 if end - o >= TAKE_MIN_S:
@@ -193,7 +195,7 @@ class LibraryGenerator:
     def _hits(self, request: GenerationRequest, onsets: list[float], start: float, end: float,
               matches: list[Match], rng: np.random.Generator, query: str) -> tuple[np.ndarray, int, Plan]:
         sr = request.sample_rate
-        takes = self._takes(matches)
+        takes = self._takes(matches, sr)
         whole = not onsets  # no visual onsets: the best file's first take plays from the event's start
         times = onsets or [start]
         order: list[int] = []
