@@ -122,3 +122,11 @@ def test_the_sturdier_judge_set_widens_thin_groups_from_the_judges_own_packages_
         assert count(original, c) <= 4 and count(sturdier, c) > count(original, c)
     with pytest.raises(InputError, match="judge set 3"):
         read_references(judge_set=3)
+
+
+def test_eval_realism_with_an_unknown_judge_set_is_a_one_line_error(monkeypatch, capsys, tmp_path: Path) -> None:
+    from tests.helpers import run_cli
+
+    code, out, err = run_cli(monkeypatch, capsys, ["eval", "realism", "--renders", str(tmp_path), "--judge-set", "3"])
+    assert code == 2 and "--judge-set 3: unknown" in err and "2 (sturdier)" in err
+    assert len(err.strip().splitlines()) == 1
