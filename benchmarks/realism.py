@@ -1,6 +1,7 @@
 """Sounds heard as what they claim: every class rendered by each generator, judged by the aiSFX judge.
 
-    python benchmarks/realism.py [--generators hybrid,procedural] [--references DIR] [--demo RUN_DIR]
+    python benchmarks/realism.py [--generators hybrid,procedural] [--judge-sets 1,2] [--references DIR]
+                                 [--renders DIR] [--demo RUN_DIR]
 
 Each generator renders one 2 s `<class>.wav` per class, as `foley sounds --render` does; the judge
 (`foleydesigner.eval.realism_judge`) ranks each against groups of real recordings from Debian packages that the
@@ -9,7 +10,10 @@ real group, top-1, the distance to the right group ÷ that group's real-to-real 
 older figure, secondary), and the share of 10 ms frames 90 dB under the render's peak (digital silence). Then per
 generator: top-1 and the median ratio over classes with a real group, FAD on the aiSFX embedding (not comparable
 with the paper's VGGish FAD 1.88), and rendering speed as a multiple of real time. `--demo DIR` judges a
-`foley demo` run's stems as well (the footsteps' nearest groups).
+`foley demo` run's stems as well (the footsteps' nearest groups). Every judgement is made with each judge set
+(`--judge-sets`, default both: 1 the original references, 2 with the thin groups widened), side by side in one
+run, the real recordings' row re-measured per set. `--renders DIR` judges a folder of `<class>.wav` instead of
+rendering (one generator).
 """
 
 from __future__ import annotations
@@ -42,22 +46,29 @@ def main() -> None:
     ap.add_argument("--generators", default="hybrid,procedural")
     ap.add_argument("--references", type=Path, default=None, help="the judge's reference cache")
     ap.add_argument("--demo", type=Path, default=None, help="a `foley demo` output folder to judge too")
+    ap.add_argument("--judge-sets", default="1,2", help="the judge's reference sets, each judged in turn")
+    ap.add_argument("--renders", type=Path, default=None, help="judge these <class>.wav files, not fresh renders")
     args = ap.parse_args()
-    for gen in args.generators.split(","):
+    sets = [int(k) for k in args.judge_sets.split(",")]
+    for gen in ([f"renders in {args.renders}"] if args.renders else args.generators.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            paths = render_classes(tmp, generator=gen, seconds=SECONDS)
+            folder = args.renders or Path(tmp)
+            paths = sorted(folder.glob("*.wav")) if args.renders else render_classes(tmp, generator=gen,
+                                                                                     seconds=SECONDS)
             speed = len(paths) * SECONDS / (time.perf_counter() - t0)
-            report = judge(renders_in(Path(tmp)), references=args.references)
-            print(f"\n## --generator {gen}\n")
-            print(table(report))
+            for k in sets:
+                report = judge(renders_in(folder), references=args.references, judge_set=k)
+                print(f"\n## --generator {gen}, judge set {k}\n" if not args.renders else f"\n## {gen}, judge set {k}\n")
+                print(table(report))
             silent = {p.stem: silence_share(p) for p in paths}
             worst = sorted(((s, c) for c, s in silent.items() if s > 0.2), reverse=True)
             print(f"classes with > 20 % digital silence: {len(worst)} {[f'{c} {s:.0%}' for s, c in worst]}")
-            print(f"rendering: {speed:.0f}× real time ({len(paths)} classes × {SECONDS:g} s)")
-    if args.demo:
-        report = judge(stems_in(args.demo), references=args.references)
-        print(f"\n## stems of {args.demo}\n")
+            if not args.renders:
+                print(f"rendering: {speed:.0f}× real time ({len(paths)} classes × {SECONDS:g} s)")
+    for k in sets if args.demo else ():
+        report = judge(stems_in(args.demo), references=args.references, judge_set=k)
+        print(f"\n## stems of {args.demo}, judge set {k}\n")
         print(table(report))
         steps = [v for v in report.verdicts if v.cls == "footsteps"]
         print(f"footsteps stems heard as footsteps: {sum(v.hit for v in steps)} of {len(steps)} "

@@ -96,13 +96,14 @@ def eval_(
     run: Annotated[Path | None, typer.Option(help="realism: judge the stems of this `foley run` folder")] = None,
     generator: Annotated[str, typer.Option(help="realism: the generator that renders the classes")] = "hybrid",
     references: Annotated[Path | None, typer.Option(help="realism: folder of the judge's real recordings (fetched with apt-get if missing)")] = None,
+    judge_set: Annotated[int, typer.Option(help="realism: the judge's reference set: 2 (sturdier: thin groups widened; the default) or 1 (the original 163 recordings)")] = 2,
 ) -> None:
     """Benchmark the pipeline vs the w/o-STC and text-only placement baselines on synthetic clips with exact truth;
     `foley eval realism` judges renders against real recordings (aiSFX embedding)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     if what is not None:
-        eval_realism(what, out, renders, run, generator, references, library, seed)
+        eval_realism(what, out, renders, run, generator, references, library, seed, judge_set)
         return
     if out is None:
         fail(FoleyError("foley eval needs --out DIR (or `foley eval realism`)"))
@@ -140,16 +141,19 @@ def eval_(
 
 
 def eval_realism(what: str, out: Path | None, renders: Path | None, run: Path | None, generator: str,
-                 references: Path | None, library: Path | None, seed: int) -> None:
+                 references: Path | None, library: Path | None, seed: int, judge_set: int = 2) -> None:
     """`foley eval realism`: the judge's table for renders (or a run's stems); --out also writes realism.json."""
     import tempfile
 
     from foleydesigner.eval.realism import judge, renders_in, stems_in, table
-    from foleydesigner.eval.realism_judge import missing
+    from foleydesigner.eval.realism_judge import JUDGE_SETS, missing
 
     try:
         if what != "realism":
             raise FoleyError(f"foley eval {what}: unknown; the one named evaluation is `foley eval realism`")
+        if judge_set not in JUDGE_SETS:
+            raise FoleyError(f"--judge-set {judge_set}: unknown; the sets are "
+                             + ", ".join(f"{k} ({v})" for k, v in JUDGE_SETS.items()))
         if why := missing():
             raise FoleyError(why)
         if out is not None and out.exists() and not out.is_dir():
@@ -166,7 +170,7 @@ def eval_realism(what: str, out: Path | None, renders: Path | None, run: Path | 
                         render_classes(renders, generator=generator, library=library, seed=seed)
                 items = renders_in(renders)
             with console.status("judging (the first run fetches and embeds the real recordings)"):
-                report = judge(items, references=references)
+                report = judge(items, references=references, judge_set=judge_set)
     except FoleyError as exc:
         fail(exc)
         return

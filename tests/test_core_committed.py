@@ -133,4 +133,6 @@ def test_offline_newly_committed_classes_play_recordings(core_cache: Path, label
     assert lib["source"] == "core"
     assert {c["package"] for c in lib["choices"]} <= packages
     assert all(c["licence"] in ("CC0-1.0", "public-domain") for c in lib["choices"])
-    assert float(np.max(np.abs(got.full()))) > 0.05
+    # audible, not silence: a take keeps its level under its file's loudest hit (a last clink of a handful of
+    # coins is quieter than the first), so a round-robin pick may be a quiet one
+    assert float(np.max(np.abs(got.full()))) > 0.01

@@ -97,6 +97,24 @@ def test_fetched_footsteps_play_the_scene_surface_one_take_per_onset(core_cache:
     assert 0 < float(np.sqrt(np.mean(gap ** 2)))
 
 
+def test_steps_seen_at_10_fps_walk_on_a_steady_cadence_within_a_frame_of_the_picture() -> None:
+    from foleydesigner.generation.library.hybrid import steady_gait
+
+    # a demo walker's visual onsets: 0.1 s frames make a 1.5 Hz walk read 0.4 s, then 0.7 s (a limp, or a trot)
+    seen = [0.0, 0.5, 1.3, 1.7, 2.4, 3.1, 4.0, 4.7, 5.5, 6.2, 6.8, 7.5, 8.0, 8.7, 9.4]
+    got = steady_gait(seen, 0.1)
+    cv = lambda t: float(np.std(np.diff(t)) / np.mean(np.diff(t)))  # noqa: E731
+    assert cv(seen) > 0.15 and cv(got) < 0.08  # a walker's step time varies by a few per cent
+    assert max(abs(a - b) for a, b in zip(got, seen, strict=True)) <= 0.1 + 1e-9  # never a frame off the picture
+    assert all(b > a for a, b in zip(got, got[1:], strict=False))
+    steady = [0.5, 1.1, 1.7, 2.3, 2.9]
+    assert steady_gait(steady, 0.1) == steady  # a regular walk is left as it is
+    speeding = list(np.cumsum([0.7, 0.68, 0.66, 0.64, 0.62, 0.6, 0.58, 0.56]).round(3))
+    sped = np.diff(steady_gait(speeding, 0.1))
+    assert sped[:3].mean() > sped[-3:].mean() + 0.03  # a walk that speeds up keeps doing so
+    assert steady_gait([0.0, 0.7, 1.0], 0.1) == [0.0, 0.7, 1.0]  # too few steps to know a cadence
+
+
 def test_a_floor_walks_on_one_recording_set_named_for_it_else_the_one_with_most_takes(core_cache: Path) -> None:
     import re
 

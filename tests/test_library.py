@@ -201,3 +201,23 @@ def test_a_too_short_recording_falls_back_to_procedural(tmp_path: Path, monkeypa
     assert result.info["library"]["fallback"] == "procedural"
     assert "door_slam" in result.info["warnings"][0]
     assert float(np.max(np.abs(result.audio))) > 0.01  # the procedural slam, not silence
+
+
+def test_an_onset_inside_a_ringing_sound_is_that_sound_not_a_new_take(tmp_path: Path) -> None:
+    from foleydesigner.generation.library.backend import _new_hits
+
+    sr = 16_000
+    rng = np.random.default_rng(3)
+    t = np.arange(int(3.0 * sr)) / sr
+    x = np.zeros_like(t)
+    blast = (t < 1.6) * np.exp(-t / 0.5) * rng.normal(size=t.size)  # a 1.6 s blast
+    x += blast
+    x[int(0.5 * sr): int(0.52 * sr)] += 0.8 * rng.normal(size=int(0.02 * sr))  # debris while it still roars
+    x[int(2.0 * sr): int(2.3 * sr)] += np.exp(-np.arange(int(0.3 * sr)) / sr / 0.05) * rng.normal(size=int(0.3 * sr))
+    x[int(2.8 * sr): int(2.85 * sr)] += 0.003 * rng.normal(size=int(0.05 * sr))  # a crumble 50 dB down
+    path = tmp_path / "blast.wav"
+    sf.write(path, (0.5 * x / np.abs(x).max()).astype(np.float32), sr)
+    # the debris onset is the blast going on; the second hit, after the blast has died away, is a take of its own;
+    # a whisper 50 dB under the file's loudest is no hit
+    assert _new_hits(str(path), (0.0, 0.5, 2.0, 2.8)) == [0.0, 2.0]
+    assert _new_hits(str(path), (0.0,)) == [0.0]

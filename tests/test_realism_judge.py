@@ -108,3 +108,25 @@ def test_eval_realism_on_an_empty_folder_is_a_one_line_error(monkeypatch, capsys
 
     code, out, err = run_cli(monkeypatch, capsys, ["eval", "realism", "--renders", str(tmp_path)])
     assert code == 2 and "holds no .wav" in err
+
+
+def test_the_sturdier_judge_set_widens_thin_groups_from_the_judges_own_packages_and_keeps_the_original() -> None:
+    from foleydesigner.errors import InputError
+
+    original, sturdier = read_references(judge_set=1), read_references(judge_set=2)
+    assert len(original) == 163 and set(original) < set(sturdier)  # set 1 stays what was measured before
+    added = [r for r in sturdier if r.set == 2]
+    assert {r.package for r in added} <= {r.package for r in original}  # no new package: still never played
+    count = lambda rs, c: sum(r.cls == c for r in rs)  # noqa: E731
+    for c in {r.cls for r in added}:  # only groups that were thin grow
+        assert count(original, c) <= 4 and count(sturdier, c) > count(original, c)
+    with pytest.raises(InputError, match="judge set 3"):
+        read_references(judge_set=3)
+
+
+def test_eval_realism_with_an_unknown_judge_set_is_a_one_line_error(monkeypatch, capsys, tmp_path: Path) -> None:
+    from tests.helpers import run_cli
+
+    code, out, err = run_cli(monkeypatch, capsys, ["eval", "realism", "--renders", str(tmp_path), "--judge-set", "3"])
+    assert code == 2 and "--judge-set 3: unknown" in err and "2 (sturdier)" in err
+    assert len(err.strip().splitlines()) == 1

@@ -17,6 +17,8 @@ import soundfile as sf
 
 from foleydesigner.errors import InputError
 from foleydesigner.eval.realism_judge import (
+    JUDGE_SET,
+    JUDGE_SETS,
     REFERENCES,
     Embedder,
     RealSet,
@@ -42,9 +44,10 @@ class RealismReport:
     n_references: int
     groups: dict[str, float]
     mfcc: dict[str, float] = field(default_factory=dict)
+    judge_set: int = JUDGE_SET
 
     def as_dict(self) -> dict[str, object]:
-        return {"summary": self.summary.__dict__, "real_calibration": self.calibration.__dict__,
+        return {"judge_set": self.judge_set, "summary": self.summary.__dict__, "real_calibration": self.calibration.__dict__,
                 "fad_aisfx": self.fad, "fad_real_halves": self.fad_real_halves, "references": self.n_references,
                 "real_to_real": self.groups,
                 "verdicts": [{**v.__dict__, "mfcc": self.mfcc.get(v.name)} for v in self.verdicts]}
@@ -84,10 +87,10 @@ def stems_in(run: Path) -> list[tuple[str, str, Path]]:
 
 
 def judge(items: list[tuple[str, str, Path]], *, references: Path | None = None, download: bool = True,
-          refs_tsv: Path = REFERENCES) -> RealismReport:
-    """Embed `items` and the real references and rank each item (see realism_judge)."""
+          refs_tsv: Path = REFERENCES, judge_set: int = JUDGE_SET) -> RealismReport:
+    """Embed `items` and the real references of `judge_set` and rank each item (see realism_judge)."""
     cache = references or cache_root() / "references"
-    refs = fetch_references(read_references(refs_tsv), cache, download=download)
+    refs = fetch_references(read_references(refs_tsv, judge_set), cache, download=download)
     if not refs:
         raise InputError(f"no reference recordings in {cache}; run without --offline to fetch them")
     emb = Embedder()
@@ -108,7 +111,7 @@ def judge(items: list[tuple[str, str, Path]], *, references: Path | None = None,
     return RealismReport(
         verdicts, summarise(verdicts, groups), summarise(real.calibration(), groups),
         frechet(mine, real.vecs) if len(mine) >= 2 else float("nan"), frechet(real.vecs[half], real.vecs[~half]),
-        len(refs), groups, mfcc_column(items, refs))
+        len(refs), groups, mfcc_column(items, refs), judge_set)
 
 
 def mfcc_column(items: list[tuple[str, str, Path]], refs: list[tuple[Path, str]]) -> dict[str, float]:
@@ -149,5 +152,6 @@ def table(report: RealismReport) -> str:
               f"{c.median_ratio:.2f} (n = {c.n})",
               f"FAD on the aiSFX embedding: {report.fad:.2f} (two halves of the real set: {report.fad_real_halves:.2f}); "
               "the paper's FAD 1.88 is on another embedding (VGGish) and is not comparable",
-              f"{report.n_references} reference recordings in {len(report.groups)} groups of ≥ 2"]
+              f"{report.n_references} reference recordings in {len(report.groups)} groups of ≥ 2 (judge set "
+              f"{report.judge_set}, {JUDGE_SETS[report.judge_set]})"]
     return "\n".join(lines)

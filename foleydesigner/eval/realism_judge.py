@@ -149,14 +149,29 @@ class Reference:
     package: str
     path: str  # in the package
     cls: str
+    set: int = 1  # the judge set that added it (JUDGE_SETS)
 
 
-def read_references(tsv: Path = REFERENCES) -> list[Reference]:
+#: The judge's reference sets, each the previous plus its rows (the 4th column of judge_references.tsv; none: 1).
+#: 1: the original 163 recordings of 22 groups. 2: the thin impact and surf groups widened from the same packages
+#: (chosen by file name and spectrogram before any render was judged against them): its doors still have two.
+JUDGE_SETS = {1: "original", 2: "sturdier"}
+JUDGE_SET = 2  # the default
+
+
+def read_references(tsv: Path = REFERENCES, judge_set: int = JUDGE_SET) -> list[Reference]:
+    """The references of `judge_set` (its rows and every earlier set's)."""
+    if judge_set not in JUDGE_SETS:
+        raise InputError(f"judge set {judge_set}: unknown; the sets are "
+                         + ", ".join(f"{k} ({v})" for k, v in JUDGE_SETS.items()))
     rows = []
     for line in tsv.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
-            pkg, path, cls = (f.strip() for f in line.split("\t")[:3])
-            rows.append(Reference(pkg, path, cls))
+            fields = [f.strip() for f in line.split("\t")]
+            pkg, path, cls = fields[:3]
+            added = int(fields[3]) if len(fields) > 3 and fields[3] else 1
+            if added <= judge_set:
+                rows.append(Reference(pkg, path, cls, added))
     return rows
 
 

@@ -43,6 +43,10 @@ ATTACK_PRE_S = 0.005  # a take starts this long before its onset: the attack's f
 TAKE_MAX_S = 3.0  # a take rings at most this long (the procedural hits' 2.5 s ring, and a little more)
 TAKE_MIN_S = 0.04  # shorter slices between two onsets are one hit's transients, not takes
 TAKE_FADE_S = 0.02  # a take cut before the next hit of its file fades out over this
+#: An onset inside a file is a new hit only where the sound before it has died down this far under its own peak;
+#: otherwise it is that sound going on (an explosion's debris, thunder's roll, a door's latch after its swing),
+#: and cutting there left a 0.2 s fragment of a 2 s blast: a gunshot, not an explosion.
+TAKE_DECAYED_DB = -20.0
 PITCH_SD_CENTS = 25.0  # per-hit pitch change: σ 25 cents, clipped to ±60 (a tuned-down take still reads the same)
 LEVEL_SD_DB = 1.0  # per-hit level change: σ 1 dB, clipped to ±2.5
 HIT_LEVEL_DB = -1.0  # a file's loudest hit peaks here at intensity 1 (as procedural hits do)
@@ -103,6 +107,31 @@ def _load(path: str, sr: int) -> np.ndarray:
     return audio
 
 
+@lru_cache(maxsize=256)
+def _new_hits(path: str, onsets: tuple[float, ...], sr: int = 16_000) -> list[float]:
+    """The onsets of a file that start a new hit: the first, then each where the 20 ms before it lie
+    TAKE_DECAYED_DB under the loudest moment of the hit that is ringing and whose own first 100 ms reach within
+    TAKE_DECAYED_DB of the file's loudest (a crumble deep in a blast's tail is not a hit of its own; 10 ms RMS
+    frames)."""
+    if len(onsets) < 2:
+        return list(onsets)
+    audio = _load(path, sr)  # at the rate its takes are cut at: the same cached read
+    mono = audio.mean(axis=0)
+    hop = sr // 100
+    n = mono.size // hop
+    if n == 0:
+        return list(onsets)
+    db = 10.0 * np.log10(np.mean(mono[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)
+    keep, top = [onsets[0]], float(db.max())
+    for o in onsets[1:]:
+        a, b = int(keep[-1] * 100), int(o * 100)
+        if b - 2 <= a or b >= n:
+            continue
+        if db[b - 2:b].max() <= db[a:b].max() + TAKE_DECAYED_DB and db[b:b + 10].max() >= top + TAKE_DECAYED_DB:
+            keep.append(o)
+    return keep
+
+
 def _repitch(x: np.ndarray, cents: float) -> np.ndarray:
     """Played faster by 2^(cents/1200): higher and shorter, as a varispeed (tape-style) pitch change."""
     if abs(cents) < 1.0:
@@ -148,12 +177,15 @@ class LibraryGenerator:
 
     # ---- hits -----------------------------------------------------------------------------------------------
 
-    def _takes(self, matches: list[Match]) -> list[tuple[Match, float, float]]:
-        """(match, onset s, end s) of every take of the files: onset to the next onset or the file's end."""
+    def _takes(self, matches: list[Match], sr: int | None = None) -> list[tuple[Match, float, float]]:
+        """(match, onset s, end s) of every take of the files: onset to the next onset where the sound has died
+        down (TAKE_DECAYED_DB; read at `sr`) or the file's end; an onset inside a still-ringing sound is that
+        sound's. Without `sr`, every onset (whether a file has a take at all: no file is read)."""
         takes = []
         for m in matches:
             rec = m.recording
-            onsets = list(rec.onsets_s) or [0.0]
+            onsets = (list(rec.onsets_s) if sr is None or len(rec.onsets_s) < 2
+                      else _new_hits(str(self.library.file(m.recording)), tuple(rec.onsets_s), sr)) or [0.0]
             for i, o in enumerate(onsets):
                 end = min(onsets[i + 1] if i + 1 < len(onsets) else rec.duration_s, o + TAKE_MAX_S)
                 if end - o >= TAKE_MIN_S:
@@ -163,7 +195,7 @@ class LibraryGenerator:
     def _hits(self, request: GenerationRequest, onsets: list[float], start: float, end: float,
               matches: list[Match], rng: np.random.Generator, query: str) -> tuple[np.ndarray, int, Plan]:
         sr = request.sample_rate
-        takes = self._takes(matches)
+        takes = self._takes(matches, sr)
         whole = not onsets  # no visual onsets: the best file's first take plays from the event's start
         times = onsets or [start]
         order: list[int] = []
