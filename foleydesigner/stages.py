@@ -162,6 +162,21 @@ def upmix_surround(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     return {"mix_plan": plan, "mix": {**state["mix"], "surround": "mix_5_1.wav"}, "timings": {"upmix": time.perf_counter() - t0}}
 
 
+def preview_stems(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    """The report's stem monitors (envelopes, spectrograms, Opus previews: most of its build) rendered from the
+    mixer's strips while the 5.1 is upmixed beside this node (graphs/foley.py): both run mostly outside the GIL,
+    so on 2 cores the report's largest part costs the run no wall time. report/early.py says when the report
+    takes them; a failure here only means the report renders them itself."""
+    from foleydesigner.report.early import render_early
+
+    t0 = time.perf_counter()
+    try:
+        render_early(_ctx(runtime).work_dir, state["script"], state["mix_plan"])
+    except Exception as exc:  # noqa: BLE001 - the report is a view: it renders the stems again at the end
+        log.warning("stem monitors not rendered early (%s: %s); the report renders them", exc.__class__.__name__, exc)
+    return {"timings": {"report_stems": time.perf_counter() - t0}}
+
+
 def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """Write the script, clues and plan, and mux both mixes into the untouched video stream."""
     ctx = _ctx(runtime)

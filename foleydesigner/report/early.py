@@ -1,0 +1,86 @@
+"""The report's stem monitors rendered during the run, beside the 5.1 upmix, instead of after it.
+
+The stems' envelopes, spectrograms and Opus previews (most of a report's build) need only the mixer's strips and
+its master gain, both final once the mix is mastered; the upmix, the export and the run's other files change
+none of them. stages.preview_stems renders them into the run's scratch folder (.internal/report_stems/) while
+the upmix runs on the other core, and the report takes them when they are for the same stems, envelope
+resolution and master gain, else renders them itself (as `foley report DIR` always does: the scratch folder is
+gone by then). The page is the same either way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+EARLY_DIR = Path(".internal") / "report_stems"
+_MANIFEST = "manifest.json"
+
+
+def envelope_bins(duration_s: float) -> int:
+    from foleydesigner.report.monitors import ENVELOPE_MAX, ENVELOPE_RATE_HZ
+
+    return int(min(ENVELOPE_MAX, max(50, max(duration_s, 1e-3) * ENVELOPE_RATE_HZ)))
+
+
+def _key(ids: list[str], bins: int, gain: float) -> dict[str, Any]:
+    return {"ids": list(ids), "bins": int(bins), "gain": float(gain)}
+
+
+def render_early(run_dir: Path, script: dict[str, Any], plan: dict[str, Any]) -> bool:
+    """The stem monitors of a run in progress into run_dir/.internal/report_stems/ (written whole, then moved into
+    place). False, and nothing written, when the mixer's strips are not there or this PyAV has no Opus."""
+    from foleydesigner.report import media
+    from foleydesigner.report.mixdown import mixer_strips, stem_path
+    from foleydesigner.report.monitors import audio_adder, in_memory, preview_workers, returns_media, stem_media
+    from foleydesigner.tools.cpus import TaskPool
+
+    post = mixer_strips(run_dir, plan)
+    ids = [e["id"] for e in script.get("events", []) if stem_path(run_dir, e["id"])]
+    if post is None or not media.opus_available() or any(sid not in post.stems for sid in ids):
+        return False
+    bins = envelope_bins(float(script.get("duration_s") or 0.0))
+    final = run_dir / EARLY_DIR
+    tmp = Path(tempfile.mkdtemp(prefix=".report_stems-", dir=final.parent))
+    try:
+        out: dict[str, Any] = {"envelopes": {}, "audio": {}, "spectra": {}}
+        (tmp / "audio").mkdir()
+        with TaskPool(preview_workers()) as pool:
+            add_audio = audio_adder(tmp, out, pool)
+            for sid in ids:
+                stem_media(sid, in_memory(post.stems[sid]), post.master_gain, tmp, out, bins, add_audio)
+            if post.returns:
+                returns_media(post, out, bins, add_audio)
+        (tmp / _MANIFEST).write_text(json.dumps({"key": _key(ids, bins, post.master_gain), "out": out}), encoding="utf-8")
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return True
+
+
+def take_early(run_dir: Path, dest: Path, out: dict[str, Any], ids: list[str], bins: int, gain: float) -> bool:
+    """Move the early stem monitors into the report's media folder and out, when they are for these stems, this
+    envelope resolution and this master gain; False (nothing taken) otherwise."""
+    folder = run_dir / EARLY_DIR
+    try:
+        manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if manifest.get("key") != _key(ids, bins, gain):
+        log.info("report: the early stem monitors are for other stems or another master gain; rendering them again")
+        return False
+    for sub in ("audio", "spectra"):
+        if (folder / sub).is_dir():
+            (dest / sub).mkdir(parents=True, exist_ok=True)
+            for f in sorted((folder / sub).iterdir()):
+                shutil.copyfile(f, dest / sub / f.name)
+    for k in ("envelopes", "audio", "spectra"):
+        out[k].update(manifest["out"][k])
+    return True
