@@ -16,7 +16,8 @@ from foleydesigner import limits
 from foleydesigner.agents.mixing import BUSES
 from foleydesigner.context import RunContext
 from foleydesigner.schemas import FoleyScript, MixPlan, StemInfo, VideoInfo
-from foleydesigner.tools import catalog
+from foleydesigner.tools import catalog, earlytrack
+from foleydesigner.tools.cpus import usable_cores
 from foleydesigner.tools.export import WavWriter, atomic_write_json, deliver_video
 from foleydesigner.tools.otio import build_session, write_session
 from foleydesigner.tools.picture import analyse_picture
@@ -52,16 +53,21 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         warnings.append(damaged)
     elif info.variable_frame_rate:
         warnings.append(f"variable frame rate: clues use the decoded frame timestamps at nominal {info.fps:.3f} fps")
-    with ctx.tracer.span("analyse_picture", "tool", backend="opencv", inputs=state["video_path"], tool="picture") as rec:
-        picture = analyse_picture(state["video_path"], info)
-        rec["parsed"] = {"shots": [{"start_s": s.start_s, "transition": s.transition, "camera": s.camera}
-                                   for s in picture.shots], "scene": picture.scene.model_dump()}
-    shots = [s.model_dump() for s in picture.shots]
-    if ctx.vision == "opencv":
-        tracks = ctx.tracer.call_tool("load_video", catalog.track_video,
-                                      {"video_path": state["video_path"], "analysis_width": ctx.analysis_width,
-                                       "shots": shots, "camera_offsets": picture.camera_offsets().round(2).tolist()})
-    else:
+    if ctx.vision == "opencv" and usable_cores() >= 2:  # the tracking pass beside the picture pass (earlytrack.py)
+        earlytrack.start(state["video_path"], info, ctx.analysis_width)
+    try:
+        with ctx.tracer.span("analyse_picture", "tool", backend="opencv", inputs=state["video_path"], tool="picture") as rec:
+            picture = analyse_picture(state["video_path"], info)
+            rec["parsed"] = {"shots": [{"start_s": s.start_s, "transition": s.transition, "camera": s.camera}
+                                       for s in picture.shots], "scene": picture.scene.model_dump()}
+        shots = [s.model_dump() for s in picture.shots]
+        if ctx.vision == "opencv":
+            tracks = ctx.tracer.call_tool("load_video", catalog.track_video,
+                                          {"video_path": state["video_path"], "analysis_width": ctx.analysis_width,
+                                           "shots": shots, "camera_offsets": picture.camera_offsets().round(2).tolist()})
+    finally:
+        earlytrack.cancel(state["video_path"], ctx.analysis_width)  # not taken: the picture failed, or tracking did
+    if ctx.vision != "opencv":
         from foleydesigner.tools.vision import make_vision_backend
 
         backend = make_vision_backend(ctx.vision, model_dir=ctx.vision_model_dir, ctx=ctx)
