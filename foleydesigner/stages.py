@@ -183,6 +183,19 @@ def preview_stems(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     return {"timings": {"report_stems": time.perf_counter() - t0}}
 
 
+def preview_mixes(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    """The report's mix monitors (spectrogram, loudness curves, previews) rendered while the video is muxed beside
+    this node (graphs/foley.py); report/early.py says when the report takes them."""
+    from foleydesigner.report.early import render_early_mixes
+
+    t0 = time.perf_counter()
+    try:
+        render_early_mixes(_ctx(runtime).work_dir, float(state["script"].get("duration_s") or 0.0))
+    except Exception as exc:  # noqa: BLE001 - the report is a view: it renders them again at the end
+        log.warning("mix monitors not rendered early (%s: %s); the report renders them", exc.__class__.__name__, exc)
+    return {"timings": {"report_mixes": time.perf_counter() - t0}}
+
+
 def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """Write the script, clues and plan, and mux both mixes into the untouched video stream."""
     ctx = _ctx(runtime)

@@ -151,3 +151,30 @@ def decoded_preview(run: Path, src: str) -> bytes:
     b64 = re.search(r'="([^"]+)";', (run / src).read_text()).group(1)
     with av.open(io.BytesIO(base64.b64decode(b64))) as c:
         return np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1).tobytes()
+
+
+def test_mix_monitors_rendered_beside_the_export_are_the_ones_the_report_renders(demo, tmp_path, monkeypatch):
+    """stages.preview_mixes renders the mixes' monitors while the video is muxed (report/early.py); the report
+    takes them while the mix files are the ones they came from, and they are what it renders itself."""
+    import foleydesigner.report.monitors as monitors
+    from foleydesigner.report import early as early_module
+
+    run = copy_run(demo, tmp_path / "run")
+    late = page_json(write_report(run))
+    late_audio = {k: decoded_preview(run, v["src"]) for k, v in late["media"]["audio"].items() if k.startswith(("mix", "5.1"))}
+    picture = (run / "report_media" / "spectrogram.png").read_bytes()
+    assert early_module.render_early_mixes(run, json.loads((run / "script.json").read_text())["duration_s"])
+    taken: list[bool] = []
+
+    def spy(*args):
+        taken.append(early_module.take_early_mixes(*args))
+        return taken[-1]
+
+    monkeypatch.setattr(monitors, "take_early_mixes", spy)
+    early = page_json(write_report(run))
+    assert taken == [True] and early["media"] == late["media"]
+    assert {k: decoded_preview(run, early["media"]["audio"][k]["src"]) for k in late_audio} == late_audio
+    assert (run / "report_media" / "spectrogram.png").read_bytes() == picture
+    (run / "mix_stereo.wav").touch()  # a mix written again since: not taken, rendered again
+    taken.clear()
+    assert page_json(write_report(run))["media"] == late["media"] and taken == [False]

@@ -1,11 +1,15 @@
-"""The report's stem monitors rendered during the run, beside the 5.1 upmix, instead of after it.
+"""The report's stem monitors rendered during the run, beside the 5.1 upmix, and its mix monitors beside the
+export, instead of both after the run.
 
 The stems' envelopes, spectrograms and Opus previews (most of a report's build) need only the mixer's strips and
 its master gain, both final once the mix is mastered; the upmix, the export and the run's other files change
 none of them. stages.preview_stems renders them into the run's scratch folder (.internal/report_stems/) while
 the upmix runs on the other core, and the report takes them when they are for the same stems, envelope
 resolution and master gain, else renders them itself (as `foley report DIR` always does: the scratch folder is
-gone by then). The page is the same either way.
+gone by then). The mixes' monitors (spectrogram, loudness curves, previews) need only the mix files, final once
+the immersive formats are delivered: stages.preview_mixes renders them while the video is muxed, and the report
+takes them when the mix files are the ones they were rendered from (size and modification time) at the same
+envelope resolution. The page is the same either way.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 EARLY_DIR = Path(".internal") / "report_stems"
+EARLY_MIXES_DIR = Path(".internal") / "report_mixes"
+_MIXES = ("mix_stereo.wav", "mix_5_1.wav", "mix_binaural.wav")
 _MANIFEST = "manifest.json"
 
 
@@ -30,6 +36,73 @@ def envelope_bins(duration_s: float) -> int:
 
 def _key(ids: list[str], bins: int, gain: float) -> dict[str, Any]:
     return {"ids": list(ids), "bins": int(bins), "gain": float(gain)}
+
+
+def _in_place(tmp: Path, final: Path, out: dict[str, Any], key: dict[str, Any]) -> None:
+    (tmp / _MANIFEST).write_text(json.dumps({"key": key, "out": out}), encoding="utf-8")
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+
+
+def _taken(folder: Path, dest: Path, out: dict[str, Any], key: dict[str, Any]) -> bool:
+    """Copy a folder rendered early into the report's media folder and its entries into out, when its key is this."""
+    try:
+        manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if manifest.get("key") != key:
+        log.info("report: %s was rendered for other inputs; rendering it again", folder.name)
+        return False
+    for f in sorted(folder.rglob("*")):
+        if f.is_file() and f.name != _MANIFEST:
+            (dest / f.relative_to(folder)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, dest / f.relative_to(folder))
+    for k, v in manifest["out"].items():
+        if isinstance(out.get(k), dict):
+            out[k].update(v)
+        else:
+            out[k] = v
+    return True
+
+
+def _mixes_key(run_dir: Path, bins: int) -> dict[str, Any]:
+    files = {}
+    for name in _MIXES:
+        if (p := run_dir / name).is_file():
+            st = p.stat()
+            files[name] = [st.st_size, st.st_mtime_ns]
+    return {"files": files, "bins": int(bins)}
+
+
+def render_early_mixes(run_dir: Path, duration_s: float) -> bool:
+    """The mixes' monitors of a run in progress into run_dir/.internal/report_mixes/ (written whole, then moved
+    into place). False, and nothing written, when this PyAV has no Opus."""
+    from foleydesigner.report import media
+    from foleydesigner.report.monitors import audio_adder, mix_media, preview_workers
+    from foleydesigner.tools.cpus import TaskPool
+
+    if not media.opus_available():
+        return False
+    bins = envelope_bins(duration_s)
+    key = _mixes_key(run_dir, bins)
+    final = run_dir / EARLY_MIXES_DIR
+    final.parent.mkdir(exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".report_mixes-", dir=final.parent))
+    try:
+        out: dict[str, Any] = {"envelopes": {}, "audio": {}, "loudness": {}, "spectrogram": None}
+        (tmp / "audio").mkdir()
+        with TaskPool(preview_workers()) as pool:
+            mix_media(run_dir, tmp, out, bins, audio_adder(tmp, out, pool))
+        _in_place(tmp, final, out, key)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return True
+
+
+def take_early_mixes(run_dir: Path, dest: Path, out: dict[str, Any], bins: int) -> bool:
+    """The early mix monitors into the report, when rendered from these mix files at this resolution."""
+    return _taken(run_dir / EARLY_MIXES_DIR, dest, out, _mixes_key(run_dir, bins))
 
 
 def render_early(run_dir: Path, script: dict[str, Any], plan: dict[str, Any]) -> bool:
@@ -56,9 +129,7 @@ def render_early(run_dir: Path, script: dict[str, Any], plan: dict[str, Any]) ->
                 stem_media(sid, in_memory(post.stems[sid]), post.master_gain, tmp, out, bins, add_audio)
             if post.returns:
                 returns_media(post, out, bins, add_audio)
-        (tmp / _MANIFEST).write_text(json.dumps({"key": _key(ids, bins, post.master_gain), "out": out}), encoding="utf-8")
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
+        _in_place(tmp, final, out, _key(ids, bins, post.master_gain))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -68,19 +139,4 @@ def render_early(run_dir: Path, script: dict[str, Any], plan: dict[str, Any]) ->
 def take_early(run_dir: Path, dest: Path, out: dict[str, Any], ids: list[str], bins: int, gain: float) -> bool:
     """Move the early stem monitors into the report's media folder and out, when they are for these stems, this
     envelope resolution and this master gain; False (nothing taken) otherwise."""
-    folder = run_dir / EARLY_DIR
-    try:
-        manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if manifest.get("key") != _key(ids, bins, gain):
-        log.info("report: the early stem monitors are for other stems or another master gain; rendering them again")
-        return False
-    for sub in ("audio", "spectra"):
-        if (folder / sub).is_dir():
-            (dest / sub).mkdir(parents=True, exist_ok=True)
-            for f in sorted((folder / sub).iterdir()):
-                shutil.copyfile(f, dest / sub / f.name)
-    for k in ("envelopes", "audio", "spectra"):
-        out[k].update(manifest["out"][k])
-    return True
+    return _taken(run_dir / EARLY_DIR, dest, out, _key(ids, bins, gain))

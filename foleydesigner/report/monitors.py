@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from foleydesigner.report import media
-from foleydesigner.report.early import take_early
+from foleydesigner.report.early import take_early, take_early_mixes
 from foleydesigner.report.mixdown import on_clip_clock, render_post_plan
 from foleydesigner.tools.cpus import TaskPool, usable_cores
 from foleydesigner.tools.loudness import LoudnessMeter
@@ -99,6 +99,13 @@ def _render(run_dir: Path, data: dict[str, Any], dest: Path, out: dict[str, Any]
     add_audio = audio_adder(dest, out, pool)
     _picture(run_dir, data, dest)
     _stems(run_dir, data, dest, out, bins, add_audio if opus else None)
+    if not (opus and take_early_mixes(run_dir, dest, out, bins)):  # rendered beside the export, if they were
+        mix_media(run_dir, dest, out, bins, add_audio if opus else None)
+
+
+def mix_media(run_dir: Path, dest: Path, out: dict[str, Any], bins: int, add_audio: Any) -> None:
+    """The mixes' monitors: the stereo mix's spectrogram, envelope and preview, and every mix's loudness curves
+    and previews (the 5.1 as three channel pairs, the binaural mix)."""
     stereo, surround, binaural = run_dir / "mix_stereo.wav", run_dir / "mix_5_1.wav", run_dir / "mix_binaural.wav"
     if stereo.is_file():
         mix = in_memory(WavAudio(stereo))
@@ -106,18 +113,18 @@ def _render(run_dir: Path, data: dict[str, Any], dest: Path, out: dict[str, Any]
         out["spectrogram"] = href(f"{MEDIA_DIR}/spectrogram.png")
         out["envelopes"]["__mix__"] = media.stem_envelope(mix, bins)[0]
         out["loudness"]["stereo"] = loudness_curve(stereo)
-        if opus:
+        if add_audio:
             add_audio("mix:stereo", mix, (0, 1), 0, mix.n, 128_000)
         del mix
     if surround.is_file() and sf.info(str(surround)).channels == 6:
         out["loudness"]["5.1"] = loudness_curve(surround)
         n = sf.info(str(surround)).frames
         for key, pair in (("5.1:L_R", (0, 1)), ("5.1:C_LFE", (2, 3)), ("5.1:Ls_Rs", (4, 5))):
-            if opus:
+            if add_audio:
                 add_audio(key, surround, pair, 0, n, 128_000)
     if binaural.is_file() and sf.info(str(binaural)).channels == 2:
         out["loudness"]["binaural"] = loudness_curve(binaural)
-        if opus:  # 160 kb/s: the interaural cues a headphone listener localises by survive the codec
+        if add_audio:  # 160 kb/s: the interaural cues a headphone listener localises by survive the codec
             add_audio("mix:binaural", binaural, (0, 1), 0, sf.info(str(binaural)).frames, 160_000)
 
 
