@@ -171,11 +171,14 @@ def upmix_surround(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
 def preview_stems(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """The report's stem monitors (envelopes, spectrograms, Opus previews: most of its build) rendered from the
     mixer's strips while the 5.1 is upmixed beside this node (graphs/foley.py): both run mostly outside the GIL,
-    so on 2 cores the report's largest part costs the run no wall time. report/early.py says when the report
-    takes them; a failure here only means the report renders them itself."""
+    so on 2 cores the report's largest part costs the run no wall time (on one core, as `foley batch` gives a
+    worker, it is left to the report). report/early.py says when the report takes them; a failure here only
+    means the report renders them itself."""
     from foleydesigner.report.early import render_early
 
     t0 = time.perf_counter()
+    if usable_cores() < 2:  # one core (a `foley batch` worker): nothing to overlap; the report renders them
+        return {}
     try:
         render_early(_ctx(runtime).work_dir, state["script"], state["mix_plan"])
     except Exception as exc:  # noqa: BLE001 - the report is a view: it renders the stems again at the end
@@ -189,6 +192,8 @@ def preview_mixes(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     from foleydesigner.report.early import render_early_mixes
 
     t0 = time.perf_counter()
+    if usable_cores() < 2:
+        return {}
     try:
         render_early_mixes(_ctx(runtime).work_dir, float(state["script"].get("duration_s") or 0.0))
     except Exception as exc:  # noqa: BLE001 - the report is a view: it renders them again at the end

@@ -60,3 +60,15 @@ def test_pool_drops_queued_tasks_when_the_caller_fails() -> None:
         pool.submit(ran.append, 1)
         raise RuntimeError("caller")
     assert ran == [1]  # workers=0 runs at once; nothing is left queued to run after the failure
+
+
+def test_report_monitors_are_left_to_the_report_on_one_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `foley batch` worker has one core (OMP_NUM_THREADS=1): the nodes beside the upmix and the export render
+    nothing, so they never run two threads' work on it."""
+    from types import SimpleNamespace
+
+    from foleydesigner import stages
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    runtime = SimpleNamespace(context=None)  # never read: nothing is rendered
+    assert stages.preview_stems({}, runtime) == {} and stages.preview_mixes({}, runtime) == {}
