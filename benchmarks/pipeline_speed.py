@@ -101,7 +101,7 @@ def timed_run(clip: str, out: Path, script: str | None) -> tuple[float, float, l
         pipeline_module.write_report_safe = report
         clock.close()
     stages: list[dict[str, Any]] = []
-    for (_, t0, c0, th0), (name, t1, c1, th1) in zip(marks, marks[1:]):
+    for (_, t0, c0, th0), (name, t1, c1, th1) in zip(marks, marks[1:], strict=False):
         busiest = max((v - th0.get(tid, 0.0) for tid, v in th1.items()), default=0.0)
         if stages and stages[-1]["name"] == name:  # generate_stem: one mark per branch
             st = stages[-1]

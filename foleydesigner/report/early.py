@@ -110,7 +110,13 @@ def render_early(run_dir: Path, script: dict[str, Any], plan: dict[str, Any]) ->
     place). False, and nothing written, when the mixer's strips are not there or this PyAV has no Opus."""
     from foleydesigner.report import media
     from foleydesigner.report.mixdown import mixer_strips, stem_path
-    from foleydesigner.report.monitors import audio_adder, in_memory, preview_workers, returns_media, stem_media
+    from foleydesigner.report.monitors import (
+        audio_adder,
+        in_memory,
+        preview_workers,
+        returns_media,
+        stem_media,
+    )
     from foleydesigner.tools.cpus import TaskPool
 
     post = mixer_strips(run_dir, plan)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 

@@ -37,7 +37,6 @@ from foleydesigner.tools.posetrack import (
     track_people,
 )
 from foleydesigner.tools.tracklets import (
-    track_evidence,
     Kalman,
     Tracklet,
     View,
@@ -47,6 +46,7 @@ from foleydesigner.tools.tracklets import (
     link,
     overlaps,
     smooth,
+    track_evidence,
 )
 from foleydesigner.tools.video import Frame, iter_frames
 
@@ -263,7 +263,7 @@ def _shot_of(shots: list[Shot]) -> Callable[[int], int]:
 
 
 def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int], model: PoseModel | None,
-                rates: tuple[int, int]) -> tuple[_Tracker, PeopleFollower | None]:
+                rates: tuple[int, int], go_on: Callable[[], bool] = lambda: True) -> tuple[_Tracker, PeopleFollower | None]:
     """Track one static shot: MOG2 primed on the shot's own opening seconds (buffered at analysis size, the
     rest streams through), so nothing of the previous shot's picture is background here, and no tracklet
     outlives the shot."""
@@ -274,6 +274,8 @@ def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int],
     buffered = list(itertools.islice(frames, max(1, int(_PRIME_S * info.fps))))
     mog = _prime_background([f.image for f in buffered])
     for fr in itertools.chain(buffered, frames):
+        if not go_on():  # an early pass (tools/earlytrack.py) no longer wanted
+            break
         dets, mask = _blobs(mog.apply(fr.image, learningRate=1.0 / (_BG_MEMORY_S * info.fps)), tracker.min_area * 0.5)
         tracker.step(fr.index, fr.t_s, (fr.image, mask), dets)
         if fr.full is None or model is None or follower is None:
@@ -339,12 +341,10 @@ def _setup(info: VideoInfo, analysis_width: int) -> tuple[float, tuple[int, int]
 
 def still_pass(video_path: str | Path, info: VideoInfo, analysis_width: int,
                go_on: Callable[[], bool]) -> tuple[_Tracker, PeopleFollower | None]:
-    """track_objects' pass over a clip that is one still shot (tools/earlytrack.py runs it before that is known);
-    it stops early once go_on() says False."""
+    """track_objects' pass over a clip of one still shot (tools/earlytrack.py); it stops once go_on() is False."""
     scale, size, model, pose_every, rates = _setup(info, analysis_width)
-    frames = iter_frames(video_path, max_width=size[0] if scale < 1.0 else None, full_every=pose_every,
-                         keep=lambda i: True)
-    return _track_shot(itertools.takewhile(lambda _: go_on(), frames), info, size, model, rates)
+    frames = iter_frames(video_path, max_width=size[0] if scale < 1.0 else None, full_every=pose_every, keep=lambda i: True)
+    return _track_shot(itertools.takewhile(lambda _: go_on(), frames), info, size, model, rates, go_on)
 
 
 def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, float], min_track_s: float,
