@@ -257,8 +257,9 @@ def _run_locked(video_path: str | Path, video: VideoInfo, screenplay: str | None
     return state
 
 
-#: Graph nodes no progress display shows: the review gate (it speaks for itself when it pauses) and the tidy-up.
-QUIET_NODES = frozenset({"review", "tidy"})
+#: Graph nodes no progress display shows: the review gate (it speaks for itself when it pauses), the tidy-up and
+#: the report's early stem and mix monitors (parts of the report, which has no stage line either).
+QUIET_NODES = frozenset({"review", "tidy", "preview", "preview_mixes"})
 #: Test hook: a run kills itself (SIGKILL, as the OOM killer or a lost node would) right after this graph node.
 KILL_AFTER_ENV = "FOLEY_TEST_KILL_AFTER_NODE"
 

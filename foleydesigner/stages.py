@@ -16,7 +16,8 @@ from foleydesigner import limits
 from foleydesigner.agents.mixing import BUSES
 from foleydesigner.context import RunContext
 from foleydesigner.schemas import FoleyScript, MixPlan, StemInfo, VideoInfo
-from foleydesigner.tools import catalog
+from foleydesigner.tools import catalog, earlytrack
+from foleydesigner.tools.cpus import usable_cores
 from foleydesigner.tools.export import WavWriter, atomic_write_json, deliver_video
 from foleydesigner.tools.otio import build_session, write_session
 from foleydesigner.tools.picture import analyse_picture
@@ -52,16 +53,21 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         warnings.append(damaged)
     elif info.variable_frame_rate:
         warnings.append(f"variable frame rate: clues use the decoded frame timestamps at nominal {info.fps:.3f} fps")
-    with ctx.tracer.span("analyse_picture", "tool", backend="opencv", inputs=state["video_path"], tool="picture") as rec:
-        picture = analyse_picture(state["video_path"], info)
-        rec["parsed"] = {"shots": [{"start_s": s.start_s, "transition": s.transition, "camera": s.camera}
-                                   for s in picture.shots], "scene": picture.scene.model_dump()}
-    shots = [s.model_dump() for s in picture.shots]
-    if ctx.vision == "opencv":
-        tracks = ctx.tracer.call_tool("load_video", catalog.track_video,
-                                      {"video_path": state["video_path"], "analysis_width": ctx.analysis_width,
-                                       "shots": shots, "camera_offsets": picture.camera_offsets().round(2).tolist()})
-    else:
+    if ctx.vision == "opencv" and usable_cores() >= 2:  # the tracking pass beside the picture pass (earlytrack.py)
+        earlytrack.start(state["video_path"], info, ctx.analysis_width)
+    try:
+        with ctx.tracer.span("analyse_picture", "tool", backend="opencv", inputs=state["video_path"], tool="picture") as rec:
+            picture = analyse_picture(state["video_path"], info)
+            rec["parsed"] = {"shots": [{"start_s": s.start_s, "transition": s.transition, "camera": s.camera}
+                                       for s in picture.shots], "scene": picture.scene.model_dump()}
+        shots = [s.model_dump() for s in picture.shots]
+        if ctx.vision == "opencv":
+            tracks = ctx.tracer.call_tool("load_video", catalog.track_video,
+                                          {"video_path": state["video_path"], "analysis_width": ctx.analysis_width,
+                                           "shots": shots, "camera_offsets": picture.camera_offsets().round(2).tolist()})
+    finally:
+        earlytrack.cancel(state["video_path"], ctx.analysis_width)  # not taken: the picture failed, or tracking did
+    if ctx.vision != "opencv":
         from foleydesigner.tools.vision import make_vision_backend
 
         backend = make_vision_backend(ctx.vision, model_dir=ctx.vision_model_dir, ctx=ctx)
@@ -160,6 +166,39 @@ def upmix_surround(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     }
     plan = {**state["mix_plan"], "verification": {**state["mix_plan"]["verification"], "delivery": delivery}}
     return {"mix_plan": plan, "mix": {**state["mix"], "surround": "mix_5_1.wav"}, "timings": {"upmix": time.perf_counter() - t0}}
+
+
+def preview_stems(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    """The report's stem monitors (envelopes, spectrograms, Opus previews: most of its build) rendered from the
+    mixer's strips while the 5.1 is upmixed beside this node (graphs/foley.py): both run mostly outside the GIL,
+    so on 2 cores the report's largest part costs the run no wall time (on one core, as `foley batch` gives a
+    worker, it is left to the report). report/early.py says when the report takes them; a failure here only
+    means the report renders them itself."""
+    from foleydesigner.report.early import render_early
+
+    t0 = time.perf_counter()
+    if usable_cores() < 2:  # one core (a `foley batch` worker): nothing to overlap; the report renders them
+        return {}
+    try:
+        render_early(_ctx(runtime).work_dir, state["script"], state["mix_plan"])
+    except Exception as exc:  # noqa: BLE001 - the report is a view: it renders the stems again at the end
+        log.warning("stem monitors not rendered early (%s: %s); the report renders them", exc.__class__.__name__, exc)
+    return {"timings": {"report_stems": time.perf_counter() - t0}}
+
+
+def preview_mixes(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    """The report's mix monitors (spectrogram, loudness curves, previews) rendered while the video is muxed beside
+    this node (graphs/foley.py); report/early.py says when the report takes them."""
+    from foleydesigner.report.early import render_early_mixes
+
+    t0 = time.perf_counter()
+    if usable_cores() < 2:
+        return {}
+    try:
+        render_early_mixes(_ctx(runtime).work_dir, float(state["script"].get("duration_s") or 0.0))
+    except Exception as exc:  # noqa: BLE001 - the report is a view: it renders them again at the end
+        log.warning("mix monitors not rendered early (%s: %s); the report renders them", exc.__class__.__name__, exc)
+    return {"timings": {"report_mixes": time.perf_counter() - t0}}
 
 
 def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:

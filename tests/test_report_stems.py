@@ -101,3 +101,80 @@ def test_a_runs_own_report_plays_the_mixers_strips_and_a_rebuild_renders_the_sam
         assert _close(env, rebuilt["media"]["envelopes"][sid]) <= 1, sid
     for key, entry in own["media"]["audio"].items():
         assert entry["offset_s"] == pytest.approx(rebuilt["media"]["audio"][key]["offset_s"], abs=0.002), key
+
+
+def test_stem_monitors_rendered_beside_the_upmix_are_the_ones_the_report_renders(demo, tmp_path, monkeypatch):
+    """stages.preview_stems renders the stem monitors while the run upmixes (report/early.py); the report takes
+    them only for the same stems, resolution and master gain, and they are what it renders itself: the same
+    envelopes, spectrograms and decoded previews."""
+    import foleydesigner.report.monitors as monitors
+    from foleydesigner.report import early as early_module
+    from foleydesigner.report.early import EARLY_DIR, render_early
+    from foleydesigner.report.mixdown import render_post_plan
+
+    run = copy_run(demo, tmp_path / "run")
+    script, plan = (json.loads((run / f).read_text()) for f in ("script.json", "mix_plan.json"))
+    render_post_plan(run, script, json.loads((run / "clues.json").read_text()), plan, run)  # the mixer's strips
+    late = page_json(write_report(run))
+    late_audio = {k: decoded_preview(run, v["src"]) for k, v in late["media"]["audio"].items()}
+    spectra = {p.name: p.read_bytes() for p in (run / "report_media" / "spectra").iterdir()}
+    assert render_early(run, script, plan) and (run / EARLY_DIR / "manifest.json").is_file()
+    taken: list[bool] = []
+
+    def spy(*args):
+        taken.append(early_module.take_early(*args))
+        return taken[-1]
+
+    monkeypatch.setattr(monitors, "take_early", spy)
+    early = page_json(write_report(run))
+    assert taken == [True]
+    assert early["media"] == late["media"]
+    assert {k: decoded_preview(run, v["src"]) for k, v in early["media"]["audio"].items()} == late_audio
+    assert {p.name: p.read_bytes() for p in (run / "report_media" / "spectra").iterdir()} == spectra
+    # another master gain (a plan changed since): not taken, rendered again
+    plan["verification"]["master"]["gain_db"] = float(plan["verification"]["master"].get("gain_db") or 0.0) + 1.0
+    (run / "mix_plan.json").write_text(json.dumps(plan))
+    taken.clear()
+    write_report(run)
+    assert taken == [False]
+
+
+def decoded_preview(run: Path, src: str) -> bytes:
+    """The PCM of a report's Web Audio preview (report_media/audio/*.js: base64 Ogg Opus): the Ogg container
+    carries a random stream serial, so two encodes of the same audio differ as files, not as sound."""
+    import base64
+    import io
+    import re
+
+    import av
+
+    b64 = re.search(r'="([^"]+)";', (run / src).read_text()).group(1)
+    with av.open(io.BytesIO(base64.b64decode(b64))) as c:
+        return np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1).tobytes()
+
+
+def test_mix_monitors_rendered_beside_the_export_are_the_ones_the_report_renders(demo, tmp_path, monkeypatch):
+    """stages.preview_mixes renders the mixes' monitors while the video is muxed (report/early.py); the report
+    takes them while the mix files are the ones they came from, and they are what it renders itself."""
+    import foleydesigner.report.monitors as monitors
+    from foleydesigner.report import early as early_module
+
+    run = copy_run(demo, tmp_path / "run")
+    late = page_json(write_report(run))
+    late_audio = {k: decoded_preview(run, v["src"]) for k, v in late["media"]["audio"].items() if k.startswith(("mix", "5.1"))}
+    picture = (run / "report_media" / "spectrogram.png").read_bytes()
+    assert early_module.render_early_mixes(run, json.loads((run / "script.json").read_text())["duration_s"])
+    taken: list[bool] = []
+
+    def spy(*args):
+        taken.append(early_module.take_early_mixes(*args))
+        return taken[-1]
+
+    monkeypatch.setattr(monitors, "take_early_mixes", spy)
+    early = page_json(write_report(run))
+    assert taken == [True] and early["media"] == late["media"]
+    assert {k: decoded_preview(run, early["media"]["audio"][k]["src"]) for k in late_audio} == late_audio
+    assert (run / "report_media" / "spectrogram.png").read_bytes() == picture
+    (run / "mix_stereo.wav").touch()  # a mix written again since: not taken, rendered again
+    taken.clear()
+    assert page_json(write_report(run))["media"] == late["media"] and taken == [False]

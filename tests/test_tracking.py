@@ -133,3 +133,28 @@ def test_demo_clip_pedestrians_walk_with_footsteps() -> None:
         assert 1.0 <= rate <= 3.0, (t.id, rate)
         assert all(t.start_s <= o <= t.end_s for o in t.onsets_s)
         assert all(0 <= b[0] and b[0] + b[2] <= info.width + 1 for b in t.boxes)  # source-frame pixels
+
+
+def test_tracking_started_before_the_shots_are_known_gives_the_same_tracks(tmp_path: Path) -> None:
+    """stages.load_video starts the pass beside the picture pass (tools/earlytrack.py): one still shot takes its
+    result, the same tracks as the serial pass; any other shot list stops it and tracks as usual."""
+    from foleydesigner.schemas import Shot
+    from foleydesigner.tools import earlytrack
+
+    path = tmp_path / "walker.mp4"
+    make_clip("walker", path, width=640, height=360, fps=25.0, duration_s=3.0, seed=1)
+    info = probe_video(path)
+    serial = [t.model_dump() for t in track_objects(path, info)]
+    earlytrack.start(path, info, 384)
+    assert [t.model_dump() for t in track_objects(path, info)] == serial
+    one = Shot(index=0, start_frame=0, end_frame=info.n_frames - 1, start_s=0.0, end_s=info.duration_s)
+    cut = [one.model_copy(update={"end_frame": 39, "end_s": 1.6}),
+           Shot(index=1, start_frame=40, end_frame=info.n_frames - 1, start_s=1.6, end_s=info.duration_s)]
+    earlytrack.start(path, info, 384)
+    assert earlytrack.take(path, 384, cut) is None  # two shots: the guess was wrong, the pass is stopped
+    earlytrack.start(path, info, 384)
+    assert earlytrack.take(path, 384, [one.model_copy(update={"camera": "pan"})]) is None
+    earlytrack.start(path, info, 384)
+    earlytrack.cancel(path, 384)
+    assert earlytrack.take(path, 384, [one]) is None  # nothing pending once cancelled
+    assert not [t for t in __import__("threading").enumerate() if t.name == "foley-early-track"]

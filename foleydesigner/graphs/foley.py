@@ -1,6 +1,7 @@
 """The top-level pipeline: load video -> decompose (FilmScribe loop, script writer, ToT search) -> review (a pause
 for a person with review on; the script held to the facts either way) -> clues -> generate stems (one Send branch
-per event) -> mix -> upmix -> export -> tidy. Wiring only."""
+per event) -> mix -> upmix -> deliver -> export -> tidy; the report's stem monitors are rendered beside the upmix
+and its mix monitors beside the export (report/early.py), two cores' worth of work at once. Wiring only."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ def build_foley_graph(checkpointer: Any = None) -> Any:
     g.add_node("generate_stem", stages.generate_stem)
     g.add_node("mix", build_mixing_graph())
     g.add_node("upmix", stages.upmix_surround)
+    g.add_node("preview", stages.preview_stems)  # the report's stem monitors, beside the upmix (two cores)
+    g.add_node("preview_mixes", stages.preview_mixes)  # its mix monitors, beside the export
     g.add_node("deliver", delivery.deliver_immersive)
     g.add_node("export", stages.export_outputs)
     g.add_node("tidy", tidy_run)  # a Studio run's temp folder keeps its outputs, not its 3-11 MB of scratch
@@ -45,9 +48,11 @@ def build_foley_graph(checkpointer: Any = None) -> Any:
     g.add_conditional_edges("extract_clues", route_generation, ["generate_stem"])
     g.add_edge("generate_stem", "mix")
     g.add_edge("mix", "upmix")
-    g.add_edge("upmix", "deliver")
+    g.add_edge("mix", "preview")
+    g.add_edge(["upmix", "preview"], "deliver")
     g.add_edge("deliver", "export")
-    g.add_edge("export", "tidy")
+    g.add_edge("deliver", "preview_mixes")
+    g.add_edge(["export", "preview_mixes"], "tidy")
     g.add_edge("tidy", END)
     return g.compile(checkpointer=checkpointer)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,7 +20,9 @@ import numpy as np
 import soundfile as sf
 
 from foleydesigner.report import media
+from foleydesigner.report.early import take_early, take_early_mixes
 from foleydesigner.report.mixdown import on_clip_clock, render_post_plan
+from foleydesigner.tools.cpus import TaskPool, usable_cores
 from foleydesigner.tools.loudness import LoudnessMeter
 from foleydesigner.tools.streams import WavAudio
 
@@ -74,13 +77,35 @@ def render_media(run_dir: Path, data: dict[str, Any], dest: Path) -> dict[str, A
         out["audio_note"] = "this PyAV build has no Opus encoder: the stems, 5.1 and binaural monitors are off"
     (dest / "audio").mkdir(parents=True, exist_ok=True)
 
-    def add_audio(key: str, src: Any, pair: tuple[int, int], start: int, stop: int, bitrate: int, gain: float = 1.0) -> None:
-        name = f"audio/{key.replace(':', '_').replace('.', '_')}.js"
-        (dest / name).write_text(media.audio_js(key, media.encode_opus(src, pair, start, stop, bitrate=bitrate, gain=gain)))
-        out["audio"][key] = {"src": href(f"{MEDIA_DIR}/{name}"), "offset_s": round(start / 48_000, 6)}
+    try:
+        with TaskPool(preview_workers()) as pool:
+            _render(run_dir, data, dest, out, bins, opus, pool)
+    finally:  # after the pool: a queued preview may still read a strip rendered there
+        shutil.rmtree(dest / ".scratch", ignore_errors=True)
+    return out
 
+
+def preview_workers() -> int:
+    """Threads encoding the previews beside this one: as many more as the process has cores (none on one core)."""
+    return min(3, usable_cores() - 1)
+
+
+def _render(run_dir: Path, data: dict[str, Any], dest: Path, out: dict[str, Any], bins: int, opus: bool,
+            pool: TaskPool) -> None:
+    """The Opus previews (two thirds of the report's CPU, libopus outside the GIL) are encoded on the pool's
+    threads while this one draws the envelopes, spectrograms and loudness curves; each preview is its own file
+    and takes its place in out["audio"] when asked for, so the page is the same whatever order they finish in."""
+
+    add_audio = audio_adder(dest, out, pool)
     _picture(run_dir, data, dest)
     _stems(run_dir, data, dest, out, bins, add_audio if opus else None)
+    if not (opus and take_early_mixes(run_dir, dest, out, bins)):  # rendered beside the export, if they were
+        mix_media(run_dir, dest, out, bins, add_audio if opus else None)
+
+
+def mix_media(run_dir: Path, dest: Path, out: dict[str, Any], bins: int, add_audio: Any) -> None:
+    """The mixes' monitors: the stereo mix's spectrogram, envelope and preview, and every mix's loudness curves
+    and previews (the 5.1 as three channel pairs, the binaural mix)."""
     stereo, surround, binaural = run_dir / "mix_stereo.wav", run_dir / "mix_5_1.wav", run_dir / "mix_binaural.wav"
     if stereo.is_file():
         mix = in_memory(WavAudio(stereo))
@@ -88,20 +113,36 @@ def render_media(run_dir: Path, data: dict[str, Any], dest: Path) -> dict[str, A
         out["spectrogram"] = href(f"{MEDIA_DIR}/spectrogram.png")
         out["envelopes"]["__mix__"] = media.stem_envelope(mix, bins)[0]
         out["loudness"]["stereo"] = loudness_curve(stereo)
-        if opus:
+        if add_audio:
             add_audio("mix:stereo", mix, (0, 1), 0, mix.n, 128_000)
         del mix
     if surround.is_file() and sf.info(str(surround)).channels == 6:
         out["loudness"]["5.1"] = loudness_curve(surround)
         n = sf.info(str(surround)).frames
         for key, pair in (("5.1:L_R", (0, 1)), ("5.1:C_LFE", (2, 3)), ("5.1:Ls_Rs", (4, 5))):
-            if opus:
+            if add_audio:
                 add_audio(key, surround, pair, 0, n, 128_000)
     if binaural.is_file() and sf.info(str(binaural)).channels == 2:
         out["loudness"]["binaural"] = loudness_curve(binaural)
-        if opus:  # 160 kb/s: the interaural cues a headphone listener localises by survive the codec
+        if add_audio:  # 160 kb/s: the interaural cues a headphone listener localises by survive the codec
             add_audio("mix:binaural", binaural, (0, 1), 0, sf.info(str(binaural)).frames, 160_000)
-    return out
+
+
+def audio_adder(dest: Path, out: dict[str, Any], pool: TaskPool) -> Callable[..., None]:
+    """add_audio(key, src, channel pair, start, stop, bitrate, gain): a preview's place in out["audio"] now, its
+    file dest/audio/<key>.js once the pool has encoded it."""
+
+    def add_audio(key: str, src: Any, pair: tuple[int, int], start: int, stop: int, bitrate: int, gain: float = 1.0) -> None:
+        name = f"audio/{key.replace(':', '_').replace('.', '_')}.js"
+        out["audio"][key] = {"src": href(f"{MEDIA_DIR}/{name}"), "offset_s": round(start / 48_000, 6)}
+        pool.submit(_encode_to, dest / name, key, src, pair, start, stop, bitrate, gain)
+
+    return add_audio
+
+
+def _encode_to(path: Path, key: str, src: Any, pair: tuple[int, int], start: int, stop: int, bitrate: int,
+               gain: float) -> None:
+    path.write_text(media.audio_js(key, media.encode_opus(src, pair, start, stop, bitrate=bitrate, gain=gain)))
 
 
 def _picture(run_dir: Path, data: dict[str, Any], dest: Path) -> None:
@@ -131,38 +172,41 @@ def _picture(run_dir: Path, data: dict[str, Any], dest: Path) -> None:
 def _stems(run_dir: Path, data: dict[str, Any], dest: Path, out: dict[str, Any], bins: int, add_audio: Any) -> None:
     """Envelopes and Web Audio files of every stem, post-plan when the run has a mix plan."""
     post = None
-    scratch = dest / ".scratch"
     try:
-        try:
-            post = render_post_plan(run_dir, _read(run_dir, "script.json"), _read(run_dir, "clues.json"),
-                                    _read(run_dir, "mix_plan.json"), scratch)
-        except Exception as exc:  # noqa: BLE001 - the raw stems still play; the page says they are pre-plan
-            log.warning("report: stems could not be rendered post-plan (%s: %s)", exc.__class__.__name__, exc)
-            post = None
-        if post is None:
-            data["warnings"].append("the Stems monitor plays the stems as generated, before the mix plan (no mix_plan.json "
-                                    "or stems the mixer did not take): levels are not the mix's")
-        else:
-            out["stems_post_plan"], out["faders_db"], out["stems_from"] = True, post.faders_db, post.source
-        for ev in data["events"]:
-            if not ev["stem"]:
-                continue
-            src: Any = post.stems.get(ev["id"]) if post else None
-            gain = post.master_gain if src is not None else 1.0
-            src = in_memory(src if src is not None else raw_stem(run_dir, run_dir / ev["stem"]))
-            env, first, last = media.stem_envelope(src, bins, gain=gain)
-            out["envelopes"][ev["id"]] = env
-            if first >= 0:  # the stem's spectrogram as mixed, for its lane (about 30 ms a stem)
-                (dest / "spectra").mkdir(exist_ok=True)
-                media.spectrogram_png(src, dest / "spectra" / f"{ev['id']}.png", width=800, height=48, f_range=SPEC_HZ,
-                                      gain=gain)
-                out["spectra"][ev["id"]] = href(f"{MEDIA_DIR}/spectra/{ev['id']}.png")
-            if add_audio and first >= 0 and getattr(src, "sr", 48_000) == 48_000 and src.channels == 2:
-                add_audio(f"stem:{ev['id']}", src, (0, 1), first, last + 1, 96_000, gain)
-        if post and post.returns and add_audio:
-            _returns(post, out, bins, add_audio)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        post = render_post_plan(run_dir, _read(run_dir, "script.json"), _read(run_dir, "clues.json"),
+                                _read(run_dir, "mix_plan.json"), dest / ".scratch")
+    except Exception as exc:  # noqa: BLE001 - the raw stems still play; the page says they are pre-plan
+        log.warning("report: stems could not be rendered post-plan (%s: %s)", exc.__class__.__name__, exc)
+        post = None
+    if post is None:
+        data["warnings"].append("the Stems monitor plays the stems as generated, before the mix plan (no mix_plan.json "
+                                "or stems the mixer did not take): levels are not the mix's")
+    else:
+        out["stems_post_plan"], out["faders_db"], out["stems_from"] = True, post.faders_db, post.source
+    ids = [ev["id"] for ev in data["events"] if ev["stem"]]
+    if post is not None and add_audio is not None and take_early(run_dir, dest, out, ids, bins, post.master_gain):
+        return  # rendered while the run upmixed (stages.preview_stems), from the same strips
+    for ev in data["events"]:
+        if not ev["stem"]:
+            continue
+        src: Any = post.stems.get(ev["id"]) if post else None
+        gain = post.master_gain if src is not None else 1.0
+        stem_media(ev["id"], in_memory(src if src is not None else raw_stem(run_dir, run_dir / ev["stem"])), gain,
+                   dest, out, bins, add_audio)
+    if post and post.returns and add_audio:
+        returns_media(post, out, bins, add_audio)
+
+
+def stem_media(sid: str, src: Any, gain: float, dest: Path, out: dict[str, Any], bins: int, add_audio: Any) -> None:
+    """One stem's envelope, spectrogram (for its lane, about 30 ms a stem) and Web Audio preview, as mixed."""
+    env, first, last = media.stem_envelope(src, bins, gain=gain)
+    out["envelopes"][sid] = env
+    if first >= 0:
+        (dest / "spectra").mkdir(exist_ok=True)
+        media.spectrogram_png(src, dest / "spectra" / f"{sid}.png", width=800, height=48, f_range=SPEC_HZ, gain=gain)
+        out["spectra"][sid] = href(f"{MEDIA_DIR}/spectra/{sid}.png")
+    if add_audio and first >= 0 and getattr(src, "sr", 48_000) == 48_000 and src.channels == 2:
+        add_audio(f"stem:{sid}", src, (0, 1), first, last + 1, 96_000, gain)
 
 
 #: A stem is read once into memory for its envelope, spectrogram and preview (three passes over the file
@@ -198,7 +242,7 @@ def raw_stem(run_dir: Path, path: Path) -> Any:
     return (on_clip_clock(run_dir, path, WavAudio(mix).n) if mix.is_file() else None) or WavAudio(path)
 
 
-def _returns(post: Any, out: dict[str, Any], bins: int, add_audio: Any) -> None:
+def returns_media(post: Any, out: dict[str, Any], bins: int, add_audio: Any) -> None:
     """The reverb returns summed into one stereo strip (they are a shared bus: no stem owns its share)."""
     srcs = [s for s in post.returns.values() if s.channels == 2]
     if not srcs:

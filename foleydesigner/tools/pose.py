@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from foleydesigner.errors import BackendError
+from foleydesigner.tools.cpus import usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -186,14 +187,7 @@ POSE_THREADS = 2
 def default_threads() -> int:
     """POSE_THREADS, or fewer when this process may use fewer cores: pinned to them, or given a thread budget the
     usual way (OMP_NUM_THREADS: Ray sets it to a task's CPUs, so `foley batch` workers run pose on one each)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # no affinity call on this platform
-        cores = os.cpu_count() or 1
-    budget = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if budget.isdigit() and int(budget) > 0:
-        cores = min(cores, int(budget))
-    return max(1, min(POSE_THREADS, cores))
+    return min(POSE_THREADS, usable_cores())
 
 
 class PoseModel:

@@ -23,11 +23,9 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from foleydesigner.schemas import Shot, Track, VideoInfo
-from foleydesigner.tools import onsets
+from foleydesigner.tools import earlytrack, onsets
 from foleydesigner.tools.detchain import chain_tracks
-from foleydesigner.tools.people import (
-    gait_evidence,
-)
+from foleydesigner.tools.people import gait_evidence
 from foleydesigner.tools.pose import PoseModel, pose_available, shared_model
 from foleydesigner.tools.posetrack import (
     PeopleFollower,
@@ -48,6 +46,7 @@ from foleydesigner.tools.tracklets import (
     link,
     overlaps,
     smooth,
+    track_evidence,
 )
 from foleydesigner.tools.video import Frame, iter_frames
 
@@ -264,7 +263,7 @@ def _shot_of(shots: list[Shot]) -> Callable[[int], int]:
 
 
 def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int], model: PoseModel | None,
-                rates: tuple[int, int]) -> tuple[_Tracker, PeopleFollower | None]:
+                rates: tuple[int, int], go_on: Callable[[], bool] = lambda: True) -> tuple[_Tracker, PeopleFollower | None]:
     """Track one static shot: MOG2 primed on the shot's own opening seconds (buffered at analysis size, the
     rest streams through), so nothing of the previous shot's picture is background here, and no tracklet
     outlives the shot."""
@@ -275,6 +274,8 @@ def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int],
     buffered = list(itertools.islice(frames, max(1, int(_PRIME_S * info.fps))))
     mog = _prime_background([f.image for f in buffered])
     for fr in itertools.chain(buffered, frames):
+        if not go_on():  # an early pass (tools/earlytrack.py) no longer wanted
+            break
         dets, mask = _blobs(mog.apply(fr.image, learningRate=1.0 / (_BG_MEMORY_S * info.fps)), tracker.min_area * 0.5)
         tracker.step(fr.index, fr.t_s, (fr.image, mask), dets)
         if fr.full is None or model is None or follower is None:
@@ -286,27 +287,6 @@ def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int],
         follower.step(fr, [tr.boxes[-1] / (size[0] / info.width) for tr in tracker.active
                            if tr.roi_frame == fr.index])
     return tracker, follower
-
-
-def _evidence(chain: list[Tracklet], boxes: np.ndarray, info: VideoInfo, shot: Shot,
-              camera: np.ndarray | None) -> dict[str, float]:
-    """What the detectors and the boxes say about one track, for the spotting rules (agents/evidence.py).
-    Travel is the object's own: the camera's offset over the same frames is taken out."""
-    centres = boxes[:, :2] + boxes[:, 2:] / 2 - (camera if camera is not None else 0.0)
-    height = float(np.median(boxes[:, 3]))
-    bottom_seen = (boxes[:, 1] + boxes[:, 3]) < info.height - 0.01 * info.height
-    edge = ((boxes[:, 0] <= 0.01 * info.width) | (boxes[:, 0] + boxes[:, 2] >= 0.99 * info.width)
-            | (boxes[:, 1] <= 0.01 * info.height))
-    hits = float(sum(tr.person_hits for tr in chain))
-    return {"person_hits": hits, "person_tries": max(hits, float(sum(tr.person_tries for tr in chain))),
-            "bottom_seen": round(float(bottom_seen.mean()), 3), "at_edge": round(float(edge.mean()), 3),
-            "travel_heights": round(float(np.hypot(*(centres[-1] - centres[0]))) / max(height, 1.0), 3),
-            "travel_widths": round(float(abs(centres[-1, 0] - centres[0, 0])) / info.width, 3),
-            "area_frac": round(float(np.median(boxes[:, 2] * boxes[:, 3])) / (info.width * info.height), 5),
-            "aspect_w_h": round(float(np.median(boxes[:, 2] / np.maximum(boxes[:, 3], 1.0))), 3),
-            # size at the end ÷ at the start (a tenth of the track each): > 1 approaching, < 1 receding
-            "growth": round(float(np.median(boxes[-max(1, len(boxes) // 10):, 3]) / max(np.median(boxes[:max(1, len(boxes) // 10), 3]), 1.0)), 3),
-            "shot": float(shot.index)}
 
 
 def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: int = 384,
@@ -324,25 +304,22 @@ def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: in
     """
     if analysis_width < 64 or min_track_s < 0:
         raise ValueError(f"analysis_width must be ≥ 64 px and min_track_s ≥ 0, got {analysis_width}, {min_track_s}")
-    scale = min(1.0, analysis_width / info.width)
-    size = (int(round(info.width * scale / 2)) * 2, int(round(info.height * scale / 2)) * 2)
+    scale, size, model, pose_every, rates = _setup(info, analysis_width)
     sx, sy = info.width / size[0], info.height / size[1]
     shots = shots or [Shot(index=0, start_frame=0, end_frame=max(0, info.n_frames - 1), start_s=0.0,
                            end_s=info.duration_s)]
     shot_of = _shot_of(shots)
-    model = shared_model() if pose_available() else None
-    pose_every = max(1, int(round(info.fps / _POSE_FPS)))
-    rates = (pose_every, pose_every * max(1, int(round(_DETECT_EVERY_S * info.fps / pose_every))))
     still = [s.camera == "static" for s in shots]
+    early = earlytrack.take(video_path, analysis_width, shots)  # this pass, run while the shots were found
     decoded = iter_frames(video_path, max_width=size[0] if scale < 1.0 else None, full_every=pose_every,
                           keep=lambda i: still[shot_of(i)] or (model is not None and i % pose_every == 0))
     tracks: list[Track] = []
-    for k, group in itertools.groupby(decoded, key=lambda fr: shot_of(fr.index)):
+    for k, group in [(0, iter(()))] if early is not None else itertools.groupby(decoded, key=lambda fr: shot_of(fr.index)):
         if not still[k]:  # a moving camera: people by pose alone (tools/posetrack.py)
             if model is not None:
                 tracks += track_people(group, info, shots[k], model, rates, start_id=len(tracks), camera=camera_offsets)
             continue
-        tracker, follower = _track_shot(group, info, size, model, rates)
+        tracker, follower = early if early is not None else _track_shot(group, info, size, model, rates)
         found = _finish(tracker, info, shots[k], (sx, sy), min_track_s, start_id=len(tracks), camera=camera_offsets)
         if follower is not None:
             found = credit_detections(found, follower.detections)
@@ -351,6 +328,23 @@ def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: in
         tracks += [t.model_copy(update={"id": len(tracks) + i}) for i, t in enumerate(found)]
     log.info("tracked %d objects in %s", len(tracks), video_path)
     return tracks
+
+
+def _setup(info: VideoInfo, analysis_width: int) -> tuple[float, tuple[int, int], PoseModel | None, int, tuple[int, int]]:
+    """The pass's analysis scale and size, pose model, landmark and detector frame steps."""
+    scale = min(1.0, analysis_width / info.width)
+    size = (int(round(info.width * scale / 2)) * 2, int(round(info.height * scale / 2)) * 2)
+    model = shared_model() if pose_available() else None
+    pose_every = max(1, int(round(info.fps / _POSE_FPS)))
+    return scale, size, model, pose_every, (pose_every, pose_every * max(1, int(round(_DETECT_EVERY_S * info.fps / pose_every))))
+
+
+def still_pass(video_path: str | Path, info: VideoInfo, analysis_width: int,
+               go_on: Callable[[], bool]) -> tuple[_Tracker, PeopleFollower | None]:
+    """track_objects' pass over a clip of one still shot (tools/earlytrack.py); it stops once go_on() is False."""
+    scale, size, model, pose_every, rates = _setup(info, analysis_width)
+    frames = iter_frames(video_path, max_width=size[0] if scale < 1.0 else None, full_every=pose_every, keep=lambda i: True)
+    return _track_shot(itertools.takewhile(lambda _: go_on(), frames), info, size, model, rates, go_on)
 
 
 def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, float], min_track_s: float,
@@ -388,7 +382,7 @@ def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, 
                                or (desc.motion not in ("walking", "bouncing") and travel < (0.75 if upright else 1.5))):
             continue
         moved = None if camera is None else camera[np.minimum(frames, len(camera) - 1)]
-        evidence = _evidence(chain, boxes, info, shot, moved)
+        evidence = track_evidence(chain, boxes, info, shot, moved)
         if desc.motion == "walking":
             evidence["gait_strength"] = round(onsets.gait_analysis(raw, info.fps).strength, 3)
         motion, steps = desc.motion, desc.onsets_s

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 from scipy.signal import savgol_filter
 
+from foleydesigner.schemas import Shot, VideoInfo
 from foleydesigner.tools.pose import Roi
 
 LINK_GAP_S = 1.2  # longest occlusion bridged by offline linking
@@ -168,3 +169,24 @@ def smooth(boxes: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarray:
         if len(run) >= win:
             c[run] = savgol_filter(c[run], win, 2, axis=0)
     return np.column_stack([c[:, :2] - c[:, 2:] / 2, c[:, 2:]])
+
+
+def track_evidence(chain: list[Tracklet], boxes: np.ndarray, info: VideoInfo, shot: Shot,
+              camera: np.ndarray | None) -> dict[str, float]:
+    """What the detectors and the boxes say about one track, for the spotting rules (agents/evidence.py).
+    Travel is the object's own: the camera's offset over the same frames is taken out."""
+    centres = boxes[:, :2] + boxes[:, 2:] / 2 - (camera if camera is not None else 0.0)
+    height = float(np.median(boxes[:, 3]))
+    bottom_seen = (boxes[:, 1] + boxes[:, 3]) < info.height - 0.01 * info.height
+    edge = ((boxes[:, 0] <= 0.01 * info.width) | (boxes[:, 0] + boxes[:, 2] >= 0.99 * info.width)
+            | (boxes[:, 1] <= 0.01 * info.height))
+    hits = float(sum(tr.person_hits for tr in chain))
+    return {"person_hits": hits, "person_tries": max(hits, float(sum(tr.person_tries for tr in chain))),
+            "bottom_seen": round(float(bottom_seen.mean()), 3), "at_edge": round(float(edge.mean()), 3),
+            "travel_heights": round(float(np.hypot(*(centres[-1] - centres[0]))) / max(height, 1.0), 3),
+            "travel_widths": round(float(abs(centres[-1, 0] - centres[0, 0])) / info.width, 3),
+            "area_frac": round(float(np.median(boxes[:, 2] * boxes[:, 3])) / (info.width * info.height), 5),
+            "aspect_w_h": round(float(np.median(boxes[:, 2] / np.maximum(boxes[:, 3], 1.0))), 3),
+            # size at the end ÷ at the start (a tenth of the track each): > 1 approaching, < 1 receding
+            "growth": round(float(np.median(boxes[-max(1, len(boxes) // 10):, 3]) / max(np.median(boxes[:max(1, len(boxes) // 10), 3]), 1.0)), 3),
+            "shot": float(shot.index)}
