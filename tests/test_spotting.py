@@ -337,3 +337,19 @@ def test_of_two_cuts_closer_than_a_shot_the_larger_change_is_kept_and_an_excerpt
     frames = [a] * 20 + [flash] + [a] * 5 + [b] * 20
     assert [(s.start_frame, s.transition) for s in _detect(frames)] == [(0, "start"), (26, "cut")]
     assert [(s.start_frame, s.transition) for s in _detect([b] * 3 + [a] * 30)] == [(0, "start"), (3, "cut")]
+
+
+def test_a_mostly_still_shot_that_whips_is_not_locked_off_but_traffic_misses_are() -> None:
+    """Two thirds of the frames voted still, early and late. The rest measured cars crossing (1.2 % of the width a
+    frame): locked off. The rest a whip pan (up to 10 % a frame for 8 frames): the camera moved."""
+    from foleydesigner.tools.camera import STILL, FrameMotion
+
+    def shot(moving: list[FrameMotion]) -> list[FrameMotion]:
+        return [STILL] * 40 + moving + [STILL] * 40
+
+    traffic = [FrameMotion(0.012, 0.0, 1.0, 0.6)] * 30
+    whip = [FrameMotion(0.01 * k, 0.0, 1.0, 0.4) for k in (1, 3, 6, 10, 10, 6, 3, 1)] + [STILL] * 22
+    kind, facts = classify_camera(shot(traffic))
+    assert kind == "static" and facts["whip_frames"] == 0
+    kind, facts = classify_camera(shot(whip))
+    assert kind == "pan" and facts["whip_frames"] == 4 and facts["still_frames"] > 0.7
