@@ -327,3 +327,29 @@ def test_a_slow_drift_is_still_but_drifting_and_scaling_together_is_a_travelling
     assert kind == "pan" and facts["zoom"] > 1.03 and facts["travel"] > 0.05
     assert classify_camera(sway)[0] == "static"
 
+
+
+def test_of_two_cuts_closer_than_a_shot_the_larger_change_is_kept_and_an_excerpt_may_open_on_a_cut() -> None:
+    """A whole-picture flash (something whipped past the lens) 6 frames before the real cut: one boundary, at the
+    real cut. And an excerpt whose first 3 frames belong to the shot before: the cut there is found."""
+    a, b = _view(SCENE_A, 100), _view(SCENE_B, 50)
+    flash = cv2.addWeighted(a, 0.45, np.full_like(a, 255), 0.55, 0)  # a bright blur over most of the frame
+    frames = [a] * 20 + [flash] + [a] * 5 + [b] * 20
+    assert [(s.start_frame, s.transition) for s in _detect(frames)] == [(0, "start"), (26, "cut")]
+    assert [(s.start_frame, s.transition) for s in _detect([b] * 3 + [a] * 30)] == [(0, "start"), (3, "cut")]
+
+
+def test_a_mostly_still_shot_that_whips_is_not_locked_off_but_traffic_misses_are() -> None:
+    """Two thirds of the frames voted still, early and late. The rest measured cars crossing (1.2 % of the width a
+    frame): locked off. The rest a whip pan (up to 10 % a frame for 8 frames): the camera moved."""
+    from foleydesigner.tools.camera import STILL, FrameMotion
+
+    def shot(moving: list[FrameMotion]) -> list[FrameMotion]:
+        return [STILL] * 40 + moving + [STILL] * 40
+
+    traffic = [FrameMotion(0.012, 0.0, 1.0, 0.6)] * 30
+    whip = [FrameMotion(0.01 * k, 0.0, 1.0, 0.4) for k in (1, 3, 6, 10, 10, 6, 3, 1)] + [STILL] * 22
+    kind, facts = classify_camera(shot(traffic))
+    assert kind == "static" and facts["whip_frames"] == 0
+    kind, facts = classify_camera(shot(whip))
+    assert kind == "pan" and facts["whip_frames"] == 4 and facts["still_frames"] > 0.7

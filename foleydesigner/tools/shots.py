@@ -143,8 +143,15 @@ class ShotDetector:
         min_gap = max(1, int(round(MIN_SHOT_S * self.fps)))
         kept: list[tuple[int, str]] = []
         for f, kind in found:
-            if f >= min_gap and (not kept or f - kept[-1][0] >= min_gap):
-                kept.append((f, kind))
+            if f < min_gap and kind != "cut":
+                continue  # a fade or dissolve needs frames before it; a hard cut does not (an excerpt can open on one)
+            if kept and f - kept[-1][0] < min_gap:
+                # Two boundaries closer than a shot can be: the larger whole-picture change is the cut, the other
+                # a flash of motion beside it (a tail whipped past the lens just before the real cut).
+                if kind == kept[-1][1] == "cut" and c[f] > c[kept[-1][0]]:
+                    kept[-1] = (f, kind)
+                continue
+            kept.append((f, kind))
         return kept
 
     def shots(self) -> list[Shot]:
