@@ -25,6 +25,7 @@ from foleydesigner.tools.processing import master_source
 from foleydesigner.tools.shots import split_at_cuts
 from foleydesigner.tools.stems import deliver_stem
 from foleydesigner.tools.streams import PREROLL_S, SpillFile, WavAudio, aligned, spans
+from foleydesigner.tools.tracking import still_pass
 from foleydesigner.tools.upmix import downmix_bs775, upmix_51
 from foleydesigner.tools.video import damage_warning, probe_video
 from foleydesigner.units import SAMPLE_RATE
@@ -54,7 +55,8 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     elif info.variable_frame_rate:
         warnings.append(f"variable frame rate: clues use the decoded frame timestamps at nominal {info.fps:.3f} fps")
     if ctx.vision == "opencv" and usable_cores() >= 2:  # the tracking pass beside the picture pass (earlytrack.py)
-        earlytrack.start(state["video_path"], info, ctx.analysis_width)
+        path, width = state["video_path"], ctx.analysis_width
+        earlytrack.start(path, width, lambda go_on: still_pass(path, info, width, go_on))
     try:
         with ctx.tracer.span("analyse_picture", "tool", backend="opencv", inputs=state["video_path"], tool="picture") as rec:
             picture = analyse_picture(state["video_path"], info)

@@ -108,7 +108,7 @@ def test_stem_monitors_rendered_beside_the_upmix_are_the_ones_the_report_renders
     them only for the same stems, resolution and master gain, and they are what it renders itself: the same
     envelopes, spectrograms and decoded previews."""
     import foleydesigner.report.monitors as monitors
-    from foleydesigner.report import early as early_module
+    from foleydesigner.report import early_store
     from foleydesigner.report.early import EARLY_DIR, render_early
     from foleydesigner.report.mixdown import render_post_plan
 
@@ -122,7 +122,7 @@ def test_stem_monitors_rendered_beside_the_upmix_are_the_ones_the_report_renders
     taken: list[bool] = []
 
     def spy(*args):
-        taken.append(early_module.take_early(*args))
+        taken.append(early_store.take_early(*args))
         return taken[-1]
 
     monkeypatch.setattr(monitors, "take_early", spy)
@@ -157,17 +157,18 @@ def test_mix_monitors_rendered_beside_the_export_are_the_ones_the_report_renders
     """stages.preview_mixes renders the mixes' monitors while the video is muxed (report/early.py); the report
     takes them while the mix files are the ones they came from, and they are what it renders itself."""
     import foleydesigner.report.monitors as monitors
-    from foleydesigner.report import early as early_module
+    from foleydesigner.report import early_store
+    from foleydesigner.report.early import render_early_mixes
 
     run = copy_run(demo, tmp_path / "run")
     late = page_json(write_report(run))
     late_audio = {k: decoded_preview(run, v["src"]) for k, v in late["media"]["audio"].items() if k.startswith(("mix", "5.1"))}
     picture = (run / "report_media" / "spectrogram.png").read_bytes()
-    assert early_module.render_early_mixes(run, json.loads((run / "script.json").read_text())["duration_s"])
+    assert render_early_mixes(run, json.loads((run / "script.json").read_text())["duration_s"])
     taken: list[bool] = []
 
     def spy(*args):
-        taken.append(early_module.take_early_mixes(*args))
+        taken.append(early_store.take_early_mixes(*args))
         return taken[-1]
 
     monkeypatch.setattr(monitors, "take_early_mixes", spy)

@@ -140,21 +140,25 @@ def test_tracking_started_before_the_shots_are_known_gives_the_same_tracks(tmp_p
     result, the same tracks as the serial pass; any other shot list stops it and tracks as usual."""
     from foleydesigner.schemas import Shot
     from foleydesigner.tools import earlytrack
+    from foleydesigner.tools.tracking import still_pass
+
+    def start() -> None:  # as stages.load_video starts it
+        earlytrack.start(path, 384, lambda go_on: still_pass(path, info, 384, go_on))
 
     path = tmp_path / "walker.mp4"
     make_clip("walker", path, width=640, height=360, fps=25.0, duration_s=3.0, seed=1)
     info = probe_video(path)
     serial = [t.model_dump() for t in track_objects(path, info)]
-    earlytrack.start(path, info, 384)
+    start()
     assert [t.model_dump() for t in track_objects(path, info)] == serial
     one = Shot(index=0, start_frame=0, end_frame=info.n_frames - 1, start_s=0.0, end_s=info.duration_s)
     cut = [one.model_copy(update={"end_frame": 39, "end_s": 1.6}),
            Shot(index=1, start_frame=40, end_frame=info.n_frames - 1, start_s=1.6, end_s=info.duration_s)]
-    earlytrack.start(path, info, 384)
+    start()
     assert earlytrack.take(path, 384, cut) is None  # two shots: the guess was wrong, the pass is stopped
-    earlytrack.start(path, info, 384)
+    start()
     assert earlytrack.take(path, 384, [one.model_copy(update={"camera": "pan"})]) is None
-    earlytrack.start(path, info, 384)
+    start()
     earlytrack.cancel(path, 384)
     assert earlytrack.take(path, 384, [one]) is None  # nothing pending once cancelled
     assert not [t for t in __import__("threading").enumerate() if t.name == "foley-early-track"]

@@ -14,64 +14,24 @@ envelope resolution. The page is the same either way.
 
 from __future__ import annotations
 
-import json
-import logging
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
-EARLY_DIR = Path(".internal") / "report_stems"
-EARLY_MIXES_DIR = Path(".internal") / "report_mixes"
-_MIXES = ("mix_stereo.wav", "mix_5_1.wav", "mix_binaural.wav")
-_MANIFEST = "manifest.json"
+from foleydesigner.report.early_store import (  # noqa: F401  (EARLY_DIR re-exported for the stages and tests)
+    EARLY_DIR,
+    EARLY_MIXES_DIR,
+    mixes_key,
+    put_in_place,
+    stems_key,
+)
 
 
 def envelope_bins(duration_s: float) -> int:
     from foleydesigner.report.monitors import ENVELOPE_MAX, ENVELOPE_RATE_HZ
 
     return int(min(ENVELOPE_MAX, max(50, max(duration_s, 1e-3) * ENVELOPE_RATE_HZ)))
-
-
-def _key(ids: list[str], bins: int, gain: float) -> dict[str, Any]:
-    return {"ids": list(ids), "bins": int(bins), "gain": float(gain)}
-
-
-def _in_place(tmp: Path, final: Path, out: dict[str, Any], key: dict[str, Any]) -> None:
-    (tmp / _MANIFEST).write_text(json.dumps({"key": key, "out": out}), encoding="utf-8")
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-
-
-def _taken(folder: Path, dest: Path, out: dict[str, Any], key: dict[str, Any]) -> bool:
-    """Copy a folder rendered early into the report's media folder and its entries into out, when its key is this."""
-    try:
-        manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if manifest.get("key") != key:
-        log.info("report: %s was rendered for other inputs; rendering it again", folder.name)
-        return False
-    for f in sorted(folder.rglob("*")):
-        if f.is_file() and f.name != _MANIFEST:
-            (dest / f.relative_to(folder)).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(f, dest / f.relative_to(folder))
-    for k, v in manifest["out"].items():
-        if isinstance(out.get(k), dict):
-            out[k].update(v)
-        else:
-            out[k] = v
-    return True
-
-
-def _mixes_key(run_dir: Path, bins: int) -> dict[str, Any]:
-    files = {}
-    for name in _MIXES:
-        if (p := run_dir / name).is_file():
-            st = p.stat()
-            files[name] = [st.st_size, st.st_mtime_ns]
-    return {"files": files, "bins": int(bins)}
 
 
 def render_early_mixes(run_dir: Path, duration_s: float) -> bool:
@@ -84,7 +44,7 @@ def render_early_mixes(run_dir: Path, duration_s: float) -> bool:
     if not media.opus_available():
         return False
     bins = envelope_bins(duration_s)
-    key = _mixes_key(run_dir, bins)
+    key = mixes_key(run_dir, bins)
     final = run_dir / EARLY_MIXES_DIR
     final.parent.mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".report_mixes-", dir=final.parent))
@@ -93,16 +53,11 @@ def render_early_mixes(run_dir: Path, duration_s: float) -> bool:
         (tmp / "audio").mkdir()
         with TaskPool(preview_workers()) as pool:
             mix_media(run_dir, tmp, out, bins, audio_adder(tmp, out, pool))
-        _in_place(tmp, final, out, key)
+        put_in_place(tmp, final, out, key)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return True
-
-
-def take_early_mixes(run_dir: Path, dest: Path, out: dict[str, Any], bins: int) -> bool:
-    """The early mix monitors into the report, when rendered from these mix files at this resolution."""
-    return _taken(run_dir / EARLY_MIXES_DIR, dest, out, _mixes_key(run_dir, bins))
 
 
 def render_early(run_dir: Path, script: dict[str, Any], plan: dict[str, Any]) -> bool:
@@ -135,14 +90,8 @@ def render_early(run_dir: Path, script: dict[str, Any], plan: dict[str, Any]) ->
                 stem_media(sid, in_memory(post.stems[sid]), post.master_gain, tmp, out, bins, add_audio)
             if post.returns:
                 returns_media(post, out, bins, add_audio)
-        _in_place(tmp, final, out, _key(ids, bins, post.master_gain))
+        put_in_place(tmp, final, out, stems_key(ids, bins, post.master_gain))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return True
-
-
-def take_early(run_dir: Path, dest: Path, out: dict[str, Any], ids: list[str], bins: int, gain: float) -> bool:
-    """Move the early stem monitors into the report's media folder and out, when they are for these stems, this
-    envelope resolution and this master gain; False (nothing taken) otherwise."""
-    return _taken(run_dir / EARLY_DIR, dest, out, _key(ids, bins, gain))

@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from foleydesigner.report import media
-from foleydesigner.report.early import take_early, take_early_mixes
+from foleydesigner.report.early_store import take_early, take_early_mixes
 from foleydesigner.report.mixdown import on_clip_clock, render_post_plan
 from foleydesigner.tools.cpus import TaskPool, usable_cores
 from foleydesigner.tools.loudness import LoudnessMeter

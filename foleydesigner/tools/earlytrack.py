@@ -12,25 +12,24 @@ model is not shared while it runs).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from foleydesigner.schemas import Shot, VideoInfo
+from foleydesigner.schemas import Shot
 
 _pending: dict[tuple[str, int], _Early] = {}
 
 
 class _Early:
-    def __init__(self, video_path: str | Path, info: VideoInfo, analysis_width: int) -> None:
-        from foleydesigner.tools.tracking import still_pass
-
+    def __init__(self, run_pass: Callable[[Callable[[], bool]], Any]) -> None:
         self.stop = threading.Event()
         self.result: Any = None
         self.error: BaseException | None = None
 
         def run() -> None:
             try:
-                self.result = still_pass(video_path, info, analysis_width, lambda: not self.stop.is_set())
+                self.result = run_pass(lambda: not self.stop.is_set())
             except BaseException as exc:  # noqa: BLE001 - raised by take(), on the caller's thread
                 self.error = exc
 
@@ -48,10 +47,12 @@ def _key(video_path: str | Path, analysis_width: int) -> tuple[str, int]:
     return str(Path(video_path).resolve()), int(analysis_width)
 
 
-def start(video_path: str | Path, info: VideoInfo, analysis_width: int) -> None:
-    """Start the pass for a clip, guessing it is one still shot (a pass already started for it is stopped)."""
+def start(video_path: str | Path, analysis_width: int, run_pass: Callable[[Callable[[], bool]], Any]) -> None:
+    """Start a clip's pass on a thread, guessing it is one still shot (a pass already started for it is stopped).
+    run_pass(go_on) is the pass (tracking.still_pass bound to the clip, tracking.start_still_pass); it stops once
+    go_on() is False."""
     cancel(video_path, analysis_width)
-    _pending[_key(video_path, analysis_width)] = _Early(video_path, info, analysis_width)
+    _pending[_key(video_path, analysis_width)] = _Early(run_pass)
 
 
 def take(video_path: str | Path, analysis_width: int, shots: list[Shot]) -> Any:
