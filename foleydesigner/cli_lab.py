@@ -146,14 +146,12 @@ def eval_realism(what: str, out: Path | None, renders: Path | None, run: Path | 
     import tempfile
 
     from foleydesigner.eval.realism import judge, renders_in, stems_in, table
-    from foleydesigner.eval.realism_judge import JUDGE_SETS, missing
+    from foleydesigner.eval.realism_judge import check_judge_set, missing
 
     try:
         if what != "realism":
             raise FoleyError(f"foley eval {what}: unknown; the one named evaluation is `foley eval realism`")
-        if judge_set not in JUDGE_SETS:
-            raise FoleyError(f"--judge-set {judge_set}: unknown; the sets are "
-                             + ", ".join(f"{k} ({v})" for k, v in JUDGE_SETS.items()))
+        check_judge_set(judge_set, "--judge-set")  # before anything renders
         if why := missing():
             raise FoleyError(why)
         if out is not None and out.exists() and not out.is_dir():

@@ -178,14 +178,8 @@ def preview_stems(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     means the report renders them itself."""
     from foleydesigner.report.early import render_early
 
-    t0 = time.perf_counter()
-    if usable_cores() < 2:  # one core (a `foley batch` worker): nothing to overlap; the report renders them
-        return {}
-    try:
-        render_early(_ctx(runtime).work_dir, state["script"], state["mix_plan"])
-    except Exception as exc:  # noqa: BLE001 - the report is a view: it renders the stems again at the end
-        log.warning("stem monitors not rendered early (%s: %s); the report renders them", exc.__class__.__name__, exc)
-    return {"timings": {"report_stems": time.perf_counter() - t0}}
+    return _early_monitors("stem", "report_stems", render_early, _ctx(runtime).work_dir, state["script"],
+                           state["mix_plan"])
 
 
 def preview_mixes(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -193,14 +187,20 @@ def preview_mixes(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     this node (graphs/foley.py); report/early.py says when the report takes them."""
     from foleydesigner.report.early import render_early_mixes
 
+    return _early_monitors("mix", "report_mixes", render_early_mixes, _ctx(runtime).work_dir,
+                           float(state["script"].get("duration_s") or 0.0))
+
+
+def _early_monitors(what: str, timing: str, render: Any, *args: Any) -> dict[str, Any]:
     t0 = time.perf_counter()
-    if usable_cores() < 2:
+    if usable_cores() < 2:  # one core (a `foley batch` worker): nothing to overlap; the report renders them
         return {}
     try:
-        render_early_mixes(_ctx(runtime).work_dir, float(state["script"].get("duration_s") or 0.0))
+        render(*args)
     except Exception as exc:  # noqa: BLE001 - the report is a view: it renders them again at the end
-        log.warning("mix monitors not rendered early (%s: %s); the report renders them", exc.__class__.__name__, exc)
-    return {"timings": {"report_mixes": time.perf_counter() - t0}}
+        log.warning("%s monitors not rendered early (%s: %s); the report renders them", what, exc.__class__.__name__,
+                    exc)
+    return {"timings": {timing: time.perf_counter() - t0}}
 
 
 def export_outputs(state: dict[str, Any], runtime: Any) -> dict[str, Any]:

@@ -159,11 +159,16 @@ JUDGE_SETS = {1: "original", 2: "sturdier"}
 JUDGE_SET = 2  # the default
 
 
+def check_judge_set(judge_set: int, name: str = "judge set") -> None:
+    """InputError naming the sets, for a judge set that does not exist (`name`: what the user called it)."""
+    if judge_set not in JUDGE_SETS:
+        raise InputError(f"{name} {judge_set}: unknown; the sets are "
+                         + ", ".join(f"{k} ({v})" for k, v in JUDGE_SETS.items()))
+
+
 def read_references(tsv: Path = REFERENCES, judge_set: int = JUDGE_SET) -> list[Reference]:
     """The references of `judge_set` (its rows and every earlier set's)."""
-    if judge_set not in JUDGE_SETS:
-        raise InputError(f"judge set {judge_set}: unknown; the sets are "
-                         + ", ".join(f"{k} ({v})" for k, v in JUDGE_SETS.items()))
+    check_judge_set(judge_set)
     rows = []
     for line in tsv.read_text().splitlines():
         if line.strip() and not line.startswith("#"):

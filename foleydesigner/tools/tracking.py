@@ -347,7 +347,6 @@ def still_pass(video_path: str | Path, info: VideoInfo, analysis_width: int,
     return _track_shot(itertools.takewhile(lambda _: go_on(), frames), info, size, model, rates, go_on)
 
 
-
 def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, float], min_track_s: float,
             start_id: int, camera: np.ndarray | None = None) -> list[Track]:
     """Link a shot's tracklets, drop the ones that are no object, describe the rest."""

@@ -172,7 +172,7 @@ def smooth(boxes: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarray:
 
 
 def track_evidence(chain: list[Tracklet], boxes: np.ndarray, info: VideoInfo, shot: Shot,
-              camera: np.ndarray | None) -> dict[str, float]:
+                   camera: np.ndarray | None) -> dict[str, float]:
     """What the detectors and the boxes say about one track, for the spotting rules (agents/evidence.py).
     Travel is the object's own: the camera's offset over the same frames is taken out."""
     centres = boxes[:, :2] + boxes[:, 2:] / 2 - (camera if camera is not None else 0.0)
