@@ -178,8 +178,8 @@ def preview_stems(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     means the report renders them itself."""
     from foleydesigner.report.early import render_early
 
-    return _early_monitors("stem", "report_stems", render_early, _ctx(runtime).work_dir, state["script"],
-                           state["mix_plan"])
+    return _early_monitors("stem", "report_stems",
+                           lambda: render_early(_ctx(runtime).work_dir, state["script"], state["mix_plan"]))
 
 
 def preview_mixes(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -187,16 +187,17 @@ def preview_mixes(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     this node (graphs/foley.py); report/early.py says when the report takes them."""
     from foleydesigner.report.early import render_early_mixes
 
-    return _early_monitors("mix", "report_mixes", render_early_mixes, _ctx(runtime).work_dir,
-                           float(state["script"].get("duration_s") or 0.0))
+    return _early_monitors("mix", "report_mixes", lambda: render_early_mixes(
+        _ctx(runtime).work_dir, float(state["script"].get("duration_s") or 0.0)))
 
 
-def _early_monitors(what: str, timing: str, render: Any, *args: Any) -> dict[str, Any]:
+def _early_monitors(what: str, timing: str, render: Any) -> dict[str, Any]:
+    """render() on 2 cores or more (on one, nothing is read: the report renders them), a failure only logged."""
     t0 = time.perf_counter()
     if usable_cores() < 2:  # one core (a `foley batch` worker): nothing to overlap; the report renders them
         return {}
     try:
-        render(*args)
+        render()
     except Exception as exc:  # noqa: BLE001 - the report is a view: it renders them again at the end
         log.warning("%s monitors not rendered early (%s: %s); the report renders them", what, exc.__class__.__name__,
                     exc)
