@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from foleydesigner.errors import BackendError, InputError
-from foleydesigner.eval.harness import detect_onsets
+from foleydesigner.eval.activity import detect_onsets
 from foleydesigner.generation.base import GenerationRequest
 from foleydesigner.generation.library.analysis import bext_description
 from foleydesigner.generation.library.index import SoundLibrary
