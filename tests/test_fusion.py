@@ -171,6 +171,25 @@ def test_a_slow_car_the_tracker_could_not_name_is_named_by_the_screenplay(truths
     assert not any(e.label.startswith("impact") and e in script.events for e in script.events)
 
 
+@pytest.mark.parametrize("pose_frames", [0.0, 12.0])
+def test_a_car_the_body_detector_half_took_for_a_person(truths, pose_frames):
+    """A car's side (2.9× as wide as tall) that the body detector called a person on 5 of 12 tries, crossing
+    slowly: alone it is footsteps, weighed down by its width. With "a small car drives slowly" in the screenplay it
+    is that car, one pass-by on the track and no footsteps, unless the pose model followed a body on it."""
+    car = truth_track(truths["single_mover"], 1, motion="moving")
+    car = car.model_copy(update={"label": "person", "evidence": {**car.evidence, "person_hits": 5.0, "person_tries": 12.0,
+                                                                  "pose_frames": pose_frames, "gait_strength": 0.45}})
+    ball = truth_track(truths["bouncing_ball"], 0, motion="bouncing")
+    script = write([ball, car], STREET)
+    on_car = [e.label for e in script.events + script.candidates if e.source_track == 1]
+    cars = [e for e in script.events if e.label in ("engine_passby", "engine_idle")]
+    if pose_frames:
+        assert "engine_passby" not in on_car and len(cars) == 1 and cars[0].source_track is None  # a body stays a body
+    else:
+        assert on_car == ["engine_passby"] and [e.source_track for e in cars] == [1], on_car
+    assert [e.source_track for e in script.events if e.label == "ball_bounce"] == [0]
+
+
 def test_a_real_ball_needs_no_screenplay(truths):
     """Under real gravity every flight of the synthetic ball is a ball's, the drop before the first hit included
     (judged by the arc's curvature); rolling after the last hit says nothing against it."""

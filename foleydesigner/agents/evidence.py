@@ -160,7 +160,7 @@ POSE_ALTERNATION = 0.6
 SURE_WALK_TRAVEL, SURE_WALK_STRIDE = 1.5, 0.8
 
 
-def _clearly_a_person(ev: dict[str, float]) -> bool:
+def clearly_a_person(ev: dict[str, float]) -> bool:
     hits, tries = ev.get("person_hits", 0.0), ev.get("person_tries", 0.0)
     return ev.get("pose_frames", 0.0) >= POSE_CLEAR_FRAMES or (hits >= 2 and hits >= 0.5 * tries)
 
@@ -279,7 +279,7 @@ def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
         grow = abs(math.log(max(ev.get("growth", 1.0), 1e-3)))
         moved = max(travel, 2.0 * grow * (1.0 - _ramp(grow / duration - GROWTH_RATE[0], GROWTH_RATE[1] - GROWTH_RATE[0])))
         stride = _ramp(gait, GAIT_CLEAR)
-        if _clearly_a_person(ev) and moved >= SURE_WALK_TRAVEL:
+        if clearly_a_person(ev) and moved >= SURE_WALK_TRAVEL:
             # A body the detectors keep finding, crossing ground with its feet in frame, walks: a small or
             # half-hidden walker's box bobs too little for a clear periodicity, and that weighs less here.
             stride = max(stride, SURE_WALK_STRIDE)

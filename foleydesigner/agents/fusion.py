@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from foleydesigner.agents.evidence import sound_for_track
+from foleydesigner.agents.evidence import clearly_a_person, sound_for_track
 from foleydesigner.schemas import SceneContext, Track
 from foleydesigner.tools.depth import geometric_depth_m
 from foleydesigner.tools.screenplay import ScreenplayCue
@@ -71,9 +71,12 @@ def cue_time(cue: ScreenplayCue, duration: float) -> float:
 def named_by(track: Track, cls: str) -> Track:
     """The track as the screenplay names it. Background subtraction knows that something moved, not what
     ("object"); when a cue names a vehicle or a ball, the unnamed track is weighed as one (its shape and motion
-    still have to fit: the gates measure them). A track a detector named keeps its name."""
+    still have to fit: the gates measure them). A track a detector named keeps its name, except a "person" that
+    only some of the body detector's votes found and the pose model never did, which the story may call a vehicle
+    (a car's side fools the body detector now and then; a body the landmarks follow is a body)."""
     label = {"vehicle": "vehicle", "ball": "ball"}.get(source(cls) or "")
-    return track.model_copy(update={"label": label}) if track.label == "object" and label else track
+    doubtful = track.label == "person" and label == "vehicle" and not clearly_a_person(track.evidence)
+    return track.model_copy(update={"label": label}) if label and (track.label == "object" or doubtful) else track
 
 
 def sound_match(cls: str, track: Track, scene: SceneContext) -> float:
