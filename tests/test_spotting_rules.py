@@ -107,3 +107,34 @@ def test_a_person_box_four_times_as_wide_as_tall_does_not_walk():
     car = walker.model_copy(update={"evidence": {**walker.evidence, "aspect_w_h": 4.2}})
     flat = sound_for_track(car, street)
     assert flat.confidence < 0.1 and any("as wide as tall" in w for w in flat.evidence)
+
+
+def test_a_jump_before_the_sun_that_re_exposes_the_whole_picture_is_not_a_cut() -> None:
+    """A locked-off shot: a jumper passes before the sun and the camera's exposure jumps (every cell's colour
+    changes, as at a cut), but the picture is the same one. A real cut to another place at the same brightness is
+    still found, at its frame."""
+    from foleydesigner.tools.shots import CUT_MIN, CUT_SPREAD, ShotDetector
+
+    rng = np.random.default_rng(5)
+
+    def place() -> np.ndarray:  # a textured world whose colours share their light, as a real scene's do
+        light = cv2.resize(rng.uniform(0, 255, (9, 16)).astype(np.float32), (320, 180), interpolation=cv2.INTER_CUBIC)
+        light += rng.normal(0, 10, light.shape).astype(np.float32)  # sky, walls, shade, with fine texture on them
+        return np.clip(light[..., None] * rng.uniform(0.6, 1.0, 3) + rng.uniform(0, 40, 3), 0, 255).astype(np.uint8)
+
+    park, other = place(), place()
+    darker = cv2.convertScaleAbs(park, alpha=0.55, beta=-10)  # exposure down and contrast with it
+    darker[:, :, 2] = cv2.convertScaleAbs(darker[:, :, 2], alpha=1.3)  # warmer: the flare gone
+    darker[30:110, 160:175] = 30  # the jumper's body, dark against the sky
+    frames = [park] * 20 + [darker] * 20 + [other] * 20
+
+    def shots(frames: list[np.ndarray]) -> tuple[list[tuple[int, str]], ShotDetector]:
+        det = ShotDetector(30.0)
+        for i, f in enumerate(frames):
+            det.add(i / 30.0, f)
+        return [(s.start_frame, s.transition) for s in det.shots()], det
+
+    found, det = shots(frames)
+    assert det.m.change[20] >= CUT_MIN and det.m.spread[20] >= CUT_SPREAD  # as large and as wide as a cut
+    assert found == [(0, "start"), (40, "cut")]
+    assert shots([park] * 20 + [other] * 20)[0] == [(0, "start"), (20, "cut")]
