@@ -109,11 +109,11 @@ def test_a_person_box_four_times_as_wide_as_tall_does_not_walk():
     assert flat.confidence < 0.1 and any("as wide as tall" in w for w in flat.evidence)
 
 
-def test_a_jump_before_the_sun_that_re_exposes_the_whole_picture_is_not_a_cut() -> None:
+def test_a_jump_before_the_sun_that_re_exposes_the_whole_picture_is_not_a_cut_nor_a_dissolve() -> None:
     """A locked-off shot: a jumper passes before the sun and the camera's exposure jumps (every cell's colour
-    changes, as at a cut), but the picture is the same one. A real cut to another place at the same brightness is
-    still found, at its frame."""
-    from foleydesigner.tools.shots import CUT_MIN, CUT_SPREAD, ShotDetector
+    changes, as at a cut), or ramps over half a second (a blend, as in a dissolve), but the picture is the same
+    one. A real cut to another place is still found at its frame, and a one-second cross-fade at its middle."""
+    from foleydesigner.tools.shots import CUT_MIN, CUT_SPREAD, DISSOLVE_BLEND, DISSOLVE_MIN, ShotDetector
 
     rng = np.random.default_rng(5)
 
@@ -138,3 +138,11 @@ def test_a_jump_before_the_sun_that_re_exposes_the_whole_picture_is_not_a_cut() 
     assert det.m.change[20] >= CUT_MIN and det.m.spread[20] >= CUT_SPREAD  # as large and as wide as a cut
     assert found == [(0, "start"), (40, "cut")]
     assert shots([park] * 20 + [other] * 20)[0] == [(0, "start"), (20, "cut")]
+    ramp = [cv2.addWeighted(park, 1 - k / 15, darker, k / 15, 0) for k in range(1, 15)]
+    found, det = shots([park] * 20 + ramp + [darker] * 20)
+    k = det.k  # the dissolve window: the ramp's ends a window apart are as changed as a dissolve's, and as blended
+    assert max(det.m.span_change) >= DISSOLVE_MIN and min(det.m.blend_error[20 + k // 2:34]) <= DISSOLVE_BLEND
+    assert found == [(0, "start")]
+    fade = [cv2.addWeighted(park, 1 - k / 31, other, k / 31, 0) for k in range(1, 31)]  # 1 s at 30 fps: 2 windows
+    found = shots([park] * 20 + fade + [other] * 20)[0]
+    assert [kind for _, kind in found] == ["start", "dissolve"] and 20 + 5 <= found[1][0] <= 50 - 5  # inside it
