@@ -35,8 +35,8 @@ CUT_MIN, CUT_RATIO = 18.0, 3.0
 CELLS, CELL_CHANGE, CUT_SPREAD = 4, 12.0, 0.6
 #: A cut's frame correlates with the one before (grey thumbnails, normalised cross-correlation: gain and offset
 #: taken out) below this. The real clips' 40 hard cuts measure -0.33 to 0.34; two frames of one shot that every cell
-#: of changed measure 0.94 (a park whose exposure jumps as a jumper passes before the sun) and 0.63 (a camera
-#: whipping after a toppling log, motion-blurred).
+#: of changed measure 0.94 (a park whose exposure jumps as a jumper passes before the sun) and 0.63 (foliage
+#: sweeping past the lens as the camera pans after a toppling log).
 CUT_SAME = 0.5
 #: Neighbourhood (seconds each side) whose median change is the adaptive baseline.
 BASELINE_S = 0.5
