@@ -7,9 +7,11 @@ import cv2
 import numpy as np
 
 from foleydesigner.agents.evidence import sound_for_track
-from foleydesigner.schemas import SceneContext
-from foleydesigner.tools.picture import _scene, _Stats, _surf
-from tests.helpers import camera_of, linear_track
+from foleydesigner.agents.filmscribe import heuristic_scribe
+from foleydesigner.agents.script_writer import heuristic_write, scene_at
+from foleydesigner.schemas import SceneContext, Shot
+from foleydesigner.tools.picture import _scene, _Stats, _surf, shot_places
+from tests.helpers import camera_of, linear_track, video_info
 
 OUTDOOR_DAY = {"description": "street", "location": "outdoor", "room_size": "open", "time_of_day": "day"}
 
@@ -107,3 +109,51 @@ def test_a_person_box_four_times_as_wide_as_tall_does_not_walk():
     car = walker.model_copy(update={"evidence": {**walker.evidence, "aspect_w_h": 4.2}})
     flat = sound_for_track(car, street)
     assert flat.confidence < 0.1 and any("as wide as tall" in w for w in flat.evidence)
+
+
+def _samples(n: int, *, sky: float = 0.0, face: float = 0.0, luma: float = 140.0, t0: float = 0.0) -> _Stats:
+    t = [round(t0 + 0.5 * i, 3) for i in range(n)]
+    return _Stats(sky=[sky] * n, night_sky=[0.0] * n, blue_sky=[0.0] * n, green=[0.0] * n, luma=[luma] * n,
+                  face=[face] * n, surf=[0.0] * n, t=t, luma_t=t)
+
+
+def _joined(*parts: _Stats) -> _Stats:
+    out = _Stats()
+    for p in parts:
+        for name in ("sky", "night_sky", "blue_sky", "green", "luma", "face", "surf", "t", "luma_t"):
+            getattr(out, name).extend(getattr(p, name))
+    return out
+
+
+def test_a_pale_door_behind_a_webcam_face_is_no_street_sky() -> None:
+    """A title card (8 samples, no sky, no face) cut to a webcam close-up whose pale door reads as sky (5 samples):
+    only 38 % of the samples are close-ups, but every sky sample is behind a face: the place stays unknown. The same
+    sky in samples without a face is an exterior."""
+    title, webcam = _samples(8), _samples(5, sky=0.3, face=0.16, t0=4.0)
+    assert _scene(_joined(title, webcam), []).location == "unknown"
+    street = _scene(_joined(_samples(8, sky=0.3), _samples(5, face=0.16, t0=4.0)), [])
+    assert (street.location, street.description) == ("outdoor", "street")
+
+
+def _shots(*spans: tuple[float, float]) -> list[Shot]:
+    return [Shot(index=i, start_frame=int(a * 10), end_frame=int(b * 10) - 1, start_s=a, end_s=b,
+                 transition="start" if i == 0 else "cut") for i, (a, b) in enumerate(spans)]
+
+
+def test_shots_in_different_places_each_get_their_own_beds() -> None:
+    """An exterior (sky over a detailed world, 0-4 s) cut to a dim interior (4-8 s): two places, and the writer lays
+    each its own beds over its own shots; a run too short to say (1 s) leaves the clip's one place."""
+    st = _joined(_samples(8, sky=0.4), _samples(8, luma=30.0, t0=4.0))
+    places = shot_places(st, _shots((0.0, 4.0), (4.0, 8.0)))
+    assert [(p["location"], p["start_s"], p["end_s"]) for p in places] == [("outdoor", 0.0, 4.0), ("indoor", 4.0, 8.0)]
+    assert shot_places(_joined(_samples(14, sky=0.4), _samples(2, luma=30.0, t0=7.0)), _shots((0.0, 7.0), (7.0, 8.0))) == []
+    assert shot_places(_samples(16, sky=0.4), _shots((0.0, 4.0), (4.0, 8.0))) == []  # one place, two shots
+    scene = _scene(st, []).model_copy(update={"evidence": {"places": places}})
+    v = video_info(duration_s=8.0)
+    script = heuristic_write(v, heuristic_scribe(v, [], None, None, scene), [], None)
+    beds = {(e.label, e.start_s, e.end_s) for e in script.events if e.layer == "bg"}
+    inside = {lab for lab, a, b in beds if (a, b) == (4.0, 8.0)}
+    outside = {lab for lab, a, b in beds if (a, b) == (0.0, 4.0)}
+    assert "room_tone" in inside and "traffic" not in inside and outside and "room_tone" not in outside, beds
+    assert all((a, b) in ((0.0, 4.0), (4.0, 8.0)) for _lab, a, b in beds)
+    assert scene_at(scene, 5.0).location == "indoor" and scene_at(scene, 1.0).location == "outdoor"

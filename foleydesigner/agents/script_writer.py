@@ -49,6 +49,15 @@ def ambience_for(scene: SceneContext) -> tuple[str, str]:
     return "room_tone", "ambience bed"
 
 
+def scene_at(scene: SceneContext, t_s: float) -> SceneContext:
+    """The place at t_s: the clip's, or, where its shots show different places (evidence "places", from
+    tools/picture.shot_places), the one of the run of shots that holds t_s."""
+    here = [p for p in scene.evidence.get("places") or [] if p["start_s"] - 1e-6 <= t_s]
+    if not here:
+        return scene
+    return scene.model_copy(update={k: here[-1][k] for k in ("location", "description", "room_size", "time_of_day")})
+
+
 def place_beds(names: tuple[str, ...], scene: SceneContext) -> list[str]:
     """The place's beds for this time of day: no birdsong at night (crickets instead), no seagulls."""
     out: list[str] = []
@@ -60,10 +69,11 @@ def place_beds(names: tuple[str, ...], scene: SceneContext) -> list[str]:
 
 
 def bed_event(name: str, event_id: str, duration: float, description: str, origin: str = "scene",
-              start_s: float = 0.0, intensity: float = BED_INTENSITY) -> SoundEvent:
+              start_s: float = 0.0, intensity: float = BED_INTENSITY, end_s: float | None = None) -> SoundEvent:
     entry = BY_NAME.get(name)
-    return SoundEvent(id=event_id, label=name, layer=entry.layer if entry else "bg", start_s=min(start_s, duration),
-                      end_s=duration, intensity=intensity, description=description, origin=origin,  # type: ignore[arg-type]
+    end = duration if end_s is None else min(end_s, duration)
+    return SoundEvent(id=event_id, label=name, layer=entry.layer if entry else "bg", start_s=min(start_s, end),
+                      end_s=end, intensity=intensity, description=description, origin=origin,  # type: ignore[arg-type]
                       params=dict(entry.params) if entry else {})
 
 
@@ -220,10 +230,20 @@ def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Tr
         why = ["screenplay scene heading" if known else
                f"picture: {scene.evidence.get('reason', scene.location)}" if scene.location != "unknown" else
                "place unknown: neutral presence only"]
-        for name in names or [ambience_for(scene)[0]]:
-            what = f"{name.replace('_', ' ')} for a {scene.location} {scene.description or 'scene'}"
-            bed = bed_event(name, new_id(name), duration, what, intensity=0.35 if known or scene.location != "unknown" else 0.25)
-            events.append(bed.model_copy(update={"confidence": conf, "evidence": why}))
+        places = [] if from_heading else scene.evidence.get("places") or []
+        if not places:
+            for name in names or [ambience_for(scene)[0]]:
+                what = f"{name.replace('_', ' ')} for a {scene.location} {scene.description or 'scene'}"
+                bed = bed_event(name, new_id(name), duration, what, intensity=0.35 if known or scene.location != "unknown" else 0.25)
+                events.append(bed.model_copy(update={"confidence": conf, "evidence": why}))
+        for place in places:  # shots in different places: each run of shots its own beds (tools/picture.shot_places)
+            here = scene_at(scene, place["start_s"])
+            conf = PICTURE_BED_CONFIDENCE if here.location != "unknown" else PRESENCE_CONFIDENCE
+            for name in place_beds(ambience_for_place(here.description), here) or [ambience_for(here)[0]]:
+                what = f"{name.replace('_', ' ')} for a {here.location} {here.description or 'scene'}, {place['start_s']:g}-{place['end_s']:g} s"
+                bed = bed_event(name, new_id(name), duration, what, start_s=place["start_s"], end_s=place["end_s"],
+                                intensity=0.35 if here.location != "unknown" else 0.25)
+                events.append(bed.model_copy(update={"confidence": conf, "evidence": [f"picture, these shots: {place['reason']}"]}))
     notes = [f"unresolved CAPS in screenplay: {', '.join(sorted(set(sp.unresolved_caps)))}"] if sp and sp.unresolved_caps else []
     script = FoleyScript(duration_s=duration, scene=scene, events=events, notes=notes)
     return gate(script, tracks, min_confidence)

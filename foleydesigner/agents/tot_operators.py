@@ -17,6 +17,7 @@ from foleydesigner.agents.script_writer import (
     bed_event,
     family,
     place_beds,
+    scene_at,
     track_event,
 )
 from foleydesigner.agents.tot_rules import (
@@ -28,6 +29,7 @@ from foleydesigner.agents.tot_rules import (
     active_at,
     bed_fits,
     expected_layer,
+    mid,
     span_iou,
 )
 from foleydesigner.schemas import (
@@ -99,16 +101,18 @@ def _narrative(script: FoleyScript, ev: Evidence, f: dict[str, float | None]) ->
     beds = [e for e in script.events if e.layer == "bg" and e.source_track is None]
     have = {e.label for e in script.events}
     cued = set(ev.cue_families())
-    wanted = [*place_beds(ev.place_beds, ev.scene), ambience_for(ev.scene)[0]]
+    # Shots in different places have their beds laid run by run (script_writer); a whole-clip bed fits none of them.
+    wanted = [] if ev.scene.evidence.get("places") else [*place_beds(ev.place_beds, ev.scene), ambience_for(ev.scene)[0]]
     for name in dict.fromkeys(wanted):
         if name not in have and bed_fits(name, ev.scene, cued):
             new = bed_event(name, f"{name}_bed", ev.duration, f"{name.replace('_', ' ')} bed under the scene", intensity=0.35)
             out.append(Proposal("narrative_separation", "add_bed", f"lay a {name} bed",
                                 [ScriptEdit(op="add", event_id=new.id, event=new)], 0.9 if not beds else 0.25))
     for e in beds:
-        if not bed_fits(e.label, ev.scene, cued) or len(beds) > MAX_BEDS:
+        fits = bed_fits(e.label, scene_at(ev.scene, mid(e)), cued)
+        if not fits or len(beds) > MAX_BEDS:
             out.append(Proposal("narrative_separation", "remove_bed", f"{e.label} does not belong or beds crowd the mix",
-                                [ScriptEdit(op="remove", event_id=e.id)], 0.7 if not bed_fits(e.label, ev.scene, cued) else 0.4))
+                                [ScriptEdit(op="remove", event_id=e.id)], 0.7 if not fits else 0.4))
     for e in script.events:
         want = expected_layer(e)
         if e.layer != want and e.source_track is None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,20 @@ class _Stats:
     luma: list[float] = field(default_factory=list)
     face: list[float] = field(default_factory=list)  # largest face area / frame area, 0 when none
     surf: list[float] = field(default_factory=list)  # 1.0 where breaking waves are seen
+    t: list[float] = field(default_factory=list)  # when each of the place samples above was taken (s)
+    luma_t: list[float] = field(default_factory=list)  # when each luma sample was taken (black frames included)
+
+    def within(self, a: float, b: float) -> _Stats:
+        """The samples taken in [a, b)."""
+        keep = [i for i, t in enumerate(self.t) if a <= t < b]
+        lum = [i for i, t in enumerate(self.luma_t) if a <= t < b]
+
+        def pick(xs: list[float], idx: list[int]) -> list[float]:
+            return [xs[i] for i in idx]
+
+        return _Stats(pick(self.sky, keep), pick(self.night_sky, keep), pick(self.blue_sky, keep), pick(self.green, keep),
+                      pick(self.luma, lum), pick(self.face, keep), pick(self.surf, keep), pick(self.t, keep),
+                      pick(self.luma_t, lum))
 
 
 @dataclass(frozen=True)
@@ -182,7 +197,12 @@ def _scene(st: _Stats, shots: list[Shot]) -> SceneContext:
                           "night_sky_samples": round(night_sky, 3), "vegetation": round(green, 3), "mean_luma": round(luma, 1),
                           "face_samples": round(faces, 3), "closeup_samples": round(closeup, 3),
                           "samples": n, "source": "picture"}
-    if closeup >= 0.5 and max(sky, open_sky) >= SKY_SAMPLES:
+    # Sky seen only behind a close-up face (a window, or a pale door or wall the face hides the top of) says no more
+    # than the face does, however few of the clip's samples the close-ups are (a title card before a webcam).
+    skyish = [max(a, b) for a, b in zip_longest(st.sky, st.blue_sky, fillvalue=0.0)]
+    behind_faces = bool(st.face) and len(skyish) == len(st.face) and all(
+        f >= CLOSEUP_FACE for f, k in zip(st.face, skyish, strict=True) if k >= SKY_FRAC)
+    if (closeup >= 0.5 or behind_faces) and max(sky, open_sky) >= SKY_SAMPLES:
         # A face in front of bright sky: a car window, or a street behind an interview; the picture cannot say.
         ev["reason"] = "close-up faces against sky or a window: a vehicle, or an exterior; left unknown"
         return SceneContext(evidence=ev)
@@ -213,6 +233,35 @@ def _scene(st: _Stats, shots: list[Shot]) -> SceneContext:
     return SceneContext(evidence=ev)
 
 
+#: Shots whose places disagree (an exterior and an interior, a title over a sky and a webcam) each keep their own
+#: place when every such run of shots lasts this long and holds this many samples: a shorter one says too little.
+PLACE_MIN_S, PLACE_MIN_SAMPLES = 1.5, 3
+
+
+def shot_places(st: _Stats, shots: list[Shot]) -> list[dict[str, Any]]:
+    """Where the clip is, run of shots by run of shots, when its shots show different places (a title card over a
+    sky cut to a webcam, a lecture's slides and its room, an interview outside and in): [{start_s, end_s, location,
+    description, room_size, time_of_day, reason}], in time order. Empty when the shots agree, or when any run is
+    too short or too thinly sampled to say: then the clip's one place stands. A shot that cannot tell joins the run
+    before it."""
+    if len(shots) < 2:
+        return []
+    runs: list[dict[str, Any]] = []
+    for shot in shots:
+        sub = st.within(shot.start_s, shot.end_s + 1e-6 if shot is shots[-1] else shot.end_s)
+        sc = _scene(sub, [shot]) if len(sub.t) >= 2 else SceneContext()
+        if runs and (sc.location == "unknown" or sc.location == runs[-1]["location"]):
+            runs[-1]["end_s"], runs[-1]["samples"] = shot.end_s, runs[-1]["samples"] + len(sub.t)
+            continue
+        runs.append({"start_s": shot.start_s, "end_s": shot.end_s, "location": sc.location, "description": sc.description,
+                     "room_size": sc.room_size, "time_of_day": sc.time_of_day, "samples": len(sub.t),
+                     "reason": sc.evidence.get("reason", "")})
+    known = {r["location"] for r in runs if r["location"] != "unknown"}
+    if len(known) < 2 or any(r["end_s"] - r["start_s"] < PLACE_MIN_S or r["samples"] < PLACE_MIN_SAMPLES for r in runs):
+        return []
+    return [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k != "samples"} for r in runs]
+
+
 def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
     """Shots (with their camera) and the scene context the picture supports, from one small decode pass."""
     detector = ShotDetector(info.fps)
@@ -229,6 +278,7 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
         if fr.index % every == 0:
             hsv = cv2.cvtColor(fr.image, cv2.COLOR_BGR2HSV)
             st.luma.append(float(grey.mean()))
+            st.luma_t.append(fr.t_s)
             if grey.mean() >= 20.0:  # black frames (fades) say nothing about the place
                 sky, open_sky = _sky_fractions(hsv, grey)
                 st.sky.append(sky)
@@ -237,6 +287,7 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
                 st.green.append(_green_fraction(hsv))
                 st.face.append(_largest_face(grey, cascade))
                 st.surf.append(_surf(hsv, grey))
+                st.t.append(fr.t_s)
     if not motions:
         raise InputError(f"{video_path}: no frames could be decoded; the file may be damaged — re-export the clip")
     shots = []
@@ -245,6 +296,8 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
         kind, facts = classify_camera(motions[shot.start_frame: shot.end_frame + 1])
         shots.append(shot.model_copy(update={"camera": kind, "camera_facts": facts}))
     scene = _scene(st, shots)
+    if places := shot_places(st, shots):
+        scene = scene.model_copy(update={"evidence": {**scene.evidence, "places": places}})
     log.info("%d shots (%s); scene %s/%s", len(shots), ", ".join(s.camera for s in shots), scene.location,
              scene.time_of_day)
     return PictureAnalysis(shots=shots, scene=scene, motions=motions, width=info.width)
