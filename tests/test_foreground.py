@@ -1,7 +1,7 @@
-"""A camera's re-exposure inside a still shot (tools/foreground.py): no object, the walker followed through it.
-Modelled on the real park clip (benchmarks/annotations/real_clips.json, park_flip_walker): something passes before a
-low sun, the gain steps by 8-13 % for a third of a second, and the veiling glare over the top of the picture
-vanishes and returns, smaller, then the exposure ramps back."""
+"""A camera's re-exposure inside a still shot (tools/foreground.py, tools/shots.py): no cut, no object, the walker
+followed through it. Modelled on the real park clip (benchmarks/annotations/real_clips.json, park_flip_walker):
+something passes before a low sun, the gain steps by 8-13 % for a third of a second, and the veiling glare over the
+top of the picture vanishes and returns, smaller, then the exposure ramps back."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from foleydesigner.bench import TruthManifest, make_clip, score_object
 from foleydesigner.bench.drawing import write_mp4
 from foleydesigner.schemas import Track
 from foleydesigner.tools.foreground import Foreground, blobs, prime_background
+from foleydesigner.tools.shots import ShotDetector
 from foleydesigner.tools.tracking import track_objects
 from foleydesigner.tools.video import iter_frames, probe_video
 
@@ -45,6 +46,14 @@ def glare_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TruthMan
     path = folder / "glare.mp4"
     write_mp4(frames(), path, FPS)
     return path, truth, track_objects(path, probe_video(path))
+
+
+def test_a_re_exposure_is_no_cut(glare_clip) -> None:
+    path, _, _ = glare_clip
+    detector = ShotDetector(FPS)
+    for fr in iter_frames(path):
+        detector.add(fr.t_s, fr.image)
+    assert [(s.start_frame, s.transition) for s in detector.shots()] == [(0, "start")]
 
 
 def test_the_walker_is_one_track_through_the_re_exposure_and_the_glare_none(glare_clip) -> None:
