@@ -157,3 +157,40 @@ def test_shots_in_different_places_each_get_their_own_beds() -> None:
     assert "room_tone" in inside and "traffic" not in inside and outside and "room_tone" not in outside, beds
     assert all((a, b) in ((0.0, 4.0), (4.0, 8.0)) for _lab, a, b in beds)
     assert scene_at(scene, 5.0).location == "indoor" and scene_at(scene, 1.0).location == "outdoor"
+def test_a_jump_before_the_sun_that_re_exposes_the_whole_picture_is_not_a_cut_nor_a_dissolve() -> None:
+    """A locked-off shot: a jumper passes before the sun and the camera's exposure jumps (every cell's colour
+    changes, as at a cut), or ramps over half a second (a blend, as in a dissolve), but the picture is the same
+    one. A real cut to another place is still found at its frame, and a one-second cross-fade at its middle."""
+    from foleydesigner.tools.shots import CUT_MIN, CUT_SPREAD, DISSOLVE_BLEND, DISSOLVE_MIN, ShotDetector
+
+    rng = np.random.default_rng(5)
+
+    def place() -> np.ndarray:  # a textured world whose colours share their light, as a real scene's do
+        light = cv2.resize(rng.uniform(0, 255, (9, 16)).astype(np.float32), (320, 180), interpolation=cv2.INTER_CUBIC)
+        light += rng.normal(0, 10, light.shape).astype(np.float32)  # sky, walls, shade, with fine texture on them
+        return np.clip(light[..., None] * rng.uniform(0.6, 1.0, 3) + rng.uniform(0, 40, 3), 0, 255).astype(np.uint8)
+
+    park, other = place(), place()
+    darker = cv2.convertScaleAbs(park, alpha=0.55, beta=-10)  # exposure down and contrast with it
+    darker[:, :, 2] = cv2.convertScaleAbs(darker[:, :, 2], alpha=1.3)  # warmer: the flare gone
+    darker[30:110, 160:175] = 30  # the jumper's body, dark against the sky
+    frames = [park] * 20 + [darker] * 20 + [other] * 20
+
+    def shots(frames: list[np.ndarray]) -> tuple[list[tuple[int, str]], ShotDetector]:
+        det = ShotDetector(30.0)
+        for i, f in enumerate(frames):
+            det.add(i / 30.0, f)
+        return [(s.start_frame, s.transition) for s in det.shots()], det
+
+    found, det = shots(frames)
+    assert det.m.change[20] >= CUT_MIN and det.m.spread[20] >= CUT_SPREAD  # as large and as wide as a cut
+    assert found == [(0, "start"), (40, "cut")]
+    assert shots([park] * 20 + [other] * 20)[0] == [(0, "start"), (20, "cut")]
+    ramp = [cv2.addWeighted(park, 1 - k / 15, darker, k / 15, 0) for k in range(1, 15)]
+    found, det = shots([park] * 20 + ramp + [darker] * 20)
+    k = det.k  # the dissolve window: the ramp's ends a window apart are as changed as a dissolve's, and as blended
+    assert max(det.m.span_change) >= DISSOLVE_MIN and min(det.m.blend_error[20 + k // 2:34]) <= DISSOLVE_BLEND
+    assert found == [(0, "start")]
+    fade = [cv2.addWeighted(park, 1 - k / 31, other, k / 31, 0) for k in range(1, 31)]  # 1 s at 30 fps: 2 windows
+    found = shots([park] * 20 + fade + [other] * 20)[0]
+    assert [kind for _, kind in found] == ["start", "dissolve"] and 20 + 5 <= found[1][0] <= 50 - 5  # inside it
