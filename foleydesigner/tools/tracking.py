@@ -24,7 +24,9 @@ from scipy.optimize import linear_sum_assignment
 
 from foleydesigner.schemas import Shot, Track, VideoInfo
 from foleydesigner.tools import earlytrack, onsets
+from foleydesigner.tools.cpus import read_ahead
 from foleydesigner.tools.detchain import chain_tracks
+from foleydesigner.tools.foreground import foreground
 from foleydesigner.tools.people import gait_evidence
 from foleydesigner.tools.pose import PoseModel, pose_available, shared_model
 from foleydesigner.tools.posetrack import (
@@ -52,9 +54,6 @@ from foleydesigner.tools.video import Frame, iter_frames
 
 log = logging.getLogger(__name__)
 
-_BG_SAMPLES = 15  # frames whose median primes the background (odd: a true median)
-_PRIME_S = 8.0  # ... spread over the opening seconds (one decode pass; a few tens of MB at 384 px)
-_BG_MEMORY_S = 20.0  # MOG2 forgets at this time scale: a person pausing a few seconds stays foreground
 _COAST_S = 0.4  # keep predicting an unseen track this long online; longer gaps are linked offline
 _DETECT_EVERY_S = 0.4  # pose detector on candidate regions only, a few times per second (~5-9 ms per crop)
 #: Under a moving camera the landmarks are all there is: each person's are read this often (8-10 a second once
@@ -75,33 +74,6 @@ _POSE_SAMPLES, _RECHECK_S = 8, 2.0
 _MIN_PERSON_PX = 24
 _MIN_AREA_FRAC = 2.5e-4  # smallest blob, as a fraction of the analysis frame (~20 px at 384x216)
 _MAX_AREA_FRAC = 0.25  # a "track" whose box covers more of the frame than this is the picture changing
-
-
-def _prime_background(frames: list[np.ndarray]) -> cv2.BackgroundSubtractorMOG2:
-    """MOG2 whose model starts as the median of frames spread over the buffer (a mover vanishes from it if
-    it is elsewhere in most samples), with the per-pixel spread learnt from copies at the sensor noise."""
-    stack = np.stack([frames[i] for i in np.unique(np.linspace(0, len(frames) - 1, _BG_SAMPLES).round().astype(int))])
-    median = np.median(stack, axis=0).astype(np.uint8)
-    # Robust noise: per-pixel MAD on a pixel grid (noise is a frame-wide statistic), then its median.
-    mad = np.median(np.abs(stack[:, ::4, ::4].astype(np.int16) - median[::4, ::4]), axis=0)
-    sigma = float(max(1.5, 1.4826 * np.median(mad)))
-    mog = cv2.createBackgroundSubtractorMOG2(history=500, varThreshold=16, detectShadows=True)
-    mog.setVarMin(max(4.0, (1.5 * sigma) ** 2))  # never trust the model tighter than the sensor noise
-    rng = np.random.default_rng(0)
-    for k in range(8):
-        mog.apply(np.clip(median + rng.normal(0, sigma, median.shape), 0, 255).astype(np.uint8), learningRate=1 / (k + 1))
-    return mog
-
-
-def _blobs(fg: np.ndarray, min_area: float) -> tuple[list[np.ndarray], np.ndarray]:
-    mask = (fg > 200).astype(np.uint8)  # 127 = MOG2 shadow: cast shadows are not objects
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
-    # A tall closing kernel joins legs, torso and head of one person without merging side-by-side people.
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 7)))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    # Edge pixels count as foreground when partly covered (half, on average): the continuous extent is half
-    # a pixel inside the pixel extent on each side.
-    return [stats[i, :4] + np.array([0.5, 0.5, -1.0, -1.0]) for i in range(1, n) if stats[i, 4] >= min_area], mask
 
 
 class _Tracker:
@@ -271,12 +243,11 @@ def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int],
     # The whole-frame detector looks every other detector frame (a newcomer stays longer than that); whoever it
     # finds that no blob track follows is followed by landmarks at the moving-camera pace.
     follower = PeopleFollower(model, 2 * rates[1]) if model is not None else None
-    buffered = list(itertools.islice(frames, max(1, int(_PRIME_S * info.fps))))
-    mog = _prime_background([f.image for f in buffered])
-    for fr in itertools.chain(buffered, frames):
+    # Decoding and the background model run a few frames ahead on a thread of their own (outside the GIL: FFmpeg,
+    # OpenCV) while this one tracks and runs the pose model.
+    for fr, dets, mask in read_ahead(foreground(frames, info.fps, tracker.min_area * 0.5)):
         if not go_on():  # an early pass (tools/earlytrack.py) no longer wanted
             break
-        dets, mask = _blobs(mog.apply(fr.image, learningRate=1.0 / (_BG_MEMORY_S * info.fps)), tracker.min_area * 0.5)
         tracker.step(fr.index, fr.t_s, (fr.image, mask), dets)
         if fr.full is None or model is None or follower is None:
             continue
