@@ -245,18 +245,22 @@ def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int],
     follower = PeopleFollower(model, 2 * rates[1]) if model is not None else None
     # Decoding and the background model run a few frames ahead on a thread of their own (outside the GIL: FFmpeg,
     # OpenCV) while this one tracks and runs the pose model.
-    for fr, dets, mask in read_ahead(foreground(frames, info.fps, tracker.min_area * 0.5)):
-        if not go_on():  # an early pass (tools/earlytrack.py) no longer wanted
-            break
-        tracker.step(fr.index, fr.t_s, (fr.image, mask), dets)
-        if fr.full is None or model is None or follower is None:
-            continue
-        if fr.index % rates[1] == 0:
-            tracker.vote_people(fr.index, fr.full, size[0] / info.width, model, True, rates[1])
-        # People big enough for the whole-frame detector, however the blobs fall (a body cut by the frame edge);
-        # those a blob track already follows by their landmarks are left to it.
-        follower.step(fr, [tr.boxes[-1] / (size[0] / info.width) for tr in tracker.active
-                           if tr.roi_frame == fr.index])
+    ahead = read_ahead(foreground(frames, info.fps, tracker.min_area * 0.5))
+    try:
+        for fr, dets, mask in ahead:
+            if not go_on():  # an early pass (tools/earlytrack.py) no longer wanted
+                break
+            tracker.step(fr.index, fr.t_s, (fr.image, mask), dets)
+            if fr.full is None or model is None or follower is None:
+                continue
+            if fr.index % rates[1] == 0:
+                tracker.vote_people(fr.index, fr.full, size[0] / info.width, model, True, rates[1])
+            # People big enough for the whole-frame detector, however the blobs fall (a body cut by the frame edge);
+            # those a blob track already follows by their landmarks are left to it.
+            follower.step(fr, [tr.boxes[-1] / (size[0] / info.width) for tr in tracker.active
+                               if tr.roi_frame == fr.index])
+    finally:
+        ahead.close()  # the producer stopped and waited for here, even when a step raised
     return tracker, follower
 
 
