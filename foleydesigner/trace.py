@@ -22,13 +22,18 @@ from foleydesigner.redaction import scrub
 _SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization)", re.I)
 
 
+#: Plain values _jsonable and _redact give back as they are (exact types: a subclass takes the general path). A
+#: trace line's inputs hold long lists of them (every track's boxes and times, per event): no call per number.
+_PLAIN, _KEPT = frozenset({str, int, float, bool, type(None)}), frozenset({int, bool, type(None)})
+
+
 def _redact(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None  # strict JSON: a NaN in the trace would make the line unreadable to a browser or jq
     if isinstance(value, dict):
         return {k: ("***" if _SECRET_KEY.search(str(k)) and k != "tokens" else _redact(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_redact(v) for v in value]
+        return [v if type(v) in _KEPT or (type(v) is float and math.isfinite(v)) else _redact(v) for v in value]
     if isinstance(value, str):
         return scrub(value)  # key values in use, any Authorization scheme, URL credentials
     return value
@@ -41,12 +46,14 @@ def digest(value: Any) -> str:
 
 
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:
+        return value
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [v if type(v) in _PLAIN else _jsonable(v) for v in value]
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return repr(value)[:500]

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from foleydesigner.tools.cpus import TaskPool, usable_cores
+from foleydesigner.tools.cpus import TaskPool, read_ahead, usable_cores
 
 
 def test_usable_cores_follow_affinity_and_the_thread_budget(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,3 +72,45 @@ def test_report_monitors_are_left_to_the_report_on_one_core(monkeypatch: pytest.
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     runtime = SimpleNamespace(context=None)  # never read: nothing is rendered
     assert stages.preview_stems({}, runtime) == {} and stages.preview_mixes({}, runtime) == {}
+
+
+@pytest.mark.parametrize("budget", ["1", ""])
+def test_read_ahead_gives_every_item_in_order_and_the_producers_error_where_it_fell(
+        monkeypatch: pytest.MonkeyPatch, budget: str) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", budget)  # "1": made on the caller's thread; else on a thread of its own
+    made_on = set()
+
+    def items(fail_at: int | None):
+        for i in range(40):
+            made_on.add(threading.current_thread().name)
+            if i == fail_at:
+                raise ValueError(f"broken at {i}")
+            yield i
+
+    assert list(read_ahead(items(None), depth=3)) == list(range(40))
+    got = []
+    with pytest.raises(ValueError, match="broken at 25"):
+        for i in read_ahead(items(25), depth=3):
+            got.append(i)
+    assert got == list(range(25))
+    assert (made_on == {threading.current_thread().name}) == (usable_cores() < 2)
+
+
+def test_read_ahead_stops_its_producer_when_the_consumer_stops_early() -> None:
+    state = {"made": 0, "closed": False}
+
+    def items():
+        try:
+            for i in range(10_000):
+                state["made"] = i + 1
+                yield i
+        finally:
+            state["closed"] = True
+
+    before = threading.active_count()
+    for i in read_ahead(items(), depth=2):
+        if i == 5:
+            break
+    assert state["closed"]  # the generator was closed (its files with it) before the loop went on
+    assert state["made"] < 100  # it stopped a few items ahead, not at the end
+    assert threading.active_count() == before

@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def usable_cores() -> int:
@@ -96,3 +98,52 @@ class _Task:
         finally:
             self.fn, self.args = None, ()  # the task's inputs (a stem held in memory) go as soon as it is done
             self.done.set()
+
+
+def read_ahead(items: Iterable[T], depth: int = 4) -> Iterator[T]:
+    """The items of `items` in order, produced on a thread of their own up to `depth` ahead of the consumer (for a
+    producer working mostly outside the GIL: FFmpeg decoding, OpenCV). Its error is raised here, where it falls
+    in the sequence. When the consumer stops early (a break, an error), the producer stops at its next item and
+    is waited for. With one usable core the items are made on the caller's thread, as they are asked for."""
+    if usable_cores() < 2:
+        yield from items
+        return
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(entry: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        it = iter(items)
+        try:
+            for item in it:
+                if not offer((False, item)):
+                    return
+            offer((True, None))
+        except BaseException as exc:  # noqa: BLE001 - raised again on the consumer's thread
+            offer((True, exc))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()  # a generator's files (a video container) closed on the thread that ran it
+
+    thread = threading.Thread(target=produce, daemon=True, name="foley-read-ahead")
+    thread.start()
+    try:
+        while True:
+            end, value = ready.get()
+            if end:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        stop.set()
+        thread.join()

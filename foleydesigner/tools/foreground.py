@@ -15,16 +15,25 @@ benchmarks/annotations/real_clips.json, where one was labelled a vehicle). So:
   is given no blobs for them; its tracks coast through (tools/tracking.py _COAST_S). At most HOLD_S of frames in a
   row are set aside, so a light switched on for good is seen again as before.
 
+Nothing here depends on the tracker: `foreground` runs ahead of it on a thread of its own (tools/cpus.read_ahead).
+
 A clip whose exposure never steps (the demo clip's gain moves by under 1 % a frame; a webcam's slow drift) is
 subtracted exactly as without this, frame for frame.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
+
 import cv2
 import numpy as np
 
+from foleydesigner.tools.video import Frame
+
 _BG_SAMPLES = 15  # frames whose median primes the background (odd: a true median)
+_PRIME_S = 8.0  # ... spread over the opening seconds (one decode pass; a few tens of MB at 384 px)
+_BG_MEMORY_S = 20.0  # MOG2 forgets at this time scale: a person pausing a few seconds stays foreground
 #: A frame-to-frame gain step larger than this opens a re-exposure. The park clip's steps: 6–15 %; sensor noise
 #: and people walking move the gain by under 1 % a frame (demo clip, vtest), a 2 fps time-lapse of a garden in
 #: drifting light (opencv-doc tree.avi) by up to 3.4 %.
@@ -135,3 +144,15 @@ class Foreground:
             self._model = None  # over, or a lasting change: the model learns it as before
         self._run = 0
         return (*blobs(self.mog.apply(image, learningRate=self.rate), min_area), False)
+
+
+def foreground(frames: Iterable[Frame], fps: float, min_area: float) -> Iterator[tuple[Frame, list[np.ndarray], np.ndarray]]:
+    """(frame, blobs of at least min_area px as x y w h, foreground mask) for every frame of one still shot; the
+    model is primed on the shot's own opening _PRIME_S seconds (buffered at analysis size, the rest streams). A
+    re-exposed frame (the camera's gain stepping, a glare vanishing) gives no blobs: the tracks coast."""
+    frames = iter(frames)
+    buffered = list(itertools.islice(frames, max(1, int(_PRIME_S * fps))))
+    background = Foreground([f.image for f in buffered], fps, _BG_MEMORY_S)
+    for fr in itertools.chain(buffered, frames):
+        dets, mask, _ = background.apply(fr.image, min_area)
+        yield fr, dets, mask

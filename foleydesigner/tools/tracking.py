@@ -24,8 +24,9 @@ from scipy.optimize import linear_sum_assignment
 
 from foleydesigner.schemas import Shot, Track, VideoInfo
 from foleydesigner.tools import earlytrack, onsets
+from foleydesigner.tools.cpus import read_ahead
 from foleydesigner.tools.detchain import chain_tracks
-from foleydesigner.tools.foreground import Foreground
+from foleydesigner.tools.foreground import foreground
 from foleydesigner.tools.people import gait_evidence
 from foleydesigner.tools.pose import PoseModel, pose_available, shared_model
 from foleydesigner.tools.posetrack import (
@@ -53,8 +54,6 @@ from foleydesigner.tools.video import Frame, iter_frames
 
 log = logging.getLogger(__name__)
 
-_PRIME_S = 8.0  # ... spread over the opening seconds (one decode pass; a few tens of MB at 384 px)
-_BG_MEMORY_S = 20.0  # MOG2 forgets at this time scale: a person pausing a few seconds stays foreground
 _COAST_S = 0.4  # keep predicting an unseen track this long online; longer gaps are linked offline
 _DETECT_EVERY_S = 0.4  # pose detector on candidate regions only, a few times per second (~5-9 ms per crop)
 #: Under a moving camera the landmarks are all there is: each person's are read this often (8-10 a second once
@@ -244,22 +243,24 @@ def _track_shot(frames: Iterator[Frame], info: VideoInfo, size: tuple[int, int],
     # The whole-frame detector looks every other detector frame (a newcomer stays longer than that); whoever it
     # finds that no blob track follows is followed by landmarks at the moving-camera pace.
     follower = PeopleFollower(model, 2 * rates[1]) if model is not None else None
-    buffered = list(itertools.islice(frames, max(1, int(_PRIME_S * info.fps))))
-    background = Foreground([f.image for f in buffered], info.fps, _BG_MEMORY_S)
-    for fr in itertools.chain(buffered, frames):
-        if not go_on():  # an early pass (tools/earlytrack.py) no longer wanted
-            break
-        # A re-exposed frame (the camera's gain stepping, a glare vanishing) gives no blobs: the tracks coast.
-        dets, mask, _ = background.apply(fr.image, tracker.min_area * 0.5)
-        tracker.step(fr.index, fr.t_s, (fr.image, mask), dets)
-        if fr.full is None or model is None or follower is None:
-            continue
-        if fr.index % rates[1] == 0:
-            tracker.vote_people(fr.index, fr.full, size[0] / info.width, model, True, rates[1])
-        # People big enough for the whole-frame detector, however the blobs fall (a body cut by the frame edge);
-        # those a blob track already follows by their landmarks are left to it.
-        follower.step(fr, [tr.boxes[-1] / (size[0] / info.width) for tr in tracker.active
-                           if tr.roi_frame == fr.index])
+    # Decoding and the background model run a few frames ahead on a thread of their own (outside the GIL: FFmpeg,
+    # OpenCV) while this one tracks and runs the pose model.
+    ahead = read_ahead(foreground(frames, info.fps, tracker.min_area * 0.5))
+    try:
+        for fr, dets, mask in ahead:
+            if not go_on():  # an early pass (tools/earlytrack.py) no longer wanted
+                break
+            tracker.step(fr.index, fr.t_s, (fr.image, mask), dets)
+            if fr.full is None or model is None or follower is None:
+                continue
+            if fr.index % rates[1] == 0:
+                tracker.vote_people(fr.index, fr.full, size[0] / info.width, model, True, rates[1])
+            # People big enough for the whole-frame detector, however the blobs fall (a body cut by the frame edge);
+            # those a blob track already follows by their landmarks are left to it.
+            follower.step(fr, [tr.boxes[-1] / (size[0] / info.width) for tr in tracker.active
+                               if tr.roi_frame == fr.index])
+    finally:
+        ahead.close()  # the producer stopped and waited for here, even when a step raised
     return tracker, follower
 
 

@@ -49,12 +49,36 @@ def _open(path: str | Path):  # type: ignore[no-untyped-def]
         raise InputError(f"cannot read {p} as a video ({exc.__class__.__name__}: {exc}); give an MP4/MKV/AVI/MOV clip") from exc
 
 
+#: What probe_video measured, per file (resolved path, inode, size, mtime): a run probes its clip three times
+#: (run_foley, load_video, track_video), each a demux of every packet and a decode of the first frame, on the
+#: critical path before and after the picture pass. A file changed since is probed again. The last few only.
+_probed: dict[tuple[str, int, int, int], VideoInfo] = {}
+_PROBED_KEEP = 8
+
+
 def probe_video(path: str | Path) -> VideoInfo:
     """Measure a clip: size, frame rate, frame count, duration, codec, audio presence, variable frame rate.
 
     Frame count and timestamps come from demuxing every packet (cheap, no decoding), because container
-    metadata is often missing or wrong (AVI, VFR phone video).
+    metadata is often missing or wrong (AVI, VFR phone video). A file probed before, unchanged since, is not read
+    again (its info comes back with `path` as given here).
     """
+    try:
+        st = Path(path).stat()
+        key = (str(Path(path).resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = None  # missing or unreadable: _open says so
+    if key is not None and (known := _probed.get(key)) is not None:
+        return known.model_copy(update={"path": str(path)})
+    info = _probe(path)
+    if key is not None:
+        if len(_probed) >= _PROBED_KEEP:
+            _probed.pop(next(iter(_probed)), None)
+        _probed[key] = info
+    return info.model_copy()
+
+
+def _probe(path: str | Path) -> VideoInfo:
     with _open(path) as container:
         if not container.streams.video:
             raise InputError(f"{path} has no video stream; give a video clip")
