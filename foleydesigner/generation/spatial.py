@@ -23,6 +23,18 @@ import numpy as np
 from scipy.ndimage import convolve1d, minimum_filter1d
 from scipy.signal import filtfilt, lfilter, oaconvolve
 
+from foleydesigner.generation.ears import (  # noqa: F401  (woodworth_itd_s, stereo_ear_model, azimuth_from_pan_db, PAN_*: read here too)
+    PAN_MAX_DB,
+    PAN_SLOPE,
+    azimuth_from_pan_db,
+    ear_angles_deg,
+    ear_delay_s,
+    shadow_alpha,
+    stereo_ear_model,
+    stereo_pan_db,
+    woodworth_itd_s,
+    wrap_deg,
+)
 from foleydesigner.units import ACTIVATION_EPSILON, SAMPLE_RATE, SPEED_OF_SOUND
 
 if TYPE_CHECKING:
@@ -30,11 +42,6 @@ if TYPE_CHECKING:
 
 _HOP = 32  # control period: 0.67 ms at 48 kHz, far finer than any audible parameter motion
 _DECIM = 4  # the diffuse tail runs at 12 kHz: a real late tail has little energy above ~5 kHz
-# Stereo mode pans for loudspeakers at ±30°: the broadband level difference follows ILD = 22·tanh(1.45·sin az) dB,
-# which is within ~2 dB of the stereophonic tangent law for |az| ≤ 20° (10 dB at 20°, 15 dB at 30°: a source at
-# the screen edge of a 60° lens sits almost in its speaker) and keeps growing, slowly, to 20 dB at 90°.
-PAN_MAX_DB = 22.0
-PAN_SLOPE = 1.45
 _BACK_HF_GAIN = 0.5  # −6 dB shelf (6 kHz) straight behind: the pinna shadows rear sources above a few kHz
 _CRITICAL_DISTANCE_M = 5.0  # DRR = 0 dB here; drier than a real room's r_c (1–3 m): a depth cue, and the
 #                             mixing stage's reverb expert adds the actual room
@@ -84,56 +91,6 @@ class SpatialConfig:
             raise ValueError(f"epsilon must be in [0, 1], got {self.epsilon}")
         if self.soft_mask and self.hard_mask:
             raise ValueError("soft_mask and hard_mask are exclusive; choose one")
-
-
-def _wrap_deg(az: np.ndarray) -> np.ndarray:
-    return (np.asarray(az, dtype=np.float64) + 180.0) % 360.0 - 180.0
-
-
-def woodworth_itd_s(azimuth_deg: float | np.ndarray, head_radius_m: float = 0.0875) -> float | np.ndarray:
-    """Woodworth (1938) spherical-head ITD, t_left − t_right in seconds (positive: source on the right).
-
-    ITD = (a/c)(θ + sin θ) for the frontal angle θ; a source behind (|az| > 90°) uses its mirror 180° − |az|
-    (the cone of confusion: front and back share the same ITD).
-    """
-    az = _wrap_deg(azimuth_deg)
-    front = np.where(np.abs(az) > 90.0, np.sign(az) * 180.0 - az, az)
-    th = np.radians(np.abs(front))
-    itd = np.sign(front) * head_radius_m / SPEED_OF_SOUND * (th + np.sin(th))
-    return float(itd) if np.ndim(itd) == 0 else itd
-
-
-def stereo_pan_db(azimuth_deg: float | np.ndarray) -> float | np.ndarray:
-    """Broadband right-minus-left level (dB) the stereo mode gives a source at this azimuth (front or back)."""
-    return PAN_MAX_DB * np.tanh(PAN_SLOPE * np.sin(np.radians(azimuth_deg)))
-
-
-def azimuth_from_pan_db(ild_db: float | np.ndarray) -> float | np.ndarray:
-    """Inverse of stereo_pan_db on the frontal half-plane."""
-    r = np.clip(np.asarray(ild_db, dtype=np.float64) / PAN_MAX_DB, -0.999, 0.999)
-    return np.degrees(np.arcsin(np.clip(np.arctanh(r) / PAN_SLOPE, -1.0, 1.0)))
-
-
-def _ear_angles_deg(az: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Angle between each ear's axis (left −90°, right +90°) and the source, in [0, 180]."""
-    return np.abs(_wrap_deg(az + 90.0)), np.abs(_wrap_deg(az - 90.0))
-
-
-def _ear_delay_s(incidence_deg: np.ndarray, head_radius_m: float) -> np.ndarray:
-    """Brown & Duda (1998) per-ear delay: −(a/c)cos θ on the lit side, (a/c)(θ − π/2) around the head."""
-    th = np.radians(incidence_deg)
-    return head_radius_m / SPEED_OF_SOUND * np.where(th < np.pi / 2, -np.cos(th), th - np.pi / 2)
-
-
-def _shadow_alpha(incidence_deg: np.ndarray, mode: str) -> np.ndarray:
-    """Brown–Duda head-shadow zero coefficient α(θ) = (1 + α_min/2) + (1 − α_min/2)·cos(180°·θ/θ_min).
-
-    H(ω) = (1 + jαω/2ω0)/(1 + jω/2ω0), ω0 = c/a: α = 2 is +6 dB at high frequencies (lit ear), α_min is the
-    shadowed floor. Stereo mode is milder: α_min = 0.5, θ_min = 180° (monotonic), capped at 1 (no boost).
-    """
-    if mode == "binaural":
-        return 1.05 + 0.95 * np.cos(np.radians(incidence_deg) * 180.0 / 150.0)
-    return np.minimum(1.0, 1.25 + 0.75 * np.cos(np.radians(incidence_deg)))
 
 
 @lru_cache(maxsize=8)
@@ -204,7 +161,7 @@ def _pinna(x: np.ndarray, az_ctrl: np.ndarray, sr: int) -> np.ndarray:
         return taps
 
     f_front, f_back = fir(True), fir(False)
-    w = _weight(1.0 - np.cos(np.radians(_wrap_deg(az_ctrl)) / 2.0), _HOP, x.size)
+    w = _weight(1.0 - np.cos(np.radians(wrap_deg(az_ctrl)) / 2.0), _HOP, x.size)
     front = oaconvolve(x, f_front.astype(np.float32))[: x.size]
     diff = oaconvolve(x, (f_back - f_front).astype(np.float32))[: x.size]
     return x + front + w * diff
@@ -346,12 +303,12 @@ def render_spatial(source: np.ndarray, *, t_s: np.ndarray | list[float], azimuth
     hp = lfilter(*_one_pole_hp(SPEED_OF_SOUND / (math.pi * cfg.head_radius_m), sr), pre).astype(np.float32)
 
     # Per-ear weights and delays (geometry at emission time = control time; the picture shows the source then).
-    inc_l, inc_r = _ear_angles_deg(az_c)
+    inc_l, inc_r = ear_angles_deg(az_c)
     pan = np.zeros_like(az_c) if cfg.mode == "binaural" else stereo_pan_db(az_c)
     pan_norm = np.sqrt((10.0 ** (-pan / 20.0) + 10.0 ** (pan / 20.0)) / 2.0)  # constant power: gL² + gR² = 2
     d_dop = _doppler_distance(t_c, t_f, d_f, cfg) if cfg.doppler else np.full_like(d_c, d_c.min())
     prop = (d_dop - d_dop.min()) / SPEED_OF_SOUND
-    delays = [prop + _ear_delay_s(inc, cfg.head_radius_m) for inc in (inc_l, inc_r)]
+    delays = [prop + ear_delay_s(inc, cfg.head_radius_m) for inc in (inc_l, inc_r)]
     # Linear interpolation dulls a half-sample delay (−3 dB at 12 kHz); a common sub-sample latency puts the
     # lit ear of a static source on an integer delay, so only the already-shadowed ear carries that loss.
     lit = delays[1] if np.median(np.sin(np.radians(az_c))) >= 0 else delays[0]
@@ -360,7 +317,7 @@ def render_spatial(source: np.ndarray, *, t_s: np.ndarray | list[float], azimuth
     for ch, (inc, sign) in enumerate(((inc_l, -1.0), (inc_r, 1.0))):
         g = gain_c * 10.0 ** (sign * pan / 40.0) / pan_norm
         s = _weight(g, _HOP, n) * pre
-        shadow = _weight(g * (_shadow_alpha(inc, cfg.mode) - 1.0), _HOP, n)
+        shadow = _weight(g * (shadow_alpha(inc, cfg.mode) - 1.0), _HOP, n)
         if not (isinstance(shadow, float) and shadow == 0.0):  # stereo's lit ear has no shadow term
             s += shadow * hp
         out[ch] = _fractional_delay(s, delays[ch] + common, t_c, sr)
@@ -398,15 +355,3 @@ def render_clues(source: np.ndarray, clues: EventClues, *, sr: int = SAMPLE_RATE
     """Render ``source`` along one event's spatio-temporal clues (schemas.EventClues); (2, n) float32."""
     return render_spatial(source, t_s=clues.t_s, azimuth_deg=clues.azimuth_deg, depth_m=clues.depth_m,
                           activation=clues.activation, sr=sr, config=config)
-
-
-def stereo_ear_model(azimuth_deg: np.ndarray, *, binaural: bool = False, head_radius_m: float = 0.0875
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The direct-sound gains (gL, gR; gL² + gR² = 2, at 1 m) and per-ear delays (s) this renderer gives a source
-    at each azimuth: what the immersive delivery undoes to recover a stem's mono source (delivery.depan)."""
-    az = np.asarray(azimuth_deg, dtype=np.float64)
-    pan = np.zeros_like(az) if binaural else stereo_pan_db(az)
-    norm = np.sqrt((10.0 ** (-pan / 20.0) + 10.0 ** (pan / 20.0)) / 2.0)
-    inc_l, inc_r = _ear_angles_deg(az)
-    return (10.0 ** (-pan / 40.0) / norm, 10.0 ** (pan / 40.0) / norm,
-            _ear_delay_s(inc_l, head_radius_m), _ear_delay_s(inc_r, head_radius_m))
