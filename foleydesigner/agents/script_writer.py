@@ -230,20 +230,22 @@ def heuristic_write(video: VideoInfo, scene_script: SceneScript, tracks: list[Tr
         why = ["screenplay scene heading" if known else
                f"picture: {scene.evidence.get('reason', scene.location)}" if scene.location != "unknown" else
                "place unknown: neutral presence only"]
+        def lay(names: list[str], here: SceneContext, conf: float, intensity: float, why: list[str],
+                start: float = 0.0, end: float | None = None, where: str = "") -> None:
+            for name in names or [ambience_for(here)[0]]:
+                what = f"{name.replace('_', ' ')} for a {here.location} {here.description or 'scene'}{where}"
+                bed = bed_event(name, new_id(name), duration, what, start_s=start, end_s=end, intensity=intensity)
+                events.append(bed.model_copy(update={"confidence": conf, "evidence": why}))
+
         places = [] if from_heading else scene.evidence.get("places") or []
         if not places:
-            for name in names or [ambience_for(scene)[0]]:
-                what = f"{name.replace('_', ' ')} for a {scene.location} {scene.description or 'scene'}"
-                bed = bed_event(name, new_id(name), duration, what, intensity=0.35 if known or scene.location != "unknown" else 0.25)
-                events.append(bed.model_copy(update={"confidence": conf, "evidence": why}))
+            lay(names, scene, conf, 0.35 if known or scene.location != "unknown" else 0.25, why)
         for place in places:  # shots in different places: each run of shots its own beds (tools/picture.shot_places)
             here = scene_at(scene, place["start_s"])
-            conf = PICTURE_BED_CONFIDENCE if here.location != "unknown" else PRESENCE_CONFIDENCE
-            for name in place_beds(ambience_for_place(here.description), here) or [ambience_for(here)[0]]:
-                what = f"{name.replace('_', ' ')} for a {here.location} {here.description or 'scene'}, {place['start_s']:g}-{place['end_s']:g} s"
-                bed = bed_event(name, new_id(name), duration, what, start_s=place["start_s"], end_s=place["end_s"],
-                                intensity=0.35 if here.location != "unknown" else 0.25)
-                events.append(bed.model_copy(update={"confidence": conf, "evidence": [f"picture, these shots: {place['reason']}"]}))
+            lay(place_beds(ambience_for_place(here.description), here), here,
+                PICTURE_BED_CONFIDENCE if here.location != "unknown" else PRESENCE_CONFIDENCE,
+                0.35 if here.location != "unknown" else 0.25, [f"picture, these shots: {place['reason']}"],
+                place["start_s"], place["end_s"], f", {place['start_s']:g}-{place['end_s']:g} s")
     notes = [f"unresolved CAPS in screenplay: {', '.join(sorted(set(sp.unresolved_caps)))}"] if sp and sp.unresolved_caps else []
     script = FoleyScript(duration_s=duration, scene=scene, events=events, notes=notes)
     return gate(script, tracks, min_confidence)

@@ -17,7 +17,6 @@ from foleydesigner.agents.script_writer import (
     bed_event,
     family,
     place_beds,
-    scene_at,
     track_event,
 )
 from foleydesigner.agents.tot_rules import (
@@ -28,8 +27,8 @@ from foleydesigner.agents.tot_rules import (
     Evidence,
     active_at,
     bed_fits,
+    bed_fits_here,
     expected_layer,
-    mid,
     span_iou,
 )
 from foleydesigner.schemas import (
@@ -109,7 +108,7 @@ def _narrative(script: FoleyScript, ev: Evidence, f: dict[str, float | None]) ->
             out.append(Proposal("narrative_separation", "add_bed", f"lay a {name} bed",
                                 [ScriptEdit(op="add", event_id=new.id, event=new)], 0.9 if not beds else 0.25))
     for e in beds:
-        fits = bed_fits(e.label, scene_at(ev.scene, mid(e)), cued)
+        fits = bed_fits_here(e, ev.scene, cued)
         if not fits or len(beds) > MAX_BEDS:
             out.append(Proposal("narrative_separation", "remove_bed", f"{e.label} does not belong or beds crowd the mix",
                                 [ScriptEdit(op="remove", event_id=e.id)], 0.7 if not fits else 0.4))

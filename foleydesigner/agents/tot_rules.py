@@ -156,10 +156,6 @@ def expected_layer(e: SoundEvent) -> str:
     return entry.layer if entry else e.layer
 
 
-def mid(e: SoundEvent) -> float:
-    return 0.5 * (e.start_s + e.end_s)
-
-
 def bed_fits(label: str, scene: SceneContext, cued: set[str]) -> bool:
     """A bed fits when the story asked for it, or the place and time are known to be its own. An unknown place
     takes only neutral presence; an unknown time takes no night-only bed."""
@@ -169,6 +165,11 @@ def bed_fits(label: str, scene: SceneContext, cued: set[str]) -> bool:
     loc_ok = where is None or scene.location == where or (scene.location == "unknown" and label in NEUTRAL_BEDS)
     tod_ok = when is None or scene.time_of_day in when or (scene.time_of_day == "unknown" and label not in _NIGHT_ONLY)
     return loc_ok and tod_ok
+
+
+def bed_fits_here(e: SoundEvent, scene: SceneContext, cued: set[str]) -> bool:
+    """bed_fits for a bed event, judged by the place of its span (script_writer.scene_at: shots in different places)."""
+    return bed_fits(e.label, scene_at(scene, 0.5 * (e.start_s + e.end_s)), cued)
 
 
 def is_supported(e: SoundEvent, ev: Evidence) -> bool:
@@ -181,7 +182,7 @@ def is_supported(e: SoundEvent, ev: Evidence) -> bool:
     if e.source_track in ev.track_ids and ev.track_confidence(e) >= ev.min_confidence:
         return True
     return e.layer == "bg" and e.source_track is None and (
-        e.label in ev.beds_ok or (e.label in BED_CONTEXT and bed_fits(e.label, scene_at(ev.scene, mid(e)), set(cues))))
+        e.label in ev.beds_ok or (e.label in BED_CONTEXT and bed_fits_here(e, ev.scene, set(cues))))
 
 
 def facts(script: FoleyScript, ev: Evidence) -> dict[str, float | None]:
@@ -252,7 +253,7 @@ def facts(script: FoleyScript, ev: Evidence) -> dict[str, float | None]:
         out["density"] = float(np.mean(np.minimum(1.0, 0.5 ** np.maximum(0, np.asarray(kinds) - MURCH_LIMIT))))
     else:
         out["density"] = None
-    out["bed_place"] = float(np.mean([bed_fits(e.label, scene_at(ev.scene, mid(e)), cued) for e in beds])) if beds else None
+    out["bed_place"] = float(np.mean([bed_fits_here(e, ev.scene, cued) for e in beds])) if beds else None
     dups = 0
     for i, a in enumerate(events):
         for b in events[i + 1:]:
@@ -270,7 +271,7 @@ def facts(script: FoleyScript, ev: Evidence) -> dict[str, float | None]:
     heard = [any(family(e.label) == f and e.intensity >= (bg_t if e.layer == "bg" else fg_t) for e in events)
              for f in caps]
     out["emphasis"] = float(np.mean(heard)) if heard else None
-    out["tone"] = float(np.mean([bed_fits(e.label, scene_at(ev.scene, mid(e)), set(cue_fams)) for e in beds])) if beds else None
+    out["tone"] = float(np.mean([bed_fits_here(e, ev.scene, set(cue_fams)) for e in beds])) if beds else None
     return {k: (None if v is None else round(float(v), 4)) for k, v in out.items()}
 
 

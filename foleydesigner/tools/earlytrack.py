@@ -49,8 +49,8 @@ def _key(video_path: str | Path, analysis_width: int) -> tuple[str, int]:
 
 def start(video_path: str | Path, analysis_width: int, run_pass: Callable[[Callable[[], bool]], Any]) -> None:
     """Start a clip's pass on a thread, guessing it is one still shot (a pass already started for it is stopped).
-    run_pass(go_on) is the pass (tracking.still_pass bound to the clip, tracking.start_still_pass); it stops once
-    go_on() is False."""
+    run_pass(go_on) is the pass (stages.load_video binds tracking.still_pass to the clip); it stops once go_on()
+    is False."""
     cancel(video_path, analysis_width)
     _pending[_key(video_path, analysis_width)] = _Early(run_pass)
 
