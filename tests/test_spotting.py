@@ -116,7 +116,7 @@ def test_a_pale_blue_sky_is_open_air_with_no_ground_under_it_but_a_blue_screen_i
     assert interview.location == "unknown"  # a face against sky: a car window or an exterior
 
 
-def test_night_sky_over_lit_windows_is_a_night_exterior_and_teal_windows_are_not_leaves() -> None:
+def test_night_sky_over_lit_windows_is_a_night_exterior_and_teal_windows_and_green_screens_are_not_leaves() -> None:
     city = np.zeros((108, 192, 3), np.uint8)
     city[:40] = (70, 25, 20)  # BGR: a dark navy night sky over ...
     city[40:] = RNG.integers(0, 60, (68, 192, 3), dtype=np.uint8)  # ... dark towers ...
@@ -126,13 +126,19 @@ def test_night_sky_over_lit_windows_is_a_night_exterior_and_teal_windows_are_not
     room[:40] = (60, 22, 18)  # a dark blue wall, and below it a dim, textured room with no lights
     room[40:] = RNG.integers(0, 60, (68, 192, 3), dtype=np.uint8)
     lawn = np.zeros((108, 192, 3), np.uint8)
-    lawn[:] = (40, 160, 90)  # BGR: a yellow-green lawn
-    hsv = {n: cv2.cvtColor(i, cv2.COLOR_BGR2HSV) for n, i in (("city", city), ("room", room), ("lawn", lawn))}
-    grey = {n: cv2.cvtColor(i, cv2.COLOR_BGR2GRAY) for n, i in (("city", city), ("room", room))}
+    lawn[:] = (40, 160, 90)  # BGR: a yellow-green lawn, blades of grass a little darker and lighter
+    lawn += RNG.integers(0, 40, (108, 192, 1), dtype=np.uint8)
+    screen = np.full((108, 192, 3), (40, 200, 60), np.uint8)  # a flat chroma-key green
+    screen[30:100, 80:110] = (150, 160, 220)  # with an actor in front of it
+    imgs = {"city": city, "room": room, "lawn": lawn, "screen": screen}
+    hsv = {n: cv2.cvtColor(i, cv2.COLOR_BGR2HSV) for n, i in imgs.items()}
+    grey = {n: cv2.cvtColor(i, cv2.COLOR_BGR2GRAY) for n, i in imgs.items()}
     assert _night_sky_fraction(hsv["city"], grey["city"]) > 0.8
     assert _night_sky_fraction(hsv["room"], grey["room"]) == 0.0
-    windows = cv2.cvtColor(np.full((8, 8, 3), (200, 210, 40), np.uint8), cv2.COLOR_BGR2HSV)
-    assert _green_fraction(hsv["lawn"]) == 1.0 and _green_fraction(windows) == 0.0
+    windows = np.full((8, 8, 3), (200, 210, 40), np.uint8)
+    assert _green_fraction(hsv["lawn"], grey["lawn"]) > 0.95
+    assert _green_fraction(cv2.cvtColor(windows, cv2.COLOR_BGR2HSV), cv2.cvtColor(windows, cv2.COLOR_BGR2GRAY)) == 0.0
+    assert _green_fraction(hsv["screen"], grey["screen"]) == 0.0  # flat: a green screen, not leaves
     night_street = _scene(_Stats(sky=[0.0] * 10, night_sky=[0.4] * 10, green=[0.0] * 10, luma=[95.0] * 10,
                                  face=[0.0] * 10), [])
     assert (night_street.location, night_street.time_of_day, night_street.description) == ("outdoor", "night", "street")

@@ -11,7 +11,8 @@ statistics with the models OpenCV ships, and only when the evidence is clear; ot
 - **night sky**: the top of the frame holds a smooth, dark, saturated blue region over a detailed, lit world (a
   city's windows, street lights); a dark room is dark all over, with no lights far brighter than its top;
 - **vegetation**: saturated yellow-greens (grass, leaves) over a fair share of the frame; cyan and teal (lit
-  office windows, glass, signage) are not leaves;
+  office windows, glass, signage) are not leaves, nor is a flat green (a chroma-key screen, a painted wall):
+  leaves and grass have detail;
 - **faces**: OpenCV's Haar frontal-face cascade; a face filling the frame is dialogue coverage;
 - a close-up face against sky is left unknown: a car window and a street behind an interview look alike here;
 - **light**: mean luma for day/night outdoors.
@@ -48,6 +49,10 @@ GREEN_FRAC = 0.12
 #: Vegetation hues, OpenCV's 0-180 scale: 60-150 degrees. Foliage and grass sit at 60-110 degrees (30-55 here on
 #: the project's real clips); lit office windows and glass sit at 170-180 degrees (84-90), and are not leaves.
 GREEN_HUE = (30, 75)
+#: Median Laplacian energy (0-255 grey at PICTURE_WIDTH) of a frame's green pixels below which the green is a flat
+#: surface, not leaves: a chroma-key screen measures 0 in every frame; foliage and grass on the project's real clips
+#: measure 10-42 per clip (median over frames), 4 in the dimmest frame of a fade.
+GREEN_DETAIL = 3.0
 #: An open sky: the top region's pixels at least this share sky-blue (OpenCV hue 95-130), its median saturation
 #: within BLUE_SKY_SAT (0-255): a pale or mid blue sky, not a saturated blue screen behind an interview.
 BLUE_SKY_SHARE, BLUE_SKY_HUE, BLUE_SKY_SAT = 0.8, (95, 130), (20, 150)
@@ -157,9 +162,14 @@ def _night_sky_fraction(hsv: np.ndarray, grey: np.ndarray) -> float:
     return float(region[: rows // 3].mean())
 
 
-def _green_fraction(hsv: np.ndarray) -> float:
+def _green_fraction(hsv: np.ndarray, grey: np.ndarray) -> float:
+    """Share of the frame in vegetation greens; 0 when those greens are flat (a green screen behind an actor)."""
     h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    return float(((h >= GREEN_HUE[0]) & (h <= GREEN_HUE[1]) & (s >= 60) & (v >= 40)).mean())
+    green = (h >= GREEN_HUE[0]) & (h <= GREEN_HUE[1]) & (s >= 60) & (v >= 40)
+    if not green.any():
+        return 0.0
+    lap = np.abs(cv2.Laplacian(cv2.GaussianBlur(grey, (3, 3), 0), cv2.CV_32F, ksize=3))
+    return float(green.mean()) if float(np.median(lap[green])) >= GREEN_DETAIL else 0.0
 
 
 def _surf(hsv: np.ndarray, grey: np.ndarray) -> float:
@@ -284,7 +294,7 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
                 st.sky.append(sky)
                 st.blue_sky.append(open_sky)
                 st.night_sky.append(_night_sky_fraction(hsv, grey))
-                st.green.append(_green_fraction(hsv))
+                st.green.append(_green_fraction(hsv, grey))
                 st.face.append(_largest_face(grey, cascade))
                 st.surf.append(_surf(hsv, grey))
                 st.t.append(fr.t_s)
