@@ -373,5 +373,5 @@ def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, 
                             boxes=[tuple(float(v) for v in b) for b in smooth(boxes, frames, info.fps)],
                             onsets_s=steps, frame_width=info.width, frame_height=info.height,
                             shot=shot.index, evidence=evidence))
-    return ghost_landings(tracks, stills, info.fps)
+    return ghost_landings(tracks, stills, info.fps, shot.end_frame)
 

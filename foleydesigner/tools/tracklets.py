@@ -198,14 +198,16 @@ STILL_TRAVEL = 0.3
 LAND_S, LAND_MOVE = 0.3, 0.5
 
 
-def ghost_landings(tracks: list[Track], stills: list[tuple[np.ndarray, np.ndarray]], fps: float) -> list[Track]:
+def ghost_landings(tracks: list[Track], stills: list[tuple[np.ndarray, np.ndarray]], fps: float, last_frame: int) -> list[Track]:
     """Tracks that end by coming to rest where a still blob sat, with an onset where they arrive.
 
     The background is primed with the median of the shot's opening seconds (tools/foreground.py): a thing that
     lies somewhere for most of the shot is background there, and until it arrives the empty spot shows as a
     still blob, its ghost. A mover that ends inside the frame, still moving fast, in its own ghost, which goes when
     it arrives, landed: a dropped thing hitting the floor, a slid one stopping. Its track is cut at the contact,
-    so no halt is seen (tools/onsets.py); the onset is the first frame its box touches the ghost's.
+    so no halt is seen (tools/onsets.py); the onset is the first frame its box touches the ghost's. The ghost is
+    about the mover's size, and the shot goes on after the end (a track the cut ends landed nowhere).
+    `last_frame`: the shot's.
     `stills`: (frames, boxes in source pixels) of the chains the shot dropped (as too small, too sparse or too
     still to be a sounding object); those that sat still until the mover's end are ghosts.
     """
@@ -213,7 +215,7 @@ def ghost_landings(tracks: list[Track], stills: list[tuple[np.ndarray, np.ndarra
     for t in tracks:
         f, b = np.asarray(t.frames), np.asarray(t.boxes, float)
         n = max(3, int(round(LAND_S * fps)))
-        if t.label not in ("object", "ball") or t.motion in ("static", "walking") or len(f) < 2 * n:
+        if t.label not in ("object", "ball") or t.motion in ("static", "walking") or len(f) < 2 * n or f[-1] > last_frame - n:
             out.append(t)
             continue
         last, size = b[-1], float(np.median(np.sqrt(b[:, 2] * b[:, 3])))
@@ -222,6 +224,7 @@ def ghost_landings(tracks: list[Track], stills: list[tuple[np.ndarray, np.ndarra
         c = b[:, :2] + b[:, 2:] / 2
         fast = float(np.hypot(*(c[-1] - c[-n]))) >= LAND_MOVE * size
         ghost = next((g for g in (_ghost(gf, gb, f[-1], n) for gf, gb in stills) if g is not None
+                      and 0.4 <= g[2] * g[3] / size ** 2 <= 2.5
                       and overlaps(grow(last, 0.5)[None], g[None])[0, 0] > 0), None) if inside_frame and fast else None
         if ghost is None:
             out.append(t)
