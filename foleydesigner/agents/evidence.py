@@ -14,6 +14,7 @@ import numpy as np
 from langchain_core.tools import StructuredTool
 
 from foleydesigner.schemas import SceneContext, Track
+from foleydesigner.tools.onsets import displacements
 
 #: Normal walking is 1.6–2.2 steps/s (Ji 2005); used when the tracker found no footfalls in a walker's boxes.
 DEFAULT_CADENCE_HZ = 1.8
@@ -140,6 +141,9 @@ VEHICLE_LONGEST = 4.0
 GROWTH_RATE = (0.4, 0.7)
 #: An object whose stop can be heard as a hit is compact: at most this share of the frame.
 IMPACT_AREA = 0.03
+#: Displacements (agents/evidence._displaced) at which an unnamed thing's stops are hits beyond doubt, and the
+#: ceiling on an impact's confidence from none (the unnamed ceiling, _named) to that many.
+DISPLACED_CLEAR, DISPLACED_CEILING = 2, (0.45, 0.8)
 #: A bouncing thing is compact: at most this share of the frame, about as wide as tall, 4–50 cm across.
 BALL_AREA, BALL_ASPECT, BALL_SIZE_M = 0.02, (0.6, 1.7), (0.04, 0.5)
 
@@ -249,6 +253,16 @@ def _falling_stops(track: Track) -> float:
     return ok / len(track.onsets_s) if track.onsets_s else 0.0
 
 
+def _displaced(track: Track) -> int:
+    """Onsets that end a displacement (tools/onsets.displacements): the thing rested, moved at least its own size
+    keeping its shape, and rests again. What background subtraction cannot name, this motion does: an object
+    struck or set down, seen from any side (a table from above has no "falling")."""
+    f, t = track.frames, track.t_s
+    if len(f) < 3 or t[-1] <= t[0]:
+        return 0
+    return displacements(track, (f[-1] - f[0]) / (t[-1] - t[0]))
+
+
 def _vertical_travel(track: Track) -> tuple[float, float]:
     """(vertical travel in frame heights, horizontal travel in frame widths) from the first box to the last."""
     (x0, y0, w0, h0), (x1, y1, w1, h1) = track.boxes[0], track.boxes[-1]
@@ -327,11 +341,18 @@ def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
         # hitting anything. A contact is a compact object falling onto something and staying there.
         area = ev.get("area_frac", 0.0)
         falling = _falling_stops(track)
-        conf = (_named(track) * (1.0 - edge) * _ramp(travel, 1.5) * falling
+        # Displacements are the motion's own name for the thing: a hand or a blob does not come to rest elsewhere
+        # with its shape kept, again and again. Two lift the unnamed ceiling (one, half of the way).
+        displaced = _displaced(track) + int(ev.get("landings", 0.0))  # landing where it then lies (tools/tracklets.py)
+        moved = _ramp(displaced, DISPLACED_CLEAR)
+        conf = (max(_named(track), DISPLACED_CEILING[0] + (DISPLACED_CEILING[1] - DISPLACED_CEILING[0]) * moved)
+                * (1.0 - edge) * _ramp(travel, 1.5) * max(falling, moved)
                 * float(area <= IMPACT_AREA and track.label != "person"))
         metal = "metal" in scene.surfaces
         why = [f"stops hard {len(onsets)} times, {falling:.0%} of them falling", f"{area:.2%} of the frame",
                f"at the frame edge {edge:.0%} of the time", f"travels {travel:.2f} sizes"]
+        if displaced:
+            why.append(f"{displaced} times at rest, moved its own size or more keeping its shape, and at rest again")
         return TrackSound("impact_metal" if metal else "impact_wood", onsets, {}, 0.65, round(conf, 3), tuple(why))
     if track.motion == "moving" and track_speed(track) >= WHOOSH_SPEED:
         speed = track_speed(track)

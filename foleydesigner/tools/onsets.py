@@ -255,6 +255,69 @@ def impact_onsets(track: Track, fps: float) -> list[float]:
     return [float(s.t[f]) for f in sorted(bounces + stops)]
 
 
+#: An object at rest holds its place within this share of its size for REST_S seconds (box jitter is a few per cent).
+REST_JITTER, REST_S = 0.15, 0.3
+#: How far back (s) the rest a move started from is looked for; a displacement moves at least its own size.
+MOVE_S = 1.5
+#: A rigid thing keeps its size on the way, within this ratio (motion blur stretches it a little; a hand opening,
+#: a head turning or two blobs merging change it more).
+RIGID_RATIO = 1.5
+
+
+def displacements(track: Track, fps: float) -> int:
+    """How many of the track's onsets end a displacement: the thing rested (within REST_JITTER of its size for
+    REST_S) at most MOVE_S before, or fell from its highest point there (_fell_from), moved at least its own
+    size, and rests again for REST_S from the onset on, keeping its size on the way (RIGID_RATIO). A coin flicked
+    across a table, a cup set down or dropped, a box shoved: something struck it, set it down or it landed. A swinging hand, a head turning or a branch swaying does not come to rest
+    somewhere else with its shape unchanged."""
+    s = _series(track, fps)
+    if len(s.frames) < 3:
+        return 0
+    size = np.sqrt(np.maximum(s.w * s.h, 1.0))
+    n = max(3, int(round(REST_S * fps)))
+
+    def rests(a: int) -> bool:
+        if a < 0 or a + n > len(s.cx):
+            return False
+        tol = REST_JITTER * float(np.median(size[a:a + n]))
+        return bool(np.ptp(s.cx[a:a + n]) <= tol and np.ptp(s.cy[a:a + n]) <= tol)
+
+    count, last = 0, 0
+    for o in track.onsets_s:
+        k = int(np.argmin(np.abs(s.t - o)))
+        if not rests(k):
+            continue
+        # the rest it started from, after the previous displacement ended (one move is counted once), or else
+        # the highest point it fell from
+        start = next((a for a in range(k - n, max(last, k - n - int(round(MOVE_S * fps))) - 1, -1) if rests(a)), None)
+        if start is None:
+            start = _fell_from(s, k, max(last, k - int(round(MOVE_S * fps))), size)
+        if start is None:
+            continue
+        way = size[start:k + n]
+        moved = math.hypot(s.cx[k] - s.cx[start], s.cy[k] - s.cy[start]) / float(np.median(way))
+        if moved >= 1.0 and float(way.max() / way.min()) <= RIGID_RATIO:
+            count, last = count + 1, k
+    return count
+
+
+def _fell_from(s: _Series, k: int, lo: int, size: np.ndarray) -> int | None:
+    """The frame a thing that comes to rest at k fell from: its highest point since lo, when it then dropped at
+    least its own size, mostly downwards and speeding up (a parabola opening downwards on screen, R² ≥ 0.8: gravity).
+    A thing carried, a body part stretching or a sliver of a blob slows down into its stop instead."""
+    j = lo + int(np.argmin(s.cy[lo:k + 1]))
+    if k - j < 4:
+        return None
+    dy, dx = s.cy[k] - s.cy[j], abs(s.cx[k] - s.cx[j])
+    if dy < float(np.median(size[j:k + 1])) or dy < 2 * dx:
+        return None
+    t, y = s.t[j:k + 1] - s.t[j], s.cy[j:k + 1]
+    coef = np.polyfit(t, y, 2)
+    ss = float(np.sum((y - y.mean()) ** 2)) or 1e-9
+    r2 = 1 - float(np.sum((y - np.polyval(coef, t)) ** 2)) / ss
+    return j if coef[0] > 0 and r2 >= 0.8 else None
+
+
 def classify_motion(track: Track, fps: float) -> Motion:
     """static (barely moves), bouncing (repeated fall-and-rebound), walking (a person, or an upright blob
     with a periodic gait, moving at walking pace) or moving (anything else that moves)."""

@@ -43,6 +43,7 @@ from foleydesigner.tools.tracklets import (
     Tracklet,
     View,
     centre,
+    ghost_landings,
     grow,
     inside,
     link,
@@ -327,6 +328,7 @@ def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, 
     """Link a shot's tracklets, drop the ones that are no object, describe the rest."""
     sx, sy = scale
     tracks: list[Track] = []
+    stills: list[tuple[np.ndarray, np.ndarray]] = []  # dropped chains: ghosts a mover may land in
     for chain in sorted(link([tr for tr in tracker.done + tracker.active if tr.confirmed], info.fps), key=lambda c: c[0].frames[0]):
         frames = np.array([f for tr in chain for f in tr.frames])
         times = [tracker.times[f] for f in frames]
@@ -355,6 +357,7 @@ def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, 
         tiny = np.median(boxes[:, 2] * boxes[:, 3]) / (sx * sy) < 2 * tracker.min_area
         if not hog_person and (tiny or len(frames) < 0.5 * (frames[-1] - frames[0] + 1)
                                or (desc.motion not in ("walking", "bouncing") and travel < (0.75 if upright else 1.5))):
+            stills.append((frames, boxes))
             continue
         moved = None if camera is None else camera[np.minimum(frames, len(camera) - 1)]
         evidence = track_evidence(chain, boxes, info, shot, moved)
@@ -370,5 +373,5 @@ def _finish(tracker: _Tracker, info: VideoInfo, shot: Shot, scale: tuple[float, 
                             boxes=[tuple(float(v) for v in b) for b in smooth(boxes, frames, info.fps)],
                             onsets_s=steps, frame_width=info.width, frame_height=info.height,
                             shot=shot.index, evidence=evidence))
-    return tracks
+    return ghost_landings(tracks, stills, info.fps, shot.end_frame)
 

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from scipy.signal import savgol_filter
 
-from foleydesigner.schemas import Shot, VideoInfo
+from foleydesigner.schemas import Shot, Track, VideoInfo
 from foleydesigner.tools.pose import Roi
 
 LINK_GAP_S = 1.2  # longest occlusion bridged by offline linking
@@ -190,3 +190,64 @@ def track_evidence(chain: list[Tracklet], boxes: np.ndarray, info: VideoInfo, sh
             # size at the end ÷ at the start (a tenth of the track each): > 1 approaching, < 1 receding
             "growth": round(float(np.median(boxes[-max(1, len(boxes) // 10):, 3]) / max(np.median(boxes[:max(1, len(boxes) // 10), 3]), 1.0)), 3),
             "shot": float(shot.index)}
+
+
+#: A chain whose centre strays less than this (sizes) sits still: a thing at rest, or the ghost of one.
+STILL_TRAVEL = 0.3
+#: The last stretch of a track (s) read for its arrival; it moves at least LAND_MOVE sizes there.
+LAND_S, LAND_MOVE = 0.3, 0.5
+
+
+def ghost_landings(tracks: list[Track], stills: list[tuple[np.ndarray, np.ndarray]], fps: float, last_frame: int) -> list[Track]:
+    """Tracks that end by coming to rest where a still blob sat, with an onset where they arrive.
+
+    The background is primed with the median of the shot's opening seconds (tools/foreground.py): a thing that
+    lies somewhere for most of the shot is background there, and until it arrives the empty spot shows as a
+    still blob, its ghost. A mover that ends inside the frame, still moving fast, in its own ghost, which goes when
+    it arrives, landed: a dropped thing hitting the floor, a slid one stopping. Its track is cut at the contact,
+    so no halt is seen (tools/onsets.py); the onset is the first frame its box touches the ghost's. The ghost is
+    about the mover's size, and the shot goes on after the end (a track the cut ends landed nowhere).
+    `last_frame`: the shot's.
+    `stills`: (frames, boxes in source pixels) of the chains the shot dropped (as too small, too sparse or too
+    still to be a sounding object); those that sat still until the mover's end are ghosts.
+    """
+    out = []
+    for t in tracks:
+        f, b = np.asarray(t.frames), np.asarray(t.boxes, float)
+        n = max(3, int(round(LAND_S * fps)))
+        if t.label not in ("object", "ball") or t.motion in ("static", "walking") or len(f) < 2 * n or f[-1] > last_frame - n:
+            out.append(t)
+            continue
+        last, size = b[-1], float(np.median(np.sqrt(b[:, 2] * b[:, 3])))
+        inside_frame = (last[0] > 0.01 * t.frame_width and last[1] > 0.01 * t.frame_height
+                        and last[0] + last[2] < 0.99 * t.frame_width and last[1] + last[3] < 0.99 * t.frame_height)
+        c = b[:, :2] + b[:, 2:] / 2
+        fast = float(np.hypot(*(c[-1] - c[-n]))) >= LAND_MOVE * size
+        ghost = next((g for g in (_ghost(gf, gb, f[-1], n) for gf, gb in stills) if g is not None
+                      and 0.4 <= g[2] * g[3] / size ** 2 <= 2.5
+                      and overlaps(grow(last, 0.5)[None], g[None])[0, 0] > 0), None) if inside_frame and fast else None
+        if ghost is None:
+            out.append(t)
+            continue
+        touch = overlaps(b[-n:], ghost[None])[:, 0] > 0
+        k = len(f) - n + int(np.argmax(touch)) if touch.any() else len(f) - 1
+        at = float(t.t_s[k])
+        onsets = t.onsets_s if any(abs(o - at) <= 2 / fps for o in t.onsets_s) else sorted([*t.onsets_s, at])
+        out.append(t.model_copy(update={"onsets_s": onsets, "evidence": {**t.evidence, "landings": 1.0}}))
+    return out
+
+
+def _ghost(frames: np.ndarray, boxes: np.ndarray, end: int, n: int) -> np.ndarray | None:
+    """The box of a still chain that sat there at least n frames before `end` and is gone, or shrunk to under
+    half, from a few frames after it on; None when it is no such ghost."""
+    before, after = boxes[frames <= end], boxes[frames > end + 2]
+    if len(before) < n or frames[0] > end - n:
+        return None
+    c = before[:, :2] + before[:, 2:] / 2
+    if float(np.ptp(c, axis=0).max()) > STILL_TRAVEL * float(np.median(np.sqrt(before[:, 2] * before[:, 3]))):
+        return None
+    area = float(np.median(before[:, 2] * before[:, 3]))
+    if len(after) and float(np.median(after[:, 2] * after[:, 3])) >= 0.5 * area:
+        return None
+    return np.median(before, axis=0)
+
