@@ -139,3 +139,35 @@ def test_a_displacement_keeps_the_things_shape(grow: float) -> None:
     track = Track(id=0, frames=frames, t_s=[f / FPS for f in frames], boxes=boxes, onsets_s=[27 / FPS],
                   frame_width=W, frame_height=H)
     assert displacements(track, FPS) == (1 if grow == 1.0 else 0)
+
+
+@pytest.mark.parametrize("fall", [False, True])
+def test_one_move_down_the_picture_counts_alone_only_as_a_fall(fall: bool) -> None:
+    """Rest, move 3 sizes down the picture, rest: a far walker keeps their pace (one displacement, no fall); a
+    thing dropped speeds up (a fall, which alone lifts an impact)."""
+    frames = list(range(60))
+    ys = [100.0] * 20 + [100.0 + 90.0 * ((k / 8) ** 2 if fall else k / 8) for k in range(1, 9)] + [190.0] * 32
+    boxes = [(200.0 - 15.0, y - 15.0, 30.0, 30.0) for y in ys]
+    track = Track(id=0, frames=frames, t_s=[f / FPS for f in frames], boxes=boxes, onsets_s=[27 / FPS],
+                  frame_width=W, frame_height=H)
+    assert displacements(track, FPS) == 1
+    assert displacements(track, FPS, falls_only=True) == int(fall)
+
+
+@pytest.mark.parametrize("grows", [False, True])
+def test_a_landing_keeps_its_size_on_the_way_in(grows: bool) -> None:
+    """A thing that comes down into the still spot it then lies on landed there; one that doubles its size on the
+    way (a far walker coming down the picture towards the lens) arrived, it did not land."""
+    from foleydesigner.tools.tracklets import ghost_landings
+
+    frames = list(range(30))
+    ys = [60.0] * 20 + [60.0 + 12.0 * k for k in range(1, 11)]  # rests, then comes down 120 px
+    sides = [20.0] * 20 + [20.0 * (1 + (k / 10 if grows else 0.0)) for k in range(1, 11)]
+    boxes = [(300.0 - s / 2, y - s / 2, s, s) for y, s in zip(ys, sides, strict=True)]
+    track = Track(id=0, label="object", motion="moving", frames=frames, t_s=[f / FPS for f in frames], boxes=boxes,
+                  frame_width=W, frame_height=H)
+    end = boxes[-1]
+    ghost = (np.arange(0, 30), np.array([(end[0] + 2, end[1] + 2, 20.0, 20.0)] * 30))  # where it lies, gone on arrival
+    landed = ghost_landings([track], [ghost], FPS, last_frame=80)[0]
+    assert landed.evidence.get("landings") == (None if grows else 1.0)
+    assert bool(landed.onsets_s) is (not grows)

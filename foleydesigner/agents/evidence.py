@@ -253,14 +253,14 @@ def _falling_stops(track: Track) -> float:
     return ok / len(track.onsets_s) if track.onsets_s else 0.0
 
 
-def _displaced(track: Track) -> int:
+def _displaced(track: Track, falls_only: bool = False) -> int:
     """Onsets that end a displacement (tools/onsets.displacements): the thing rested, moved at least its own size
     keeping its shape, and rests again. What background subtraction cannot name, this motion does: an object
     struck or set down, seen from any side (a table from above has no "falling")."""
     f, t = track.frames, track.t_s
     if len(f) < 3 or t[-1] <= t[0]:
         return 0
-    return displacements(track, (f[-1] - f[0]) / (t[-1] - t[0]))
+    return displacements(track, (f[-1] - f[0]) / (t[-1] - t[0]), falls_only=falls_only)
 
 
 def _vertical_travel(track: Track) -> tuple[float, float]:
@@ -342,8 +342,11 @@ def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
         area = ev.get("area_frac", 0.0)
         falling = _falling_stops(track)
         # Displacements are the motion's own name for the thing: a hand or a blob does not come to rest elsewhere
-        # with its shape kept, again and again. Two lift the unnamed ceiling (one, half of the way).
-        displaced = _displaced(track) + int(ev.get("landings", 0.0))  # landing where it then lies (tools/tracklets.py)
+        # with its shape kept, again and again. Two lift the unnamed ceiling (one fall or landing, half of the way).
+        landed = int(ev.get("landings", 0.0))  # landing where it then lies (tools/tracklets.py)
+        displaced = _displaced(track) + landed
+        if displaced < DISPLACED_CLEAR:  # one move alone could be a far walker's few steps: only a fall or a landing counts
+            displaced = _displaced(track, falls_only=True) + landed
         moved = _ramp(displaced, DISPLACED_CLEAR)
         conf = (max(_named(track), DISPLACED_CEILING[0] + (DISPLACED_CEILING[1] - DISPLACED_CEILING[0]) * moved)
                 * (1.0 - edge) * _ramp(travel, 1.5) * max(falling, moved)

@@ -264,12 +264,13 @@ MOVE_S = 1.5
 RIGID_RATIO = 1.5
 
 
-def displacements(track: Track, fps: float) -> int:
+def displacements(track: Track, fps: float, *, falls_only: bool = False) -> int:
     """How many of the track's onsets end a displacement: the thing rested (within REST_JITTER of its size for
     REST_S) at most MOVE_S before, or fell from its highest point there (_fell_from), moved at least its own
     size, and rests again for REST_S from the onset on, keeping its size on the way (RIGID_RATIO). A coin flicked
     across a table, a cup set down or dropped, a box shoved: something struck it, set it down or it landed. A swinging hand, a head turning or a branch swaying does not come to rest
-    somewhere else with its shape unchanged."""
+    somewhere else with its shape unchanged. With falls_only, only falls count (a far walker who steps and
+    stands still rests, moves and rests again too; nothing walks down the picture speeding up like a fall)."""
     s = _series(track, fps)
     if len(s.frames) < 3:
         return 0
@@ -289,7 +290,8 @@ def displacements(track: Track, fps: float) -> int:
             continue
         # the rest it started from, after the previous displacement ended (one move is counted once), or else
         # the highest point it fell from
-        start = next((a for a in range(k - n, max(last, k - n - int(round(MOVE_S * fps))) - 1, -1) if rests(a)), None)
+        start = None if falls_only else next(
+            (a for a in range(k - n, max(last, k - n - int(round(MOVE_S * fps))) - 1, -1) if rests(a)), None)
         if start is None:
             start = _fell_from(s, k, max(last, k - int(round(MOVE_S * fps))), size)
         if start is None:
@@ -303,9 +305,13 @@ def displacements(track: Track, fps: float) -> int:
 
 def _fell_from(s: _Series, k: int, lo: int, size: np.ndarray) -> int | None:
     """The frame a thing that comes to rest at k fell from: its highest point since lo, when it then dropped at
-    least its own size, mostly downwards and speeding up (a parabola opening downwards on screen, R² ≥ 0.8: gravity).
-    A thing carried, a body part stretching or a sliver of a blob slows down into its stop instead."""
+    least its own size, mostly downwards and speeding up (a parabola opening downwards on screen, R² ≥ 0.8, and
+    at least twice as fast at the end as at the start: gravity). A thing carried, a body part stretching or a
+    sliver of a blob slows down into its stop instead; a walker coming down the picture keeps its pace."""
     j = lo + int(np.argmin(s.cy[lo:k + 1]))
+    top = s.cy[j] + REST_JITTER * size[j]
+    while j < k and s.cy[j + 1] <= top:  # from where it leaves its highest point
+        j += 1
     if k - j < 4:
         return None
     dy, dx = s.cy[k] - s.cy[j], abs(s.cx[k] - s.cx[j])
@@ -315,7 +321,8 @@ def _fell_from(s: _Series, k: int, lo: int, size: np.ndarray) -> int | None:
     coef = np.polyfit(t, y, 2)
     ss = float(np.sum((y - y.mean()) ** 2)) or 1e-9
     r2 = 1 - float(np.sum((y - np.polyval(coef, t)) ** 2)) / ss
-    return j if coef[0] > 0 and r2 >= 0.8 else None
+    speeds_up = coef[1] + 2 * coef[0] * t[-1] >= 2 * max(float(coef[1]), 0.0)
+    return j if coef[0] > 0 and r2 >= 0.8 and speeds_up else None
 
 
 def classify_motion(track: Track, fps: float) -> Motion:

@@ -196,6 +196,8 @@ def track_evidence(chain: list[Tracklet], boxes: np.ndarray, info: VideoInfo, sh
 STILL_TRAVEL = 0.3
 #: The last stretch of a track (s) read for its arrival; it moves at least LAND_MOVE sizes there.
 LAND_S, LAND_MOVE = 0.3, 0.5
+#: Over those last frames its size (√area) grows at most this much: a rigid thing (tools/onsets.RIGID_RATIO).
+LAND_RIGID = 1.5
 
 
 def ghost_landings(tracks: list[Track], stills: list[tuple[np.ndarray, np.ndarray]], fps: float, last_frame: int) -> list[Track]:
@@ -206,7 +208,8 @@ def ghost_landings(tracks: list[Track], stills: list[tuple[np.ndarray, np.ndarra
     still blob, its ghost. A mover that ends inside the frame, still moving fast, in its own ghost, which goes when
     it arrives, landed: a dropped thing hitting the floor, a slid one stopping. Its track is cut at the contact,
     so no halt is seen (tools/onsets.py); the onset is the first frame its box touches the ghost's. The ghost is
-    about the mover's size, and the shot goes on after the end (a track the cut ends landed nowhere).
+    about the mover's size, the mover does not grow as it comes (LAND_RIGID), and the shot goes on after the end
+    (a track the cut ends landed nowhere).
     `last_frame`: the shot's.
     `stills`: (frames, boxes in source pixels) of the chains the shot dropped (as too small, too sparse or too
     still to be a sounding object); those that sat still until the mover's end are ghosts.
@@ -223,6 +226,10 @@ def ghost_landings(tracks: list[Track], stills: list[tuple[np.ndarray, np.ndarra
                         and last[0] + last[2] < 0.99 * t.frame_width and last[1] + last[3] < 0.99 * t.frame_height)
         c = b[:, :2] + b[:, 2:] / 2
         fast = float(np.hypot(*(c[-1] - c[-n]))) >= LAND_MOVE * size
+        # A thing that falls keeps its size on the way (its blob shrinks only as it sinks into its ghost); one that
+        # grows is coming towards the lens (a far walker down a street).
+        sides = np.sqrt(b[-n:, 2] * b[-n:, 3])
+        fast = fast and float(sides.max()) <= LAND_RIGID * float(sides[0])
         ghost = next((g for g in (_ghost(gf, gb, f[-1], n) for gf, gb in stills) if g is not None
                       and 0.4 <= g[2] * g[3] / size ** 2 <= 2.5
                       and overlaps(grow(last, 0.5)[None], g[None])[0, 0] > 0), None) if inside_frame and fast else None
