@@ -111,3 +111,28 @@ def test_oversampled_peak_equals_the_full_envelopes_maximum(kind):
         assert oversampled_peak(x, a, b) == want
     if kind == "square":
         assert oversampled_peak(x) > 1.0  # the intersample peak is above every sample
+
+
+@pytest.mark.parametrize("kind", ["noise", "square", "spike"])
+def test_lazy_envelope_bounds_the_envelope_and_refines_to_it_exactly(kind):
+    """Unrefined pieces hold a bound over the true 4x envelope; a refined piece holds the full pass's values, bit
+    for bit; only the pieces whose bound the predicate flags are oversampled."""
+    from foleydesigner.tools.loudness import LazyPeakEnvelope, oversampled_envelope
+
+    rng = np.random.default_rng(3)
+    n = 50_000  # not a whole number of 4096-sample pieces
+    x = (0.05 * rng.standard_normal((2, n))).astype(np.float32)
+    if kind == "square":
+        x = np.where(np.arange(n) % 2, 0.9, -0.9)[None, :].repeat(2, 0).astype(np.float32)
+    elif kind == "spike":
+        x[0, 20_100] = 1.5
+    env = oversampled_envelope(x)
+    lazy = LazyPeakEnvelope(np.abs(x).max(axis=0), lambda a, b: x[:, a:b])
+    bound = lazy.values(0, n, lambda b: np.zeros(b.shape, bool)).copy()
+    assert not lazy.exact.any()
+    assert np.all(bound >= env)
+    over = lazy.values(0, n, lambda b: b > 1.0)  # the pieces that could pass a ceiling of 1.0
+    assert np.array_equal(over[lazy.exact.repeat(4096)[:n]], env[lazy.exact.repeat(4096)[:n]])
+    assert np.all(over[env > 1.0] == env[env > 1.0])  # wherever the true envelope is over, it is exact
+    assert lazy.exact.sum() == (0 if kind == "noise" else 1 if kind == "spike" else lazy.exact.size)
+    assert np.array_equal(lazy.values(0, n, lambda b: np.ones(b.shape, bool)), env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -237,6 +238,36 @@ def oversampled_peak(audio: np.ndarray, start: int = 0, stop: int | None = None)
         lo, hi = max(0, s - _TP_PAD), min(n, e + _TP_PAD)
         best = max(best, float(oversampled_envelope(a[:, lo:hi])[s - lo: e - lo].max()))
     return best
+
+
+class LazyPeakEnvelope:
+    """oversampled_envelope of a signal held in memory, oversampled only where it is asked for above a level.
+
+    Until a piece (_PEAK_PIECE samples) is oversampled, each of its samples holds the piece's bound (its sample peak
+    with the filter's reach, times the overshoot bound), which no oversampled value there exceeds. A limiter that
+    only acts where the envelope passes its ceiling asks `values` for exact pieces wherever a bound passes it; the
+    rest keep their bound, which it reads exactly as it would the true envelope (both under the ceiling), so a
+    quiet mix is never oversampled. `mag` is the signal's per-sample peak over channels; `read(lo, hi)` its samples.
+    """
+
+    def __init__(self, mag: np.ndarray, read: Callable[[int, int], np.ndarray]) -> None:
+        n = self.n = mag.size
+        self.read = read
+        starts = np.arange(0, n, _PEAK_PIECE)
+        peaks = [mag[max(0, s - _FILTER_REACH): min(n, s + _PEAK_PIECE + _FILTER_REACH)].max() for s in starts]
+        self.bounds = (np.asarray(peaks, dtype=np.float64) * _interpolation_gain()).astype(np.float32)
+        self.env = np.repeat(self.bounds, _PEAK_PIECE)[:n]
+        self.exact = np.zeros(starts.size, dtype=bool)
+
+    def values(self, lo: int, hi: int, over: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """The envelope over [lo, hi): exact in every piece whose bound `over` flags (a boolean per bound)."""
+        k0, k1 = lo // _PEAK_PIECE, -(-hi // _PEAK_PIECE)
+        for k in k0 + np.flatnonzero(~self.exact[k0:k1] & over(self.bounds[k0:k1])):
+            s, e = int(k) * _PEAK_PIECE, min(self.n, (int(k) + 1) * _PEAK_PIECE)
+            a, b = max(0, s - _TP_PAD), min(self.n, e + _TP_PAD)
+            self.env[s:e] = oversampled_envelope(self.read(a, b))[s - a: e - a]  # same padding as the full pass
+            self.exact[k] = True
+        return self.env[lo:hi]
 
 
 def true_peak_dbfs(audio: np.ndarray, sr: int = SAMPLE_RATE) -> float:

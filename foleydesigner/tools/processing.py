@@ -16,7 +16,13 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import butter, lfilter, oaconvolve, sosfilt
 
 from foleydesigner.schemas import SceneContext
-from foleydesigner.tools.loudness import SILENCE_LUFS, LoudnessMeter, oversampled_envelope, oversampled_peak
+from foleydesigner.tools.loudness import (
+    SILENCE_LUFS,
+    LazyPeakEnvelope,
+    LoudnessMeter,
+    oversampled_envelope,
+    oversampled_peak,
+)
 from foleydesigner.tools.streams import WINDOW_S, ArrayAudio, AudioSource, SpillFile, aligned, spans
 from foleydesigner.units import SAMPLE_RATE
 
@@ -304,27 +310,29 @@ def master_source(src: AudioSource, write: Callable[[int, np.ndarray], None], *,
     margin = 0.3  # dB under the ceiling: the limiter's gain is computed on a 4x envelope, so inter-sample error is tiny
     meter = LoudnessMeter(sr, weights=weights)  # weights: BS.1770 channel weights of other layouts (7.1.4, FOA's W)
     in_memory = len(parts) == 1 or scratch is None
-    envs: list[np.ndarray] = []
+    mags: list[np.ndarray] = []  # in memory: per-sample peaks, oversampled later only where the limiter could act
     env_file = None if in_memory else SpillFile(scratch / "tp_envelope.f32", 1, n)  # type: ignore[operator]
     for a, b in parts:
         lo, hi = max(0, a - _TP_PAD), min(n, b + _TP_PAD)
         x = src.read(lo, hi)
         meter.push(x[:, a - lo: b - lo])
-        env = oversampled_envelope(x)[a - lo: b - lo]  # a gain scales the envelope: oversample once, not per try
         if env_file is None:
-            envs.append(env)
-        else:
-            env_file.write(a, env[None, :])
+            mags.append(np.abs(x[:, a - lo: b - lo]).max(axis=0, initial=0.0))
+        else:  # a gain scales the envelope: oversample once, not per try
+            env_file.write(a, oversampled_envelope(x)[None, a - lo: b - lo])
     lufs0 = meter.profile().integrated()
-    env_all = np.concatenate(envs) if envs else None
+    lazy = LazyPeakEnvelope(np.concatenate(mags), src.read) if env_file is None else None
+    ceiling = db_to_gain(ceiling_dbtp - margin)
 
-    def envelope(lo: int, hi: int) -> np.ndarray:
-        return env_all[lo:hi] if env_all is not None else env_file.read(lo, hi)[0]  # type: ignore[union-attr]
+    def envelope(lo: int, hi: int, g: float) -> np.ndarray:
+        if lazy is None:
+            return env_file.read(lo, hi)[0]  # type: ignore[union-attr]
+        return lazy.values(lo, hi, lambda bound: ceiling / np.maximum(bound * g, 1e-12) < 1.0)  # as _limit_gain reads it
 
     def limited(gain_db: float, a: int, b: int) -> np.ndarray:
         g = db_to_gain(gain_db)
         lo, hi = max(0, a - _LIMIT_PAD), min(n, b + _LIMIT_PAD)
-        gain = _limit_gain(envelope(lo, hi) * g, ceiling_dbtp - margin, sr, 5.0)[a - lo: b - lo]
+        gain = _limit_gain(envelope(lo, hi, g) * g, ceiling_dbtp - margin, sr, 5.0)[a - lo: b - lo]
         return (src.read(a, b) * np.float32(g) * gain).astype(np.float32)
 
     def attempt(gain_db: float) -> float:

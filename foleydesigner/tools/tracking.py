@@ -176,7 +176,8 @@ class _Tracker:
             box = tr.boxes[-1] / scale
             group = box[2] > 0.6 * box[3] and tr.person_hits >= 1  # one person is ≤ ~0.6 as wide as tall
             # A person seen often enough is known: their state is checked again now and then, not every time.
-            if (len(tr.poses) >= _POSE_SAMPLES and tr.person_hits >= 2 and not group
+            # Landmarks on _POSE_SAMPLES frames make a person as certain as detections do (one found them).
+            if (len(tr.poses) >= _POSE_SAMPLES and tr.person_hits >= 1 and not group
                     and frame - max(tr.poses) < _RECHECK_S * self.fps):
                 continue
             if tr.roi is not None and frame - tr.roi_frame <= 3 * pose_gap:
