@@ -118,7 +118,12 @@ def _sky_fraction(hsv: np.ndarray, grey: np.ndarray) -> float:
     return _sky_fractions(hsv, grey)[0]
 
 
-def _sky_fractions(hsv: np.ndarray, grey: np.ndarray) -> tuple[float, float]:
+def _detail(grey: np.ndarray) -> np.ndarray:
+    """Per-pixel |Laplacian| of the lightly blurred grey frame: the detail the sky, night-sky and vegetation tests read."""
+    return np.abs(cv2.Laplacian(cv2.GaussianBlur(grey, (3, 3), 0), cv2.CV_32F, ksize=3))
+
+
+def _sky_fractions(hsv: np.ndarray, grey: np.ndarray, lap: np.ndarray | None = None) -> tuple[float, float]:
     """(sky, open sky). Sky: the share of the top third covered by a smooth, bright region touching the top edge,
     over a detailed world. Open sky: that region's share when it is sky blue, whatever lies under it.
 
@@ -126,7 +131,7 @@ def _sky_fractions(hsv: np.ndarray, grey: np.ndarray) -> tuple[float, float]:
     below a sky is full of detail (Laplacian energy of buildings, foliage, ground).
     """
     h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    lap = np.abs(cv2.Laplacian(cv2.GaussianBlur(grey, (3, 3), 0), cv2.CV_32F, ksize=3))
+    lap = _detail(grey) if lap is None else lap
     rows = grey.shape[0]
     mask = ((lap < 8.0) & (v >= max(110.0, float(np.median(v))))).astype(np.uint8)
     n, labels = cv2.connectedComponents(mask, connectivity=4)
@@ -141,11 +146,11 @@ def _sky_fractions(hsv: np.ndarray, grey: np.ndarray) -> tuple[float, float]:
     return (share if float(lap[rows // 3:].mean()) >= SKY_GROUND_DETAIL else 0.0), open_sky
 
 
-def _night_sky_fraction(hsv: np.ndarray, grey: np.ndarray) -> float:
+def _night_sky_fraction(hsv: np.ndarray, grey: np.ndarray, lap: np.ndarray | None = None) -> float:
     """Share of the top third covered by a smooth, dark blue region touching the top edge, over a detailed world
     lit far brighter than it (windows, street lights). A dark interior fails: it is dark below as well."""
     h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    lap = np.abs(cv2.Laplacian(cv2.GaussianBlur(grey, (3, 3), 0), cv2.CV_32F, ksize=3))
+    lap = _detail(grey) if lap is None else lap
     rows = grey.shape[0]
     if float(lap[rows // 3:].mean()) < SKY_GROUND_DETAIL:
         return 0.0
@@ -162,13 +167,13 @@ def _night_sky_fraction(hsv: np.ndarray, grey: np.ndarray) -> float:
     return float(region[: rows // 3].mean())
 
 
-def _green_fraction(hsv: np.ndarray, grey: np.ndarray) -> float:
+def _green_fraction(hsv: np.ndarray, grey: np.ndarray, lap: np.ndarray | None = None) -> float:
     """Share of the frame in vegetation greens; 0 when those greens are flat (a green screen behind an actor)."""
     h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
     green = (h >= GREEN_HUE[0]) & (h <= GREEN_HUE[1]) & (s >= 60) & (v >= 40)
     if not green.any():
         return 0.0
-    lap = np.abs(cv2.Laplacian(cv2.GaussianBlur(grey, (3, 3), 0), cv2.CV_32F, ksize=3))
+    lap = _detail(grey) if lap is None else lap
     return float(green.mean()) if float(np.median(lap[green])) >= GREEN_DETAIL else 0.0
 
 
@@ -290,11 +295,12 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
             st.luma.append(float(grey.mean()))
             st.luma_t.append(fr.t_s)
             if grey.mean() >= 20.0:  # black frames (fades) say nothing about the place
-                sky, open_sky = _sky_fractions(hsv, grey)
+                lap = _detail(grey)  # one detail map for the three tests below
+                sky, open_sky = _sky_fractions(hsv, grey, lap)
                 st.sky.append(sky)
                 st.blue_sky.append(open_sky)
-                st.night_sky.append(_night_sky_fraction(hsv, grey))
-                st.green.append(_green_fraction(hsv, grey))
+                st.night_sky.append(_night_sky_fraction(hsv, grey, lap))
+                st.green.append(_green_fraction(hsv, grey, lap))
                 st.face.append(_largest_face(grey, cascade))
                 st.surf.append(_surf(hsv, grey))
                 st.t.append(fr.t_s)

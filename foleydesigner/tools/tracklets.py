@@ -13,6 +13,7 @@ import numpy as np
 from scipy.signal import savgol_filter
 
 from foleydesigner.schemas import Shot, Track, VideoInfo
+from foleydesigner.tools.onsets import RIGID_RATIO
 from foleydesigner.tools.pose import Roi
 
 LINK_GAP_S = 1.2  # longest occlusion bridged by offline linking
@@ -196,8 +197,6 @@ def track_evidence(chain: list[Tracklet], boxes: np.ndarray, info: VideoInfo, sh
 STILL_TRAVEL = 0.3
 #: The last stretch of a track (s) read for its arrival; it moves at least LAND_MOVE sizes there.
 LAND_S, LAND_MOVE = 0.3, 0.5
-#: Over those last frames its size (√area) grows at most this much: a rigid thing (tools/onsets.RIGID_RATIO).
-LAND_RIGID = 1.5
 
 
 def ghost_landings(tracks: list[Track], stills: list[tuple[np.ndarray, np.ndarray]], fps: float, last_frame: int) -> list[Track]:
@@ -208,16 +207,16 @@ def ghost_landings(tracks: list[Track], stills: list[tuple[np.ndarray, np.ndarra
     still blob, its ghost. A mover that ends inside the frame, still moving fast, in its own ghost, which goes when
     it arrives, landed: a dropped thing hitting the floor, a slid one stopping. Its track is cut at the contact,
     so no halt is seen (tools/onsets.py); the onset is the first frame its box touches the ghost's. The ghost is
-    about the mover's size, the mover does not grow as it comes (LAND_RIGID), and the shot goes on after the end
+    about the mover's size, the mover does not grow as it comes (tools/onsets.RIGID_RATIO), and the shot goes on after the end
     (a track the cut ends landed nowhere).
     `last_frame`: the shot's.
     `stills`: (frames, boxes in source pixels) of the chains the shot dropped (as too small, too sparse or too
     still to be a sounding object); those that sat still until the mover's end are ghosts.
     """
     out = []
+    n = max(3, int(round(LAND_S * fps)))
     for t in tracks:
         f, b = np.asarray(t.frames), np.asarray(t.boxes, float)
-        n = max(3, int(round(LAND_S * fps)))
         if t.label not in ("object", "ball") or t.motion in ("static", "walking") or len(f) < 2 * n or f[-1] > last_frame - n:
             out.append(t)
             continue
@@ -225,14 +224,14 @@ def ghost_landings(tracks: list[Track], stills: list[tuple[np.ndarray, np.ndarra
         inside_frame = (last[0] > 0.01 * t.frame_width and last[1] > 0.01 * t.frame_height
                         and last[0] + last[2] < 0.99 * t.frame_width and last[1] + last[3] < 0.99 * t.frame_height)
         c = b[:, :2] + b[:, 2:] / 2
-        fast = float(np.hypot(*(c[-1] - c[-n]))) >= LAND_MOVE * size
-        # A thing that falls keeps its size on the way (its blob shrinks only as it sinks into its ghost); one that
-        # grows is coming towards the lens (a far walker down a street).
+        # Still fast at its end, and keeping its size on the way (its blob shrinks only as it sinks into its ghost;
+        # one that grows is coming towards the lens, a far walker down a street).
         sides = np.sqrt(b[-n:, 2] * b[-n:, 3])
-        fast = fast and float(sides.max()) <= LAND_RIGID * float(sides[0])
+        arrives = (float(np.hypot(*(c[-1] - c[-n]))) >= LAND_MOVE * size
+                   and float(sides.max()) <= RIGID_RATIO * float(sides[0]))
         ghost = next((g for g in (_ghost(gf, gb, f[-1], n) for gf, gb in stills) if g is not None
                       and 0.4 <= g[2] * g[3] / size ** 2 <= 2.5
-                      and overlaps(grow(last, 0.5)[None], g[None])[0, 0] > 0), None) if inside_frame and fast else None
+                      and overlaps(grow(last, 0.5)[None], g[None])[0, 0] > 0), None) if inside_frame and arrives else None
         if ghost is None:
             out.append(t)
             continue
