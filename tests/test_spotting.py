@@ -116,6 +116,22 @@ def test_a_pale_blue_sky_is_open_air_with_no_ground_under_it_but_a_blue_screen_i
     assert interview.location == "unknown"  # a face against sky: a car window or an exterior
 
 
+def test_a_sunset_sky_is_open_air_but_a_lamp_lit_wall_or_an_orange_screen_is_not() -> None:
+    def frame(top: tuple[int, int, int], below: tuple[int, int, int] | None = None) -> np.ndarray:
+        img = np.zeros((108, 192, 3), np.uint8)
+        img[:60] = top  # BGR, smooth
+        img[60:] = RNG.integers(0, 90, (48, 192, 3), dtype=np.uint8) if below is None else below
+        return img
+    looks = {}
+    for name, img in (("sunset", frame((60, 150, 240))),  # bright saturated orange over a darker, detailed city
+                      ("lamp_wall", frame((160, 180, 205))),  # a warm wall under tungsten: orange but pale
+                      ("orange_screen", frame((60, 150, 240), (60, 150, 240))),  # the whole frame one orange
+                      ("dim_orange", frame((60, 150, 240), (250, 250, 250)))):  # orange under a brighter scene: not its light
+        looks[name] = _sky_fractions(cv2.cvtColor(img, cv2.COLOR_BGR2HSV), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))[1]
+    assert looks["sunset"] > 0.9
+    assert looks["lamp_wall"] == looks["orange_screen"] == looks["dim_orange"] == 0.0
+
+
 def test_night_sky_over_lit_windows_is_a_night_exterior_and_teal_windows_and_green_screens_are_not_leaves() -> None:
     city = np.zeros((108, 192, 3), np.uint8)
     city[:40] = (70, 25, 20)  # BGR: a dark navy night sky over ...
