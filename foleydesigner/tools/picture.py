@@ -32,8 +32,9 @@ import cv2
 import numpy as np
 
 from foleydesigner.errors import InputError
-from foleydesigner.schemas import SceneContext, Shot, VideoInfo
+from foleydesigner.schemas import SceneContext, Shot, Track, VideoInfo
 from foleydesigner.tools.camera import FrameMotion, MotionEstimator, classify_camera
+from foleydesigner.tools.machines import cell_means, machine_tracks
 from foleydesigner.tools.shots import ShotDetector
 from foleydesigner.tools.video import iter_frames
 
@@ -109,6 +110,7 @@ class PictureAnalysis:
     scene: SceneContext
     motions: list[FrameMotion]
     width: int  # source frame width: the motions' unit
+    machines: list[Track] = field(default_factory=list)  # patches of still shots beating in rhythm (tools/machines.py)
 
     def camera_offsets(self) -> np.ndarray:
         """(frames, 2): where the camera has moved the picture since its shot began, in source pixels."""
@@ -307,6 +309,7 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
     estimator = MotionEstimator()
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
     motions: list[FrameMotion] = []
+    cells: list[np.ndarray] = []
     st = _Stats()
     every = max(1, int(round(SAMPLE_EVERY_S * info.fps)))
     for fr in iter_frames(video_path, max_width=PICTURE_WIDTH):
@@ -314,6 +317,7 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
         detector.add(fr.t_s, fr.image)
         m = estimator.update(grey)
         motions.append(m)
+        cells.append(cell_means(grey))
         if fr.index % every == 0:
             hsv = cv2.cvtColor(fr.image, cv2.COLOR_BGR2HSV)
             st.luma.append(float(grey.mean()))
@@ -340,4 +344,5 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
         scene = scene.model_copy(update={"evidence": {**scene.evidence, "places": places}})
     log.info("%d shots (%s); scene %s/%s", len(shots), ", ".join(s.camera for s in shots), scene.location,
              scene.time_of_day)
-    return PictureAnalysis(shots=shots, scene=scene, motions=motions, width=info.width)
+    machines = machine_tracks(np.stack(cells), shots, info)
+    return PictureAnalysis(shots=shots, scene=scene, motions=motions, width=info.width, machines=machines)
