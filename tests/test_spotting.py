@@ -23,7 +23,7 @@ from foleydesigner.tools.picture import (
     _sky_fractions,
     _Stats,
 )
-from foleydesigner.tools.shots import ShotDetector, split_at_cuts
+from foleydesigner.tools.shots import ShotDetector, split_at_cuts, thumbnails
 from tests.helpers import ball_track, camera_of, context, linear_track, video_info
 
 DEMO = Path(__file__).resolve().parents[1] / "foleydesigner" / "data" / "demo_vtest.mp4"
@@ -60,6 +60,21 @@ def test_hard_cut_fade_and_dissolve_are_found_at_their_frames() -> None:
     assert [s.transition for s in diss] == ["start", "dissolve"]
     assert abs(diss[1].start_frame - (30 + 6)) <= 3  # the middle of the 11-frame blend
     assert cut[0].end_s == pytest.approx(30 / 25.0) and cut[1].end_s == pytest.approx(60 / 25.0)
+
+
+def test_a_dip_to_white_is_a_fade_where_the_picture_returns_but_a_pale_soft_picture_is_no_blank() -> None:
+    a = [_view(SCENE_A, 100 + i * 0.5) for i in range(30)]
+    b = [_view(SCENE_B, 50) for _ in range(30)]
+    white = np.full_like(a[0], 235)
+    out = [cv2.addWeighted(a[-1], 1 - k / 6, white, k / 6, 0) for k in range(1, 7)]  # dissolve into white ...
+    back = [cv2.addWeighted(white, 1 - k / 6, b[0], k / 6, 0) for k in range(1, 6)]  # ... and out of it into b
+    dip = _detect(a + out + [white] * 4 + back + b)
+    assert [s.transition for s in dip] == ["start", "fade"]
+    assert 30 + 6 + 4 <= dip[1].start_frame <= 30 + 6 + 4 + 2  # where b shows through again
+    # a washed-out shot (a pale wall, fog): little contrast, but texture all the same; held still, it is one shot
+    pale = [cv2.addWeighted(_view(SCENE_A, 150), 0.25, white, 0.75, 0) for _ in range(40)]
+    assert 2.0 <= float(thumbnails(pale[0])[1].std()) <= 6.0  # as the detector sees it: little contrast
+    assert len(_detect(a + pale)) == 2 and _detect(a + pale)[1].transition == "cut"
 
 
 def test_pans_shake_and_zooms_are_no_cuts_and_are_classified() -> None:

@@ -11,7 +11,7 @@ detector of the same kind, fed from the one decode pass the picture analysis alr
   changes the whole picture: most cells of a 4×4 grid change (CUT_SPREAD). Someone leaping close to the lens
   changes a large part of one frame, but only where the body is; the rest of the shot holds still. Inside fast
   action a cut stands out less, and is told by its two frames sharing nothing (CUT_FAST_*).
-- **fade**: a run of (near) black frames between two pictures.
+- **fade**: a run of (near) black frames between two pictures; or of frames of one flat colour (a dip to white).
 - **dissolve**: over about half a second the picture changes as much as at a cut, with no cut inside, and the
   middle frame is close to the average of the two ends (a cross-fade is a blend; a pan is not), and the two ends are
   different pictures (an exposure ramp is a blend too, of one picture at two brightnesses).
@@ -49,6 +49,10 @@ CUT_FAST_RATIO, CUT_FAST_SAME = 2.0, 0.1
 BASELINE_S = 0.5
 #: Mean luma below which a frame is black (fades go through black; 16 is video black in studio range).
 BLACK_LUMA = 20.0
+#: Grey standard deviation (0-255, at THUMB_WIDTH) under which a frame is one flat colour, whatever its brightness: a
+#: dip to white (the blizzard's measures 0.4 at its whitest, 1.7 two frames later, 2.5 as the picture returns). The
+#: flattest frames of the project's real shots, a sky or a wall filling the frame, keep more texture than that.
+FLAT_STD = 2.0
 #: Dissolve: grey change over the window at least this (0–255 mean), and the middle frame's distance from the
 #: blend of the ends at most this fraction of it (a pan moves the picture, it does not blend it: ~0.5 and up).
 DISSOLVE_MIN, DISSOLVE_BLEND = 20.0, 0.25
@@ -93,6 +97,7 @@ class _Measures:
     spread: list[float]  # share of the picture's cells that changed (a cut changes them all)
     same: list[float]  # grey correlation with the frame before, gain and offset taken out (a cut replaces the picture)
     luma: list[float]
+    flat: list[bool]  # one flat colour (a frame of a dip to white, or black)
     span_change: list[float]  # grey change from the frame DISSOLVE_S earlier
     blend_error: list[float]  # the middle frame's distance from the blend of the two ends, over span_change
     span_same: list[float]  # the two ends' correlation (a dissolve joins two pictures)
@@ -107,7 +112,7 @@ class ShotDetector:
         self._ring: deque[np.ndarray] = deque(maxlen=self.k + 1)  # grey thumbnails of the last k + 1 frames
         self._prev: np.ndarray | None = None
         self._t: list[float] = []
-        self.m = _Measures([], [], [], [], [], [], [])
+        self.m = _Measures([], [], [], [], [], [], [], [])
 
     def add(self, t_s: float, bgr: np.ndarray) -> None:
         hsv, grey = thumbnails(bgr)
@@ -119,6 +124,7 @@ class ShotDetector:
         self.m.spread.append(spread)
         self.m.same.append(_correlation(self._ring[-2], grey) if len(self._ring) > 1 else 1.0)
         self.m.luma.append(float(hsv[..., 2].mean()))
+        self.m.flat.append(float(grey.std()) < FLAT_STD)
         if len(self._ring) == self.k + 1:
             a, mid, b = self._ring[0], self._ring[self.k // 2], self._ring[-1]
             span = float(np.abs(a - b).mean())
@@ -137,7 +143,7 @@ class ShotDetector:
         if n < 2:
             return []
         w = max(2, int(round(BASELINE_S * self.fps)))
-        black = np.asarray(self.m.luma) < BLACK_LUMA
+        black = (np.asarray(self.m.luma) < BLACK_LUMA) | np.asarray(self.m.flat)  # blank: black or one flat colour
         found: list[tuple[int, str]] = []
         for t in range(1, n):
             if black[t] or black[t - 1]:
@@ -149,7 +155,8 @@ class ShotDetector:
                     (ratio >= CUT_RATIO and self.m.same[t] < CUT_SAME)
                     or (ratio >= CUT_FAST_RATIO and self.m.same[t] < CUT_FAST_SAME)):
                 found.append((t, "cut"))
-        # Fades: a black run with picture on both sides; the new shot starts where the picture returns.
+        # Fades: a blank run (black, or a dip to one colour) with picture on both sides; the new shot starts where
+        # the picture returns.
         t = 0
         while t < n:
             if black[t]:
