@@ -92,7 +92,8 @@ def _entity(track: Track, scene: SceneContext) -> SceneEntity:
 def heuristic_scribe(video: VideoInfo, tracks: list[Track], screenplay: str | None,
                      feedback: ScribeFeedback | None, picture: SceneContext | None = None) -> SceneScript:
     scene = _scene_from(screenplay, picture, tracks)
-    wanted = {t.id for t in tracks if t.end_s - t.start_s >= SALIENT_TRACK_S}
+    # A sweep (tools/sweeps.py) is brief by nature; its own rule has already asked it to last long enough.
+    wanted = {t.id for t in tracks if t.end_s - t.start_s >= SALIENT_TRACK_S or t.label == "sweep"}
     if feedback is not None:
         wanted |= set(feedback.missing_track_ids)
     entities = [_entity(t, scene) for t in tracks if t.id in wanted]

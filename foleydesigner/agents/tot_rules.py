@@ -85,7 +85,7 @@ class Evidence:
 
     def sounding_tracks(self) -> list[Track]:
         """Tracks long enough to matter whose sound the picture supports above the threshold."""
-        return [t for t in self.tracks if t.end_s - t.start_s >= REQUIRED_TRACK_S
+        return [t for t in self.tracks if (t.end_s - t.start_s >= REQUIRED_TRACK_S or t.label == "sweep")  # brief by nature
                 and sounding(t, self.scene, self.min_confidence)]
 
     def track_confidence(self, event: SoundEvent) -> float:
