@@ -81,8 +81,10 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
             found = split_at_cuts(found, picture.shots)  # a detector's track never runs through a cut either
             tracks = [t.model_dump() for t in found]
             rec["parsed"] = [{"id": t.id, "label": t.label, "motion": t.motion} for t in found]
-    # A running machine is seen by the picture pass, whatever tracked the objects (tools/machines.py).
-    tracks = tracks + [t.model_copy(update={"id": len(tracks) + i}).model_dump() for i, t in enumerate(picture.machines)]
+    # A running machine and a big thing sweeping past are seen by the picture pass, whatever tracked the objects
+    # (tools/machines.py, tools/sweeps.py): neither has a blob of its own.
+    seen = picture.machines + picture.sweeps
+    tracks = tracks + [t.model_copy(update={"id": len(tracks) + i}).model_dump() for i, t in enumerate(seen)]
     return {"video": info.model_dump(), "tracks": tracks, "shots": shots, "picture": picture.scene.model_dump(),
             "warnings": warnings,
             "timings": {"load_video": time.perf_counter() - t0}}

@@ -36,6 +36,7 @@ from foleydesigner.schemas import SceneContext, Shot, Track, VideoInfo
 from foleydesigner.tools.camera import FrameMotion, MotionEstimator, classify_camera
 from foleydesigner.tools.machines import cell_means, machine_tracks
 from foleydesigner.tools.shots import ShotDetector
+from foleydesigner.tools.sweeps import SweepMeter
 from foleydesigner.tools.video import iter_frames
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ class PictureAnalysis:
     motions: list[FrameMotion]
     width: int  # source frame width: the motions' unit
     machines: list[Track] = field(default_factory=list)  # patches of still shots beating in rhythm (tools/machines.py)
+    sweeps: list[Track] = field(default_factory=list)  # big things crossing held shots fast (tools/sweeps.py)
 
     def camera_offsets(self) -> np.ndarray:
         """(frames, 2): where the camera has moved the picture since its shot began, in source pixels."""
@@ -310,6 +312,7 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
     motions: list[FrameMotion] = []
     cells: list[np.ndarray] = []
+    sweeps = SweepMeter(info.fps)
     st = _Stats()
     every = max(1, int(round(SAMPLE_EVERY_S * info.fps)))
     for fr in iter_frames(video_path, max_width=PICTURE_WIDTH):
@@ -318,6 +321,7 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
         m = estimator.update(grey)
         motions.append(m)
         cells.append(cell_means(grey))
+        sweeps.add(fr.index, fr.t_s, grey, info.width)
         if fr.index % every == 0:
             hsv = cv2.cvtColor(fr.image, cv2.COLOR_BGR2HSV)
             st.luma.append(float(grey.mean()))
@@ -345,4 +349,5 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
     log.info("%d shots (%s); scene %s/%s", len(shots), ", ".join(s.camera for s in shots), scene.location,
              scene.time_of_day)
     machines = machine_tracks(np.stack(cells), shots, info)
-    return PictureAnalysis(shots=shots, scene=scene, motions=motions, width=info.width, machines=machines)
+    return PictureAnalysis(shots=shots, scene=scene, motions=motions, width=info.width, machines=machines,
+                           sweeps=sweeps.tracks(info, shots))

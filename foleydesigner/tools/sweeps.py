@@ -2,10 +2,12 @@
 
 A Foley editor lays a whoosh where a large thing cuts through the picture in a flash, whatever the thing is:
 close to the lens even a prop fills a good part of the frame and crosses it in a fraction of a second. Nothing
-here names it; the motion alone is the evidence. Dense optical flow (Farneback) runs on small grey frames of
-the shots whose camera is held (static, or zooming smoothly), with the camera's own motion (the median flow)
-taken out; a sweep is a run of frames where at least SWEEP_AREA of the picture moves at SWEEP_SPEED or faster,
-lasting SWEEP_S or longer. Each sweep is a Track labelled "sweep" (the fast region's box per frame) that the
+here names it; the motion alone is the evidence. Dense optical flow (Farneback, about 2 ms a frame at 160 px; DIS
+is 20 times faster but loses a big textureless wing: it saw 0 % of the frame sweep where Farneback saw 4-9 %) runs
+on small grey frames as the picture pass decodes them, only where enough of the picture changed. In the shots
+whose camera is held (static, or zooming smoothly), with the camera's own motion (the median flow) taken out, a
+sweep is a run of frames where at least SWEEP_AREA of the picture moves at SWEEP_SPEED or faster, lasting SWEEP_S
+or longer. Each sweep is a Track labelled "sweep" (the fast region's box per frame) that the
 motion rules (agents/evidence.py) turn into a whoosh at its time.
 
 Why a share of the frame and not a tracked object: the swung thing sits inside a bigger blob (an axe in the
@@ -31,7 +33,7 @@ from foleydesigner.tools.video import iter_frames
 log = logging.getLogger(__name__)
 
 #: Flow runs on grey frames this wide: a sweep is a whole-picture property (as the camera's motion is,
-#: tools/camera.py), and 160 px keeps Farneback to a few milliseconds a frame.
+#: tools/camera.py).
 SWEEP_WIDTH = 160
 #: A pixel sweeps when it moves at least this many frame widths per second against the camera's motion: a walker
 #: crossing the frame in 3-10 s moves at 0.1-0.3, a thrown thing or a swung tool near the lens at 2 or more.
@@ -87,42 +89,66 @@ def _box(mask: np.ndarray) -> tuple[float, float, float, float]:
     return float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1)
 
 
-def sweep_tracks(video_path: str | Path, info: VideoInfo, shots: list[Shot], *, start_id: int) -> list[Track]:
-    """One "sweep" Track per sweep in the held shots: its frames, the sweeping region's box on each (source pixels),
-    its start as the onset, and the evidence (peak share of the frame, duration, the shot)."""
-    held = [s for s in shots if s.camera in HELD]
-    if not held or info.fps <= 0:
-        return []
+class SweepMeter:
+    """The sweeping share of the picture frame by frame, fed by a decode pass that already runs (the picture pass,
+    tools/picture.py): no second decode. `tracks` keeps the held shots once the shots are known."""
 
-    def usable(i: int) -> Shot | None:
-        for s in held:
-            t = i / info.fps
-            if s.start_frame <= i <= s.end_frame and s.start_s + CUT_GUARD_S[0] <= t <= s.end_s - CUT_GUARD_S[1]:
-                return s
-        return None
+    def __init__(self, fps: float) -> None:
+        self.fps = fps
+        self.rows: list[tuple[int, float, float, tuple[float, float, float, float] | None]] = []
+        self._prev: np.ndarray | None = None
+        self._prev_index = -2
+        self._scale = 1.0
 
-    samples: dict[int, list[tuple[int, float, float, tuple[float, float, float, float] | None]]] = {}
-    prev, prev_index, scale = None, -2, 1.0
-    for fr in iter_frames(video_path, max_width=SWEEP_WIDTH, keep=lambda i: usable(i) is not None):
-        grey = cv2.cvtColor(fr.image, cv2.COLOR_BGR2GRAY)
-        shot = usable(fr.index)
-        if prev is not None and fr.index == prev_index + 1 and shot is not None:
-            mask = sweep_mask(prev, grey, info.fps)
+    def add(self, index: int, t_s: float, grey: np.ndarray, source_width: int) -> None:
+        """One decoded grey frame (any width: it is brought to SWEEP_WIDTH) of a source source_width px wide."""
+        h, w = grey.shape[:2]
+        small = grey if w == SWEEP_WIDTH else cv2.resize(grey, (SWEEP_WIDTH, max(2, round(h * SWEEP_WIDTH / w))),
+                                                         interpolation=cv2.INTER_AREA)
+        if self._prev is not None and index == self._prev_index + 1:
+            mask = sweep_mask(self._prev, small, self.fps)
             share = float(mask.mean())
-            samples.setdefault(shot.index, []).append((fr.index, fr.t_s, share, _box(mask) if share > 0 else None))
-        prev, prev_index, scale = grey, fr.index, info.width / grey.shape[1]
-    tracks: list[Track] = []
-    for shot_index, rows in sorted(samples.items()):
-        t = np.array([r[1] for r in rows])
-        share = np.array([r[2] for r in rows])
-        for a, b in find_sweeps(t, share, info.fps):
-            part = rows[a:b + 1]
-            boxes = [tuple(v * scale for v in r[3]) for r in part if r[3] is not None]
-            evidence = {"sweep_share": round(float(share[a:b + 1].max()), 4),
-                        "sweep_s": round(float(t[b] - t[a]) + 1.0 / info.fps, 3), "shot": float(shot_index)}
-            tracks.append(Track(id=start_id + len(tracks), label="sweep", motion="moving", frames=[r[0] for r in part],
-                                t_s=[float(r[1]) for r in part], boxes=boxes,  # type: ignore[arg-type]
-                                onsets_s=[float(t[a])], frame_width=info.width, frame_height=info.height,
-                                shot=shot_index, evidence=evidence))
-    log.info("%d sweeps across held shots in %s", len(tracks), video_path)
-    return tracks
+            self.rows.append((index, t_s, share, _box(mask) if share > 0 else None))
+        self._prev, self._prev_index, self._scale = small, index, source_width / SWEEP_WIDTH
+
+    def tracks(self, info: VideoInfo, shots: list[Shot], *, start_id: int = 0) -> list[Track]:
+        """One "sweep" Track per sweep in the held shots: its frames, the sweeping region's box on each (source
+        pixels), its start as the onset, and the evidence (peak share of the frame, duration, the shot)."""
+        held = [s for s in shots if s.camera in HELD]
+        if not held or info.fps <= 0:
+            return []
+
+        def usable(i: int) -> Shot | None:
+            t = i / info.fps
+            return next((s for s in held if s.start_frame <= i <= s.end_frame
+                         and s.start_s + CUT_GUARD_S[0] <= t <= s.end_s - CUT_GUARD_S[1]), None)
+
+        samples: dict[int, list[tuple[int, float, float, tuple[float, float, float, float] | None]]] = {}
+        for row in self.rows:
+            # the frame before must lie in the same usable stretch: flow across a cut is no motion
+            if (shot := usable(row[0])) is not None and usable(row[0] - 1) is shot:
+                samples.setdefault(shot.index, []).append(row)
+        out: list[Track] = []
+        for shot_index, rows in sorted(samples.items()):
+            t = np.array([r[1] for r in rows])
+            share = np.array([r[2] for r in rows])
+            for a, b in find_sweeps(t, share, info.fps):
+                part = rows[a:b + 1]
+                boxes = [tuple(v * self._scale for v in r[3]) for r in part if r[3] is not None]
+                evidence = {"sweep_share": round(float(share[a:b + 1].max()), 4),
+                            "sweep_s": round(float(t[b] - t[a]) + 1.0 / info.fps, 3), "shot": float(shot_index)}
+                out.append(Track(id=start_id + len(out), label="sweep", motion="moving", frames=[r[0] for r in part],
+                                 t_s=[float(r[1]) for r in part], boxes=boxes,  # type: ignore[arg-type]
+                                 onsets_s=[float(t[a])], frame_width=info.width, frame_height=info.height,
+                                 shot=shot_index, evidence=evidence))
+        if out:
+            log.info("%d sweeps (whooshes) in held shots", len(out))
+        return out
+
+
+def sweep_tracks(video_path: str | Path, info: VideoInfo, shots: list[Shot], *, start_id: int) -> list[Track]:
+    """The sweeps of a clip read on their own (the pipeline measures them in its picture pass instead)."""
+    meter = SweepMeter(info.fps)
+    for fr in iter_frames(video_path, max_width=SWEEP_WIDTH):
+        meter.add(fr.index, fr.t_s, cv2.cvtColor(fr.image, cv2.COLOR_BGR2GRAY), info.width)
+    return meter.tracks(info, shots, start_id=start_id)

@@ -38,7 +38,6 @@ from foleydesigner.tools.posetrack import (
     people_tracks,
     track_people,
 )
-from foleydesigner.tools.sweeps import sweep_tracks
 from foleydesigner.tools.tracklets import (
     Kalman,
     Tracklet,
@@ -304,7 +303,6 @@ def track_objects(video_path: str | Path, info: VideoInfo, *, analysis_width: in
             found = merge_people(found, people_tracks(follower.people, info, shots[k], start_id=0, camera=camera_offsets))
             found += chain_tracks(follower.chains, found, info, shots[k], start_id=len(found), camera=camera_offsets)
         tracks += [t.model_copy(update={"id": len(tracks) + i}) for i, t in enumerate(found)]
-    tracks += sweep_tracks(video_path, info, shots, start_id=len(tracks))  # big fast sweeps: no blob of their own
     log.info("tracked %d objects in %s", len(tracks), video_path)
     return tracks
 
