@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -68,3 +70,22 @@ def test_no_machine_from_a_moving_camera_a_short_shot_or_one_that_stops_halfway(
     assert machine_tracks(_cells(), [_shot("pan")], INFO) == []
     assert machine_tracks(_cells(n=45), [_shot(n=45)], INFO) == []  # 1.5 s says too little about a steady rate
     assert machine_tracks(_cells(runs_until=N // 2), [_shot()], INFO) == []
+
+
+def test_the_picture_pass_finds_the_machine_and_the_run_places_it(tmp_path: Path) -> None:
+    """Through the pipeline's own pass (tools/picture.analyse_picture): a written clip of the fan in a still shot."""
+    from foleydesigner.tools.picture import analyse_picture
+    from foleydesigner.tools.video import probe_video
+
+    path = tmp_path / "fan.mp4"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (W * 2, H * 2))
+    rng = np.random.default_rng(5)
+    for i in range(N):
+        out.write(cv2.cvtColor(cv2.resize(_frame(i, rng=rng).astype(np.uint8), (W * 2, H * 2)), cv2.COLOR_GRAY2BGR))
+    out.release()
+    info = probe_video(path)
+    picture = analyse_picture(path, info)
+    assert [s.camera for s in picture.shots] == ["static"]
+    assert len(picture.machines) == 1 and picture.sweeps == []
+    x, y, w, h = picture.machines[0].boxes[0]
+    assert x <= 280 <= x + w and y <= 80 <= y + h  # the hub, in source pixels (the clip is twice the grid's size)

@@ -108,6 +108,18 @@ def test_a_clip_with_one_fast_sweep_gives_one_sweep_track_at_its_time(tmp_path: 
     assert sweep_tracks(path, info, [shot.model_copy(update={"camera": "handheld"})], start_id=0) == []
 
 
+def test_the_picture_pass_reads_the_same_sweep(tmp_path: Path) -> None:
+    """The pipeline reads sweeps in its picture pass (no second decode): the same one track as sweep_tracks."""
+    from foleydesigner.tools.picture import analyse_picture
+
+    xs: list[float | None] = [None] * 25 + list(np.linspace(-30, W, 11)[1:]) + [None] * 25
+    path = _write(tmp_path / "sweep.mp4", xs)
+    picture = analyse_picture(path, probe_video(path))
+    assert [s.camera for s in picture.shots] == ["static"]
+    assert len(picture.sweeps) == 1 and 0.9 <= picture.sweeps[0].start_s <= 1.2
+    assert picture.machines == []
+
+
 def test_a_slow_crossing_gives_no_sweep(tmp_path: Path) -> None:
     """The bar crossing in 4 s (a walker's pace close to the lens: 0.3 widths a second)."""
     xs: list[float | None] = list(np.linspace(-30, W, 100))
