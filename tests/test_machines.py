@@ -72,7 +72,7 @@ def test_no_machine_from_a_moving_camera_a_short_shot_or_one_that_stops_halfway(
     assert machine_tracks(_cells(runs_until=N // 2), [_shot()], INFO) == []
 
 
-def test_the_picture_pass_finds_the_machine_and_the_run_places_it(tmp_path: Path) -> None:
+def test_the_picture_pass_finds_the_machine_where_it_turns(tmp_path: Path) -> None:
     """Through the pipeline's own pass (tools/picture.analyse_picture): a written clip of the fan in a still shot."""
     from foleydesigner.tools.picture import analyse_picture
     from foleydesigner.tools.video import probe_video
