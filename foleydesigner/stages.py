@@ -15,7 +15,7 @@ import numpy as np
 from foleydesigner import limits
 from foleydesigner.agents.mixing import BUSES
 from foleydesigner.context import RunContext
-from foleydesigner.schemas import FoleyScript, MixPlan, StemInfo, VideoInfo
+from foleydesigner.schemas import FoleyScript, MixPlan, StemInfo, Track, VideoInfo
 from foleydesigner.tools import catalog, earlytrack
 from foleydesigner.tools.cpus import usable_cores
 from foleydesigner.tools.export import WavWriter, atomic_write_json, deliver_video
@@ -25,6 +25,7 @@ from foleydesigner.tools.processing import master_source
 from foleydesigner.tools.shots import split_at_cuts
 from foleydesigner.tools.stems import deliver_stem
 from foleydesigner.tools.streams import PREROLL_S, SpillFile, WavAudio, aligned, spans
+from foleydesigner.tools.sweeps import not_vehicles
 from foleydesigner.tools.tracking import still_pass
 from foleydesigner.tools.upmix import downmix_bs775, upmix_51
 from foleydesigner.tools.video import damage_warning, probe_video
@@ -83,7 +84,8 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
             rec["parsed"] = [{"id": t.id, "label": t.label, "motion": t.motion} for t in found]
     # A running machine and a big thing sweeping past are seen by the picture pass, whatever tracked the objects
     # (tools/machines.py, tools/sweeps.py): neither has a blob of its own.
-    seen = picture.machines + picture.sweeps
+    sweeps = not_vehicles(picture.sweeps, [Track.model_validate(t) for t in tracks])  # a car rushing past passes by
+    seen = picture.machines + sweeps
     tracks = tracks + [t.model_copy(update={"id": len(tracks) + i}).model_dump() for i, t in enumerate(seen)]
     return {"video": info.model_dump(), "tracks": tracks, "shots": shots, "picture": picture.scene.model_dump(),
             "warnings": warnings,

@@ -10,7 +10,15 @@ import pytest
 
 from foleydesigner.agents.evidence import sound_for_track
 from foleydesigner.schemas import SceneContext, Shot, Track
-from foleydesigner.tools.sweeps import SWEEP_AREA, SWEEP_S, find_sweeps, sweep_mask, sweep_tracks
+from foleydesigner.tools.sweeps import (
+    SWEEP_AREA,
+    SWEEP_MAX_S,
+    SWEEP_S,
+    find_sweeps,
+    not_vehicles,
+    sweep_mask,
+    sweep_tracks,
+)
 from foleydesigner.tools.video import probe_video
 
 W, H, FPS = 160, 90, 25.0
@@ -59,6 +67,8 @@ def test_runs_shorter_than_sweep_s_or_thinner_than_sweep_area_are_no_sweep() -> 
     t24 = np.arange(20) / 24.0
     three = np.where((t24 >= 0.3) & (t24 < 0.42), 0.11, 0.0)  # a rabbit springing up: 3 frames at 24 fps, 0.125 s
     assert int(np.sum(three > 0)) == 3 and find_sweeps(t24, three, 24.0) == []
+    stream = np.full(40, 0.2)  # 1.7 s of fast motion: a waterfall, rain at the lens, traffic rushing past
+    assert 40 / 24.0 > SWEEP_MAX_S and find_sweeps(np.arange(40) / 24.0, stream, 24.0) == []
     thin = np.full(20, 0.9 * SWEEP_AREA)  # long, but too little of the picture
     assert find_sweeps(t24, thin, 24.0) == []
     with pytest.raises(ValueError):
@@ -143,3 +153,14 @@ def test_a_brief_sweep_reaches_the_scene_script_and_the_search() -> None:
     assert [e.track_id for e in script.entities] == [0]
     ev = Evidence(video=video, tracks=[sweep, blip], scene=SceneContext(location="outdoor"), cues=[], min_confidence=0.55)
     assert [t.id for t in ev.sounding_tracks()] == [0]
+
+
+def test_a_sweep_that_is_a_tracked_car_rushing_past_is_its_pass_by_not_a_whoosh() -> None:
+    sweep = _track(0.2)  # frames 10-14, box (20, 0, 40, 90)
+    n = len(sweep.frames)
+    car = Track(id=1, label="vehicle", frames=sweep.frames, t_s=sweep.t_s, boxes=[(10.0, 0.0, 60.0, 90.0)] * n,
+                frame_width=W, frame_height=H)
+    swinger = car.model_copy(update={"label": "person"})
+    far_car = car.model_copy(update={"boxes": [(120.0, 0.0, 30.0, 20.0)] * n})
+    assert not_vehicles([sweep], [car]) == []
+    assert not_vehicles([sweep], [swinger, far_car]) == [sweep]  # a person swinging, or a car elsewhere: a whoosh

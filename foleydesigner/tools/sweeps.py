@@ -47,6 +47,10 @@ SWEEP_AREA = 0.03
 #: 30 fps). Hand-held and panned shots are left out: their shake and parallax leave fast flow everywhere once a
 #: single median is taken out (the bikes clip's hand-held street: 0.28 s of it, and no whoosh to hear).
 SWEEP_S = 0.16
+#: The longest run that is one sweep, seconds: a swing or a wing passes in a fraction of a second (0.20 s and 0.33 s
+#: on the real clips); fast motion that goes on is a stream (a waterfall, rain close to the lens, traffic rushing past
+#: a roadside camera), not one thing swishing by.
+SWEEP_MAX_S = 0.6
 #: Flow runs only between frames where at least CHANGED[1] of the pixels changed by more than CHANGED[0] grey levels
 #: (of 255): a sweep changes the pixels it crosses. On the 44 real clips every frame pair with SWEEP_AREA sweeping
 #: had 2.6 % or more so changed (a rabbit springing up; the axe 6.5 %, the wing 14 %), and 0-99 % of a clip's
@@ -71,14 +75,41 @@ def sweep_mask(prev: np.ndarray, grey: np.ndarray, fps: float) -> np.ndarray:
 
 def find_sweeps(t_s: np.ndarray, share: np.ndarray, fps: float) -> list[tuple[int, int]]:
     """(first, last) sample of each run where at least SWEEP_AREA of the picture sweeps on every frame, lasting
-    SWEEP_S or longer (a run's span counts its last frame's duration)."""
+    SWEEP_S to SWEEP_MAX_S (a run's span counts its last frame's duration)."""
     t_s, share = np.asarray(t_s, float), np.asarray(share, float)
     if fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
     hit = np.r_[False, share >= SWEEP_AREA, False]
     starts = np.flatnonzero(hit[1:] & ~hit[:-1])
     ends = np.flatnonzero(~hit[1:] & hit[:-1]) - 1
-    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True) if t_s[b] - t_s[a] + 1.0 / fps >= SWEEP_S - 1e-9]
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)
+            if SWEEP_S - 1e-9 <= t_s[b] - t_s[a] + 1.0 / fps <= SWEEP_MAX_S + 1e-9]
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Share of box a (x, y, w, h) that box b covers."""
+    w = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return w * h / max(a[2] * a[3], 1e-6)
+
+
+#: A sweep whose box lies at least this much inside a tracked vehicle's box on most of its frames is that vehicle
+#: passing close: its pass-by is the sound, not a whoosh laid on top.
+VEHICLE_COVER = 0.5
+
+
+def not_vehicles(sweeps: list[Track], tracks: list[Track]) -> list[Track]:
+    """The sweeps that are not a tracked vehicle passing (VEHICLE_COVER on at least half of the sweep's frames)."""
+    cars = [t for t in tracks if t.label == "vehicle"]
+    out = []
+    for sw in sweeps:
+        covered = 0
+        for f, box in zip(sw.frames, sw.boxes, strict=True):
+            if any(_overlap(box, car.boxes[car.frames.index(f)]) >= VEHICLE_COVER for car in cars if f in car.frames):
+                covered += 1
+        if covered < 0.5 * len(sw.frames):
+            out.append(sw)
+    return out
 
 
 def _box(mask: np.ndarray) -> tuple[float, float, float, float]:
