@@ -149,10 +149,15 @@ class SweepMeter:
         if not held or info.fps <= 0:
             return []
 
+        last = max((r[0] for r in self.rows), default=0)
+        owner: list[Shot | None] = [None] * (last + 1)  # the held shot each frame belongs to, cut guards left out
+        for s in held:
+            for i in range(max(0, s.start_frame), min(s.end_frame, last) + 1):
+                if s.start_s + CUT_GUARD_S[0] <= i / info.fps <= s.end_s - CUT_GUARD_S[1]:
+                    owner[i] = s
+
         def usable(i: int) -> Shot | None:
-            t = i / info.fps
-            return next((s for s in held if s.start_frame <= i <= s.end_frame
-                         and s.start_s + CUT_GUARD_S[0] <= t <= s.end_s - CUT_GUARD_S[1]), None)
+            return owner[i] if 0 <= i <= last else None
 
         samples: dict[int, list[tuple[int, float, float, tuple[float, float, float, float] | None]]] = {}
         for row in self.rows:
