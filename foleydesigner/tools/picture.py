@@ -16,7 +16,9 @@ statistics with the models OpenCV ships, and only when the evidence is clear; ot
   office windows, glass, signage) are not leaves, nor is a flat green (a chroma-key screen, a painted wall):
   leaves and grass have detail;
 - **faces**: OpenCV's Haar frontal-face cascade; a face filling the frame is dialogue coverage;
-- a close-up face against sky is left unknown: a car window and a street behind an interview look alike here;
+- **vehicle**: close-up faces before a bright window whose scenery streams steadily one way while the cabin holds
+  still (tools/window_motion.py): a moving car's cabin;
+- any other close-up face against sky is left unknown: a car window and a street behind an interview look alike;
 - **light**: mean luma for day/night outdoors.
 """
 
@@ -38,6 +40,7 @@ from foleydesigner.tools.machines import cell_means, machine_tracks
 from foleydesigner.tools.shots import ShotDetector
 from foleydesigner.tools.sweeps import SweepMeter
 from foleydesigner.tools.video import iter_frames
+from foleydesigner.tools.window_motion import CABIN_FACES, WindowDrift, WindowMeter
 
 log = logging.getLogger(__name__)
 #: Analysis width of this pass: shots and camera motion are whole-frame properties.
@@ -227,7 +230,7 @@ def _largest_face(grey: np.ndarray, cascade: cv2.CascadeClassifier) -> float:
     return max((w * h / area for (_x, _y, w, h) in faces), default=0.0)
 
 
-def _scene(st: _Stats, shots: list[Shot]) -> SceneContext:
+def _scene(st: _Stats, shots: list[Shot], window: WindowDrift | None = None) -> SceneContext:
     n = max(1, len(st.sky))
     sky = float(np.mean(np.asarray(st.sky) >= SKY_FRAC)) if st.sky else 0.0
     night_sky = float(np.mean(np.asarray(st.night_sky) >= SKY_FRAC)) if st.night_sky else 0.0
@@ -240,6 +243,11 @@ def _scene(st: _Stats, shots: list[Shot]) -> SceneContext:
                           "night_sky_samples": round(night_sky, 3), "vegetation": round(green, 3), "mean_luma": round(luma, 1),
                           "face_samples": round(faces, 3), "closeup_samples": round(closeup, 3),
                           "samples": n, "source": "picture"}
+    if window is not None and closeup >= CABIN_FACES and window.streaming:
+        ev.update(window.evidence())
+        ev["reason"] = "close-up faces before a window whose scenery streams steadily one way: inside a moving vehicle"
+        return SceneContext(description="car interior", location="vehicle", room_size="small",
+                            time_of_day="night" if luma < NIGHT_LUMA else "day", evidence=ev)
     # Sky seen only behind a close-up face (a window, or a pale door or wall the face hides the top of) says no more
     # than the face does, however few of the clip's samples the close-ups are (a title card before a webcam).
     skyish = [max(a, b) for a, b in zip_longest(st.sky, st.blue_sky, fillvalue=0.0)]
@@ -313,6 +321,7 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
     motions: list[FrameMotion] = []
     cells: list[np.ndarray] = []
     sweeps = SweepMeter(info.fps)
+    window = WindowMeter(info.fps)
     st = _Stats()
     every = max(1, int(round(SAMPLE_EVERY_S * info.fps)))
     for fr in iter_frames(video_path, max_width=PICTURE_WIDTH):
@@ -322,6 +331,7 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
         motions.append(m)
         cells.append(cell_means(grey))
         sweeps.add(fr.index, fr.t_s, grey, info.width)
+        window.add(fr.index, grey)
         if fr.index % every == 0:
             hsv = cv2.cvtColor(fr.image, cv2.COLOR_BGR2HSV)
             st.luma.append(float(grey.mean()))
@@ -343,7 +353,7 @@ def analyse_picture(video_path: str | Path, info: VideoInfo) -> PictureAnalysis:
         # classify_camera skips the shot's first motion: it is measured across the cut
         kind, facts = classify_camera(motions[shot.start_frame: shot.end_frame + 1])
         shots.append(shot.model_copy(update={"camera": kind, "camera_facts": facts}))
-    scene = _scene(st, shots)
+    scene = _scene(st, shots, window.reading())
     if places := shot_places(st, shots):
         scene = scene.model_copy(update={"evidence": {**scene.evidence, "places": places}})
     log.info("%d shots (%s); scene %s/%s", len(shots), ", ".join(s.camera for s in shots), scene.location,
