@@ -84,7 +84,8 @@ def load_video(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
             rec["parsed"] = [{"id": t.id, "label": t.label, "motion": t.motion} for t in found]
     # A running machine and a big thing sweeping past are seen by the picture pass, whatever tracked the objects
     # (tools/machines.py, tools/sweeps.py): neither has a blob of its own.
-    sweeps = not_vehicles(picture.sweeps, [Track.model_validate(t) for t in tracks])  # a car rushing past passes by
+    cars = [Track.model_validate(t) for t in tracks if t["label"] == "vehicle"] if picture.sweeps else []
+    sweeps = not_vehicles(picture.sweeps, cars)  # a car rushing past passes by
     seen = picture.machines + sweeps
     tracks = tracks + [t.model_copy(update={"id": len(tracks) + i}).model_dump() for i, t in enumerate(seen)]
     return {"video": info.model_dump(), "tracks": tracks, "shots": shots, "picture": picture.scene.model_dump(),

@@ -9,10 +9,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from foleydesigner.context import RunContext
 from foleydesigner.schemas import EventClues, Track, VideoInfo
+
+
+def texture(rng: np.random.Generator, h: int, w: int, lo: int, hi: int, blur: float) -> np.ndarray:
+    """A smooth random grey texture (features about `blur` px), stretched to lo..hi: a backdrop that flow can read."""
+    return cv2.normalize(cv2.GaussianBlur(rng.normal(0, 1, (h, w)), (0, 0), blur), None, lo, hi,
+                         cv2.NORM_MINMAX).astype(np.uint8)
 
 
 def video_info(duration_s: float = 4.0, fps: float = 25.0, width: int = 640, height: int = 360) -> VideoInfo:

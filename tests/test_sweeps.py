@@ -20,12 +20,12 @@ from foleydesigner.tools.sweeps import (
     sweep_tracks,
 )
 from foleydesigner.tools.video import probe_video
+from tests.helpers import texture
 
 W, H, FPS = 160, 90, 25.0
 RNG = np.random.default_rng(7)
 #: A smooth textured backdrop (features ~10 px, as a 640 px picture's are at 160 px) and a dark bar.
-BACKGROUND = cv2.normalize(cv2.GaussianBlur(RNG.normal(0, 1, (H, W)), (0, 0), 5), None, 60, 200,
-                           cv2.NORM_MINMAX).astype(np.uint8)
+BACKGROUND = texture(RNG, H, W, 60, 200, 5)
 BAR = np.full((H, 30), 20, np.uint8)
 
 

@@ -17,6 +17,7 @@ from foleydesigner.tools.window_motion import (
     WindowMeter,
     window_mask,
 )
+from tests.helpers import texture
 
 W, H, FPS = 192, 108, 25.0
 RNG = np.random.default_rng(3)
@@ -24,8 +25,7 @@ WIN_X, WIN_H = 130, 60  # the window: the top right, 62 x 60 px (18 % of the fra
 
 
 def _texture(h: int, w: int, lo: int, hi: int, blur: float) -> np.ndarray:
-    noise = cv2.GaussianBlur(RNG.normal(0, 1, (h, w)), (0, 0), blur)
-    return cv2.normalize(noise, None, lo, hi, cv2.NORM_MINMAX).astype(np.uint8)
+    return texture(RNG, h, w, lo, hi, blur)
 
 
 CABIN = _texture(H, W + 80, 30, 100, 3)  # roof and seats in the shade

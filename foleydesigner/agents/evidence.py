@@ -277,6 +277,12 @@ def _vertical_travel(track: Track) -> tuple[float, float]:
     return (abs(y1 + h1 / 2 - y0 - h0 / 2) / track.frame_height, abs(x1 + w1 / 2 - x0 - w0 / 2) / track.frame_width)
 
 
+def lasts(track: Track, min_s: float) -> bool:
+    """The track lasts min_s or longer, or is a sweep (tools/sweeps.py): brief by nature, its own rule has already
+    asked it to last SWEEP_S."""
+    return track.end_s - track.start_s >= min_s or track.label == "sweep"
+
+
 def sound_for_track(track: Track, scene: SceneContext) -> TrackSound | None:
     """Foley practice as rules, each gated by positive evidence: people walk (footsteps on the scene's surface,
     one onset per step), balls bounce, vehicles pass or idle, objects that stop hard hit something, fast objects

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from foleydesigner.agents.evidence import describe_track_tool, sound_for_track, track_path, track_summary
+from foleydesigner.agents.evidence import (
+    describe_track_tool,
+    lasts,
+    sound_for_track,
+    track_path,
+    track_summary,
+)
 from foleydesigner.agents.grounding import Ground, grounded_ask, grounding_warning
 from foleydesigner.context import RunContext
 from foleydesigner.lexicon import find_surface
@@ -92,8 +98,7 @@ def _entity(track: Track, scene: SceneContext) -> SceneEntity:
 def heuristic_scribe(video: VideoInfo, tracks: list[Track], screenplay: str | None,
                      feedback: ScribeFeedback | None, picture: SceneContext | None = None) -> SceneScript:
     scene = _scene_from(screenplay, picture, tracks)
-    # A sweep (tools/sweeps.py) is brief by nature; its own rule has already asked it to last long enough.
-    wanted = {t.id for t in tracks if t.end_s - t.start_s >= SALIENT_TRACK_S or t.label == "sweep"}
+    wanted = {t.id for t in tracks if lasts(t, SALIENT_TRACK_S)}
     if feedback is not None:
         wanted |= set(feedback.missing_track_ids)
     entities = [_entity(t, scene) for t in tracks if t.id in wanted]

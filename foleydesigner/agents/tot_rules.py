@@ -19,7 +19,7 @@ from functools import cached_property
 
 import numpy as np
 
-from foleydesigner.agents.evidence import sound_for_track, sounding
+from foleydesigner.agents.evidence import lasts, sound_for_track, sounding
 from foleydesigner.agents.script_writer import (
     ambience_for,
     family,
@@ -85,8 +85,7 @@ class Evidence:
 
     def sounding_tracks(self) -> list[Track]:
         """Tracks long enough to matter whose sound the picture supports above the threshold."""
-        return [t for t in self.tracks if (t.end_s - t.start_s >= REQUIRED_TRACK_S or t.label == "sweep")  # brief by nature
-                and sounding(t, self.scene, self.min_confidence)]
+        return [t for t in self.tracks if lasts(t, REQUIRED_TRACK_S) and sounding(t, self.scene, self.min_confidence)]
 
     def track_confidence(self, event: SoundEvent) -> float:
         """The picture's support for a tied event, measured from its track (0: no such track or no sound)."""

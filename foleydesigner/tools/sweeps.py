@@ -100,13 +100,11 @@ VEHICLE_COVER = 0.5
 
 def not_vehicles(sweeps: list[Track], tracks: list[Track]) -> list[Track]:
     """The sweeps that are not a tracked vehicle passing (VEHICLE_COVER on at least half of the sweep's frames)."""
-    cars = [t for t in tracks if t.label == "vehicle"]
+    cars = [dict(zip(t.frames, t.boxes, strict=True)) for t in tracks if t.label == "vehicle"]
     out = []
     for sw in sweeps:
-        covered = 0
-        for f, box in zip(sw.frames, sw.boxes, strict=True):
-            if any(_overlap(box, car.boxes[car.frames.index(f)]) >= VEHICLE_COVER for car in cars if f in car.frames):
-                covered += 1
+        covered = sum(any(f in car and _overlap(box, car[f]) >= VEHICLE_COVER for car in cars)
+                      for f, box in zip(sw.frames, sw.boxes, strict=True))
         if covered < 0.5 * len(sw.frames):
             out.append(sw)
     return out
